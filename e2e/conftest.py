@@ -1,0 +1,88 @@
+"""Fixtures that start the real stack: redis-server, warden-verifier, the echo upstream and Envoy
+loading the release .wasm, each on free loopback ports, torn down after use (also on failure)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from configs import plugin_config  # noqa: E402
+from tokens import KeySet  # noqa: E402
+
+
+@dataclass
+class Stack:
+    redis: harness.Redis
+    verifier: harness.Verifier
+    upstream: harness.EchoUpstream
+    envoy: harness.Envoy
+    keys: KeySet
+
+
+def start_stack(workdir: Path, keys: KeySet, **config_options) -> Stack:
+    parts = []
+    try:
+        redis = harness.Redis(workdir)
+        parts.append(redis)
+        redis.start()
+        verifier = harness.Verifier(workdir, redis.url)
+        parts.append(verifier)
+        verifier.start()
+        upstream = harness.EchoUpstream(workdir)
+        parts.append(upstream)
+        upstream.start()
+        envoy = harness.Envoy(workdir, plugin_config(keys.jwks(), **config_options),
+                              upstream_port=upstream.port, verifier_port=verifier.port)
+        parts.append(envoy)
+        envoy.start()
+    except BaseException:
+        for part in reversed(parts):
+            part.stop()
+        raise
+    return Stack(redis, verifier, upstream, envoy, keys)
+
+
+def stop_stack(stack: Stack) -> None:
+    for part in (stack.envoy, stack.upstream, stack.verifier, stack.redis):
+        part.stop()
+
+
+@pytest.fixture(scope="session")
+def keys() -> KeySet:
+    return KeySet()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, keys):
+    """The shared stack. Tests on it use their own users (fresh `sub`), so they do not interfere."""
+    stack = start_stack(tmp_path_factory.mktemp("stack"), keys)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+@pytest.fixture
+def own_stack(tmp_path, keys):
+    """A private stack for tests that change global state (revoke-all) or stop parts of it."""
+    started: list[Stack] = []
+
+    def make(**config_options) -> Stack:
+        started.append(start_stack(tmp_path, keys, **config_options))
+        return started[-1]
+
+    try:
+        yield make
+    finally:
+        for stack in started:
+            stop_stack(stack)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    harness.stop_all()

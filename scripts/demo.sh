@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Warden demo: Redis, the verifier, an echo upstream and Envoy with the Warden filter on
+# 127.0.0.1:10000. Prints ready-to-paste curls: a valid token (200), the admin call that revokes
+# it, the same curl again (401). Ctrl-C stops everything it started.
+#
+#   scripts/demo.sh          start (stops a leftover demo first; run `make build` before)
+#   scripts/demo.sh --stop   stop a demo left running (e.g. after a kill -9 of this script)
+#
+# State lives in .run/ (admin token, demo keys, rendered Envoy config, logs, pids).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+run_dir=".run"
+pids_file="$run_dir/demo.pids"
+envoy_port=10000 envoy_admin_port=9901 upstream_port=8080
+check_port=8081 admin_port=8082 redis_port=6380
+wasm="target/wasm32-wasip1/release/warden_plugin.wasm"
+verifier="target/debug/warden-verifier"
+envoy_bin=".venv/bin/envoy"
+python=".venv/bin/python"
+
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
+
+# Stops the processes listed in the pid file, each only if it is still the program we started.
+stop_recorded() {
+    [ -f "$pids_file" ] || return 0
+    local pid name
+    while read -r pid name; do
+        if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done <"$pids_file"
+    for _ in $(seq 50); do
+        local alive=0
+        while read -r pid name; do
+            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+        done <"$pids_file"
+        [ "$alive" -eq 0 ] && break
+        sleep 0.1
+    done
+    while read -r pid name; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done <"$pids_file"
+    rm -f "$pids_file"
+}
+
+if [ "${1:-}" = "--stop" ]; then
+    stop_recorded
+    exit 0
+fi
+
+for file in "$wasm" "$verifier" "$envoy_bin" "$python"; do
+    [ -e "$file" ] || die "$file is missing: run \`make demo\` (or \`make setup build\`) first"
+done
+command -v redis-server >/dev/null 2>&1 || die "redis-server is missing: run \`make setup\`"
+command -v curl >/dev/null 2>&1 || die "curl is missing: install it to follow the demo"
+
+stop_recorded  # idempotent: a leftover demo from an earlier run is stopped first
+mkdir -p "$run_dir"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in $envoy_port $envoy_admin_port $upstream_port $check_port $admin_port $redis_port; do
+    port_busy "$port" && die "port 127.0.0.1:$port is in use by another program; stop it and retry"
+done
+
+cleanup() {
+    trap - INT TERM EXIT
+    echo
+    echo "demo: stopping"
+    stop_recorded
+}
+trap cleanup INT TERM EXIT
+
+# start NAME MATCH COMMAND...: runs COMMAND in the background, logging to .run/NAME.log, and records
+# its pid with MATCH (a word of its command line used to recognise it when stopping).
+start() {
+    local name="$1" match="$2"
+    shift 2
+    "$@" >"$run_dir/$name.log" 2>&1 </dev/null &
+    echo "$! $match" >>"$pids_file"
+}
+
+wait_http() {
+    local what="$1" url="$2"
+    for _ in $(seq 300); do
+        if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    die "$what did not become ready ($url); see $run_dir/*.log"
+}
+
+# --- secrets and keys --------------------------------------------------------------------------
+umask 077
+head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$run_dir/admin-token"
+"$verifier" keygen --alg ES256 --kid demo-1 \
+    --private-key "$run_dir/demo-key.pem" --jwks "$run_dir/demo-jwks.json" >/dev/null
+umask 022
+"$python" scripts/render_config.py envoy/envoy.yaml "$run_dir/envoy.yaml" \
+    --set-json-string DEMO_JWKS="$run_dir/demo-jwks.json"
+
+# --- processes ---------------------------------------------------------------------------------
+start redis "redis-server" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no
+start verifier "warden-verifier" "$verifier" serve \
+    --listen "127.0.0.1:$check_port" --admin-listen "127.0.0.1:$admin_port" \
+    --redis-url "redis://127.0.0.1:$redis_port" --admin-token-file "$run_dir/admin-token"
+start upstream "echo_upstream.py" "$python" scripts/echo_upstream.py --port "$upstream_port"
+wait_http "verifier" "http://127.0.0.1:$check_port/readyz"
+wait_http "echo upstream" "http://127.0.0.1:$upstream_port/"
+start envoy "envoy" "$envoy_bin" -c "$run_dir/envoy.yaml" --concurrency 1 --disable-hot-restart
+wait_http "envoy" "http://127.0.0.1:$envoy_admin_port/ready"
+
+# --- the demo token ----------------------------------------------------------------------------
+token="$("$verifier" mint --key "$run_dir/demo-key.pem" --kid demo-1 --iss warden-demo --aud demo-api \
+    --sub alice --ttl 3600)"
+read -r jti exp < <("$python" - "$token" <<'PY'
+import base64, json, sys
+payload = sys.argv[1].split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print(claims["jti"], claims["exp"])
+PY
+)
+
+status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$envoy_port/hello")"
+[ "$status" = "200" ] || die "the demo token got HTTP $status instead of 200; see $run_dir/envoy.log"
+
+cat <<EOF
+Warden demo is running: Envoy on http://127.0.0.1:$envoy_port (admin :$envoy_admin_port), verifier :$check_port
+(admin :$admin_port), Redis :$redis_port, echo upstream :$upstream_port. Logs in $run_dir/. Ctrl-C stops everything.
+
+1. A valid token (ES256, sub=alice) reaches the upstream -> 200, with x-jwt-sub: alice added by Warden:
+
+curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$envoy_port/hello
+
+2. Revoke this token (by its jti) through the verifier's admin API:
+
+curl -i -X POST -H "Authorization: Bearer \$(cat $root/$run_dir/admin-token)" -H 'content-type: application/json' -d '{"sub":"alice","jti":"$jti","exp":$exp}' http://127.0.0.1:$admin_port/v1/admin/revoke/token
+
+3. The same curl as in 1 now gets 401 with error_description="revoked":
+
+curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$envoy_port/hello
+
+Also: no token -> 401 (curl -i http://127.0.0.1:$envoy_port/hello); /healthz needs none;
+filter metrics: curl -s http://127.0.0.1:$envoy_admin_port/stats | grep wasmcustom
+EOF
+
+# Wait until Ctrl-C (or until a process dies, which ends the demo with its log named).
+while true; do
+    while read -r pid name; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            die "$name (pid $pid) stopped unexpectedly; see the logs in $run_dir/"
+        fi
+    done <"$pids_file"
+    sleep 1
+done
