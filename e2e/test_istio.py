@@ -1,0 +1,170 @@
+"""Offline checks of istio/: manifests parse and hold what docs/istio.md promises, the WasmPlugin's
+pluginConfig runs in the real plugin (in Envoy, with clusters named as Istio names them), and the OCI
+image layout from scripts/package-oci.sh is what Istio's Wasm image fetcher accepts."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+
+import pytest
+import yaml
+
+import harness
+from answers import assert_denied, echoed_headers
+
+ISTIO = harness.ROOT / "istio"
+
+
+def load_all(name: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((ISTIO / name).read_text()) if doc]
+
+
+def wasm_plugin() -> dict:
+    (plugin,) = load_all("wasmplugin.yaml")
+    return plugin
+
+
+def test_wasm_plugin_resource_shape():
+    plugin = wasm_plugin()
+    assert plugin["apiVersion"] == "extensions.istio.io/v1alpha1"
+    assert plugin["kind"] == "WasmPlugin"
+    spec = plugin["spec"]
+    assert spec["phase"] == "AUTHN"
+    assert spec["failStrategy"] == "FAIL_CLOSE"
+    assert spec["url"].startswith("oci://")
+    assert spec["selector"]["matchLabels"]
+    assert spec["match"][0]["ports"][0]["number"] > 0
+    verifier = spec["pluginConfig"]["verifier"]
+    assert verifier["cluster"] == "outbound|8081||warden-verifier.warden.svc.cluster.local"
+    assert verifier["failure_mode"] == "deny"
+
+
+def test_verifier_and_redis_manifests():
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in load_all("verifier.yaml") + load_all("redis.yaml")}
+    deployment = docs[("Deployment", "warden-verifier")]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["WARDEN_LISTEN"].endswith(":8081")
+    assert env["WARDEN_REDIS_URL"].startswith("redis://warden-redis.warden.svc.cluster.local:")
+    service_ports = {p["port"] for p in docs[("Service", "warden-verifier")]["spec"]["ports"]}
+    assert 8081 in service_ports
+    assert ("StatefulSet", "warden-redis") in docs and ("Service", "warden-redis") in docs
+    # The cluster name in the WasmPlugin points at this Service.
+    namespace = docs[("Service", "warden-verifier")]["metadata"]["namespace"]
+    expected = f"outbound|8081||warden-verifier.{namespace}.svc.cluster.local"
+    assert wasm_plugin()["spec"]["pluginConfig"]["verifier"]["cluster"] == expected
+
+
+def test_istio_plugin_config_runs_in_the_real_plugin(tmp_path, keys):
+    """Istio passes pluginConfig to the plugin as JSON; run exactly that in Envoy with the clusters
+    Istio would create, a JWKS endpoint on the IdP cluster and a real verifier."""
+    spec = wasm_plugin()["spec"]
+    config = spec["pluginConfig"]
+    provider = config["providers"]["idp"]
+    jwks_cluster = provider["remote_jwks"]["cluster"]
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(keys.jwks()))
+
+    parts = []
+    try:
+        redis = harness.Redis(tmp_path)
+        parts.append(redis)
+        redis.start()
+        verifier = harness.Verifier(tmp_path, redis.url)
+        parts.append(verifier)
+        verifier.start()
+        upstream = harness.EchoUpstream(tmp_path, jwks_file=jwks_file)
+        parts.append(upstream)
+        upstream.start()
+        envoy = harness.Envoy(
+            tmp_path, json.dumps(config), upstream_port=upstream.port, verifier_port=verifier.port,
+            verifier_cluster=config["verifier"]["cluster"], extra_clusters={jwks_cluster: upstream.port},
+        )
+        parts.append(envoy)
+        envoy.start()
+
+        claims = {"iss": provider["issuer"], "aud": provider["audiences"][0]}
+        token = keys.token("ES256", sub="istio-user", **claims)
+        response = harness.wait_until(lambda: (r := envoy.request("/orders", token)).status == 200 and r,
+                                      "the remote JWKS to be fetched", timeout=30)
+        assert echoed_headers(response)["x-jwt-sub"] == ["istio-user"]
+        assert envoy.request("/healthz").status == 200
+        assert envoy.request("/orders").status == 401
+        assert_denied(envoy.request("/orders", keys.token("EdDSA", **claims)), "algorithm_not_allowed")
+        assert "invalid configuration" not in envoy.proc.log_text()
+    finally:
+        for part in reversed(parts):
+            part.stop()
+
+
+def read_blob(layout, descriptor: dict) -> bytes:
+    algorithm, hexdigest = descriptor["digest"].split(":")
+    assert algorithm == "sha256"
+    data = (layout / "blobs" / "sha256" / hexdigest).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == hexdigest, descriptor
+    assert len(data) == descriptor["size"], descriptor
+    return data
+
+
+def package(tmp_path, variant: str):
+    layout = tmp_path / variant
+    result = subprocess.run(
+        ["bash", str(harness.ROOT / "scripts/package-oci.sh"), "--variant", variant, "--tag", "0.1.0",
+         str(harness.WASM_FILE), str(layout)],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads((layout / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    index = json.loads((layout / "index.json").read_text())
+    assert index["schemaVersion"] == 2
+    (descriptor,) = index["manifests"]
+    assert descriptor["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert descriptor["annotations"]["org.opencontainers.image.ref.name"] == "0.1.0"
+    assert descriptor["digest"] in result.stdout
+    manifest = json.loads(read_blob(layout, descriptor))
+    assert manifest["schemaVersion"] == 2
+    config = read_blob(layout, manifest["config"])
+    layers = [(layer, read_blob(layout, layer)) for layer in manifest["layers"]]
+    return descriptor, manifest, config, layers
+
+
+@pytest.mark.parametrize("variant", ["compat", "oci"])
+def test_oci_layout_is_valid_and_deterministic(tmp_path, variant):
+    wasm = harness.require_file(harness.WASM_FILE, "build it with `make wasm`").read_bytes()
+    descriptor, manifest, config, layers = package(tmp_path, variant)
+    if variant == "compat":
+        # What Istio's fetcher does for the compat variant: one tar+gzip layer with plugin.wasm.
+        assert manifest["annotations"]["module.wasm.image/variant"] == "compat"
+        assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+        ((layer, blob),) = layers
+        assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+        raw_tar = gzip.decompress(blob)
+        assert json.loads(config)["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(raw_tar).hexdigest()}"]
+        with tarfile.open(fileobj=io.BytesIO(raw_tar)) as tar:
+            member = tar.extractfile("plugin.wasm")
+            assert member is not None and member.read() == wasm
+    else:
+        # The oci variant: exactly two layers, the runtime config and the raw module.
+        assert manifest["config"]["mediaType"] == "application/vnd.module.wasm.config.v1+json"
+        assert json.loads(config)["type"] == "envoy_proxy"
+        assert len(layers) == 2
+        by_type = {layer["mediaType"]: blob for layer, blob in layers}
+        assert by_type["application/vnd.module.wasm.content.layer.v1+wasm"] == wasm
+        assert json.loads(by_type["application/vnd.module.wasm.config.v1+json"])["type"] == "envoy_proxy"
+    again, *_ = package(tmp_path / "again", variant)
+    assert again["digest"] == descriptor["digest"]
+
+
+def test_package_oci_refuses_a_non_wasm_file(tmp_path):
+    bogus = tmp_path / "bogus.wasm"
+    bogus.write_bytes(b"not wasm")
+    result = subprocess.run(["bash", str(harness.ROOT / "scripts/package-oci.sh"), str(bogus), str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "not a WebAssembly module" in result.stderr
