@@ -6,13 +6,15 @@
 #   scripts/demo.sh          start (stops a leftover demo first; run `make build` before)
 #   scripts/demo.sh --stop   stop a demo left running (e.g. after a kill -9 of this script)
 #
-# State lives in .run/ (admin token, demo keys, rendered Envoy config, logs, pids).
+# State lives in .run/ (admin token, demo keys, rendered Envoy config, logs, pids); the fixed ports
+# are those of envoy/envoy.yaml.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-run_dir=".run"
+mkdir -p "${WARDEN_DEMO_RUN_DIR:-.run}"
+run_dir="$(cd "${WARDEN_DEMO_RUN_DIR:-.run}" && pwd)"  # WARDEN_DEMO_RUN_DIR: for the tests
 pids_file="$run_dir/demo.pids"
 envoy_port=10000 envoy_admin_port=9901 upstream_port=8080
 check_port=8081 admin_port=8082 redis_port=6380
@@ -58,7 +60,6 @@ command -v redis-server >/dev/null 2>&1 || die "redis-server is missing: run \`m
 command -v curl >/dev/null 2>&1 || die "curl is missing: install it to follow the demo"
 
 stop_recorded  # idempotent: a leftover demo from an earlier run is stopped first
-mkdir -p "$run_dir"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in $envoy_port $envoy_admin_port $upstream_port $check_port $admin_port $redis_port; do
@@ -94,8 +95,9 @@ wait_http() {
 # --- secrets and keys --------------------------------------------------------------------------
 umask 077
 head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$run_dir/admin-token"
+rm -f "$run_dir/demo-key.jwk" "$run_dir/demo-jwks.json"  # a fresh key per run
 "$verifier" keygen --alg ES256 --kid demo-1 \
-    --private-key "$run_dir/demo-key.pem" --jwks "$run_dir/demo-jwks.json" >/dev/null
+    --private-out "$run_dir/demo-key.jwk" --jwks-out "$run_dir/demo-jwks.json" >/dev/null
 umask 022
 "$python" scripts/render_config.py envoy/envoy.yaml "$run_dir/envoy.yaml" \
     --set-json-string DEMO_JWKS="$run_dir/demo-jwks.json"
@@ -112,7 +114,7 @@ start envoy "envoy" "$envoy_bin" -c "$run_dir/envoy.yaml" --concurrency 1 --disa
 wait_http "envoy" "http://127.0.0.1:$envoy_admin_port/ready"
 
 # --- the demo token ----------------------------------------------------------------------------
-token="$("$verifier" mint --key "$run_dir/demo-key.pem" --kid demo-1 --iss warden-demo --aud demo-api \
+token="$("$verifier" mint --key "$run_dir/demo-key.jwk" --iss warden-demo --aud demo-api \
     --sub alice --ttl 3600)"
 read -r jti exp < <("$python" - "$token" <<'PY'
 import base64, json, sys
@@ -135,7 +137,7 @@ curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$envoy_port/hello
 
 2. Revoke this token (by its jti) through the verifier's admin API:
 
-curl -i -X POST -H "Authorization: Bearer \$(cat $root/$run_dir/admin-token)" -H 'content-type: application/json' -d '{"sub":"alice","jti":"$jti","exp":$exp}' http://127.0.0.1:$admin_port/v1/admin/revoke/token
+curl -i -X POST -H "Authorization: Bearer \$(cat $run_dir/admin-token)" -H 'content-type: application/json' -d '{"sub":"alice","jti":"$jti","exp":$exp}' http://127.0.0.1:$admin_port/v1/admin/revoke/token
 
 3. The same curl as in 1 now gets 401 with error_description="revoked":
 
