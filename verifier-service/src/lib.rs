@@ -1,1 +1,27 @@
+//! Warden verifier: answers the filter's `POST /v1/check` from Redis (revoked jtis, user versions,
+//! sessions, a global not-before) and serves the admin API that writes them.
+//!
+//! `main.rs` only parses the command line; everything here can be driven from tests:
+//! bind `127.0.0.1:0`, build an [`AppState`], call [`run`].
 
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod check;
+pub mod cli;
+pub mod error;
+pub mod jose;
+pub mod metrics;
+pub mod not_before;
+pub mod ops;
+pub mod serve;
+pub mod sid;
+pub mod state;
+pub mod store;
+
+pub use app::{admin_router, check_router, run, Listeners, MAX_BODY_BYTES};
+pub use auth::AdminToken;
+pub use error::ApiError;
+pub use state::{AppState, Settings};
+pub use store::{Store, StoreOptions};

@@ -1,0 +1,264 @@
+//! The admin API (admin listener only, behind the bearer admin token).
+
+use crate::body::{check_id, json_body, path_param};
+use crate::error::ApiError;
+use crate::metrics::AdminAction;
+use crate::sid;
+use crate::state::{unix_now, AppState};
+use crate::store::keys::UserTag;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Latest `exp` accepted (9999-12-31T23:59:59Z).
+const MAX_EXP: i64 = 253_402_300_799;
+/// Longest `device` label, in bytes.
+const MAX_DEVICE_BYTES: usize = 256;
+
+/// Middleware: 401 unless the request carries the admin token.
+pub async fn require_admin_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if state.0.admin_token.accepts(presented) {
+        next.run(request).await
+    } else {
+        state.0.metrics.record_admin_unauthorized();
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+fn finish<T: IntoResponse>(
+    state: &AppState,
+    action: AdminAction,
+    result: Result<T, ApiError>,
+) -> Response {
+    state.0.metrics.record_admin(action, result.is_ok());
+    match result {
+        Ok(response) => response.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenRequest {
+    pub sub: String,
+    pub jti: String,
+    pub exp: i64,
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let request: RevokeTokenRequest = json_body(body)?;
+        check_id("sub", &request.sub)?;
+        check_id("jti", &request.jti)?;
+        if !(0..=MAX_EXP).contains(&request.exp) {
+            return Err(ApiError::bad_request(
+                "`exp` must be a Unix time in seconds",
+            ));
+        }
+        let now = unix_now()?;
+        let skew = i64::try_from(state.0.settings.revocation_skew_seconds).unwrap_or(i64::MAX);
+        let expires_at = request.exp.saturating_add(skew);
+        // A token already past exp + skew is refused by every filter; nothing needs storing.
+        if expires_at > now {
+            let tag = UserTag::of_sub(&request.sub);
+            state
+                .0
+                .store
+                .revoke_token(&tag, &request.jti, expires_at)
+                .await
+                .map_err(|e| state.store_failed("revoke_token", e))?;
+        }
+        tracing::info!(sub = %request.sub, jti = %request.jti, expires_at, "token revoked");
+        Ok(Json(
+            json!({ "sub": request.sub, "jti": request.jti, "expires_at": expires_at }),
+        ))
+    }
+    .await;
+    finish(&state, AdminAction::RevokeToken, result)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeUserRequest {
+    pub sub: String,
+}
+
+pub async fn revoke_user(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let request: RevokeUserRequest = json_body(body)?;
+        check_id("sub", &request.sub)?;
+        let tag = UserTag::of_sub(&request.sub);
+        let version = state
+            .0
+            .store
+            .revoke_user(&tag)
+            .await
+            .map_err(|e| state.store_failed("revoke_user", e))?;
+        tracing::info!(sub = %request.sub, version, "user revoked");
+        Ok(Json(json!({ "version": version })))
+    }
+    .await;
+    finish(&state, AdminAction::RevokeUser, result)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    pub sub: String,
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let request: CreateSessionRequest = json_body(body)?;
+        check_id("sub", &request.sub)?;
+        if let Some(device) = &request.device {
+            if device.len() > MAX_DEVICE_BYTES {
+                return Err(ApiError::bad_request(format!(
+                    "`device` is longer than {MAX_DEVICE_BYTES} bytes"
+                )));
+            }
+        }
+        let settings = &state.0.settings;
+        let ttl = request
+            .ttl_seconds
+            .unwrap_or(settings.default_session_ttl_seconds);
+        if ttl == 0 || ttl > settings.max_session_ttl_seconds {
+            return Err(ApiError::bad_request(format!(
+                "`ttl_seconds` must be between 1 and {}",
+                settings.max_session_ttl_seconds
+            )));
+        }
+        let now = unix_now()?;
+        let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+        let tag = UserTag::of_sub(&request.sub);
+        let sid = sid::new_sid(&tag).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a session id");
+            ApiError::Internal
+        })?;
+        let device = request.device.as_deref().filter(|d| !d.is_empty());
+        state
+            .0
+            .store
+            .create_session(&tag, &sid, &request.sub, device, now, expires_at)
+            .await
+            .map_err(|e| state.store_failed("create_session", e))?;
+        tracing::info!(sub = %request.sub, sid = %sid, expires_at, "session created");
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({ "sid": sid, "expires_at": expires_at })),
+        ))
+    }
+    .await;
+    finish(&state, AdminAction::CreateSession, result)
+}
+
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    sub: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = async {
+        let sub = path_param(sub)?;
+        check_id("sub", &sub)?;
+        let now = unix_now()?;
+        let sessions = state
+            .0
+            .store
+            .list_sessions(&UserTag::of_sub(&sub), now)
+            .await
+            .map_err(|e| state.store_failed("list_sessions", e))?;
+        let sessions: Vec<_> = sessions
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "sid": s.sid,
+                    "device": s.device,
+                    "created": s.created,
+                    "last_seen": s.last_seen,
+                    "expires_at": s.expires_at,
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "sub": sub, "sessions": sessions })))
+    }
+    .await;
+    finish(&state, AdminAction::ListSessions, result)
+}
+
+pub async fn delete_session(
+    State(state): State<AppState>,
+    sid: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = async {
+        let sid = path_param(sid)?;
+        check_id("sid", &sid)?;
+        let Some(owner) = sid::owner_tag(&sid) else {
+            return Err(ApiError::NotFound("session"));
+        };
+        let deleted = state
+            .0
+            .store
+            .delete_session(&owner, &sid)
+            .await
+            .map_err(|e| state.store_failed("delete_session", e))?;
+        if !deleted {
+            return Err(ApiError::NotFound("session"));
+        }
+        tracing::info!(sid = %sid, "session deleted");
+        Ok(StatusCode::NO_CONTENT)
+    }
+    .await;
+    // A 404 is an answer, not a failed action.
+    let ok = matches!(result, Ok(_) | Err(ApiError::NotFound(_)));
+    state.0.metrics.record_admin(AdminAction::DeleteSession, ok);
+    match result {
+        Ok(status) => status.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn revoke_all(State(state): State<AppState>) -> Response {
+    let result = async {
+        let now = unix_now()?;
+        let not_before = state
+            .0
+            .store
+            .revoke_all(now)
+            .await
+            .map_err(|e| state.store_failed("revoke_all", e))?;
+        state
+            .0
+            .not_before
+            .put(Some(not_before), std::time::Instant::now());
+        tracing::info!(not_before, "all tokens issued up to now revoked");
+        Ok(Json(json!({ "not_before": not_before })))
+    }
+    .await;
+    finish(&state, AdminAction::RevokeAll, result)
+}

@@ -1,0 +1,84 @@
+//! The two routers and `run`, which serves them until shutdown and then drains in-flight requests.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{admin, check, ops};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::future::{Future, IntoFuture};
+use tokio::net::TcpListener;
+
+/// Largest request body accepted on either listener.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The check listener: `POST /v1/check` and the operational routes.
+pub fn check_router(state: AppState) -> Router {
+    with_common_routes(Router::new().route("/v1/check", post(check::handle)), state)
+}
+
+/// The admin listener: the admin API behind the bearer token, and the operational routes (open).
+pub fn admin_router(state: AppState) -> Router {
+    let admin_api = Router::new()
+        .route("/v1/admin/revoke/token", post(admin::revoke_token))
+        .route("/v1/admin/revoke/user", post(admin::revoke_user))
+        .route("/v1/admin/revoke/all", post(admin::revoke_all))
+        .route("/v1/admin/sessions", post(admin::create_session))
+        .route("/v1/admin/sessions/{sid}", delete(admin::delete_session))
+        .route("/v1/admin/users/{sub}/sessions", get(admin::list_sessions))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin_token,
+        ));
+    with_common_routes(admin_api, state)
+}
+
+/// The bound sockets of both listeners.
+pub struct Listeners {
+    pub check: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Serves both listeners until `shutdown` completes, then stops accepting and waits for the
+/// requests in flight.
+pub async fn run(
+    listeners: Listeners,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let check = axum::serve(listeners.check, check_router(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future();
+    let admin = axum::serve(listeners.admin, admin_router(state))
+        .with_graceful_shutdown(stopped(stop_rx))
+        .into_future();
+    let (check, admin) = tokio::join!(check, admin);
+    check.and(admin)
+}

@@ -1,0 +1,136 @@
+//! The command line: `serve`, `keygen`, `mint`.
+
+use crate::jose::Algorithm;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden-verifier",
+    version,
+    about = "Warden verifier: revocation, version and session checks in Redis, and the admin API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the check API and the admin API.
+    Serve(ServeArgs),
+    /// Generate a signing key: a private JWK file and a public JWKS file.
+    Keygen(KeygenArgs),
+    /// Print a signed JWT (compact JWS) made with a private JWK from `keygen`.
+    Mint(MintArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the check listener (`POST /v1/check`).
+    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// Address of the admin listener (`/v1/admin/...`).
+    #[arg(long, env = "WARDEN_ADMIN_LISTEN", default_value = "127.0.0.1:8082")]
+    pub admin_listen: SocketAddr,
+    /// Redis URL: `redis://[user:password@]host:port[/db]` (or `rediss://` in builds with the `tls` feature).
+    #[arg(
+        long,
+        env = "WARDEN_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+    /// File holding the admin bearer token (at least 16 printable ASCII characters). Required.
+    #[arg(long, env = "WARDEN_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Replicas that must acknowledge each admin write (Redis `WAIT`); 0 = the primary alone.
+    #[arg(long, env = "WARDEN_MIN_REPLICAS_ACK", default_value_t = 0)]
+    pub min_replicas_ack: u32,
+    /// How long an admin write waits for replica acknowledgements, in milliseconds.
+    #[arg(long, env = "WARDEN_REPLICA_ACK_TIMEOUT_MS", default_value_t = 1000)]
+    pub replica_ack_timeout_ms: u64,
+    /// Bound on each Redis call, in milliseconds; past it the answer is 503.
+    #[arg(long, env = "WARDEN_REDIS_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_timeout_ms: u64,
+    /// Revocation entries live until the token's `exp` plus this many seconds (keep it above the
+    /// filter's clock skew).
+    #[arg(long, env = "WARDEN_REVOCATION_SKEW_SECONDS", default_value_t = 300)]
+    pub revocation_skew_seconds: u64,
+    /// Session lifetime when the create call gives no `ttl_seconds`.
+    #[arg(long, env = "WARDEN_SESSION_TTL_SECONDS", default_value_t = 86_400)]
+    pub session_ttl_seconds: u64,
+    /// Longest session lifetime accepted.
+    #[arg(
+        long,
+        env = "WARDEN_MAX_SESSION_TTL_SECONDS",
+        default_value_t = 2_592_000
+    )]
+    pub max_session_ttl_seconds: u64,
+    /// A check rewrites a session's last-seen time at most once per this many seconds.
+    #[arg(long, env = "WARDEN_LAST_SEEN_INTERVAL_SECONDS", default_value_t = 5)]
+    pub last_seen_interval_seconds: u64,
+    /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).
+    #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Signature algorithm.
+    #[arg(long, value_enum)]
+    pub alg: Algorithm,
+    /// Key id; defaults to the RFC 7638 thumbprint of the public key.
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Where to write the private JWK (mode 0600).
+    #[arg(long)]
+    pub private_out: PathBuf,
+    /// Where to write the public JWKS `{"keys":[...]}` (for HS256 it holds the shared `oct` key).
+    #[arg(long)]
+    pub jwks_out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// Private JWK file written by `keygen`.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// `sub` claim.
+    #[arg(long)]
+    pub sub: String,
+    /// `iss` claim.
+    #[arg(long)]
+    pub iss: Option<String>,
+    /// `aud` claim (a string).
+    #[arg(long)]
+    pub aud: Option<String>,
+    /// `sid` claim.
+    #[arg(long)]
+    pub sid: Option<String>,
+    /// `ver` claim.
+    #[arg(long)]
+    pub ver: Option<u64>,
+    /// Lifetime in seconds: `exp` = `iat` + ttl. Negative values mint an expired token.
+    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    pub ttl: i64,
+    /// `jti` claim; random by default.
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// `iat` claim (Unix seconds); now by default.
+    #[arg(long, allow_negative_numbers = true)]
+    pub iat: Option<i64>,
+    /// Extra claim `NAME=VALUE`; VALUE is parsed as JSON when it is valid JSON, else taken as a string.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
+    /// Leave this claim out (e.g. `--omit jti`, `--omit exp`); may be repeated.
+    #[arg(long = "omit", value_name = "NAME")]
+    pub omit: Vec<String>,
+}

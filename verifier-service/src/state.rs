@@ -1,0 +1,79 @@
+//! What every handler shares.
+
+use crate::auth::AdminToken;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::not_before::NotBeforeCache;
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest time the global not-before is trusted from memory.
+pub const NOT_BEFORE_CACHE_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Tunables of the check and admin logic.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Revocation entries live until the token's `exp` plus this many seconds.
+    pub revocation_skew_seconds: u64,
+    /// A check rewrites a session's last-seen time at most this often.
+    pub last_seen_interval_seconds: u64,
+    /// Session lifetime when `ttl_seconds` is not given.
+    pub default_session_ttl_seconds: u64,
+    /// Longest session lifetime accepted.
+    pub max_session_ttl_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            revocation_skew_seconds: 300,
+            last_seen_interval_seconds: 5,
+            default_session_ttl_seconds: 86_400,
+            max_session_ttl_seconds: 30 * 86_400,
+        }
+    }
+}
+
+pub struct Shared {
+    pub store: Store,
+    pub admin_token: AdminToken,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub not_before: NotBeforeCache,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl AppState {
+    pub fn new(store: Store, admin_token: AdminToken, settings: Settings) -> AppState {
+        AppState(Arc::new(Shared {
+            store,
+            admin_token,
+            settings,
+            metrics: Metrics::default(),
+            not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
+        }))
+    }
+
+    /// Logs and counts a store failure, and turns it into the answer the client gets.
+    pub fn store_failed(&self, what: &str, error: StoreError) -> ApiError {
+        self.0.metrics.record_redis_error();
+        tracing::warn!(operation = what, error = %error, "redis call failed");
+        match error {
+            StoreError::ReplicationTimeout { .. } => ApiError::ReplicationTimeout,
+            StoreError::Redis(_) | StoreError::Timeout | StoreError::UnexpectedReply(_) => {
+                ApiError::Unavailable
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> Result<i64, ApiError> {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| ApiError::Internal)?;
+    i64::try_from(elapsed.as_secs()).map_err(|_| ApiError::Internal)
+}

@@ -1,0 +1,455 @@
+//! The Redis store: one reconnecting multiplexed connection, scripts run by EVALSHA (falling back to
+//! EVAL once after Redis lost its script cache), every call bounded by a timeout.
+
+pub mod keys;
+mod scripts;
+
+use keys::{UserTag, GLOBAL_NOT_BEFORE};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Pipeline, Script, Value};
+use std::time::Duration;
+use warden_core::Reason;
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// Redis could not be reached or answered with an error.
+    Redis(redis::RedisError),
+    /// Redis did not answer in time.
+    Timeout,
+    /// The write reached the primary but fewer replicas than asked acknowledged it in time.
+    ReplicationTimeout { acked: i64, wanted: u32 },
+    /// Redis answered something the scripts never return.
+    UnexpectedReply(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Redis(e) => write!(f, "redis error: {e}"),
+            StoreError::Timeout => f.write_str("redis did not answer in time"),
+            StoreError::ReplicationTimeout { acked, wanted } => {
+                write!(
+                    f,
+                    "{acked} of {wanted} replicas acknowledged the write in time"
+                )
+            }
+            StoreError::UnexpectedReply(what) => write!(f, "unexpected redis reply: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Redis(e)
+    }
+}
+
+impl From<redis::ParsingError> for StoreError {
+    fn from(e: redis::ParsingError) -> Self {
+        StoreError::UnexpectedReply(e.to_string())
+    }
+}
+
+/// How the store talks to Redis.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Bound on every Redis call (connect, command, reply).
+    pub timeout: Duration,
+    /// Replicas that must acknowledge each admin write (`WAIT`); 0 = the primary alone.
+    pub min_replicas_ack: u32,
+    /// How long `WAIT` may block.
+    pub replica_ack_timeout: Duration,
+}
+
+/// What the per-user check script says (the global not-before is decided outside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserVerdict {
+    Allow,
+    Deny(Reason),
+}
+
+impl UserVerdict {
+    fn parse(reply: &str) -> Result<UserVerdict, StoreError> {
+        match reply {
+            "allow" => Ok(UserVerdict::Allow),
+            "revoked" => Ok(UserVerdict::Deny(Reason::Revoked)),
+            "stale_version" => Ok(UserVerdict::Deny(Reason::StaleVersion)),
+            "session_missing" => Ok(UserVerdict::Deny(Reason::SessionMissing)),
+            "session_mismatch" => Ok(UserVerdict::Deny(Reason::SessionMismatch)),
+            other => Err(StoreError::UnexpectedReply(other.to_owned())),
+        }
+    }
+}
+
+/// The per-user part of one check.
+#[derive(Debug)]
+pub struct UserCheck<'a> {
+    pub tag: &'a UserTag,
+    pub sub: &'a str,
+    pub jti: &'a str,
+    pub version: u64,
+    /// The sid to look up in this user's slot, if any.
+    pub sid: Option<&'a str>,
+    pub now: i64,
+    pub last_seen_interval_seconds: u64,
+}
+
+/// One live session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub sid: String,
+    pub device: Option<String>,
+    pub created: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+struct LuaScripts {
+    check: Script,
+    revoke_user: Script,
+    create_session: Script,
+    list_sessions: Script,
+    delete_session: Script,
+    revoke_all: Script,
+}
+
+pub struct Store {
+    connection: ConnectionManager,
+    options: StoreOptions,
+    scripts: LuaScripts,
+}
+
+/// EVALSHA (normal case) or EVAL (after NOSCRIPT) of `script`.
+fn script_cmd(script: &Script, source: &str, by_hash: bool, keys: &[&str], args: &[&str]) -> Cmd {
+    let mut cmd = if by_hash {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(script.get_hash());
+        c
+    } else {
+        let mut c = redis::cmd("EVAL");
+        c.arg(source);
+        c
+    };
+    cmd.arg(keys.len()).arg(keys).arg(args);
+    cmd
+}
+
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        || e.code() == Some("NOSCRIPT")
+        || e.to_string().contains("NOSCRIPT")
+}
+
+/// A script with its source kept beside the hash, for the EVAL fallback.
+struct ScriptRef<'a> {
+    script: &'a Script,
+    source: &'static str,
+}
+
+impl ScriptRef<'_> {
+    fn cmd(&self, by_hash: bool, keys: &[&str], args: &[&str]) -> Cmd {
+        script_cmd(self.script, self.source, by_hash, keys, args)
+    }
+}
+
+impl Store {
+    /// Builds the store without connecting: the connection is made on first use and remade
+    /// whenever it breaks, so the service starts (and reports not ready) while Redis is down.
+    pub fn new(client: redis::Client, options: StoreOptions) -> Result<Store, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout + options.replica_ack_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Store {
+            connection,
+            options,
+            scripts: LuaScripts {
+                check: Script::new(scripts::CHECK),
+                revoke_user: Script::new(scripts::REVOKE_USER),
+                create_session: Script::new(scripts::CREATE_SESSION),
+                list_sessions: Script::new(scripts::LIST_SESSIONS),
+                delete_session: Script::new(scripts::DELETE_SESSION),
+                revoke_all: Script::new(scripts::REVOKE_ALL),
+            },
+        })
+    }
+
+    fn script<'a>(&self, script: &'a Script, source: &'static str) -> ScriptRef<'a> {
+        ScriptRef { script, source }
+    }
+
+    /// Runs a pipeline built by `build(by_hash)` once by hash and, on NOSCRIPT, once more by source.
+    async fn run<T: FromRedisValue>(
+        &self,
+        budget: Duration,
+        build: impl Fn(bool) -> Pipeline,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        let first = tokio::time::timeout(budget, build(true).query_async::<T>(&mut connection))
+            .await
+            .map_err(|_| StoreError::Timeout)?;
+        match first {
+            Ok(value) => Ok(value),
+            Err(e) if is_noscript(&e) => {
+                tracing::info!("redis lost its script cache; sending scripts again");
+                tokio::time::timeout(budget, build(false).query_async::<T>(&mut connection))
+                    .await
+                    .map_err(|_| StoreError::Timeout)?
+                    .map_err(StoreError::from)
+            }
+            Err(e) => Err(StoreError::from(e)),
+        }
+    }
+
+    /// Runs one write command, followed by `WAIT` when replicas must acknowledge it.
+    async fn write<T: FromRedisValue>(&self, build: impl Fn(bool) -> Cmd) -> Result<T, StoreError> {
+        let replicas = self.options.min_replicas_ack;
+        let wait_ms =
+            u64::try_from(self.options.replica_ack_timeout.as_millis()).unwrap_or(u64::MAX);
+        let budget = self.options.timeout + self.options.replica_ack_timeout;
+        let values: Vec<Value> = self
+            .run(budget, |by_hash| {
+                let mut pipe = redis::pipe();
+                pipe.add_command(build(by_hash));
+                if replicas > 0 {
+                    pipe.cmd("WAIT").arg(replicas).arg(wait_ms);
+                }
+                pipe
+            })
+            .await?;
+        let mut values = values.into_iter();
+        let reply = values
+            .next()
+            .ok_or_else(|| StoreError::UnexpectedReply("empty pipeline reply".into()))?;
+        if replicas > 0 {
+            let acked: i64 = redis::from_redis_value(
+                values
+                    .next()
+                    .ok_or_else(|| StoreError::UnexpectedReply("no WAIT reply".into()))?,
+            )?;
+            if acked < i64::from(replicas) {
+                return Err(StoreError::ReplicationTimeout {
+                    acked,
+                    wanted: replicas,
+                });
+            }
+        }
+        Ok(redis::from_redis_value(reply)?)
+    }
+
+    /// PING, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let reply: String = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("PING");
+                pipe
+            })
+            .await
+            .map(|(reply,): (String,)| reply)?;
+        if reply == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::UnexpectedReply(reply))
+        }
+    }
+
+    /// The per-user check, in one round trip. With `read_not_before`, the global not-before is
+    /// read in the same pipeline and returned as `Some(value)`.
+    pub async fn check(
+        &self,
+        query: &UserCheck<'_>,
+        read_not_before: bool,
+    ) -> Result<(UserVerdict, Option<Option<i64>>), StoreError> {
+        let version_key = query.tag.version_key();
+        let jti_key = query.tag.revoked_jti_key(query.jti);
+        let session_key = query
+            .sid
+            .map(|sid| query.tag.session_key(sid))
+            .unwrap_or_else(|| query.tag.session_key("-"));
+        let version = query.version.to_string();
+        let now = query.now.to_string();
+        let check_session = if query.sid.is_some() { "1" } else { "0" };
+        let interval = query.last_seen_interval_seconds.to_string();
+        let keys = [version_key.as_str(), jti_key.as_str(), session_key.as_str()];
+        let args = [
+            version.as_str(),
+            now.as_str(),
+            query.sub,
+            check_session,
+            interval.as_str(),
+        ];
+        let script = self.script(&self.scripts.check, scripts::CHECK);
+        let build = |by_hash: bool| {
+            let mut pipe = redis::pipe();
+            if read_not_before {
+                pipe.cmd("GET").arg(GLOBAL_NOT_BEFORE);
+            }
+            pipe.add_command(script.cmd(by_hash, &keys, &args));
+            pipe
+        };
+        if read_not_before {
+            let (not_before, verdict): (Option<i64>, String) =
+                self.run(self.options.timeout, build).await?;
+            Ok((UserVerdict::parse(&verdict)?, Some(not_before)))
+        } else {
+            let (verdict,): (String,) = self.run(self.options.timeout, build).await?;
+            Ok((UserVerdict::parse(&verdict)?, None))
+        }
+    }
+
+    /// Whether a live session record exists under this key (used only when a sid names another
+    /// user's slot, to tell `session_mismatch` from `session_missing`).
+    pub async fn session_exists(&self, owner: &UserTag, sid: &str) -> Result<bool, StoreError> {
+        let key = owner.session_key(sid);
+        let (exists,): (i64,) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("EXISTS").arg(&key);
+                pipe
+            })
+            .await?;
+        Ok(exists == 1)
+    }
+
+    /// Global not-before alone (when the cache is stale and no check is going out).
+    pub async fn read_not_before(&self) -> Result<Option<i64>, StoreError> {
+        let (value,): (Option<i64>,) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(GLOBAL_NOT_BEFORE);
+                pipe
+            })
+            .await?;
+        Ok(value)
+    }
+
+    /// Marks a jti revoked until `expire_at` (unix seconds, in the future).
+    pub async fn revoke_token(
+        &self,
+        tag: &UserTag,
+        jti: &str,
+        expire_at: i64,
+    ) -> Result<(), StoreError> {
+        let key = tag.revoked_jti_key(jti);
+        let _: String = self
+            .write(|_| {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg("1").arg("EXAT").arg(expire_at);
+                cmd
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Bumps the user's version and ends all their sessions; returns the new version.
+    pub async fn revoke_user(&self, tag: &UserTag) -> Result<u64, StoreError> {
+        let version_key = tag.version_key();
+        let sessions_key = tag.sessions_key();
+        let prefix = tag.session_key_prefix();
+        let script = self.script(&self.scripts.revoke_user, scripts::REVOKE_USER);
+        self.write(|by_hash| {
+            script.cmd(
+                by_hash,
+                &[version_key.as_str(), sessions_key.as_str()],
+                &[prefix.as_str()],
+            )
+        })
+        .await
+    }
+
+    pub async fn create_session(
+        &self,
+        tag: &UserTag,
+        sid: &str,
+        sub: &str,
+        device: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let session_key = tag.session_key(sid);
+        let sessions_key = tag.sessions_key();
+        let now = now.to_string();
+        let expires_at = expires_at.to_string();
+        let script = self.script(&self.scripts.create_session, scripts::CREATE_SESSION);
+        let _: i64 = self
+            .write(|by_hash| {
+                script.cmd(
+                    by_hash,
+                    &[session_key.as_str(), sessions_key.as_str()],
+                    &[
+                        sub,
+                        device.unwrap_or(""),
+                        now.as_str(),
+                        expires_at.as_str(),
+                        sid,
+                    ],
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_sessions(
+        &self,
+        tag: &UserTag,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let sessions_key = tag.sessions_key();
+        let prefix = tag.session_key_prefix();
+        let now = now.to_string();
+        let script = self.script(&self.scripts.list_sessions, scripts::LIST_SESSIONS);
+        let (rows,): (Vec<(String, String, i64, i64, i64)>,) = self
+            .run(self.options.timeout, |by_hash| {
+                let mut pipe = redis::pipe();
+                pipe.add_command(script.cmd(
+                    by_hash,
+                    &[sessions_key.as_str()],
+                    &[now.as_str(), prefix.as_str()],
+                ));
+                pipe
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(sid, device, created, last_seen, expires_at)| SessionRecord {
+                    sid,
+                    device: (!device.is_empty()).then_some(device),
+                    created,
+                    last_seen,
+                    expires_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Deletes one session; `false` when there was none.
+    pub async fn delete_session(&self, tag: &UserTag, sid: &str) -> Result<bool, StoreError> {
+        let session_key = tag.session_key(sid);
+        let sessions_key = tag.sessions_key();
+        let script = self.script(&self.scripts.delete_session, scripts::DELETE_SESSION);
+        let deleted: i64 = self
+            .write(|by_hash| {
+                script.cmd(
+                    by_hash,
+                    &[session_key.as_str(), sessions_key.as_str()],
+                    &[sid],
+                )
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    /// Raises the global not-before to `now`; returns the value in force.
+    pub async fn revoke_all(&self, now: i64) -> Result<i64, StoreError> {
+        let now = now.to_string();
+        let script = self.script(&self.scripts.revoke_all, scripts::REVOKE_ALL);
+        self.write(|by_hash| script.cmd(by_hash, &[GLOBAL_NOT_BEFORE], &[now.as_str()]))
+            .await
+    }
+}
