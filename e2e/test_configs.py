@@ -90,25 +90,41 @@ BAD_CONFIGS = {
 }
 
 
+def invalid_configuration_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "warden: invalid configuration: " in line]
+
+
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_plugin_config_is_refused_and_the_field_named(tmp_path, keys, case):
+    """Envoy runs the plugin's on_configure both in `--mode validate` and at startup; a refused
+    configuration fails validation and stops Envoy from starting, and the log names the field."""
     break_it, field = BAD_CONFIGS[case]
     config = plugin_config(keys.jwks())
     break_it(config)
+
     envoy = harness.Envoy(tmp_path, config, upstream_port=harness.free_port(), verifier_port=harness.free_port())
+    validation = harness.envoy_validate(envoy.config_path)
+    output = validation.stdout + validation.stderr
+    assert validation.returncode != 0, output
+    lines = invalid_configuration_lines(output)
+    assert lines and any(field in line for line in lines), output[-3000:]
+
     try:
-        started = True
-        try:
+        with pytest.raises(RuntimeError, match="exited"):
             envoy.start()
-        except RuntimeError:
-            started = False  # Envoy exited: the filter config was rejected at startup
         log = envoy.proc.log_text()
-        lines = [line for line in log.splitlines() if "warden: invalid configuration: " in line]
-        assert lines, f"no 'warden: invalid configuration' line in the log\n{envoy.proc.log_tail()}"
-        assert any(field in line for line in lines), lines
-        if started:
-            # Envoy kept running: the filter must not let anything through.
-            response = envoy.request("/anything")
-            assert response.status >= 500 or response.status == 401, response
+        assert "Unable to create Wasm plugin warden" in log, envoy.proc.log_tail()
+        lines = invalid_configuration_lines(log)
+        assert lines and any(field in line for line in lines), envoy.proc.log_tail()
     finally:
         envoy.stop()
+
+
+def test_good_plugin_config_passes_validation(tmp_path, keys):
+    """The counterpart of the test above: the suite's own configuration is accepted."""
+    envoy = harness.Envoy(tmp_path, plugin_config(keys.jwks()), upstream_port=harness.free_port(),
+                          verifier_port=harness.free_port())
+    validation = harness.envoy_validate(envoy.config_path)
+    output = validation.stdout + validation.stderr
+    assert validation.returncode == 0, output
+    assert not invalid_configuration_lines(output)
