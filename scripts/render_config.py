@@ -3,8 +3,8 @@
 
     render_config.py TEMPLATE OUTPUT [--set NAME=VALUE]... [--set-json-string NAME=FILE]...
 
---set puts VALUE in literally; --set-json-string puts in the content of FILE escaped as the inside
-of a JSON string (for a JWKS embedded in the plugin's JSON configuration). A placeholder left
+--set puts VALUE in literally; --set-json-string puts in the content of FILE (compacted when it is
+JSON) escaped as the inside of a JSON string (for a JWKS embedded in the plugin's JSON configuration). A placeholder left
 without a value is an error, so a rendered file never carries a stray ${...}.
 """
 
@@ -32,7 +32,12 @@ def main() -> int:
 
     values = dict(args.values)
     for name, file in args.json_files:
-        values[name] = json.dumps(Path(file).read_text().strip())[1:-1]
+        content = Path(file).read_text().strip()
+        try:  # a JSON document (e.g. a JWKS) goes in compact, on one line
+            content = json.dumps(json.loads(content), separators=(",", ":"))
+        except ValueError:
+            pass
+        values[name] = json.dumps(content)[1:-1]
     try:
         rendered = string.Template(args.template.read_text()).substitute(values)
     except KeyError as missing:
