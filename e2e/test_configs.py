@@ -128,3 +128,28 @@ def test_good_plugin_config_passes_validation(tmp_path, keys):
     output = validation.stdout + validation.stderr
     assert validation.returncode == 0, output
     assert not invalid_configuration_lines(output)
+
+
+def run_validator(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(harness.ROOT / "scripts/validate-plugin-config.py"), *args],
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_validate_plugin_config_script(tmp_path, keys):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(plugin_config(keys.jwks())))
+    result = run_validator(str(good))
+    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stdout + result.stderr
+
+    config = plugin_config(keys.jwks())
+    config["providers"]["main"]["local_jwks"] = {"inline_string": '{"keys":[]}'}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config))
+    result = run_validator(str(bad))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("warden: invalid configuration: providers.main.local_jwks"), result.stdout
+
+
+def test_validate_plugin_config_script_reads_the_istio_wasm_plugin():
+    result = run_validator(str(harness.ROOT / "istio/wasmplugin.yaml"))
+    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stdout + result.stderr
