@@ -1,8 +1,20 @@
 //! Warden core: everything the filter and the verifier agree on, with no proxy-wasm or tokio
 //! dependency, so it is tested natively and compiles for `wasm32-wasip1`.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod alg;
+pub mod answer;
+pub mod auth;
+pub mod b64;
+pub mod cache;
+pub mod config;
+pub mod crypto;
+pub mod extract;
+pub mod jwk;
+pub mod keystore;
 pub mod protocol;
 pub mod reason;
+pub mod rules;
+pub mod token;
 
+pub use alg::Algorithm;
 pub use reason::Reason;

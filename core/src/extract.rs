@@ -1,0 +1,150 @@
+//! Finding the token in a request (headers, query parameters, cookies) and removing it again
+//! before the request is forwarded.
+
+use crate::config::TokenSource;
+
+/// Request headers as the proxy hands them over: lower-case names, pseudo-headers included.
+pub type Headers = [(String, String)];
+
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Extracted<'a> {
+    /// The token and the index of the source it came from.
+    Found(&'a str, usize),
+    /// A source was present but held no usable token (e.g. `Bearer ` with nothing after it).
+    Empty,
+    Missing,
+}
+
+pub fn extract<'a>(sources: &[TokenSource], headers: &'a Headers) -> Extracted<'a> {
+    let mut empty = false;
+    for (i, source) in sources.iter().enumerate() {
+        let value = match source {
+            TokenSource::Header { name, prefix } => header(headers, name).and_then(|v| strip_prefix(v, prefix)),
+            TokenSource::Param(name) => header(headers, ":path").and_then(|p| query_param(p, name)),
+            TokenSource::Cookie(name) => cookie(headers, name),
+        };
+        match value.map(str::trim) {
+            Some("") => empty = true,
+            Some(token) => return Extracted::Found(token, i),
+            None => {}
+        }
+    }
+    if empty {
+        Extracted::Empty
+    } else {
+        Extracted::Missing
+    }
+}
+
+/// The auth scheme in a prefix such as `Bearer ` is compared case-insensitively (RFC 7235 §2.1).
+fn strip_prefix<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = value.get(..prefix.len());
+    if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix)) {
+        value.get(prefix.len()..)
+    } else if prefix.ends_with(' ') && value.eq_ignore_ascii_case(prefix.trim_end()) {
+        Some("")
+    } else {
+        None
+    }
+}
+
+fn query_param<'a>(path: &'a str, name: &str) -> Option<&'a str> {
+    let (_, query) = path.split_once('?')?;
+    query.split('&').find_map(|pair| match pair.split_once('=') {
+        Some((k, v)) if k == name => Some(v),
+        None if pair == name => Some(""),
+        _ => None,
+    })
+}
+
+fn cookie<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .flat_map(|(_, v)| v.split(';'))
+        .find_map(|pair| match pair.trim().split_once('=') {
+            Some((k, v)) if k == name => Some(v.trim_matches('"')),
+            _ => None,
+        })
+}
+
+/// The `:path` with the parameter `name` removed.
+pub fn path_without_param(path: &str, name: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// A `cookie` header value with the cookie `name` removed; `None` when nothing is left.
+pub fn cookies_without(value: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = value
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .collect();
+    if kept.is_empty() {
+        None
+    } else {
+        Some(kept.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn bearer() -> Vec<TokenSource> {
+        vec![TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc "] {
+            assert_eq!(extract(&bearer(), &h(&[("authorization", v)])), Extracted::Found("abc", 0), "{v}");
+        }
+        assert_eq!(extract(&bearer(), &h(&[("authorization", "Basic abc")])), Extracted::Missing);
+        assert_eq!(extract(&bearer(), &h(&[("authorization", "Bearer ")])), Extracted::Empty);
+        assert_eq!(extract(&bearer(), &h(&[("authorization", "Bearer")])), Extracted::Empty);
+        assert_eq!(extract(&bearer(), &h(&[])), Extracted::Missing);
+    }
+
+    #[test]
+    fn params_and_cookies() {
+        let sources = vec![TokenSource::Param("access_token".into()), TokenSource::Cookie("session".into())];
+        assert_eq!(
+            extract(&sources, &h(&[(":path", "/a?x=1&access_token=tok&y=2")])),
+            Extracted::Found("tok", 0)
+        );
+        assert_eq!(
+            extract(&sources, &h(&[(":path", "/a"), ("cookie", "a=b; session=ck; c=d")])),
+            Extracted::Found("ck", 1)
+        );
+        assert_eq!(extract(&sources, &h(&[(":path", "/a?access_token_x=1")])), Extracted::Missing);
+    }
+
+    #[test]
+    fn removal_helpers() {
+        assert_eq!(path_without_param("/a?x=1&access_token=t&y=2", "access_token"), "/a?x=1&y=2");
+        assert_eq!(path_without_param("/a?access_token=t", "access_token"), "/a");
+        assert_eq!(path_without_param("/a", "access_token"), "/a");
+        assert_eq!(cookies_without("a=b; session=x; c=d", "session").as_deref(), Some("a=b; c=d"));
+        assert_eq!(cookies_without("session=x", "session"), None);
+    }
+}

@@ -1,0 +1,139 @@
+//! Key sets of remote-JWKS providers and when to fetch them. Time is milliseconds, passed in.
+//! The last good set keeps serving when a refresh fails.
+
+use crate::config::{Config, KeySource};
+use crate::jwk::KeySet;
+
+/// Retry delay after a failed fetch (or while no key set has been loaded yet).
+pub const RETRY_MS: u64 = 5_000;
+/// At most one fetch triggered by an unknown `kid` per provider in this window.
+pub const ON_DEMAND_MIN_INTERVAL_MS: u64 = 10_000;
+
+#[derive(Default)]
+struct Remote {
+    keys: Option<KeySet>,
+    body_digest: Option<[u8; 32]>,
+    next_refresh_ms: u64,
+    last_on_demand_ms: Option<u64>,
+    in_flight: bool,
+}
+
+pub struct KeyStore {
+    remotes: Vec<Option<Remote>>,
+    /// Bumped whenever any key set changes, so cached verifications made with old keys lapse.
+    generation: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum FetchResult {
+    /// New keys are in use.
+    Updated,
+    /// Same document as before.
+    Unchanged,
+    /// The fetch or the document failed; the previous keys (if any) keep serving.
+    Failed(String),
+}
+
+impl KeyStore {
+    pub fn new(config: &Config) -> Self {
+        let remotes = config
+            .providers
+            .iter()
+            .map(|p| matches!(p.keys, KeySource::Remote(_)).then(Remote::default))
+            .collect();
+        KeyStore { remotes, generation: 0 }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The keys provider `idx` verifies with now.
+    pub fn keys<'a>(&'a self, config: &'a Config, idx: usize) -> Option<&'a KeySet> {
+        match &config.providers.get(idx)?.keys {
+            KeySource::Local(set) => Some(set),
+            KeySource::Remote(_) => self.remotes.get(idx)?.as_ref()?.keys.as_ref(),
+        }
+    }
+
+    pub fn is_remote(&self, idx: usize) -> bool {
+        matches!(self.remotes.get(idx), Some(Some(_)))
+    }
+
+    /// Providers whose scheduled refresh is due; they are marked in flight.
+    pub fn take_due(&mut self, now_ms: u64) -> Vec<usize> {
+        let mut due = Vec::new();
+        for (i, r) in self.remotes.iter_mut().enumerate() {
+            if let Some(r) = r {
+                if !r.in_flight && now_ms >= r.next_refresh_ms {
+                    r.in_flight = true;
+                    due.push(i);
+                }
+            }
+        }
+        due
+    }
+
+    /// Whether a request may fetch provider `idx`'s keys now (unknown `kid`, or none loaded);
+    /// if so the fetch is recorded as started.
+    pub fn try_start_on_demand(&mut self, idx: usize, now_ms: u64) -> bool {
+        let Some(Some(r)) = self.remotes.get_mut(idx) else { return false };
+        if r.in_flight {
+            return false;
+        }
+        if r.last_on_demand_ms.is_some_and(|t| now_ms < t.saturating_add(ON_DEMAND_MIN_INTERVAL_MS)) {
+            return false;
+        }
+        r.last_on_demand_ms = Some(now_ms);
+        r.in_flight = true;
+        true
+    }
+
+    /// Whether any provider has had no key set yet (the filter then ticks fast).
+    pub fn any_missing(&self) -> bool {
+        self.remotes.iter().flatten().any(|r| r.keys.is_none())
+    }
+
+    pub fn in_flight(&self, idx: usize) -> bool {
+        matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight)
+    }
+
+    /// Records the outcome of a fetch: `body` is the document on HTTP 200, `None` otherwise.
+    pub fn finish_fetch(
+        &mut self,
+        idx: usize,
+        body: Result<&[u8], String>,
+        refresh_after_ms: u64,
+        now_ms: u64,
+    ) -> FetchResult {
+        let Some(Some(r)) = self.remotes.get_mut(idx) else {
+            return FetchResult::Failed("not a remote provider".into());
+        };
+        r.in_flight = false;
+        let parsed = body.and_then(|bytes| {
+            let text = std::str::from_utf8(bytes).map_err(|_| "JWKS is not UTF-8".to_string())?;
+            let digest = crate::cache::TokenCache::key(idx, text);
+            if r.body_digest == Some(digest) {
+                return Ok(None);
+            }
+            KeySet::parse(text).map(|set| Some((set, digest)))
+        });
+        match parsed {
+            Ok(None) => {
+                r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
+                FetchResult::Unchanged
+            }
+            Ok(Some((set, digest))) => {
+                r.keys = Some(set);
+                r.body_digest = Some(digest);
+                r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
+                self.generation += 1;
+                FetchResult::Updated
+            }
+            Err(why) => {
+                r.next_refresh_ms = now_ms.saturating_add(RETRY_MS.min(refresh_after_ms));
+                FetchResult::Failed(why)
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Compact JWS/JWT verification (RFC 7515, RFC 7519, RFC 8725): structure, header, signature,
+//! then claims, each failure mapped to one reason code. Time is passed in.
+
+use crate::alg::Algorithm;
+use crate::b64;
+use crate::crypto;
+use crate::jwk::KeySet;
+use crate::Reason;
+use serde_json::{Map, Value};
+
+/// Latest NumericDate accepted: 9999-12-31T23:59:59Z. Anything later is treated as malformed.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+pub type Claims = Map<String, Value>;
+
+/// What a provider demands of a token, besides a good signature.
+#[derive(Debug, Clone)]
+pub struct Requirements {
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    /// Allow-list; `None` allows every algorithm Warden supports.
+    pub algorithms: Option<Vec<Algorithm>>,
+    pub clock_skew_seconds: i64,
+    pub require_expiration: bool,
+    pub max_token_bytes: usize,
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Requirements {
+            issuer: None,
+            audiences: Vec::new(),
+            algorithms: None,
+            clock_skew_seconds: 60,
+            require_expiration: true,
+            max_token_bytes: 8192,
+        }
+    }
+}
+
+/// A token split and decoded, signature not yet checked.
+#[derive(Debug)]
+pub struct Decoded<'t> {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    signing_input: &'t str,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Structural checks: size, three segments, strict base64url, a JSON object header with a
+/// supported `alg` and no `crit`. Header `jwk`, `jku`, `x5u` and `x5c` are ignored: keys come
+/// only from configuration.
+pub fn decode<'t>(token: &'t str, req: &Requirements) -> Result<Decoded<'t>, Reason> {
+    if token.len() > req.max_token_bytes {
+        return Err(Reason::TokenTooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Reason::TokenMalformed);
+    };
+    let signing_input = token
+        .get(..header_b64.len() + 1 + payload_b64.len())
+        .ok_or(Reason::TokenMalformed)?;
+    let header_bytes = b64::decode(header_b64).ok_or(Reason::TokenMalformed)?;
+    let payload = b64::decode(payload_b64).ok_or(Reason::TokenMalformed)?;
+    let signature = b64::decode(signature_b64).ok_or(Reason::TokenMalformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&header_bytes).map_err(|_| Reason::TokenMalformed)?;
+
+    let alg_name = header.get("alg").and_then(Value::as_str).ok_or(Reason::TokenMalformed)?;
+    if alg_name.eq_ignore_ascii_case("none") {
+        return Err(Reason::AlgorithmNotAllowed);
+    }
+    let alg = Algorithm::from_name(alg_name).ok_or(Reason::AlgorithmNotAllowed)?;
+    if let Some(allowed) = &req.algorithms {
+        if !allowed.contains(&alg) {
+            return Err(Reason::AlgorithmNotAllowed);
+        }
+    }
+    // RFC 7515 §4.1.11: Warden understands no extension, so any `crit` is unsupported.
+    if header.contains_key("crit") {
+        return Err(Reason::CritUnsupported);
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(Reason::TokenMalformed),
+    };
+    Ok(Decoded { alg, kid, signing_input, payload, signature })
+}
+
+impl Decoded<'_> {
+    /// Checks the signature with the keys that fit the algorithm (and the `kid`, if any), then
+    /// parses the claims.
+    pub fn verify_signature(&self, keys: &KeySet) -> Result<Claims, Reason> {
+        let mut candidates = keys.candidates(self.alg, self.kid.as_deref()).peekable();
+        if candidates.peek().is_none() {
+            return Err(Reason::KeyNotFound);
+        }
+        if self.signature.is_empty() {
+            return Err(Reason::SignatureInvalid);
+        }
+        let input = self.signing_input.as_bytes();
+        if !candidates.any(|key| crypto::verify(&key.material, self.alg, input, &self.signature)) {
+            return Err(Reason::SignatureInvalid);
+        }
+        serde_json::from_slice(&self.payload).map_err(|_| Reason::TokenMalformed)
+    }
+}
+
+/// Claim checks that depend on time and configuration; cheap, so they also run on cache hits.
+pub fn check_claims(claims: &Claims, req: &Requirements, now: i64) -> Result<(), Reason> {
+    let skew = req.clock_skew_seconds;
+    let exp = numeric_date(claims, "exp")?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iat = numeric_date(claims, "iat")?;
+    for name in ["sub", "jti", "sid"] {
+        if claims.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(Reason::TokenMalformed);
+        }
+    }
+    if claims.get("ver").is_some_and(|v| v.as_u64().is_none()) {
+        return Err(Reason::TokenMalformed);
+    }
+    match exp {
+        Some(exp) if now.saturating_sub(skew) >= exp => return Err(Reason::TokenExpired),
+        None if req.require_expiration => return Err(Reason::ClaimMissing),
+        _ => {}
+    }
+    if nbf.is_some_and(|nbf| now.saturating_add(skew) < nbf) {
+        return Err(Reason::TokenNotYetValid);
+    }
+    if iat.is_some_and(|iat| now.saturating_add(skew) < iat) {
+        return Err(Reason::TokenNotYetValid);
+    }
+    if let Some(issuer) = &req.issuer {
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
+            return Err(Reason::IssuerMismatch);
+        }
+    }
+    if !req.audiences.is_empty() {
+        let wanted = |aud: &str| req.audiences.iter().any(|a| a == aud);
+        let ok = match claims.get("aud") {
+            Some(Value::String(aud)) => wanted(aud),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(wanted),
+            _ => false,
+        };
+        if !ok {
+            return Err(Reason::AudienceMismatch);
+        }
+    }
+    Ok(())
+}
+
+/// A NumericDate claim: absent, or an integer number of seconds in [0, `MAX_NUMERIC_DATE`].
+/// Strings, fractions and out-of-range values are malformed (as Envoy's `jwt_authn` treats them).
+pub fn numeric_date(claims: &Claims, name: &str) -> Result<Option<i64>, Reason> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if (0..=MAX_NUMERIC_DATE).contains(&v) => Ok(Some(v)),
+            _ => Err(Reason::TokenMalformed),
+        },
+        Some(_) => Err(Reason::TokenMalformed),
+    }
+}
+
+/// Full local verification: decode, signature, claims.
+pub fn verify(token: &str, req: &Requirements, keys: &KeySet, now: i64) -> Result<Claims, Reason> {
+    let decoded = decode(token, req)?;
+    let claims = decoded.verify_signature(keys)?;
+    check_claims(&claims, req, now)?;
+    Ok(claims)
+}
