@@ -33,15 +33,28 @@ pub fn redis_server_binary() -> PathBuf {
     );
 }
 
+/// A free loopback port. Ports come from a per-process counter (so parallel tests never pick the
+/// same one) and are checked free by binding.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 2_000) * 10;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(base + offset % 30_000).expect("port in range");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A `redis-server` process owned by the test; killed on drop.
 pub struct RedisServer {
     pub port: u16,
     extra_args: Vec<String>,
+    /// A private working directory: a replica writes its RDB there, and no server ever loads
+    /// another's `dump.rdb`.
+    dir: PathBuf,
     child: Option<Child>,
 }
 
@@ -54,9 +67,17 @@ impl RedisServer {
     pub fn start_with(extra_args: &[&str]) -> RedisServer {
         let mut last_error = String::new();
         for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!(
+                "warden-verifier-test-redis-{}-{port}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create redis dir");
             let mut server = RedisServer {
-                port: free_port(),
+                port,
                 extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+                dir,
                 child: None,
             };
             match server.spawn() {
@@ -80,6 +101,8 @@ impl RedisServer {
                 "no",
             ])
             .args(["--protected-mode", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(&self.dir)
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -96,11 +119,14 @@ impl RedisServer {
             if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 use std::io::{Read, Write};
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut reply = [0u8; 64];
-                if stream.write_all(b"PING\r\n").is_ok() {
+                let mut reply = [0u8; 4096];
+                if stream.write_all(b"INFO server\r\n").is_ok() {
                     if let Ok(n) = stream.read(&mut reply) {
-                        // "+PONG", or "-NOAUTH" when a password is required: either way it runs.
-                        if n > 0 {
+                        let reply = String::from_utf8_lossy(&reply[..n]);
+                        // Our own process (not another test's server on a reused port), or
+                        // "-NOAUTH" when the default user is off (then the pid cannot be asked).
+                        let ours = reply.contains(&format!("process_id:{}\r\n", child.id()));
+                        if ours || reply.starts_with("-NOAUTH") {
                             self.child = Some(child);
                             return Ok(());
                         }
@@ -155,6 +181,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
