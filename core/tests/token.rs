@@ -1,0 +1,305 @@
+//! Local verification: every algorithm, every claim rule, every hostile token class.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use warden_core::jwk::KeySet;
+use warden_core::token::{self, Requirements};
+use warden_core::{b64, Algorithm, Reason};
+
+fn keys_for(alg: Algorithm) -> KeySet {
+    KeySet::parse(&json!({"keys":[jwk(alg)]}).to_string()).unwrap()
+}
+
+fn req() -> Requirements {
+    Requirements {
+        issuer: Some("https://issuer.example".into()),
+        audiences: vec!["api.example".into()],
+        ..Requirements::default()
+    }
+}
+
+fn check(tok: &str, alg: Algorithm) -> Result<(), Reason> {
+    token::verify(tok, &req(), &keys_for(alg), NOW).map(|_| ())
+}
+
+#[test]
+fn every_algorithm_verifies_and_rejects_tampering() {
+    for alg in Algorithm::ALL {
+        let tok = token(alg, &claims());
+        assert_eq!(check(&tok, alg), Ok(()), "{alg}");
+        let claims = token::verify(&tok, &req(), &keys_for(alg), NOW).unwrap();
+        assert_eq!(claims["sub"], "alice");
+
+        // Tampered payload: swap in other claims, keep the signature.
+        let parts: Vec<&str> = tok.split('.').collect();
+        let mut evil = claims.clone();
+        evil.insert("sub".into(), json!("mallory"));
+        let forged = format!("{}.{}.{}", parts[0], b64::encode(json!(evil).to_string().as_bytes()), parts[2]);
+        assert_eq!(check(&forged, alg), Err(Reason::SignatureInvalid), "{alg} tampered");
+
+        // Stripped signature.
+        let stripped = format!("{}.{}.", parts[0], parts[1]);
+        assert_eq!(check(&stripped, alg), Err(Reason::SignatureInvalid), "{alg} stripped");
+
+        // Signature of another algorithm's key: the key for `alg` does not verify it.
+        let mut sig = b64::decode(parts[2]).unwrap();
+        sig[0] ^= 1;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig));
+        assert_eq!(check(&flipped, alg), Err(Reason::SignatureInvalid), "{alg} flipped bit");
+    }
+}
+
+#[test]
+fn key_of_wrong_type_never_serves() {
+    // An ES256 token checked against only an RSA key: no key fits.
+    let tok = token(Algorithm::ES256, &claims());
+    assert_eq!(check(&tok, Algorithm::RS256), Err(Reason::KeyNotFound));
+}
+
+#[test]
+fn alg_none_in_any_case_is_refused() {
+    for none in ["none", "None", "NONE", "nOnE"] {
+        let header = json!({"alg": none, "typ": "JWT"});
+        let tok = format!(
+            "{}.{}.",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(claims().to_string().as_bytes())
+        );
+        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::AlgorithmNotAllowed), "{none}");
+    }
+}
+
+#[test]
+fn unknown_or_disallowed_algorithms_are_refused() {
+    let tok = token_with(Algorithm::HS256, &json!({"alg":"HS1024"}), &claims());
+    assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::AlgorithmNotAllowed));
+    let mut r = req();
+    r.algorithms = Some(vec![Algorithm::ES256]);
+    let tok = token(Algorithm::HS256, &claims());
+    assert_eq!(
+        token::verify(&tok, &r, &keys_for(Algorithm::HS256), NOW).map(|_| ()),
+        Err(Reason::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn rsa_public_key_as_hmac_secret_is_refused() {
+    use rsa::traits::PublicKeyParts;
+    use hmac::Mac;
+    // The classic RS→HS confusion: sign HS256 with the RSA public key (as PEM-ish bytes and as
+    // the JWK's JSON) and present it to a provider that only has that RSA key.
+    let public = rsa_key().to_public_key();
+    let secrets: Vec<Vec<u8>> = vec![
+        public.n().to_bytes_be(),
+        jwk(Algorithm::RS256).to_string().into_bytes(),
+        serde_json::to_vec(&jwk(Algorithm::RS256)).unwrap(),
+    ];
+    for secret in secrets {
+        for kid in [Some("RS256"), None] {
+            let mut header = json!({"alg":"HS256"});
+            if let Some(kid) = kid {
+                header["kid"] = json!(kid);
+            }
+            let input = format!(
+                "{}.{}",
+                b64::encode(header.to_string().as_bytes()),
+                b64::encode(claims().to_string().as_bytes())
+            );
+            let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            m.update(input.as_bytes());
+            let tok = format!("{input}.{}", b64::encode(&m.finalize().into_bytes()));
+            assert_eq!(check(&tok, Algorithm::RS256), Err(Reason::KeyNotFound));
+        }
+    }
+}
+
+#[test]
+fn psychic_ecdsa_signatures_are_refused() {
+    for (alg, len) in [(Algorithm::ES256, 64), (Algorithm::ES384, 96)] {
+        let good = token(alg, &claims());
+        let parts: Vec<&str> = good.split('.').collect();
+        let zero = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![0u8; len]));
+        assert_eq!(check(&zero, alg), Err(Reason::SignatureInvalid), "{alg}");
+        // DER-encoded or wrongly sized signatures are refused too.
+        let short = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![1u8; len - 1]));
+        assert_eq!(check(&short, alg), Err(Reason::SignatureInvalid), "{alg}");
+    }
+}
+
+#[test]
+fn wrong_segment_counts_and_bad_base64_are_malformed() {
+    let good = token(Algorithm::HS256, &claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    let cases = [
+        String::new(),
+        "abc".to_string(),
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{good}.extra"),
+        format!("{}.{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[2], parts[2]),
+        format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+        format!("{}.{}+.{}", parts[0], parts[1], parts[2]),
+        format!("{}.{}.{}/", parts[0], parts[1], parts[2]),
+        format!("!!.{}.{}", parts[1], parts[2]),
+        format!("{}.{}.{}", b64::encode(b"not json"), parts[1], parts[2]),
+        format!("{}.{}.{}", b64::encode(b"[1]"), parts[1], parts[2]),
+        format!("{}.{}.{}", b64::encode(b"{\"typ\":\"JWT\"}"), parts[1], parts[2]),
+        format!("{}.{}.{}", b64::encode(b"{\"alg\":256}"), parts[1], parts[2]),
+    ];
+    for tok in &cases {
+        assert_eq!(check(tok, Algorithm::HS256), Err(Reason::TokenMalformed), "{tok:?}");
+    }
+    // A well-signed payload that is not a JSON object is malformed, too.
+    let tok = token_with(Algorithm::HS256, &json!({"alg":"HS256"}), &json!([1, 2]));
+    assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::TokenMalformed));
+}
+
+#[test]
+fn crit_is_refused() {
+    for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x")] {
+        let tok = token_with(Algorithm::HS256, &json!({"alg":"HS256","crit":crit,"b64":false}), &claims());
+        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::CritUnsupported), "{crit}");
+    }
+}
+
+#[test]
+fn embedded_keys_are_never_trusted() {
+    // The attacker signs with their own Ed25519 key and embeds it (jwk), or points to it (jku, x5u).
+    let attacker = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+    let attacker_jwk = json!({"kty":"OKP","crv":"Ed25519","x": b64::encode(attacker.verifying_key().as_bytes())});
+    for header in [
+        json!({"alg":"EdDSA","jwk": attacker_jwk}),
+        json!({"alg":"EdDSA","jku":"https://evil.example/jwks.json"}),
+        json!({"alg":"EdDSA","x5u":"https://evil.example/cert.pem"}),
+        json!({"alg":"EdDSA","x5c":["MIIB"]}),
+    ] {
+        use ed25519_dalek::Signer;
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(claims().to_string().as_bytes())
+        );
+        let sig = attacker.sign(input.as_bytes());
+        let tok = format!("{input}.{}", b64::encode(&sig.to_bytes()));
+        assert_eq!(check(&tok, Algorithm::EdDSA), Err(Reason::SignatureInvalid), "{header}");
+    }
+}
+
+#[test]
+fn oversized_tokens_are_refused_before_parsing() {
+    let mut big = claims();
+    big["pad"] = json!("x".repeat(9000));
+    let tok = token(Algorithm::HS256, &big);
+    assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::TokenTooLarge));
+    assert_eq!(check(&"a".repeat(10_000), Algorithm::HS256), Err(Reason::TokenTooLarge));
+}
+
+#[test]
+fn numeric_dates_must_be_integer_numbers() {
+    for exp in [json!("1700000600"), json!(1_700_000_600.5), json!(1e300), json!(u64::MAX), json!(-1.5),
+                json!(null), json!(true), json!([1]), json!(253_402_300_800i64)] {
+        let mut c = claims();
+        c["exp"] = exp.clone();
+        let tok = token(Algorithm::HS256, &c);
+        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::TokenMalformed), "exp {exp}");
+    }
+    for name in ["nbf", "iat"] {
+        let mut c = claims();
+        c[name] = json!("now");
+        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenMalformed), "{name}");
+    }
+}
+
+#[test]
+fn expiry_with_skew() {
+    let at = |exp: i64| {
+        let mut c = claims();
+        c["exp"] = json!(exp);
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256)
+    };
+    assert_eq!(at(NOW - 59), Ok(()), "inside the 60 s skew");
+    assert_eq!(at(NOW - 60), Err(Reason::TokenExpired));
+    assert_eq!(at(NOW - 100_000), Err(Reason::TokenExpired));
+}
+
+#[test]
+fn expiration_required_unless_configured_otherwise() {
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("exp");
+    let tok = token(Algorithm::HS256, &c);
+    assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::ClaimMissing));
+    let mut r = req();
+    r.require_expiration = false;
+    assert!(token::verify(&tok, &r, &keys_for(Algorithm::HS256), NOW).is_ok());
+}
+
+#[test]
+fn not_before_and_issued_in_the_future() {
+    let mut c = claims();
+    c["nbf"] = json!(NOW + 61);
+    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenNotYetValid));
+    c["nbf"] = json!(NOW + 60);
+    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Ok(()));
+    let mut c = claims();
+    c["iat"] = json!(NOW + 3600);
+    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenNotYetValid));
+}
+
+#[test]
+fn issuer_must_match_exactly() {
+    for iss in [json!("https://issuer.example/"), json!("HTTPS://ISSUER.EXAMPLE"), json!(null), json!(["https://issuer.example"])] {
+        let mut c = claims();
+        c["iss"] = iss.clone();
+        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::IssuerMismatch), "{iss}");
+    }
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("iss");
+    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::IssuerMismatch));
+}
+
+#[test]
+fn audience_string_or_array_any_of() {
+    let with = |aud: serde_json::Value| {
+        let mut c = claims();
+        c["aud"] = aud;
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256)
+    };
+    assert_eq!(with(json!("api.example")), Ok(()));
+    assert_eq!(with(json!(["other", "api.example"])), Ok(()));
+    assert_eq!(with(json!(["other"])), Err(Reason::AudienceMismatch));
+    assert_eq!(with(json!("API.EXAMPLE")), Err(Reason::AudienceMismatch));
+    assert_eq!(with(json!([])), Err(Reason::AudienceMismatch));
+    assert_eq!(with(json!(7)), Err(Reason::AudienceMismatch));
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("aud");
+    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::AudienceMismatch));
+}
+
+#[test]
+fn typed_identity_claims() {
+    for (name, bad) in [("sub", json!(1)), ("jti", json!({})), ("sid", json!(true)), ("ver", json!(-1)), ("ver", json!("2"))] {
+        let mut c = claims();
+        c[name] = bad.clone();
+        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenMalformed), "{name}={bad}");
+    }
+}
+
+#[test]
+fn kid_selects_the_key_and_unknown_kid_finds_none() {
+    let set = KeySet::parse(&jwks_all()).unwrap();
+    let tok = token(Algorithm::ES256, &claims());
+    assert!(token::verify(&tok, &req(), &set, NOW).is_ok());
+    let tok = token_with(Algorithm::ES256, &json!({"alg":"ES256","kid":"nope"}), &claims());
+    assert_eq!(token::verify(&tok, &req(), &set, NOW).map(|_| ()), Err(Reason::KeyNotFound));
+    // Without a kid every key that fits the algorithm is tried.
+    let tok = token_with(Algorithm::EdDSA, &json!({"alg":"EdDSA"}), &claims());
+    assert!(token::verify(&tok, &req(), &set, NOW).is_ok());
+}
+
+#[test]
+fn short_hmac_keys_cannot_be_configured() {
+    let err = KeySet::parse(&json!({"keys":[{"kty":"oct","k": b64::encode(b"0123456789ab")}]}).to_string())
+        .unwrap_err();
+    assert!(err.contains("at least 32"), "{err}");
+}
