@@ -3,6 +3,15 @@
 //!
 //! `main.rs` only parses the command line; everything here can be driven from tests:
 //! bind `127.0.0.1:0`, build an [`AppState`], call [`run`].
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod admin;
 pub mod app;

@@ -106,6 +106,9 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// A row of `LIST_SESSIONS`: sid, device ('' = none), created, last_seen, expires_at.
+type SessionRow = (String, String, i64, i64, i64);
+
 struct LuaScripts {
     check: Script,
     revoke_user: Script,
@@ -403,7 +406,7 @@ impl Store {
         let prefix = tag.session_key_prefix();
         let now = now.to_string();
         let script = self.script(&self.scripts.list_sessions, scripts::LIST_SESSIONS);
-        let (rows,): (Vec<(String, String, i64, i64, i64)>,) = self
+        let (rows,): (Vec<SessionRow>,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
                 pipe.add_command(script.cmd(

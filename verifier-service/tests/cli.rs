@@ -1,0 +1,441 @@
+//! The binary: `keygen` → `mint` round trips checked with the public JWKS, and `serve`'s flags,
+//! environment variables and refusals.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warden-verifier");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run warden-verifier")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("warden-verifier-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn b64d(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Checks `token`'s signature with the single key of `jwks`, independently of the minting code.
+fn verify(token: &str, jwks: &Value) -> (Value, Value) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let header: Value = serde_json::from_slice(&b64d(parts[0])).unwrap();
+    let claims: Value = serde_json::from_slice(&b64d(parts[1])).unwrap();
+    let signature = b64d(parts[2]);
+    let message = format!("{}.{}", parts[0], parts[1]);
+    let key = &jwks["keys"][0];
+    assert_eq!(header["kid"], key["kid"]);
+    assert_eq!(header["alg"], key["alg"]);
+    let field = |name: &str| b64d(key[name].as_str().unwrap());
+    match header["alg"].as_str().unwrap() {
+        "ES256" => {
+            use p256::ecdsa::signature::Verifier;
+            let mut sec1 = vec![4u8];
+            sec1.extend(field("x"));
+            sec1.extend(field("y"));
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+            let sig = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+            key.verify(message.as_bytes(), &sig)
+                .expect("ES256 signature");
+            assert!(key.verify(b"other", &sig).is_err());
+        }
+        "EdDSA" => {
+            let x: [u8; 32] = field("x").try_into().unwrap();
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
+            let sig = ed25519_dalek::Signature::from_slice(&signature).unwrap();
+            key.verify_strict(message.as_bytes(), &sig)
+                .expect("EdDSA signature");
+            assert!(key.verify_strict(b"other", &sig).is_err());
+        }
+        "RS256" => {
+            use rsa::signature::Verifier;
+            let n = rsa::BigUint::from_bytes_be(&field("n"));
+            let e = rsa::BigUint::from_bytes_be(&field("e"));
+            let key = rsa::RsaPublicKey::new(n, e).unwrap();
+            assert_eq!(rsa::traits::PublicKeyParts::size(&key), 256);
+            let key = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key);
+            let sig = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).unwrap();
+            key.verify(message.as_bytes(), &sig)
+                .expect("RS256 signature");
+            assert!(key.verify(b"other", &sig).is_err());
+        }
+        "HS256" => {
+            use hmac::Mac;
+            let secret = field("k");
+            assert!(secret.len() >= 32);
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(message.as_bytes());
+            mac.verify_slice(&signature).expect("HS256 signature");
+        }
+        other => panic!("unexpected alg {other}"),
+    }
+    (header, claims)
+}
+
+#[test]
+fn keygen_and_mint_round_trip_for_every_algorithm() {
+    let dir = temp_dir("roundtrip");
+    for (alg, kty) in [
+        ("ES256", "EC"),
+        ("EdDSA", "OKP"),
+        ("RS256", "RSA"),
+        ("HS256", "oct"),
+    ] {
+        let private = dir.join(format!("{alg}.jwk"));
+        let jwks_path = dir.join(format!("{alg}.jwks.json"));
+        let out = run(&[
+            "keygen",
+            "--alg",
+            alg,
+            "--private-out",
+            private.to_str().unwrap(),
+            "--jwks-out",
+            jwks_path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let jwk = read_json(&private);
+        let jwks = read_json(&jwks_path);
+        assert_eq!(jwk["kty"], kty);
+        assert_eq!(jwk["alg"], alg);
+        assert_eq!(jwk["use"], "sig");
+        let public = &jwks["keys"][0];
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(public["kid"], jwk["kid"]);
+        assert_eq!(public["alg"], alg);
+        assert_eq!(public["use"], "sig");
+        for private_member in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(
+                public.get(private_member).is_none(),
+                "{alg}: public JWKS leaks `{private_member}`"
+            );
+        }
+        if kty != "oct" {
+            assert!(jwk.get("d").is_some());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{alg}: private key readable by others ({mode:o})"
+            );
+        }
+
+        let out = run(&[
+            "mint",
+            "--key",
+            private.to_str().unwrap(),
+            "--sub",
+            "alice",
+            "--iss",
+            "https://idp",
+            "--aud",
+            "api",
+            "--sid",
+            "s1",
+            "--ver",
+            "3",
+            "--ttl",
+            "120",
+            "--jti",
+            "j-1",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap();
+        let token = token.trim_end();
+        let (header, claims) = verify(token, &jwks);
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["iss"], "https://idp");
+        assert_eq!(claims["aud"], "api");
+        assert_eq!(claims["sid"], "s1");
+        assert_eq!(claims["ver"], 3);
+        assert_eq!(claims["jti"], "j-1");
+        let iat = claims["iat"].as_i64().unwrap();
+        assert!((common::unix_now() - 60..=common::unix_now()).contains(&iat));
+        assert_eq!(claims["exp"].as_i64().unwrap(), iat + 120);
+
+        // A token signed by this key does not verify under another key of the same kind.
+        let other_private = dir.join(format!("{alg}-other.jwk"));
+        let other_jwks = dir.join(format!("{alg}-other.jwks.json"));
+        let out = run(&[
+            "keygen",
+            "--alg",
+            alg,
+            "--kid",
+            "other",
+            "--private-out",
+            other_private.to_str().unwrap(),
+            "--jwks-out",
+            other_jwks.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        assert_eq!(read_json(&other_jwks)["keys"][0]["kid"], "other");
+        let mut other = read_json(&other_jwks);
+        other["keys"][0]["kid"] = jwk["kid"].clone();
+        let outcome = std::panic::catch_unwind(|| verify(token, &other));
+        assert!(outcome.is_err(), "{alg}: verified under the wrong key");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mint_defaults_and_options() {
+    let dir = temp_dir("mint");
+    let private = dir.join("k.jwk");
+    let jwks_path = dir.join("k.json");
+    let out = run(&[
+        "keygen",
+        "--alg",
+        "EdDSA",
+        "--kid",
+        "demo-1",
+        "--private-out",
+        private.to_str().unwrap(),
+        "--jwks-out",
+        jwks_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let jwks = read_json(&jwks_path);
+    let mint = |extra: &[&str]| {
+        let mut args = vec!["mint", "--key", private.to_str().unwrap(), "--sub", "bob"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap();
+        verify(token.trim_end(), &jwks)
+    };
+
+    let (header, first) = mint(&[]);
+    assert_eq!(header["kid"], "demo-1");
+    assert_eq!(header["alg"], "EdDSA");
+    let (_, second) = mint(&[]);
+    assert_eq!(
+        first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap(),
+        3600
+    );
+    assert!(first["jti"].as_str().unwrap().len() >= 16);
+    assert_ne!(first["jti"], second["jti"], "jti must be random by default");
+    for absent in ["iss", "aud", "sid", "ver"] {
+        assert!(first.get(absent).is_none(), "{absent}");
+    }
+
+    let (_, claims) = mint(&[
+        "--ttl",
+        "-30",
+        "--iat",
+        "1000",
+        "--claim",
+        "roles=[\"admin\"]",
+        "--claim",
+        "email=bob@example.com",
+        "--omit",
+        "jti",
+    ]);
+    assert_eq!(claims["iat"], 1000);
+    assert_eq!(claims["exp"], 970);
+    assert_eq!(claims["roles"], serde_json::json!(["admin"]));
+    assert_eq!(claims["email"], "bob@example.com");
+    assert!(claims.get("jti").is_none());
+
+    let out = run(&[
+        "mint",
+        "--key",
+        dir.join("missing.jwk").to_str().unwrap(),
+        "--sub",
+        "x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the key file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_usable_admin_token() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("WARDEN_ADMIN_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no admin token") && stderr.contains("--admin-token-file"),
+        "{stderr}"
+    );
+
+    let dir = temp_dir("serve-refuse");
+    let weak = dir.join("weak");
+    std::fs::write(&weak, "short\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .env("WARDEN_ADMIN_TOKEN_FILE", &weak)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 16"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--admin-token-file",
+            dir.join("nope").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the admin token file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_help_documents_flags_and_environment() {
+    let out = run(&["serve", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--listen",
+        "WARDEN_LISTEN",
+        "127.0.0.1:8081",
+        "--admin-listen",
+        "WARDEN_ADMIN_LISTEN",
+        "127.0.0.1:8082",
+        "--redis-url",
+        "WARDEN_REDIS_URL",
+        "redis://127.0.0.1:6379",
+        "--admin-token-file",
+        "WARDEN_ADMIN_TOKEN_FILE",
+        "--min-replicas-ack",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`{needle}` missing from serve --help:\n{help}"
+        );
+    }
+}
+
+/// The real binary, configured through environment variables only: serves, answers, and exits 0
+/// on SIGTERM.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_binary_from_environment_and_sigterm() {
+    let redis = common::RedisServer::start();
+    let dir = temp_dir("serve-env");
+    let token_file = dir.join("admin-token");
+    std::fs::write(&token_file, format!("{}\n", common::ADMIN_TOKEN)).unwrap();
+    let (check_port, admin_port) = (common::free_port(), common::free_port());
+    let child = Command::new(BIN)
+        .arg("serve")
+        .env("WARDEN_LISTEN", format!("127.0.0.1:{check_port}"))
+        .env("WARDEN_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+        .env("WARDEN_REDIS_URL", redis.url())
+        .env("WARDEN_ADMIN_TOKEN_FILE", &token_file)
+        .env("WARDEN_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let check_addr: std::net::SocketAddr = format!("127.0.0.1:{check_port}").parse().unwrap();
+    let admin_addr: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    common::eventually("the verifier binary to be ready", || async move {
+        tokio::net::TcpStream::connect(admin_addr).await.is_ok()
+            && common::request(check_addr, "GET", "/readyz", &[], b"")
+                .await
+                .status
+                == 200
+    })
+    .await;
+    let body = serde_json::json!({ "sub": "a", "jti": "j", "exp": 9 });
+    let r = common::post_json(check_addr, "/v1/check", &body, None).await;
+    assert_eq!(r.json(), serde_json::json!({ "allow": true }));
+    let r = common::post_json(
+        admin_addr,
+        "/v1/admin/revoke/all",
+        &serde_json::json!({}),
+        Some(common::ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "exit {:?}", output.status);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["fields"]["message"].as_str())
+        .collect();
+    assert!(messages.contains(&"warden-verifier listening"), "{logs}");
+    assert!(messages.contains(&"stopped"), "{logs}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
