@@ -13,7 +13,9 @@ pub const REALM: &str = "warden";
 
 /// 401 for a missing or refused token, 503 when the verifier could not answer.
 pub fn deny(reason: Reason) -> LocalResponse {
-    let json = |error: &str| serde_json::json!({ "error": error, "error_description": reason.as_str() }).to_string();
+    let json = |error: &str| {
+        serde_json::json!({ "error": error, "error_description": reason.as_str() }).to_string()
+    };
     match reason {
         Reason::VerifierUnavailable => LocalResponse {
             status: 503,

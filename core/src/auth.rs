@@ -58,7 +58,9 @@ pub fn authenticate(ctx: &mut Context<'_>, headers: &Headers) -> (Outcome, Cache
     let mut first_failure: Option<Outcome> = None;
     let mut saw_empty = false;
     for &idx in &rule.requires_any {
-        let Some(provider) = ctx.config.providers.get(idx) else { continue };
+        let Some(provider) = ctx.config.providers.get(idx) else {
+            continue;
+        };
         let (token, source) = match extract::extract(&provider.sources, headers) {
             Extracted::Found(token, source) => (token, source),
             Extracted::Empty => {
@@ -81,7 +83,13 @@ pub fn authenticate(ctx: &mut Context<'_>, headers: &Headers) -> (Outcome, Cache
     (outcome, used)
 }
 
-fn verify_with(ctx: &mut Context<'_>, idx: usize, token: &str, source: usize, used: &mut CacheUse) -> Outcome {
+fn verify_with(
+    ctx: &mut Context<'_>,
+    idx: usize,
+    token: &str,
+    source: usize,
+    used: &mut CacheUse,
+) -> Outcome {
     let Some(provider) = ctx.config.providers.get(idx) else {
         return Outcome::Denied(Reason::KeyNotFound);
     };
@@ -94,7 +102,11 @@ fn verify_with(ctx: &mut Context<'_>, idx: usize, token: &str, source: usize, us
     if let Some(claims) = ctx.cache.get(&cache_key, generation) {
         used.hits += 1;
         return match token::check_claims(&claims, req, ctx.now) {
-            Ok(()) => Outcome::Allowed(Allowed { provider: idx, claims, source }),
+            Ok(()) => Outcome::Allowed(Allowed {
+                provider: idx,
+                claims,
+                source,
+            }),
             Err(reason) => Outcome::Denied(reason),
         };
     }
@@ -123,7 +135,11 @@ fn verify_with(ctx: &mut Context<'_>, idx: usize, token: &str, source: usize, us
         return Outcome::Denied(reason);
     }
     ctx.cache.insert(cache_key, claims.clone(), generation);
-    Outcome::Allowed(Allowed { provider: idx, claims, source })
+    Outcome::Allowed(Allowed {
+        provider: idx,
+        claims,
+        source,
+    })
 }
 
 /// Header changes to make before forwarding. `set` replaces any existing value.
@@ -136,11 +152,20 @@ pub struct Forwarding {
 /// Spoofed claim headers are always removed; on success they are set from the verified claims,
 /// and the token is removed unless the provider forwards it.
 pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers) -> Forwarding {
-    let mut out = Forwarding { remove: config.claim_header_names.clone(), set: Vec::new() };
+    let mut out = Forwarding {
+        remove: config.claim_header_names.clone(),
+        set: Vec::new(),
+    };
     let Some(allowed) = allowed else { return out };
-    let Some(provider) = config.providers.get(allowed.provider) else { return out };
+    let Some(provider) = config.providers.get(allowed.provider) else {
+        return out;
+    };
     for mapping in &provider.claim_to_headers {
-        if let Some(value) = allowed.claims.get(&mapping.claim_name).and_then(claim_header_value) {
+        if let Some(value) = allowed
+            .claims
+            .get(&mapping.claim_name)
+            .and_then(claim_header_value)
+        {
             out.set.push((mapping.header_name.clone(), value));
         }
     }
@@ -149,12 +174,16 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
             Some(TokenSource::Header { name, .. }) => out.remove.push(name.clone()),
             Some(TokenSource::Param(name)) => {
                 if let Some(path) = extract::header(headers, ":path") {
-                    out.set.push((":path".into(), extract::path_without_param(path, name)));
+                    out.set
+                        .push((":path".into(), extract::path_without_param(path, name)));
                 }
             }
             Some(TokenSource::Cookie(name)) => {
-                let cookies: Vec<&str> =
-                    headers.iter().filter(|(n, _)| n == "cookie").map(|(_, v)| v.as_str()).collect();
+                let cookies: Vec<&str> = headers
+                    .iter()
+                    .filter(|(n, _)| n == "cookie")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
                 match extract::cookies_without(&cookies.join("; "), name) {
                     Some(rest) => out.set.push(("cookie".into(), rest)),
                     None => out.remove.push("cookie".into()),
@@ -197,7 +226,9 @@ pub fn check_request(claims: &Claims) -> Result<CheckRequest, Reason> {
     let id = |name: &str| -> Result<Option<String>, Reason> {
         match claims.get(name) {
             None => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Ok(Some(s.clone())),
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_BYTES => {
+                Ok(Some(s.clone()))
+            }
             Some(_) => Err(Reason::TokenMalformed),
         }
     };
@@ -215,7 +246,10 @@ pub fn check_request(claims: &Claims) -> Result<CheckRequest, Reason> {
         ver,
         iat: token::numeric_date(claims, "iat")?,
         exp: token::numeric_date(claims, "exp")?.unwrap_or(0),
-        iss: claims.get("iss").and_then(Value::as_str).map(str::to_string),
+        iss: claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -232,11 +266,16 @@ pub fn verifier_verdict(status: Option<u32>, body: &[u8]) -> Verdict {
     if status != Some(200) {
         return Verdict::Failure;
     }
-    let Ok(raw) = serde_json::from_slice::<Value>(body) else { return Verdict::Failure };
+    let Ok(raw) = serde_json::from_slice::<Value>(body) else {
+        return Verdict::Failure;
+    };
     match raw.get("allow") {
         Some(Value::Bool(true)) => Verdict::Allow,
         Some(Value::Bool(false)) => {
-            let reason = raw.get("reason").and_then(Value::as_str).and_then(Reason::parse);
+            let reason = raw
+                .get("reason")
+                .and_then(Value::as_str)
+                .and_then(Reason::parse);
             // A deny is a deny even when the reason is one this filter does not know.
             Verdict::Deny(reason.unwrap_or(Reason::Revoked))
         }

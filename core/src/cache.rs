@@ -25,7 +25,12 @@ struct Entry {
 
 impl TokenCache {
     pub fn new(capacity: usize) -> Self {
-        TokenCache { capacity: capacity.max(1), entries: HashMap::new(), recency: BTreeMap::new(), clock: 0 }
+        TokenCache {
+            capacity: capacity.max(1),
+            entries: HashMap::new(),
+            recency: BTreeMap::new(),
+            clock: 0,
+        }
     }
 
     pub fn key(provider: usize, token: &str) -> Key {
@@ -52,12 +57,21 @@ impl TokenCache {
     pub fn insert(&mut self, key: Key, claims: Rc<Claims>, key_generation: u64) {
         self.remove(&key);
         while self.entries.len() >= self.capacity {
-            let Some((_, oldest)) = self.recency.pop_first() else { break };
+            let Some((_, oldest)) = self.recency.pop_first() else {
+                break;
+            };
             self.entries.remove(&oldest);
         }
         self.clock += 1;
         self.recency.insert(self.clock, key);
-        self.entries.insert(key, Entry { claims, key_generation, used: self.clock });
+        self.entries.insert(
+            key,
+            Entry {
+                claims,
+                key_generation,
+                used: self.clock,
+            },
+        );
     }
 
     fn remove(&mut self, key: &Key) {
@@ -88,7 +102,11 @@ mod tests {
     #[test]
     fn evicts_least_recently_used() {
         let mut cache = TokenCache::new(2);
-        let (a, b, c) = (TokenCache::key(0, "a"), TokenCache::key(0, "b"), TokenCache::key(0, "c"));
+        let (a, b, c) = (
+            TokenCache::key(0, "a"),
+            TokenCache::key(0, "b"),
+            TokenCache::key(0, "c"),
+        );
         cache.insert(a, claims("a"), 0);
         cache.insert(b, claims("b"), 0);
         assert!(cache.get(&a, 0).is_some()); // a is now the most recent

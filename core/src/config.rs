@@ -35,7 +35,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError { path: path.into(), reason: reason.into() }
+    ConfigError {
+        path: path.into(),
+        reason: reason.into(),
+    }
 }
 
 // ---- The shape operators write ----
@@ -178,7 +181,10 @@ pub struct RemoteJwks {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
     /// Header name (lower case) and a prefix compared case-insensitively, e.g. `Bearer `.
-    Header { name: String, prefix: String },
+    Header {
+        name: String,
+        prefix: String,
+    },
     Param(String),
     Cookie(String),
 }
@@ -218,7 +224,7 @@ impl Config {
         let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            err(path, e.into_inner().to_string())
+            err(path, without_position(&e.into_inner().to_string()))
         })?;
         compile(raw)
     }
@@ -228,7 +234,17 @@ impl Config {
     }
 
     pub fn has_remote_jwks(&self) -> bool {
-        self.providers.iter().any(|p| matches!(p.keys, KeySource::Remote(_)))
+        self.providers
+            .iter()
+            .any(|p| matches!(p.keys, KeySource::Remote(_)))
+    }
+}
+
+/// serde_json appends " at line L column C"; the field path says more.
+fn without_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(" column ") => msg[..i].to_string(),
+        _ => msg.to_string(),
     }
 }
 
@@ -248,7 +264,12 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         .collect();
     claim_header_names.sort();
     claim_header_names.dedup();
-    Ok(Config { providers, rules, verifier, claim_header_names })
+    Ok(Config {
+        providers,
+        rules,
+        verifier,
+        claim_header_names,
+    })
 }
 
 fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigError> {
@@ -268,14 +289,20 @@ fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigErro
             ))
         }
         (None, None) => {
-            return Err(err(format!("providers.{name}"), "one of local_jwks or remote_jwks is required"))
+            return Err(err(
+                format!("providers.{name}"),
+                "one of local_jwks or remote_jwks is required",
+            ))
         }
     };
     let algorithms = match p.algorithms {
         None => None,
         Some(names) => {
             if names.is_empty() {
-                return Err(err(at("algorithms"), "must not be empty (omit it to allow all)"));
+                return Err(err(
+                    at("algorithms"),
+                    "must not be empty (omit it to allow all)",
+                ));
             }
             let mut algs = Vec::with_capacity(names.len());
             for (i, n) in names.iter().enumerate() {
@@ -294,15 +321,24 @@ fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigErro
     };
     let max_token_bytes = p.max_token_bytes.unwrap_or(8192);
     if max_token_bytes == 0 || max_token_bytes > MAX_TOKEN_BYTES_LIMIT {
-        return Err(err(at("max_token_bytes"), format!("must be between 1 and {MAX_TOKEN_BYTES_LIMIT}")));
+        return Err(err(
+            at("max_token_bytes"),
+            format!("must be between 1 and {MAX_TOKEN_BYTES_LIMIT}"),
+        ));
     }
     for (i, aud) in p.audiences.iter().enumerate() {
         if aud.is_empty() {
-            return Err(err(format!("providers.{name}.audiences[{i}]"), "must not be empty"));
+            return Err(err(
+                format!("providers.{name}.audiences[{i}]"),
+                "must not be empty",
+            ));
         }
     }
     if p.issuer.as_deref() == Some("") {
-        return Err(err(at("issuer"), "must not be empty (omit it to accept any issuer)"));
+        return Err(err(
+            at("issuer"),
+            "must not be empty (omit it to accept any issuer)",
+        ));
     }
     let sources = compile_sources(&name, p.from_headers, p.from_params, p.from_cookies)?;
     let mut claim_to_headers = Vec::with_capacity(p.claim_to_headers.len());
@@ -312,7 +348,10 @@ fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigErro
         if c.claim_name.is_empty() {
             return Err(err(format!("{field}.claim_name"), "must not be empty"));
         }
-        claim_to_headers.push(ClaimToHeader { header_name, claim_name: c.claim_name });
+        claim_to_headers.push(ClaimToHeader {
+            header_name,
+            claim_name: c.claim_name,
+        });
     }
     Ok(Provider {
         requirements: Requirements {
@@ -338,27 +377,42 @@ fn compile_sources(
     cookies: Option<Vec<String>>,
 ) -> Result<Vec<TokenSource>, ConfigError> {
     if headers.is_none() && params.is_none() && cookies.is_none() {
-        return Ok(vec![TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]);
+        return Ok(vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }]);
     }
     let mut sources = Vec::new();
     for (i, h) in headers.unwrap_or_default().into_iter().enumerate() {
         let name = header_name(&format!("providers.{name}.from_headers[{i}].name"), &h.name)?;
-        sources.push(TokenSource::Header { name, prefix: h.value_prefix.unwrap_or_default() });
+        sources.push(TokenSource::Header {
+            name,
+            prefix: h.value_prefix.unwrap_or_default(),
+        });
     }
     for (i, p) in params.unwrap_or_default().into_iter().enumerate() {
         if p.is_empty() {
-            return Err(err(format!("providers.{name}.from_params[{i}]"), "must not be empty"));
+            return Err(err(
+                format!("providers.{name}.from_params[{i}]"),
+                "must not be empty",
+            ));
         }
         sources.push(TokenSource::Param(p));
     }
     for (i, c) in cookies.unwrap_or_default().into_iter().enumerate() {
         if c.is_empty() || c.contains([';', '=', ' ']) {
-            return Err(err(format!("providers.{name}.from_cookies[{i}]"), "not a valid cookie name"));
+            return Err(err(
+                format!("providers.{name}.from_cookies[{i}]"),
+                "not a valid cookie name",
+            ));
         }
         sources.push(TokenSource::Cookie(c));
     }
     if sources.is_empty() {
-        return Err(err(format!("providers.{name}.from_headers"), "no token source configured"));
+        return Err(err(
+            format!("providers.{name}.from_headers"),
+            "no token source configured",
+        ));
     }
     Ok(sources)
 }
@@ -367,11 +421,16 @@ fn compile_sources(
 fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
     let lower = name.to_ascii_lowercase();
     let valid = !lower.is_empty()
-        && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid {
         return Err(err(path, format!("{name:?} is not a valid header name")));
     }
-    if matches!(lower.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+    if matches!(
+        lower.as_str(),
+        "host" | "content-length" | "transfer-encoding" | "connection"
+    ) {
         return Err(err(path, format!("{name:?} may not be set by the filter")));
     }
     Ok(lower)
@@ -384,10 +443,19 @@ fn compile_remote(at: &str, r: RawRemoteJwks) -> Result<RemoteJwks, ConfigError>
     if !r.path.starts_with('/') {
         return Err(err(format!("{at}.path"), "must start with '/'"));
     }
-    let timeout_ms = timeout(&format!("{at}.timeout_ms"), r.timeout_ms, DEFAULT_JWKS_TIMEOUT_MS)?;
-    let cache_duration_seconds = r.cache_duration_seconds.unwrap_or(DEFAULT_JWKS_CACHE_SECONDS);
+    let timeout_ms = timeout(
+        &format!("{at}.timeout_ms"),
+        r.timeout_ms,
+        DEFAULT_JWKS_TIMEOUT_MS,
+    )?;
+    let cache_duration_seconds = r
+        .cache_duration_seconds
+        .unwrap_or(DEFAULT_JWKS_CACHE_SECONDS);
     if cache_duration_seconds == 0 {
-        return Err(err(format!("{at}.cache_duration_seconds"), "must be at least 1"));
+        return Err(err(
+            format!("{at}.cache_duration_seconds"),
+            "must be at least 1",
+        ));
     }
     Ok(RemoteJwks {
         authority: r.authority.unwrap_or_else(|| r.cluster.clone()),
@@ -405,7 +473,12 @@ fn compile_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Co
         (None, Some(p)) if p.starts_with('/') => PathMatch::Exact(p),
         (Some(_), None) => return Err(err(format!("{at}.match.prefix"), "must start with '/'")),
         (None, Some(_)) => return Err(err(format!("{at}.match.path"), "must start with '/'")),
-        _ => return Err(err(format!("{at}.match"), "set exactly one of prefix or path")),
+        _ => {
+            return Err(err(
+                format!("{at}.match"),
+                "set exactly one of prefix or path",
+            ))
+        }
     };
     let find = |path: String, name: &str| {
         providers
@@ -415,12 +488,21 @@ fn compile_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Co
     };
     let requires_any = match r.requires {
         None => Vec::new(),
-        Some(RawRequires { provider_name: Some(name), requires_any: None }) => {
+        Some(RawRequires {
+            provider_name: Some(name),
+            requires_any: None,
+        }) => {
             vec![find(format!("{at}.requires.provider_name"), &name)?]
         }
-        Some(RawRequires { provider_name: None, requires_any: Some(names) }) => {
+        Some(RawRequires {
+            provider_name: None,
+            requires_any: Some(names),
+        }) => {
             if names.is_empty() {
-                return Err(err(format!("{at}.requires.requires_any"), "must name at least one provider"));
+                return Err(err(
+                    format!("{at}.requires.requires_any"),
+                    "must name at least one provider",
+                ));
             }
             let mut ids = Vec::with_capacity(names.len());
             for (j, name) in names.iter().enumerate() {
@@ -429,10 +511,16 @@ fn compile_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Co
             ids
         }
         Some(_) => {
-            return Err(err(format!("{at}.requires"), "set exactly one of provider_name or requires_any"))
+            return Err(err(
+                format!("{at}.requires"),
+                "set exactly one of provider_name or requires_any",
+            ))
         }
     };
-    Ok(Rule { matcher, requires_any })
+    Ok(Rule {
+        matcher,
+        requires_any,
+    })
 }
 
 fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
@@ -445,7 +533,11 @@ fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
     }
     Ok(VerifierConfig {
         authority: v.authority.unwrap_or_else(|| v.cluster.clone()),
-        timeout_ms: timeout("verifier.timeout_ms", v.timeout_ms, DEFAULT_VERIFIER_TIMEOUT_MS)?,
+        timeout_ms: timeout(
+            "verifier.timeout_ms",
+            v.timeout_ms,
+            DEFAULT_VERIFIER_TIMEOUT_MS,
+        )?,
         failure_mode: v.failure_mode.unwrap_or(FailureMode::Deny),
         cluster: v.cluster,
         path,

@@ -17,24 +17,36 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
         (KeyMaterial::Hmac(secret), Algorithm::HS512) => {
             hmac_verify::<Hmac<Sha512>>(secret, signing_input, signature)
         }
-        (KeyMaterial::Rsa(key), Algorithm::RS256) => {
-            rsa_verify(rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.as_ref().clone()), signing_input, signature)
-        }
-        (KeyMaterial::Rsa(key), Algorithm::RS384) => {
-            rsa_verify(rsa::pkcs1v15::VerifyingKey::<Sha384>::new(key.as_ref().clone()), signing_input, signature)
-        }
-        (KeyMaterial::Rsa(key), Algorithm::RS512) => {
-            rsa_verify(rsa::pkcs1v15::VerifyingKey::<Sha512>::new(key.as_ref().clone()), signing_input, signature)
-        }
-        (KeyMaterial::Rsa(key), Algorithm::PS256) => {
-            pss_verify(rsa::pss::VerifyingKey::<Sha256>::new(key.as_ref().clone()), signing_input, signature)
-        }
-        (KeyMaterial::Rsa(key), Algorithm::PS384) => {
-            pss_verify(rsa::pss::VerifyingKey::<Sha384>::new(key.as_ref().clone()), signing_input, signature)
-        }
-        (KeyMaterial::Rsa(key), Algorithm::PS512) => {
-            pss_verify(rsa::pss::VerifyingKey::<Sha512>::new(key.as_ref().clone()), signing_input, signature)
-        }
+        (KeyMaterial::Rsa(key), Algorithm::RS256) => rsa_verify(
+            rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
+        (KeyMaterial::Rsa(key), Algorithm::RS384) => rsa_verify(
+            rsa::pkcs1v15::VerifyingKey::<Sha384>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
+        (KeyMaterial::Rsa(key), Algorithm::RS512) => rsa_verify(
+            rsa::pkcs1v15::VerifyingKey::<Sha512>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
+        (KeyMaterial::Rsa(key), Algorithm::PS256) => pss_verify(
+            rsa::pss::VerifyingKey::<Sha256>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
+        (KeyMaterial::Rsa(key), Algorithm::PS384) => pss_verify(
+            rsa::pss::VerifyingKey::<Sha384>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
+        (KeyMaterial::Rsa(key), Algorithm::PS512) => pss_verify(
+            rsa::pss::VerifyingKey::<Sha512>::new(key.as_ref().clone()),
+            signing_input,
+            signature,
+        ),
         (KeyMaterial::P256(key), Algorithm::ES256) => {
             use p256::ecdsa::signature::Verifier;
             // `from_slice` refuses r = 0 or s = 0 (the "psychic signature", CVE-2022-21449).
@@ -61,7 +73,11 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
     }
 }
 
-fn hmac_verify<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
+fn hmac_verify<M: Mac + hmac::digest::KeyInit>(
+    secret: &[u8],
+    input: &[u8],
+    signature: &[u8],
+) -> bool {
     match <M as hmac::digest::KeyInit>::new_from_slice(secret) {
         Ok(mut mac) => {
             mac.update(input);

@@ -7,7 +7,10 @@ use crate::config::TokenSource;
 pub type Headers = [(String, String)];
 
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +26,9 @@ pub fn extract<'a>(sources: &[TokenSource], headers: &'a Headers) -> Extracted<'
     let mut empty = false;
     for (i, source) in sources.iter().enumerate() {
         let value = match source {
-            TokenSource::Header { name, prefix } => header(headers, name).and_then(|v| strip_prefix(v, prefix)),
+            TokenSource::Header { name, prefix } => {
+                header(headers, name).and_then(|v| strip_prefix(v, prefix))
+            }
             TokenSource::Param(name) => header(headers, ":path").and_then(|p| query_param(p, name)),
             TokenSource::Cookie(name) => cookie(headers, name),
         };
@@ -54,11 +59,13 @@ fn strip_prefix<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
 
 fn query_param<'a>(path: &'a str, name: &str) -> Option<&'a str> {
     let (_, query) = path.split_once('?')?;
-    query.split('&').find_map(|pair| match pair.split_once('=') {
-        Some((k, v)) if k == name => Some(v),
-        None if pair == name => Some(""),
-        _ => None,
-    })
+    query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => Some(v),
+            None if pair == name => Some(""),
+            _ => None,
+        })
 }
 
 fn cookie<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
@@ -107,44 +114,81 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn bearer() -> Vec<TokenSource> {
-        vec![TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]
+        vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }]
     }
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         for v in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc "] {
-            assert_eq!(extract(&bearer(), &h(&[("authorization", v)])), Extracted::Found("abc", 0), "{v}");
+            assert_eq!(
+                extract(&bearer(), &h(&[("authorization", v)])),
+                Extracted::Found("abc", 0),
+                "{v}"
+            );
         }
-        assert_eq!(extract(&bearer(), &h(&[("authorization", "Basic abc")])), Extracted::Missing);
-        assert_eq!(extract(&bearer(), &h(&[("authorization", "Bearer ")])), Extracted::Empty);
-        assert_eq!(extract(&bearer(), &h(&[("authorization", "Bearer")])), Extracted::Empty);
+        assert_eq!(
+            extract(&bearer(), &h(&[("authorization", "Basic abc")])),
+            Extracted::Missing
+        );
+        assert_eq!(
+            extract(&bearer(), &h(&[("authorization", "Bearer ")])),
+            Extracted::Empty
+        );
+        assert_eq!(
+            extract(&bearer(), &h(&[("authorization", "Bearer")])),
+            Extracted::Empty
+        );
         assert_eq!(extract(&bearer(), &h(&[])), Extracted::Missing);
     }
 
     #[test]
     fn params_and_cookies() {
-        let sources = vec![TokenSource::Param("access_token".into()), TokenSource::Cookie("session".into())];
+        let sources = vec![
+            TokenSource::Param("access_token".into()),
+            TokenSource::Cookie("session".into()),
+        ];
         assert_eq!(
             extract(&sources, &h(&[(":path", "/a?x=1&access_token=tok&y=2")])),
             Extracted::Found("tok", 0)
         );
         assert_eq!(
-            extract(&sources, &h(&[(":path", "/a"), ("cookie", "a=b; session=ck; c=d")])),
+            extract(
+                &sources,
+                &h(&[(":path", "/a"), ("cookie", "a=b; session=ck; c=d")])
+            ),
             Extracted::Found("ck", 1)
         );
-        assert_eq!(extract(&sources, &h(&[(":path", "/a?access_token_x=1")])), Extracted::Missing);
+        assert_eq!(
+            extract(&sources, &h(&[(":path", "/a?access_token_x=1")])),
+            Extracted::Missing
+        );
     }
 
     #[test]
     fn removal_helpers() {
-        assert_eq!(path_without_param("/a?x=1&access_token=t&y=2", "access_token"), "/a?x=1&y=2");
-        assert_eq!(path_without_param("/a?access_token=t", "access_token"), "/a");
+        assert_eq!(
+            path_without_param("/a?x=1&access_token=t&y=2", "access_token"),
+            "/a?x=1&y=2"
+        );
+        assert_eq!(
+            path_without_param("/a?access_token=t", "access_token"),
+            "/a"
+        );
         assert_eq!(path_without_param("/a", "access_token"), "/a");
-        assert_eq!(cookies_without("a=b; session=x; c=d", "session").as_deref(), Some("a=b; c=d"));
+        assert_eq!(
+            cookies_without("a=b; session=x; c=d", "session").as_deref(),
+            Some("a=b; c=d")
+        );
         assert_eq!(cookies_without("session=x", "session"), None);
     }
 }

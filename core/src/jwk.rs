@@ -92,7 +92,8 @@ impl KeySet {
                 None => format!("key {i}"),
             };
             if set.keys.len() >= MAX_KEYS {
-                set.skipped.push(format!("{label}: more than {MAX_KEYS} keys"));
+                set.skipped
+                    .push(format!("{label}: more than {MAX_KEYS} keys"));
                 continue;
             }
             match parse_jwk(key) {
@@ -101,7 +102,11 @@ impl KeySet {
             }
         }
         if set.keys.is_empty() {
-            let detail = set.skipped.first().map(|s| format!(" ({s})")).unwrap_or_default();
+            let detail = set
+                .skipped
+                .first()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
             return Err(format!("no usable key{detail}"));
         }
         Ok(set)
@@ -138,9 +143,9 @@ fn parse_jwk(key: &Value) -> Result<Jwk, String> {
     }
     let alg = match obj.get("alg") {
         None => None,
-        Some(Value::String(name)) => {
-            Some(Algorithm::from_name(name).ok_or_else(|| format!("unsupported \"alg\" {name:?}"))?)
-        }
+        Some(Value::String(name)) => Some(
+            Algorithm::from_name(name).ok_or_else(|| format!("unsupported \"alg\" {name:?}"))?,
+        ),
         Some(_) => return Err("\"alg\" must be a string".into()),
     };
     let kty = str_field(obj, "kty")?;
@@ -284,8 +289,10 @@ mod tests {
         .unwrap();
         assert_eq!(set.candidates(Algorithm::HS256, None).count(), 0);
         assert_eq!(set.candidates(Algorithm::HS512, None).count(), 1);
-        let err = KeySet::parse(&format!(r#"{{"keys":[{{"kty":"oct","alg":"ES256","k":"{k}"}}]}}"#))
-            .unwrap_err();
+        let err = KeySet::parse(&format!(
+            r#"{{"keys":[{{"kty":"oct","alg":"ES256","k":"{k}"}}]}}"#
+        ))
+        .unwrap_err();
         assert!(err.contains("does not fit"), "{err}");
     }
 
@@ -322,7 +329,9 @@ mod tests {
         assert!(KeySet::parse("nope").is_err());
         assert!(KeySet::parse("[]").is_err());
         assert!(KeySet::parse(r#"{"keys":{}}"#).is_err());
-        assert!(KeySet::parse(r#"{"keys":[]}"#).unwrap_err().contains("no usable key"));
+        assert!(KeySet::parse(r#"{"keys":[]}"#)
+            .unwrap_err()
+            .contains("no usable key"));
         assert!(KeySet::parse(r#"{"keys":[1,"x",null]}"#).is_err());
     }
 }

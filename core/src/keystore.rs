@@ -41,7 +41,10 @@ impl KeyStore {
             .iter()
             .map(|p| matches!(p.keys, KeySource::Remote(_)).then(Remote::default))
             .collect();
-        KeyStore { remotes, generation: 0 }
+        KeyStore {
+            remotes,
+            generation: 0,
+        }
     }
 
     pub fn generation(&self) -> u64 {
@@ -77,11 +80,15 @@ impl KeyStore {
     /// Whether a request may fetch provider `idx`'s keys now (unknown `kid`, or none loaded);
     /// if so the fetch is recorded as started.
     pub fn try_start_on_demand(&mut self, idx: usize, now_ms: u64) -> bool {
-        let Some(Some(r)) = self.remotes.get_mut(idx) else { return false };
+        let Some(Some(r)) = self.remotes.get_mut(idx) else {
+            return false;
+        };
         if r.in_flight {
             return false;
         }
-        if r.last_on_demand_ms.is_some_and(|t| now_ms < t.saturating_add(ON_DEMAND_MIN_INTERVAL_MS)) {
+        if r.last_on_demand_ms
+            .is_some_and(|t| now_ms < t.saturating_add(ON_DEMAND_MIN_INTERVAL_MS))
+        {
             return false;
         }
         r.last_on_demand_ms = Some(now_ms);

@@ -32,11 +32,17 @@ pub struct CheckResponse {
 
 impl CheckResponse {
     pub fn allow() -> Self {
-        CheckResponse { allow: true, reason: None }
+        CheckResponse {
+            allow: true,
+            reason: None,
+        }
     }
 
     pub fn deny(reason: Reason) -> Self {
-        CheckResponse { allow: false, reason: Some(reason) }
+        CheckResponse {
+            allow: false,
+            reason: Some(reason),
+        }
     }
 }
 
@@ -62,7 +68,10 @@ mod tests {
 
     #[test]
     fn check_response_wire_format() {
-        assert_eq!(serde_json::to_string(&CheckResponse::allow()).unwrap(), r#"{"allow":true}"#);
+        assert_eq!(
+            serde_json::to_string(&CheckResponse::allow()).unwrap(),
+            r#"{"allow":true}"#
+        );
         assert_eq!(
             serde_json::to_string(&CheckResponse::deny(Reason::StaleVersion)).unwrap(),
             r#"{"allow":false,"reason":"stale_version"}"#

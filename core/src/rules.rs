@@ -33,9 +33,18 @@ mod tests {
 
     fn rules() -> Vec<Rule> {
         vec![
-            Rule { matcher: PathMatch::Prefix("/healthz".into()), requires_any: vec![] },
-            Rule { matcher: PathMatch::Exact("/open".into()), requires_any: vec![] },
-            Rule { matcher: PathMatch::Prefix("/api".into()), requires_any: vec![0] },
+            Rule {
+                matcher: PathMatch::Prefix("/healthz".into()),
+                requires_any: vec![],
+            },
+            Rule {
+                matcher: PathMatch::Exact("/open".into()),
+                requires_any: vec![],
+            },
+            Rule {
+                matcher: PathMatch::Prefix("/api".into()),
+                requires_any: vec![0],
+            },
         ]
     }
 
@@ -53,7 +62,12 @@ mod tests {
     #[test]
     fn bypass_rules_need_normalised_paths() {
         let r = rules();
-        for p in ["/healthz/../api/x", "/healthz/%2e%2e/api", "/healthz//x", "/healthz/./x"] {
+        for p in [
+            "/healthz/../api/x",
+            "/healthz/%2e%2e/api",
+            "/healthz//x",
+            "/healthz/./x",
+        ] {
             assert_eq!(matching_rule(&r, p), None, "{p}");
         }
         assert_eq!(matching_rule(&r, "/api/../x"), Some(&r[2]));

@@ -70,7 +70,10 @@ pub fn decode<'t>(token: &'t str, req: &Requirements) -> Result<Decoded<'t>, Rea
     let header: Map<String, Value> =
         serde_json::from_slice(&header_bytes).map_err(|_| Reason::TokenMalformed)?;
 
-    let alg_name = header.get("alg").and_then(Value::as_str).ok_or(Reason::TokenMalformed)?;
+    let alg_name = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(Reason::TokenMalformed)?;
     if alg_name.eq_ignore_ascii_case("none") {
         return Err(Reason::AlgorithmNotAllowed);
     }
@@ -89,7 +92,13 @@ pub fn decode<'t>(token: &'t str, req: &Requirements) -> Result<Decoded<'t>, Rea
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(Reason::TokenMalformed),
     };
-    Ok(Decoded { alg, kid, signing_input, payload, signature })
+    Ok(Decoded {
+        alg,
+        kid,
+        signing_input,
+        payload,
+        signature,
+    })
 }
 
 impl Decoded<'_> {

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Local verification: every algorithm, every claim rule, every hostile token class.
 
 mod common;
@@ -36,18 +42,35 @@ fn every_algorithm_verifies_and_rejects_tampering() {
         let parts: Vec<&str> = tok.split('.').collect();
         let mut evil = claims.clone();
         evil.insert("sub".into(), json!("mallory"));
-        let forged = format!("{}.{}.{}", parts[0], b64::encode(json!(evil).to_string().as_bytes()), parts[2]);
-        assert_eq!(check(&forged, alg), Err(Reason::SignatureInvalid), "{alg} tampered");
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64::encode(json!(evil).to_string().as_bytes()),
+            parts[2]
+        );
+        assert_eq!(
+            check(&forged, alg),
+            Err(Reason::SignatureInvalid),
+            "{alg} tampered"
+        );
 
         // Stripped signature.
         let stripped = format!("{}.{}.", parts[0], parts[1]);
-        assert_eq!(check(&stripped, alg), Err(Reason::SignatureInvalid), "{alg} stripped");
+        assert_eq!(
+            check(&stripped, alg),
+            Err(Reason::SignatureInvalid),
+            "{alg} stripped"
+        );
 
         // Signature of another algorithm's key: the key for `alg` does not verify it.
         let mut sig = b64::decode(parts[2]).unwrap();
         sig[0] ^= 1;
         let flipped = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig));
-        assert_eq!(check(&flipped, alg), Err(Reason::SignatureInvalid), "{alg} flipped bit");
+        assert_eq!(
+            check(&flipped, alg),
+            Err(Reason::SignatureInvalid),
+            "{alg} flipped bit"
+        );
     }
 }
 
@@ -67,14 +90,21 @@ fn alg_none_in_any_case_is_refused() {
             b64::encode(header.to_string().as_bytes()),
             b64::encode(claims().to_string().as_bytes())
         );
-        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::AlgorithmNotAllowed), "{none}");
+        assert_eq!(
+            check(&tok, Algorithm::HS256),
+            Err(Reason::AlgorithmNotAllowed),
+            "{none}"
+        );
     }
 }
 
 #[test]
 fn unknown_or_disallowed_algorithms_are_refused() {
     let tok = token_with(Algorithm::HS256, &json!({"alg":"HS1024"}), &claims());
-    assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::AlgorithmNotAllowed));
+    assert_eq!(
+        check(&tok, Algorithm::HS256),
+        Err(Reason::AlgorithmNotAllowed)
+    );
     let mut r = req();
     r.algorithms = Some(vec![Algorithm::ES256]);
     let tok = token(Algorithm::HS256, &claims());
@@ -86,8 +116,8 @@ fn unknown_or_disallowed_algorithms_are_refused() {
 
 #[test]
 fn rsa_public_key_as_hmac_secret_is_refused() {
-    use rsa::traits::PublicKeyParts;
     use hmac::Mac;
+    use rsa::traits::PublicKeyParts;
     // The classic RS→HS confusion: sign HS256 with the RSA public key (as PEM-ish bytes and as
     // the JWK's JSON) and present it to a provider that only has that RSA key.
     let public = rsa_key().to_public_key();
@@ -123,7 +153,12 @@ fn psychic_ecdsa_signatures_are_refused() {
         let zero = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![0u8; len]));
         assert_eq!(check(&zero, alg), Err(Reason::SignatureInvalid), "{alg}");
         // DER-encoded or wrongly sized signatures are refused too.
-        let short = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![1u8; len - 1]));
+        let short = format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            b64::encode(&vec![1u8; len - 1])
+        );
         assert_eq!(check(&short, alg), Err(Reason::SignatureInvalid), "{alg}");
     }
 }
@@ -137,18 +172,35 @@ fn wrong_segment_counts_and_bad_base64_are_malformed() {
         "abc".to_string(),
         format!("{}.{}", parts[0], parts[1]),
         format!("{good}.extra"),
-        format!("{}.{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[2], parts[2]),
+        format!(
+            "{}.{}.{}.{}.{}",
+            parts[0], parts[1], parts[2], parts[2], parts[2]
+        ),
         format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
         format!("{}.{}+.{}", parts[0], parts[1], parts[2]),
         format!("{}.{}.{}/", parts[0], parts[1], parts[2]),
         format!("!!.{}.{}", parts[1], parts[2]),
         format!("{}.{}.{}", b64::encode(b"not json"), parts[1], parts[2]),
         format!("{}.{}.{}", b64::encode(b"[1]"), parts[1], parts[2]),
-        format!("{}.{}.{}", b64::encode(b"{\"typ\":\"JWT\"}"), parts[1], parts[2]),
-        format!("{}.{}.{}", b64::encode(b"{\"alg\":256}"), parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            b64::encode(b"{\"typ\":\"JWT\"}"),
+            parts[1],
+            parts[2]
+        ),
+        format!(
+            "{}.{}.{}",
+            b64::encode(b"{\"alg\":256}"),
+            parts[1],
+            parts[2]
+        ),
     ];
     for tok in &cases {
-        assert_eq!(check(tok, Algorithm::HS256), Err(Reason::TokenMalformed), "{tok:?}");
+        assert_eq!(
+            check(tok, Algorithm::HS256),
+            Err(Reason::TokenMalformed),
+            "{tok:?}"
+        );
     }
     // A well-signed payload that is not a JSON object is malformed, too.
     let tok = token_with(Algorithm::HS256, &json!({"alg":"HS256"}), &json!([1, 2]));
@@ -158,8 +210,16 @@ fn wrong_segment_counts_and_bad_base64_are_malformed() {
 #[test]
 fn crit_is_refused() {
     for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x")] {
-        let tok = token_with(Algorithm::HS256, &json!({"alg":"HS256","crit":crit,"b64":false}), &claims());
-        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::CritUnsupported), "{crit}");
+        let tok = token_with(
+            Algorithm::HS256,
+            &json!({"alg":"HS256","crit":crit,"b64":false}),
+            &claims(),
+        );
+        assert_eq!(
+            check(&tok, Algorithm::HS256),
+            Err(Reason::CritUnsupported),
+            "{crit}"
+        );
     }
 }
 
@@ -167,7 +227,8 @@ fn crit_is_refused() {
 fn embedded_keys_are_never_trusted() {
     // The attacker signs with their own Ed25519 key and embeds it (jwk), or points to it (jku, x5u).
     let attacker = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
-    let attacker_jwk = json!({"kty":"OKP","crv":"Ed25519","x": b64::encode(attacker.verifying_key().as_bytes())});
+    let attacker_jwk =
+        json!({"kty":"OKP","crv":"Ed25519","x": b64::encode(attacker.verifying_key().as_bytes())});
     for header in [
         json!({"alg":"EdDSA","jwk": attacker_jwk}),
         json!({"alg":"EdDSA","jku":"https://evil.example/jwks.json"}),
@@ -182,7 +243,11 @@ fn embedded_keys_are_never_trusted() {
         );
         let sig = attacker.sign(input.as_bytes());
         let tok = format!("{input}.{}", b64::encode(&sig.to_bytes()));
-        assert_eq!(check(&tok, Algorithm::EdDSA), Err(Reason::SignatureInvalid), "{header}");
+        assert_eq!(
+            check(&tok, Algorithm::EdDSA),
+            Err(Reason::SignatureInvalid),
+            "{header}"
+        );
     }
 }
 
@@ -192,22 +257,42 @@ fn oversized_tokens_are_refused_before_parsing() {
     big["pad"] = json!("x".repeat(9000));
     let tok = token(Algorithm::HS256, &big);
     assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::TokenTooLarge));
-    assert_eq!(check(&"a".repeat(10_000), Algorithm::HS256), Err(Reason::TokenTooLarge));
+    assert_eq!(
+        check(&"a".repeat(10_000), Algorithm::HS256),
+        Err(Reason::TokenTooLarge)
+    );
 }
 
 #[test]
 fn numeric_dates_must_be_integer_numbers() {
-    for exp in [json!("1700000600"), json!(1_700_000_600.5), json!(1e300), json!(u64::MAX), json!(-1.5),
-                json!(null), json!(true), json!([1]), json!(253_402_300_800i64)] {
+    for exp in [
+        json!("1700000600"),
+        json!(1_700_000_600.5),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(-1.5),
+        json!(null),
+        json!(true),
+        json!([1]),
+        json!(253_402_300_800i64),
+    ] {
         let mut c = claims();
         c["exp"] = exp.clone();
         let tok = token(Algorithm::HS256, &c);
-        assert_eq!(check(&tok, Algorithm::HS256), Err(Reason::TokenMalformed), "exp {exp}");
+        assert_eq!(
+            check(&tok, Algorithm::HS256),
+            Err(Reason::TokenMalformed),
+            "exp {exp}"
+        );
     }
     for name in ["nbf", "iat"] {
         let mut c = claims();
         c[name] = json!("now");
-        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenMalformed), "{name}");
+        assert_eq!(
+            check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+            Err(Reason::TokenMalformed),
+            "{name}"
+        );
     }
 }
 
@@ -238,24 +323,45 @@ fn expiration_required_unless_configured_otherwise() {
 fn not_before_and_issued_in_the_future() {
     let mut c = claims();
     c["nbf"] = json!(NOW + 61);
-    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenNotYetValid));
+    assert_eq!(
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+        Err(Reason::TokenNotYetValid)
+    );
     c["nbf"] = json!(NOW + 60);
-    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Ok(()));
+    assert_eq!(
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+        Ok(())
+    );
     let mut c = claims();
     c["iat"] = json!(NOW + 3600);
-    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenNotYetValid));
+    assert_eq!(
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+        Err(Reason::TokenNotYetValid)
+    );
 }
 
 #[test]
 fn issuer_must_match_exactly() {
-    for iss in [json!("https://issuer.example/"), json!("HTTPS://ISSUER.EXAMPLE"), json!(null), json!(["https://issuer.example"])] {
+    for iss in [
+        json!("https://issuer.example/"),
+        json!("HTTPS://ISSUER.EXAMPLE"),
+        json!(null),
+        json!(["https://issuer.example"]),
+    ] {
         let mut c = claims();
         c["iss"] = iss.clone();
-        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::IssuerMismatch), "{iss}");
+        assert_eq!(
+            check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+            Err(Reason::IssuerMismatch),
+            "{iss}"
+        );
     }
     let mut c = claims();
     c.as_object_mut().unwrap().remove("iss");
-    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::IssuerMismatch));
+    assert_eq!(
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+        Err(Reason::IssuerMismatch)
+    );
 }
 
 #[test]
@@ -273,15 +379,28 @@ fn audience_string_or_array_any_of() {
     assert_eq!(with(json!(7)), Err(Reason::AudienceMismatch));
     let mut c = claims();
     c.as_object_mut().unwrap().remove("aud");
-    assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::AudienceMismatch));
+    assert_eq!(
+        check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+        Err(Reason::AudienceMismatch)
+    );
 }
 
 #[test]
 fn typed_identity_claims() {
-    for (name, bad) in [("sub", json!(1)), ("jti", json!({})), ("sid", json!(true)), ("ver", json!(-1)), ("ver", json!("2"))] {
+    for (name, bad) in [
+        ("sub", json!(1)),
+        ("jti", json!({})),
+        ("sid", json!(true)),
+        ("ver", json!(-1)),
+        ("ver", json!("2")),
+    ] {
         let mut c = claims();
         c[name] = bad.clone();
-        assert_eq!(check(&token(Algorithm::HS256, &c), Algorithm::HS256), Err(Reason::TokenMalformed), "{name}={bad}");
+        assert_eq!(
+            check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+            Err(Reason::TokenMalformed),
+            "{name}={bad}"
+        );
     }
 }
 
@@ -290,8 +409,15 @@ fn kid_selects_the_key_and_unknown_kid_finds_none() {
     let set = KeySet::parse(&jwks_all()).unwrap();
     let tok = token(Algorithm::ES256, &claims());
     assert!(token::verify(&tok, &req(), &set, NOW).is_ok());
-    let tok = token_with(Algorithm::ES256, &json!({"alg":"ES256","kid":"nope"}), &claims());
-    assert_eq!(token::verify(&tok, &req(), &set, NOW).map(|_| ()), Err(Reason::KeyNotFound));
+    let tok = token_with(
+        Algorithm::ES256,
+        &json!({"alg":"ES256","kid":"nope"}),
+        &claims(),
+    );
+    assert_eq!(
+        token::verify(&tok, &req(), &set, NOW).map(|_| ()),
+        Err(Reason::KeyNotFound)
+    );
     // Without a kid every key that fits the algorithm is tried.
     let tok = token_with(Algorithm::EdDSA, &json!({"alg":"EdDSA"}), &claims());
     assert!(token::verify(&tok, &req(), &set, NOW).is_ok());
@@ -299,7 +425,9 @@ fn kid_selects_the_key_and_unknown_kid_finds_none() {
 
 #[test]
 fn short_hmac_keys_cannot_be_configured() {
-    let err = KeySet::parse(&json!({"keys":[{"kty":"oct","k": b64::encode(b"0123456789ab")}]}).to_string())
-        .unwrap_err();
+    let err = KeySet::parse(
+        &json!({"keys":[{"kty":"oct","k": b64::encode(b"0123456789ab")}]}).to_string(),
+    )
+    .unwrap_err();
     assert!(err.contains("at least 32"), "{err}");
 }

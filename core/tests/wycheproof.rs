@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Project Wycheproof vectors (Apache-2.0, `data/wycheproof/LICENSE`) through the same path the
 //! filter uses: the group's public key as a JWK → `KeySet::parse` → `crypto::verify`.
 //! `valid` must verify, `invalid` must not; `acceptable` may go either way.
@@ -7,7 +13,10 @@ use warden_core::jwk::{KeyMaterial, KeySet};
 use warden_core::{crypto, Algorithm};
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/tests/data/wycheproof/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/wycheproof/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -33,7 +42,11 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
             let key = match key_of(group, t) {
                 Key::Usable(key) => key,
                 Key::Unusable => {
-                    assert_ne!(t["result"], "valid", "{file} tc {} has an unusable key but is valid", t["tcId"]);
+                    assert_ne!(
+                        t["result"], "valid",
+                        "{file} tc {} has an unusable key but is valid",
+                        t["tcId"]
+                    );
                     continue;
                 }
                 Key::NotApplicable => continue,
@@ -43,8 +56,16 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
             let sig = hex::decode(t[sig_field].as_str().unwrap()).unwrap();
             let ok = crypto::verify(&key, alg, &msg, &sig);
             match t["result"].as_str().unwrap() {
-                "valid" => assert!(ok, "{file} tc {} ({}) should verify", t["tcId"], t["comment"]),
-                "invalid" => assert!(!ok, "{file} tc {} ({}) must not verify", t["tcId"], t["comment"]),
+                "valid" => assert!(
+                    ok,
+                    "{file} tc {} ({}) should verify",
+                    t["tcId"], t["comment"]
+                ),
+                "invalid" => assert!(
+                    !ok,
+                    "{file} tc {} ({}) must not verify",
+                    t["tcId"], t["comment"]
+                ),
                 _ => {}
             }
             checked += 1;
@@ -54,7 +75,10 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
 }
 
 fn jwk_key(jwk: &Value) -> Option<KeyMaterial> {
-    KeySet::parse(&jwk.to_string()).ok().and_then(|mut set| set.keys.pop()).map(|k| k.material)
+    KeySet::parse(&jwk.to_string())
+        .ok()
+        .and_then(|mut set| set.keys.pop())
+        .map(|k| k.material)
 }
 
 fn public_jwk(group: &Value, t: &Value) -> Key {
@@ -99,12 +123,24 @@ fn hmac_key(full_bits: u64) -> impl Fn(&Value, &Value) -> Key {
 
 #[test]
 fn ecdsa_p256() {
-    assert!(run("ecdsa_secp256r1_sha256_p1363_test.json", Algorithm::ES256, public_jwk) > 100);
+    assert!(
+        run(
+            "ecdsa_secp256r1_sha256_p1363_test.json",
+            Algorithm::ES256,
+            public_jwk
+        ) > 100
+    );
 }
 
 #[test]
 fn ecdsa_p384() {
-    assert!(run("ecdsa_secp384r1_sha384_p1363_test.json", Algorithm::ES384, public_jwk) > 100);
+    assert!(
+        run(
+            "ecdsa_secp384r1_sha384_p1363_test.json",
+            Algorithm::ES384,
+            public_jwk
+        ) > 100
+    );
 }
 
 #[test]
@@ -114,15 +150,45 @@ fn ed25519() {
 
 #[test]
 fn rsa_pkcs1_v1_5() {
-    assert!(run("rsa_signature_2048_sha256_test.json", Algorithm::RS256, public_jwk) > 100);
-    assert!(run("rsa_signature_2048_sha384_test.json", Algorithm::RS384, public_jwk) > 100);
-    assert!(run("rsa_signature_2048_sha512_test.json", Algorithm::RS512, public_jwk) > 100);
+    assert!(
+        run(
+            "rsa_signature_2048_sha256_test.json",
+            Algorithm::RS256,
+            public_jwk
+        ) > 100
+    );
+    assert!(
+        run(
+            "rsa_signature_2048_sha384_test.json",
+            Algorithm::RS384,
+            public_jwk
+        ) > 100
+    );
+    assert!(
+        run(
+            "rsa_signature_2048_sha512_test.json",
+            Algorithm::RS512,
+            public_jwk
+        ) > 100
+    );
 }
 
 #[test]
 fn rsa_pss() {
-    assert!(run("rsa_pss_2048_sha256_mgf1_32_test.json", Algorithm::PS256, public_jwk) > 50);
-    assert!(run("rsa_pss_2048_sha384_mgf1_48_test.json", Algorithm::PS384, public_jwk) > 50);
+    assert!(
+        run(
+            "rsa_pss_2048_sha256_mgf1_32_test.json",
+            Algorithm::PS256,
+            public_jwk
+        ) > 50
+    );
+    assert!(
+        run(
+            "rsa_pss_2048_sha384_mgf1_48_test.json",
+            Algorithm::PS384,
+            public_jwk
+        ) > 50
+    );
 }
 
 #[test]

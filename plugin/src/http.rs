@@ -31,7 +31,12 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn new(shared: Option<Rc<RefCell<Shared>>>) -> Self {
-        RequestContext { shared, headers: Vec::new(), pending: Pending::None, fetched_keys: false }
+        RequestContext {
+            shared,
+            headers: Vec::new(),
+            pending: Pending::None,
+            fetched_keys: false,
+        }
     }
 
     /// Evaluates the request and acts on the outcome. Returns whether the request may continue now.
@@ -54,7 +59,10 @@ impl RequestContext {
             };
             auth::authenticate(&mut ctx, &self.headers)
         };
-        shared.borrow().metrics.cache(cache_use.hits, cache_use.misses);
+        shared
+            .borrow()
+            .metrics
+            .cache(cache_use.hits, cache_use.misses);
         match outcome {
             Outcome::Unprotected => {
                 self.forward(&shared, None);
@@ -72,7 +80,10 @@ impl RequestContext {
     fn fetch_keys(&mut self, shared: &Rc<RefCell<Shared>>, provider: usize, now_ms: u64) -> bool {
         self.fetched_keys = true;
         let remote = remote_of(&shared.borrow().config, provider);
-        let started = shared.borrow_mut().keys.try_start_on_demand(provider, now_ms);
+        let started = shared
+            .borrow_mut()
+            .keys
+            .try_start_on_demand(provider, now_ms);
         if let (Some(remote), true) = (remote, started) {
             match dispatch_jwks_fetch(self, &remote) {
                 Ok(token) => {
@@ -82,7 +93,12 @@ impl RequestContext {
                 Err(why) => {
                     let mut s = shared.borrow_mut();
                     s.metrics.jwks_fetch(false);
-                    s.keys.finish_fetch(provider, Err(why), remote.cache_duration_seconds * 1000, now_ms);
+                    s.keys.finish_fetch(
+                        provider,
+                        Err(why),
+                        remote.cache_duration_seconds * 1000,
+                        now_ms,
+                    );
                 }
             }
         }
@@ -131,7 +147,10 @@ impl RequestContext {
             Err(status) => {
                 log(
                     LogLevel::Error,
-                    &format!("warden: verifier call to cluster {} failed to start ({status:?})", verifier.cluster),
+                    &format!(
+                        "warden: verifier call to cluster {} failed to start ({status:?})",
+                        verifier.cluster
+                    ),
                 );
                 self.verifier_failed(shared, allowed)
             }
@@ -140,15 +159,26 @@ impl RequestContext {
 
     /// Applies `failure_mode`; returns whether the request continues.
     fn verifier_failed(&mut self, shared: &Rc<RefCell<Shared>>, allowed: Allowed) -> bool {
-        let mode = shared.borrow().config.verifier.as_ref().map(|v| v.failure_mode);
+        let mode = shared
+            .borrow()
+            .config
+            .verifier
+            .as_ref()
+            .map(|v| v.failure_mode);
         shared.borrow().metrics.verifier_failure();
         if mode == Some(FailureMode::Allow) {
             shared.borrow().metrics.failure_mode_allowed();
-            log(LogLevel::Warn, "warden: verifier unavailable; request allowed by failure_mode allow");
+            log(
+                LogLevel::Warn,
+                "warden: verifier unavailable; request allowed by failure_mode allow",
+            );
             self.forward(shared, Some(&allowed));
             true
         } else {
-            log(LogLevel::Warn, "warden: verifier unavailable; request denied (failure_mode deny)");
+            log(
+                LogLevel::Warn,
+                "warden: verifier unavailable; request denied (failure_mode deny)",
+            );
             self.deny(Some(shared), Reason::VerifierUnavailable);
             false
         }
@@ -170,20 +200,33 @@ impl RequestContext {
         }
         log(LogLevel::Debug, &format!("warden: denied: {reason}"));
         let answer = answer::deny(reason);
-        let headers: Vec<(&str, &str)> = answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = answer
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         self.send_http_response(answer.status, headers, Some(answer.body.as_bytes()));
     }
 }
 
 impl Context for RequestContext {
     fn on_http_call_response(&mut self, token_id: u32, _: usize, body_size: usize, _: usize) {
-        let Some(shared) = self.shared.clone() else { return };
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
         let status = status_of(&text_headers(self.get_http_call_response_headers_bytes()));
         match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::Keys { token, provider } if token == token_id => {
                 let body = self.get_http_call_response_body(0, body_size.min(MAX_JWKS_BYTES));
                 let (_, now_ms) = now(self);
-                finish_jwks_fetch(&mut shared.borrow_mut(), provider, status, body, body_size, now_ms);
+                finish_jwks_fetch(
+                    &mut shared.borrow_mut(),
+                    provider,
+                    status,
+                    body,
+                    body_size,
+                    now_ms,
+                );
                 if self.evaluate() {
                     self.resume_http_request();
                 }

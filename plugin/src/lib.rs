@@ -25,7 +25,10 @@ pub(crate) fn log(level: LogLevel, message: &str) {
 
 /// Current time from the host, as (seconds, milliseconds) since the Unix epoch.
 pub(crate) fn now(ctx: &dyn proxy_wasm::traits::Context) -> (i64, u64) {
-    let since = ctx.get_current_time().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since = ctx
+        .get_current_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (since.as_secs() as i64, since.as_millis() as u64)
 }
 
@@ -38,5 +41,8 @@ pub(crate) fn text_headers(headers: Vec<(String, Vec<u8>)>) -> Vec<(String, Stri
 }
 
 pub(crate) fn status_of(headers: &[(String, String)]) -> Option<u32> {
-    headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok())
+    headers
+        .iter()
+        .find(|(n, _)| n == ":status")
+        .and_then(|(_, v)| v.parse().ok())
 }

@@ -50,7 +50,13 @@ impl Metrics {
     }
 
     pub fn denied(&self, reason: Reason) {
-        add(self.denied.iter().find(|(r, _)| *r == reason).map(|(_, id)| *id), 1);
+        add(
+            self.denied
+                .iter()
+                .find(|(r, _)| *r == reason)
+                .map(|(_, id)| *id),
+            1,
+        );
     }
 
     pub fn verifier_failure(&self) {
@@ -62,7 +68,14 @@ impl Metrics {
     }
 
     pub fn jwks_fetch(&self, ok: bool) {
-        add(if ok { self.jwks_fetch_success } else { self.jwks_fetch_failure }, 1);
+        add(
+            if ok {
+                self.jwks_fetch_success
+            } else {
+                self.jwks_fetch_failure
+            },
+            1,
+        );
     }
 
     pub fn cache(&self, hits: u32, misses: u32) {

@@ -34,12 +34,23 @@ pub struct WardenRoot {
 
 impl Context for WardenRoot {
     fn on_http_call_response(&mut self, token_id: u32, _: usize, body_size: usize, _: usize) {
-        let Some(idx) = self.fetches.remove(&token_id) else { return };
-        let Some(shared) = self.shared.clone() else { return };
+        let Some(idx) = self.fetches.remove(&token_id) else {
+            return;
+        };
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
         let status = status_of(&text_headers(self.get_http_call_response_headers_bytes()));
         let body = self.get_http_call_response_body(0, body_size.min(MAX_JWKS_BYTES));
         let (_, now_ms) = now(self);
-        finish_jwks_fetch(&mut shared.borrow_mut(), idx, status, body, body_size, now_ms);
+        finish_jwks_fetch(
+            &mut shared.borrow_mut(),
+            idx,
+            status,
+            body,
+            body_size,
+            now_ms,
+        );
     }
 }
 
@@ -49,21 +60,30 @@ impl RootContext for WardenRoot {
         let text = match std::str::from_utf8(&raw) {
             Ok(t) => t,
             Err(_) => {
-                log(LogLevel::Error, "warden: invalid configuration: configuration is not UTF-8");
+                log(
+                    LogLevel::Error,
+                    "warden: invalid configuration: configuration is not UTF-8",
+                );
                 return false;
             }
         };
         let config = match Config::parse(text) {
             Ok(c) => c,
             Err(e) => {
-                log(LogLevel::Error, &format!("warden: invalid configuration: {e}"));
+                log(
+                    LogLevel::Error,
+                    &format!("warden: invalid configuration: {e}"),
+                );
                 return false;
             }
         };
         for p in &config.providers {
             if let KeySource::Local(set) = &p.keys {
                 for why in &set.skipped {
-                    log(LogLevel::Warn, &format!("warden: providers.{}.local_jwks: skipped {why}", p.name));
+                    log(
+                        LogLevel::Warn,
+                        &format!("warden: providers.{}.local_jwks: skipped {why}", p.name),
+                    );
                 }
             }
         }
@@ -73,7 +93,11 @@ impl RootContext for WardenRoot {
         let keys = KeyStore::new(&config);
         log(
             LogLevel::Info,
-            &format!("warden: configured {} provider(s), {} rule(s)", config.providers.len(), config.rules.len()),
+            &format!(
+                "warden: configured {} provider(s), {} rule(s)",
+                config.providers.len(),
+                config.rules.len()
+            ),
         );
         self.shared = Some(Rc::new(RefCell::new(Shared {
             config,
@@ -86,7 +110,9 @@ impl RootContext for WardenRoot {
     }
 
     fn on_tick(&mut self) {
-        let Some(shared) = self.shared.clone() else { return };
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
         let (_, now_ms) = now(self);
         let due = shared.borrow_mut().keys.take_due(now_ms);
         for idx in due {
@@ -98,9 +124,17 @@ impl RootContext for WardenRoot {
                 }
                 Err(why) => {
                     let mut s = shared.borrow_mut();
-                    log(LogLevel::Warn, &format!("warden: JWKS fetch from cluster {}: {why}", remote.cluster));
+                    log(
+                        LogLevel::Warn,
+                        &format!("warden: JWKS fetch from cluster {}: {why}", remote.cluster),
+                    );
                     s.metrics.jwks_fetch(false);
-                    s.keys.finish_fetch(idx, Err(why), remote.cache_duration_seconds * 1000, now_ms);
+                    s.keys.finish_fetch(
+                        idx,
+                        Err(why),
+                        remote.cache_duration_seconds * 1000,
+                        now_ms,
+                    );
                 }
             }
         }
@@ -147,22 +181,43 @@ pub fn finish_jwks_fetch(
     body_size: usize,
     now_ms: u64,
 ) {
-    let Some(remote) = remote_of(&shared.config, idx) else { return };
-    let name = shared.config.providers.get(idx).map(|p| p.name.clone()).unwrap_or_default();
+    let Some(remote) = remote_of(&shared.config, idx) else {
+        return;
+    };
+    let name = shared
+        .config
+        .providers
+        .get(idx)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
     let body = match status {
-        Some(200) if body_size > MAX_JWKS_BYTES => Err(format!("JWKS larger than {MAX_JWKS_BYTES} bytes")),
+        Some(200) if body_size > MAX_JWKS_BYTES => {
+            Err(format!("JWKS larger than {MAX_JWKS_BYTES} bytes"))
+        }
         Some(200) => Ok(body.unwrap_or_default()),
         Some(code) => Err(format!("HTTP status {code}")),
         None => Err("no response (timeout or connection failure)".to_string()),
     };
     let result = match &body {
-        Ok(bytes) => shared.keys.finish_fetch(idx, Ok(bytes), remote.cache_duration_seconds * 1000, now_ms),
-        Err(why) => shared.keys.finish_fetch(idx, Err(why.clone()), remote.cache_duration_seconds * 1000, now_ms),
+        Ok(bytes) => {
+            shared
+                .keys
+                .finish_fetch(idx, Ok(bytes), remote.cache_duration_seconds * 1000, now_ms)
+        }
+        Err(why) => shared.keys.finish_fetch(
+            idx,
+            Err(why.clone()),
+            remote.cache_duration_seconds * 1000,
+            now_ms,
+        ),
     };
     match result {
         FetchResult::Updated => {
             shared.metrics.jwks_fetch(true);
-            log(LogLevel::Info, &format!("warden: providers.{name}.remote_jwks: keys updated"));
+            log(
+                LogLevel::Info,
+                &format!("warden: providers.{name}.remote_jwks: keys updated"),
+            );
         }
         FetchResult::Unchanged => shared.metrics.jwks_fetch(true),
         FetchResult::Failed(why) => {

@@ -57,7 +57,22 @@ pub fn jwk(alg: Algorithm) -> serde_json::Value {
 
 /// A JWKS holding the test key of every algorithm.
 pub fn jwks_all() -> String {
-    let keys: Vec<_> = Algorithm::ALL.iter().filter(|a| !matches!(a, Algorithm::HS384 | Algorithm::HS512 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512)).map(|a| jwk(*a)).collect();
+    let keys: Vec<_> = Algorithm::ALL
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a,
+                Algorithm::HS384
+                    | Algorithm::HS512
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            )
+        })
+        .map(|a| jwk(*a))
+        .collect();
     serde_json::json!({ "keys": keys }).to_string()
 }
 
@@ -67,15 +82,24 @@ pub fn sign_raw(alg: Algorithm, input: &[u8]) -> Vec<u8> {
         Algorithm::HS256 => mac::<hmac::Hmac<sha2::Sha256>>(input),
         Algorithm::HS384 => mac::<hmac::Hmac<sha2::Sha384>>(input),
         Algorithm::HS512 => mac::<hmac::Hmac<sha2::Sha512>>(input),
-        Algorithm::RS256 => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key().clone()).sign(input).to_vec(),
-        Algorithm::RS384 => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(rsa_key().clone()).sign(input).to_vec(),
-        Algorithm::RS512 => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(rsa_key().clone()).sign(input).to_vec(),
+        Algorithm::RS256 => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key().clone())
+            .sign(input)
+            .to_vec(),
+        Algorithm::RS384 => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(rsa_key().clone())
+            .sign(input)
+            .to_vec(),
+        Algorithm::RS512 => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(rsa_key().clone())
+            .sign(input)
+            .to_vec(),
         Algorithm::PS256 => rsa::pss::SigningKey::<sha2::Sha256>::new(rsa_key().clone())
-            .sign_with_rng(&mut rand_core::OsRng, input).to_vec(),
+            .sign_with_rng(&mut rand_core::OsRng, input)
+            .to_vec(),
         Algorithm::PS384 => rsa::pss::SigningKey::<sha2::Sha384>::new(rsa_key().clone())
-            .sign_with_rng(&mut rand_core::OsRng, input).to_vec(),
+            .sign_with_rng(&mut rand_core::OsRng, input)
+            .to_vec(),
         Algorithm::PS512 => rsa::pss::SigningKey::<sha2::Sha512>::new(rsa_key().clone())
-            .sign_with_rng(&mut rand_core::OsRng, input).to_vec(),
+            .sign_with_rng(&mut rand_core::OsRng, input)
+            .to_vec(),
         Algorithm::ES256 => {
             let sig: p256::ecdsa::Signature = p256_key().sign(input);
             sig.to_bytes().to_vec()
@@ -98,7 +122,11 @@ fn mac<M: hmac::Mac + hmac::digest::KeyInit>(input: &[u8]) -> Vec<u8> {
 }
 
 /// Compact JWS from raw header and claims JSON, signed with `alg`'s test key.
-pub fn token_with(alg: Algorithm, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+pub fn token_with(
+    alg: Algorithm,
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+) -> String {
     let input = format!(
         "{}.{}",
         b64::encode(header.to_string().as_bytes()),
@@ -109,7 +137,11 @@ pub fn token_with(alg: Algorithm, header: &serde_json::Value, claims: &serde_jso
 }
 
 pub fn token(alg: Algorithm, claims: &serde_json::Value) -> String {
-    token_with(alg, &serde_json::json!({"alg": alg.name(), "typ": "JWT", "kid": alg.name()}), claims)
+    token_with(
+        alg,
+        &serde_json::json!({"alg": alg.name(), "typ": "JWT", "kid": alg.name()}),
+        claims,
+    )
 }
 
 pub const NOW: i64 = 1_700_000_000;

@@ -1,0 +1,168 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Configuration contract: defaults, and every error names its field.
+
+mod common;
+
+use serde_json::{json, Value};
+use warden_core::config::{Config, FailureMode, KeySource, PathMatch, TokenSource};
+use warden_core::Algorithm;
+
+fn jwks() -> String {
+    json!({"keys":[common::jwk(Algorithm::ES256)]}).to_string()
+}
+
+fn contract() -> Value {
+    json!({
+      "providers": {
+        "main": {
+          "issuer": "https://issuer.example",
+          "audiences": ["api.example"],
+          "local_jwks": { "inline_string": jwks() },
+          "algorithms": ["ES256", "EdDSA"],
+          "from_headers": [{ "name": "authorization", "value_prefix": "Bearer " }],
+          "from_params": ["access_token"],
+          "from_cookies": ["session"],
+          "clock_skew_seconds": 60,
+          "require_expiration": true,
+          "max_token_bytes": 8192,
+          "forward": false,
+          "claim_to_headers": [{ "header_name": "x-jwt-sub", "claim_name": "sub" }]
+        },
+        "idp": {
+          "remote_jwks": { "cluster": "idp", "path": "/.well-known/jwks.json", "authority": "idp",
+                           "timeout_ms": 1000, "cache_duration_seconds": 600 }
+        }
+      },
+      "rules": [
+        { "match": { "prefix": "/healthz" } },
+        { "match": { "path": "/both" }, "requires": { "requires_any": ["main", "idp"] } },
+        { "match": { "prefix": "/" }, "requires": { "provider_name": "main" } }
+      ],
+      "verifier": { "cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
+                    "timeout_ms": 200, "failure_mode": "deny" }
+    })
+}
+
+fn error_of(config: Value) -> String {
+    Config::parse(&config.to_string()).unwrap_err().to_string()
+}
+
+#[test]
+fn contract_example_compiles() {
+    let c = Config::parse(&contract().to_string()).unwrap();
+    assert_eq!(c.providers.len(), 2);
+    let main = &c.providers[c.provider_index("main").unwrap()];
+    assert_eq!(
+        main.requirements.algorithms,
+        Some(vec![Algorithm::ES256, Algorithm::EdDSA])
+    );
+    assert_eq!(main.sources.len(), 3);
+    assert!(matches!(main.keys, KeySource::Local(_)));
+    assert_eq!(c.rules.len(), 3);
+    assert_eq!(c.rules[0].requires_any, Vec::<usize>::new());
+    assert_eq!(c.rules[1].matcher, PathMatch::Exact("/both".into()));
+    assert_eq!(c.rules[1].requires_any.len(), 2);
+    let v = c.verifier.as_ref().unwrap();
+    assert_eq!(
+        (v.cluster.as_str(), v.timeout_ms, v.failure_mode),
+        ("warden_verifier", 200, FailureMode::Deny)
+    );
+    assert_eq!(c.claim_header_names, vec!["x-jwt-sub".to_string()]);
+    assert!(c.has_remote_jwks());
+}
+
+#[test]
+fn defaults_apply_where_omitted() {
+    let c = Config::parse(
+        &json!({"providers":{"p":{"local_jwks":{"inline_string": jwks()}}}}).to_string(),
+    )
+    .unwrap();
+    let p = &c.providers[0];
+    assert_eq!(
+        p.sources,
+        vec![TokenSource::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into()
+        }]
+    );
+    assert_eq!(p.requirements.clock_skew_seconds, 60);
+    assert!(p.requirements.require_expiration);
+    assert_eq!(p.requirements.max_token_bytes, 8192);
+    assert!(!p.forward);
+    assert!(p.requirements.algorithms.is_none());
+    assert!(c.verifier.is_none());
+    let c = Config::parse(&json!({"providers":{},"verifier":{"cluster":"v"}}).to_string()).unwrap();
+    let v = c.verifier.unwrap();
+    assert_eq!(
+        (
+            v.path.as_str(),
+            v.authority.as_str(),
+            v.timeout_ms,
+            v.failure_mode
+        ),
+        ("/v1/check", "v", 200, FailureMode::Deny)
+    );
+}
+
+#[test]
+fn errors_name_the_field() {
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Mutation, &str)> = vec![
+        (Box::new(|c| c["providers"]["main"]["local_jwks"]["inline_string"] = json!("{\"keys\":[]}")),
+         "providers.main.local_jwks: no usable key"),
+        (Box::new(|c| c["providers"]["main"]["local_jwks"]["inline_string"] = json!("not json")),
+         "providers.main.local_jwks: not valid JSON"),
+        (Box::new(|c| c["rules"][2]["requires"]["provider_name"] = json!("ghost")),
+         "rules[2].requires.provider_name: unknown provider \"ghost\""),
+        (Box::new(|c| c["rules"][1]["requires"]["requires_any"][1] = json!("ghost")),
+         "rules[1].requires.requires_any[1]: unknown provider"),
+        (Box::new(|c| c["providers"]["main"]["algorithms"][1] = json!("HS1024")),
+         "providers.main.algorithms[1]: unknown algorithm \"HS1024\""),
+        (Box::new(|c| c["providers"]["main"]["algorithms"][0] = json!("none")),
+         "providers.main.algorithms[0]: \"none\" is never allowed"),
+        (Box::new(|c| c["providers"]["main"]["remote_jwks"] = json!({"cluster":"x","path":"/j"})),
+         "providers.main: set one of local_jwks or remote_jwks, not both"),
+        (Box::new(|c| { c["providers"]["main"].as_object_mut().unwrap().remove("local_jwks"); }),
+         "providers.main: one of local_jwks or remote_jwks is required"),
+        (Box::new(|c| { c["verifier"].as_object_mut().unwrap().remove("cluster"); }),
+         "verifier: missing field `cluster`"),
+        (Box::new(|c| c["verifier"]["cluster"] = json!("")), "verifier.cluster: must not be empty"),
+        (Box::new(|c| c["providers"]["idp"]["remote_jwks"]["cluster"] = json!("")),
+         "providers.idp.remote_jwks.cluster: must not be empty"),
+        (Box::new(|c| { c["providers"]["idp"]["remote_jwks"].as_object_mut().unwrap().remove("cluster"); }),
+         "providers.idp.remote_jwks: missing field `cluster`"),
+        (Box::new(|c| c["verifier"]["failure_mode"] = json!("maybe")), "verifier.failure_mode: unknown variant `maybe`"),
+        (Box::new(|c| c["verifier"]["timeout_ms"] = json!(0)), "verifier.timeout_ms: must be between"),
+        (Box::new(|c| c["providers"]["main"]["surprise"] = json!(1)), "providers.main.surprise: unknown field `surprise`"),
+        (Box::new(|c| c["surprise"] = json!(1)), "unknown field `surprise`"),
+        (Box::new(|c| c["rules"][0]["match"] = json!({"prefix":"/a","path":"/b"})), "rules[0].match: set exactly one"),
+        (Box::new(|c| c["rules"][0]["match"] = json!({"prefix":"a"})), "rules[0].match.prefix: must start with '/'"),
+        (Box::new(|c| c["providers"]["main"]["max_token_bytes"] = json!(0)), "providers.main.max_token_bytes"),
+        (Box::new(|c| c["providers"]["main"]["clock_skew_seconds"] = json!("60")), "providers.main.clock_skew_seconds: invalid type"),
+        (Box::new(|c| c["providers"]["main"]["claim_to_headers"][0]["header_name"] = json!("bad header")),
+         "providers.main.claim_to_headers[0].header_name: \"bad header\" is not a valid header name"),
+        (Box::new(|c| c["providers"]["main"]["from_headers"][0]["name"] = json!(":path")),
+         "providers.main.from_headers[0].name"),
+    ];
+    for (mutate, expected) in cases {
+        let mut c = contract();
+        mutate(&mut c);
+        let msg = error_of(c);
+        assert!(
+            msg.starts_with(expected) || msg.contains(expected),
+            "expected {expected:?}, got {msg:?}"
+        );
+    }
+}
+
+#[test]
+fn not_json_at_all() {
+    assert!(Config::parse("").is_err());
+    assert!(Config::parse("[]").is_err());
+    assert!(Config::parse("{").is_err());
+}
