@@ -68,11 +68,12 @@ done
 
 cleanup() {
     trap - INT TERM EXIT
-    echo
-    echo "demo: stopping"
+    trap '' PIPE INT  # finish stopping even if the terminal or a pipe reading our output is gone
     stop_recorded
+    printf '\ndemo: stopped\n' 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # start NAME MATCH COMMAND...: runs COMMAND in the background, logging to .run/NAME.log, and records
 # its pid with MATCH (a word of its command line used to recognise it when stopping).
@@ -147,12 +148,14 @@ Also: no token -> 401 (curl -i http://127.0.0.1:$envoy_port/hello); /healthz nee
 filter metrics: curl -s http://127.0.0.1:$envoy_admin_port/stats | grep wasmcustom
 EOF
 
-# Wait until Ctrl-C (or until a process dies, which ends the demo with its log named).
+# Wait until Ctrl-C (or until a process dies, which ends the demo with its log named). The sleep runs
+# in the background so that `wait` returns at once when a signal arrives and the trap runs.
 while true; do
+    sleep 1 &
+    wait $! || true
     while read -r pid name; do
         if ! kill -0 "$pid" 2>/dev/null; then
             die "$name (pid $pid) stopped unexpectedly; see the logs in $run_dir/"
         fi
     done <"$pids_file"
-    sleep 1
 done
