@@ -476,6 +476,11 @@ impl Host {
         self.store.data().http_calls.values().cloned().collect()
     }
 
+    /// The pending http call with this token, if it is still pending.
+    pub fn http_call_pending(&self, token: u32) -> Option<HttpCall> {
+        self.store.data().http_calls.get(&token).cloned()
+    }
+
     /// The oldest pending http call to `upstream`.
     pub fn pending_http_call_to(&self, upstream: &str) -> Option<HttpCall> {
         self.store

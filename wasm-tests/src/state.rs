@@ -70,7 +70,7 @@ impl std::fmt::Display for LogEntry {
 }
 
 /// An outgoing `proxy_http_call` the filter made and that has not been answered yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpCall {
     /// The token the filter got back; answer the call with it.
     pub token: u32,
@@ -109,7 +109,7 @@ impl HttpCall {
 }
 
 /// A response the filter answered itself with `proxy_send_local_response`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LocalResponse {
     pub status: u32,
     pub details: String,
@@ -130,6 +130,32 @@ impl LocalResponse {
     /// The body parsed as JSON.
     pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
+    }
+}
+
+impl std::fmt::Debug for HttpCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCall")
+            .field("token", &self.token)
+            .field("context_id", &self.context_id)
+            .field("upstream", &self.upstream)
+            .field("headers", &self.headers)
+            .field("body", &self.body_str())
+            .field("trailers", &self.trailers)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LocalResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalResponse")
+            .field("status", &self.status)
+            .field("details", &self.details)
+            .field("headers", &self.headers)
+            .field("body", &self.body_str())
+            .field("grpc_status", &self.grpc_status)
+            .finish()
     }
 }
 

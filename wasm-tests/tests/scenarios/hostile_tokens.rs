@@ -1,0 +1,250 @@
+//! Each class of hostile token is refused with its reason code, and never crashes the VM.
+
+use crate::common::*;
+use serde_json::json;
+use warden_wasm_tests::Host;
+
+fn refused(host: &mut Host, token: &str, reason: &str) {
+    let request = get(host, "/api", Some(token), &[]);
+    assert_denied(host, request, reason);
+}
+
+fn segments(token: &str) -> Vec<String> {
+    token.split('.').map(str::to_owned).collect()
+}
+
+#[test]
+fn alg_none_in_any_case() {
+    let mut host = start(&config());
+    let payload = b64(claims().to_string().as_bytes());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = b64(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
+        refused(
+            &mut host,
+            &format!("{header}.{payload}."),
+            "algorithm_not_allowed",
+        );
+        // A none token carrying some signature anyway.
+        refused(
+            &mut host,
+            &format!("{header}.{payload}.c2ln"),
+            "algorithm_not_allowed",
+        );
+    }
+    assert_eq!(host.metric("warden.denied.algorithm_not_allowed"), Some(8));
+}
+
+#[test]
+fn rs_to_hs_key_confusion() {
+    // Only the RSA public key is configured; an attacker MACs a token with its public parts.
+    let rsa_only = json!({"keys": [keys().jwk(Alg::RS256)]});
+    let mut host = start(&config_with(provider(&rsa_only, json!({})), None));
+    let jwk = keys().jwk(Alg::RS256);
+    let n = jwk["n"].as_str().unwrap().to_owned();
+    let secrets: Vec<Vec<u8>> = vec![
+        jwk.to_string().into_bytes(),
+        n.clone().into_bytes(),
+        base64_decode(&n),
+    ];
+    for secret in secrets {
+        let fake = Keys {
+            hs256: secret,
+            ..Keys::generate_without_rsa(keys())
+        };
+        for header in [
+            json!({"alg": "HS256", "kid": "rsa"}),
+            json!({"alg": "HS256"}),
+        ] {
+            let token = fake.sign_with_header(Alg::HS256, &header, &claims());
+            refused(&mut host, &token, "key_not_found");
+        }
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+#[test]
+fn psychic_ecdsa_signature_r_s_zero() {
+    let mut host = start(&config());
+    for (alg, size) in [(Alg::ES256, 64), (Alg::ES384, 96)] {
+        let token = keys().sign(alg, &claims());
+        let parts = segments(&token);
+        let zero = b64(&vec![0u8; size]);
+        refused(
+            &mut host,
+            &format!("{}.{}.{zero}", parts[0], parts[1]),
+            "signature_invalid",
+        );
+    }
+}
+
+#[test]
+fn tampered_payload() {
+    let mut host = start(&config());
+    for alg in Alg::ALL {
+        let token = keys().sign(alg, &claims());
+        let parts = segments(&token);
+        let evil = b64(claims_with(json!({"sub": "admin"})).to_string().as_bytes());
+        refused(
+            &mut host,
+            &format!("{}.{evil}.{}", parts[0], parts[2]),
+            "signature_invalid",
+        );
+    }
+}
+
+#[test]
+fn stripped_signature() {
+    let mut host = start(&config());
+    for alg in [Alg::ES256, Alg::RS256, Alg::HS256, Alg::EdDSA] {
+        let token = keys().sign(alg, &claims());
+        let parts = segments(&token);
+        refused(
+            &mut host,
+            &format!("{}.{}.", parts[0], parts[1]),
+            "signature_invalid",
+        );
+    }
+}
+
+#[test]
+fn wrong_segment_count() {
+    let mut host = start(&config());
+    let token = keys().sign(Alg::ES256, &claims());
+    let parts = segments(&token);
+    for bad in [
+        parts[0].clone(),
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{token}.{}", parts[2]),
+        format!("{token}.."),
+        "..".to_owned(),
+    ] {
+        refused(&mut host, &bad, "token_malformed");
+    }
+}
+
+#[test]
+fn bad_base64() {
+    let mut host = start(&config());
+    let token = keys().sign(Alg::ES256, &claims());
+    let parts = segments(&token);
+    for bad in [
+        format!("{}.{}.{}=", parts[0], parts[1], parts[2]),
+        format!("{}.{}+/.{}", parts[0], parts[1], parts[2]),
+        format!("{}!.{}.{}", parts[0], parts[1], parts[2]),
+        format!("{}.{}.{}", b64(b"not json"), parts[1], parts[2]),
+    ] {
+        refused(&mut host, &bad, "token_malformed");
+    }
+}
+
+#[test]
+fn crit_header_is_refused() {
+    let mut host = start(&config());
+    for crit in [json!(["exp"]), json!(["b64"]), json!([])] {
+        let header = json!({"alg": "ES256", "kid": "p256", "crit": crit, "exp": 1});
+        refused(
+            &mut host,
+            &keys().sign_with_header(Alg::ES256, &header, &claims()),
+            "crit_unsupported",
+        );
+    }
+}
+
+#[test]
+fn embedded_jwk_and_jku_are_not_trusted() {
+    let mut host = start(&config());
+    let attacker = Keys::generate_without_rsa(keys());
+    let attacker_jwk = attacker.jwk(Alg::ES256);
+    for header in [
+        json!({"alg": "ES256", "jwk": attacker_jwk}),
+        json!({"alg": "ES256", "jku": "https://evil.example/jwks.json"}),
+        json!({"alg": "ES256", "x5u": "https://evil.example/cert.pem"}),
+        json!({"alg": "ES256", "kid": "p256", "jwk": attacker_jwk}),
+    ] {
+        refused(
+            &mut host,
+            &attacker.sign_with_header(Alg::ES256, &header, &claims()),
+            "signature_invalid",
+        );
+    }
+    // The attacker's kid is unknown to a local key set.
+    let header = json!({"alg": "ES256", "kid": "attacker", "jwk": attacker_jwk});
+    refused(
+        &mut host,
+        &attacker.sign_with_header(Alg::ES256, &header, &claims()),
+        "key_not_found",
+    );
+    assert!(
+        host.pending_http_calls().is_empty(),
+        "no jku is ever fetched"
+    );
+}
+
+#[test]
+fn oversized_token_is_refused_before_parsing() {
+    let mut host = start(&config());
+    let big = keys().sign(Alg::ES256, &claims_with(json!({"pad": "x".repeat(9000)})));
+    refused(&mut host, &big, "token_too_large");
+    // Not even base64: still only the size is looked at.
+    refused(&mut host, &"!".repeat(8193), "token_too_large");
+    assert_eq!(
+        host.metric("warden.cache.miss").unwrap_or(0),
+        0,
+        "refused before any verification"
+    );
+    // The limit is configurable.
+    let config = config_with(
+        provider(&keys().jwks(), json!({"max_token_bytes": 16000})),
+        None,
+    );
+    let mut host = start(&config);
+    let request = get(&mut host, "/api", Some(&big), &[]);
+    forwarded(&host, request);
+}
+
+#[test]
+fn numeric_dates_must_be_integers_in_range() {
+    let mut host = start(&config());
+    for exp in [
+        json!((NOW + 600).to_string()),
+        json!((NOW + 600) as f64 + 0.5),
+        json!(1e20),
+        json!(-1),
+        json!(true),
+    ] {
+        let token = keys().sign(Alg::ES256, &claims_with(json!({ "exp": exp })));
+        refused(&mut host, &token, "token_malformed");
+    }
+    let token = keys().sign(Alg::ES256, &claims_with(json!({"nbf": "0"})));
+    refused(&mut host, &token, "token_malformed");
+}
+
+#[test]
+fn garbage_headers_never_crash_the_vm() {
+    let mut host = start(&config());
+    for value in [
+        "Bearer",
+        "Bearer ",
+        "Bearer  ",
+        "bearer x.y.z",
+        "Bearer \u{7f}",
+        "Bearer ....",
+        "Bearer é.é.é",
+    ] {
+        let request = host
+            .request(&[
+                (":method", "GET"),
+                (":path", "/api"),
+                ("authorization", value),
+            ])
+            .unwrap();
+        assert_eq!(answered(&host, request).status, 401, "{value:?}");
+    }
+    assert!(!host.is_crashed());
+}

@@ -1,0 +1,19 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! End-to-end scenarios: the real `warden_plugin.wasm` inside the wasmtime host, driven as Envoy
+//! drives it. Build the plugin first:
+//! `cargo build --release --target wasm32-wasip1 -p warden-plugin`.
+
+mod common;
+
+mod algorithms;
+mod cache_and_metrics;
+mod configuration;
+mod forwarding;
+mod hostile_tokens;
+mod remote_jwks;
+mod verifier;
