@@ -4,7 +4,7 @@
 use crate::alg::Algorithm;
 use crate::jwk::KeyMaterial;
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
 pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature: &[u8]) -> bool {
     match (key, alg) {
@@ -17,36 +17,25 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
         (KeyMaterial::Hmac(secret), Algorithm::HS512) => {
             hmac_verify::<Hmac<Sha512>>(secret, signing_input, signature)
         }
-        (KeyMaterial::Rsa(key), Algorithm::RS256) => rsa_verify(
-            rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
-        (KeyMaterial::Rsa(key), Algorithm::RS384) => rsa_verify(
-            rsa::pkcs1v15::VerifyingKey::<Sha384>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
-        (KeyMaterial::Rsa(key), Algorithm::RS512) => rsa_verify(
-            rsa::pkcs1v15::VerifyingKey::<Sha512>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
-        (KeyMaterial::Rsa(key), Algorithm::PS256) => pss_verify(
-            rsa::pss::VerifyingKey::<Sha256>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
-        (KeyMaterial::Rsa(key), Algorithm::PS384) => pss_verify(
-            rsa::pss::VerifyingKey::<Sha384>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
-        (KeyMaterial::Rsa(key), Algorithm::PS512) => pss_verify(
-            rsa::pss::VerifyingKey::<Sha512>::new(key.as_ref().clone()),
-            signing_input,
-            signature,
-        ),
+        (KeyMaterial::Rsa(key), Algorithm::RS256) => {
+            key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(signing_input), signature).is_ok()
+        }
+        (KeyMaterial::Rsa(key), Algorithm::RS384) => {
+            key.verify(rsa::Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(signing_input), signature).is_ok()
+        }
+        (KeyMaterial::Rsa(key), Algorithm::RS512) => {
+            key.verify(rsa::Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(signing_input), signature).is_ok()
+        }
+        // JWS fixes the PSS salt length to the hash size (RFC 7518 §3.5).
+        (KeyMaterial::Rsa(key), Algorithm::PS256) => {
+            key.verify(rsa::Pss::new_with_salt::<Sha256>(32), &Sha256::digest(signing_input), signature).is_ok()
+        }
+        (KeyMaterial::Rsa(key), Algorithm::PS384) => {
+            key.verify(rsa::Pss::new_with_salt::<Sha384>(48), &Sha384::digest(signing_input), signature).is_ok()
+        }
+        (KeyMaterial::Rsa(key), Algorithm::PS512) => {
+            key.verify(rsa::Pss::new_with_salt::<Sha512>(64), &Sha512::digest(signing_input), signature).is_ok()
+        }
         (KeyMaterial::P256(key), Algorithm::ES256) => {
             use p256::ecdsa::signature::Verifier;
             // `from_slice` refuses r = 0 or s = 0 (the "psychic signature", CVE-2022-21449).
@@ -84,28 +73,6 @@ fn hmac_verify<M: Mac + hmac::digest::KeyInit>(
             // Constant-time comparison of the full tag.
             mac.verify_slice(signature).is_ok()
         }
-        Err(_) => false,
-    }
-}
-
-fn rsa_verify<D>(key: rsa::pkcs1v15::VerifyingKey<D>, input: &[u8], signature: &[u8]) -> bool
-where
-    D: sha2::Digest + rsa::pkcs8::AssociatedOid,
-{
-    use rsa::signature::Verifier;
-    match rsa::pkcs1v15::Signature::try_from(signature) {
-        Ok(sig) => key.verify(input, &sig).is_ok(),
-        Err(_) => false,
-    }
-}
-
-fn pss_verify<D>(key: rsa::pss::VerifyingKey<D>, input: &[u8], signature: &[u8]) -> bool
-where
-    D: sha2::Digest + sha2::digest::FixedOutputReset,
-{
-    use rsa::signature::Verifier;
-    match rsa::pss::Signature::try_from(signature) {
-        Ok(sig) => key.verify(input, &sig).is_ok(),
         Err(_) => false,
     }
 }

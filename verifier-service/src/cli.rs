@@ -48,6 +48,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub redis_url: String,
+    /// PEM file of the CA(s) that sign the Redis server's certificate, for `rediss://` with a
+    /// private CA (builds with the `tls` feature); without it the webpki roots are trusted.
+    #[arg(long, env = "WARDEN_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// File holding the admin bearer token (at least 16 printable ASCII characters). Required.
     #[arg(long, env = "WARDEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,

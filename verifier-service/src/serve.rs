@@ -37,14 +37,30 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-fn open_redis(url: &str) -> Result<redis::Client, String> {
-    if url.starts_with("rediss://") && !cfg!(feature = "tls") {
-        return Err(format!(
-            "{}: this build has no TLS support; rebuild with `cargo build -p warden-verifier --features tls`",
-            redacted_url(url)
-        ));
+/// The Redis client for `url`; `ca_file` adds a private CA for `rediss://` (builds with `tls`).
+pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis::Client, String> {
+    let invalid = |e: redis::RedisError| format!("invalid --redis-url {}: {e}", redacted_url(url));
+    #[cfg(feature = "tls")]
+    {
+        // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Some(ca_file) = ca_file {
+            let root_cert = std::fs::read(ca_file)
+                .map_err(|e| format!("cannot read --redis-ca-file {}: {e}", ca_file.display()))?;
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+            return redis::Client::build_with_tls(url, certificates).map_err(invalid);
+        }
     }
-    redis::Client::open(url).map_err(|e| format!("invalid --redis-url {}: {e}", redacted_url(url)))
+    #[cfg(not(feature = "tls"))]
+    {
+        if url.starts_with("rediss://") || ca_file.is_some() {
+            return Err(format!(
+                "{}: this build has no TLS support; rebuild with `cargo build -p warden-verifier --features tls`",
+                redacted_url(url)
+            ));
+        }
+    }
+    redis::Client::open(url).map_err(invalid)
 }
 
 async fn bind(what: &str, addr: std::net::SocketAddr) -> Result<TcpListener, String> {
@@ -92,7 +108,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     })?;
     let admin_token = AdminToken::from_file_content(&content)
         .map_err(|e| format!("admin token file {}: {e}", token_file.display()))?;
-    let client = open_redis(&args.redis_url)?;
+    let client = open_redis(&args.redis_url, args.redis_ca_file.as_deref())?;
     let settings = Settings {
         revocation_skew_seconds: args.revocation_skew_seconds,
         last_seen_interval_seconds: args.last_seen_interval_seconds,

@@ -311,7 +311,26 @@ async fn min_replicas_ack_waits_for_replicas() {
         }
     })
     .await;
-    let _: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+    let replica_conn = _replica.connection().await;
+    common::eventually("the replica's link to be up", || {
+        let mut conn = replica_conn.clone();
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            info.contains("master_link_status:up")
+        }
+    })
+    .await;
+    // A generous WAIT bound for the positive case: a busy machine must not make it flaky.
+    let options = StoreOptions {
+        min_replicas_ack: 1,
+        replica_ack_timeout: Duration::from_secs(10),
+        ..common::test_store_options()
+    };
+    let v = Verifier::start_with(&primary.url(), options, Settings::default()).await;
     let r = v
         .admin_post("/v1/admin/revoke/user", json!({ "sub": "alice" }))
         .await;
