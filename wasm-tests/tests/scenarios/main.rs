@@ -12,6 +12,7 @@ mod common;
 
 mod algorithms;
 mod cache_and_metrics;
+mod cli;
 mod configuration;
 mod forwarding;
 mod hostile_tokens;

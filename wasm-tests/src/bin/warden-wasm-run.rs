@@ -1,0 +1,290 @@
+//! `warden-wasm-run`: run one request through the compiled Warden filter without Envoy and print
+//! what the filter decides, the calls it makes (verifier, JWKS) and its logs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use warden_wasm_tests::{default_wasm_path, Host, HostOptions, HttpCall, Outcome, Plugin};
+
+const USAGE: &str = "\
+usage: warden-wasm-run --config FILE [options]
+
+Runs one request through the compiled Warden filter (in wasmtime, as Envoy would) and prints
+the decision, the calls the filter makes and its logs.
+
+options:
+  --config FILE               plugin configuration JSON (`-` reads stdin)
+  --wasm PATH                 the filter (default: $WARDEN_WASM or
+                              target/wasm32-wasip1/release/warden_plugin.wasm)
+  --method METHOD             request method (default GET)
+  --path PATH                 request path with query (default /)
+  -H, --header 'NAME: VALUE'  a request header (repeatable)
+  --verifier-response 'STATUS:BODY'
+                              answer the verifier call, e.g. '200:{\"allow\":true}'
+  --verifier-timeout          let the verifier call time out
+  --jwks-file FILE            answer JWKS fetches (remote_jwks) with 200 and this document
+  --time UNIX_SECONDS         the filter's clock (default: now)
+  -h, --help                  this help
+
+exit status: 0 forwarded, 1 answered by the filter (denied), 2 error, 3 still waiting for a call";
+
+enum VerifierAnswer {
+    Respond { status: u16, body: String },
+    Timeout,
+}
+
+struct Args {
+    config: String,
+    wasm: PathBuf,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    verifier: Option<VerifierAnswer>,
+    jwks: Option<Vec<u8>>,
+    time: Option<u64>,
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    if path == "-" {
+        let mut buffer = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buffer)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok(buffer);
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut config = None;
+    let mut args = Args {
+        config: String::new(),
+        wasm: default_wasm_path(),
+        method: "GET".into(),
+        path: "/".into(),
+        headers: Vec::new(),
+        verifier: None,
+        jwks: None,
+        time: None,
+    };
+    while let Some(flag) = raw.next() {
+        let mut value = |name: &str| raw.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--config" => config = Some(value("--config")?),
+            "--wasm" => args.wasm = PathBuf::from(value("--wasm")?),
+            "--method" => args.method = value("--method")?,
+            "--path" => args.path = value("--path")?,
+            "-H" | "--header" => {
+                let header = value("--header")?;
+                let (name, value) = header
+                    .split_once(':')
+                    .ok_or_else(|| format!("header {header:?} is not 'name: value'"))?;
+                args.headers.push((
+                    name.trim().to_ascii_lowercase(),
+                    value.trim_start().to_owned(),
+                ));
+            }
+            "--verifier-response" => {
+                let answer = value("--verifier-response")?;
+                let (status, body) = answer
+                    .split_once(':')
+                    .ok_or_else(|| format!("{answer:?} is not 'STATUS:BODY'"))?;
+                let status = status
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{status:?} is not an HTTP status"))?;
+                args.verifier = Some(VerifierAnswer::Respond {
+                    status,
+                    body: body.to_owned(),
+                });
+            }
+            "--verifier-timeout" => args.verifier = Some(VerifierAnswer::Timeout),
+            "--jwks-file" => args.jwks = Some(read_file(&value("--jwks-file")?)?),
+            "--time" => {
+                let time = value("--time")?;
+                args.time = Some(
+                    time.parse()
+                        .map_err(|_| format!("{time:?} is not a Unix time in seconds"))?,
+                );
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let config = config.ok_or("--config FILE is required")?;
+    let bytes = read_file(&config)?;
+    args.config = String::from_utf8(bytes).map_err(|_| format!("{config} is not UTF-8"))?;
+    Ok(Some(args))
+}
+
+fn print_call(call: &HttpCall) {
+    println!(
+        "  {} {} on cluster {} (authority {}, timeout {} ms)",
+        call.method().unwrap_or("?"),
+        call.path().unwrap_or("?"),
+        call.upstream,
+        call.authority().unwrap_or("?"),
+        call.timeout.as_millis()
+    );
+    if !call.body.is_empty() {
+        println!("  body: {}", call.body_str());
+    }
+}
+
+/// Answers every pending call as the flags say; returns false when a call is left unanswered.
+fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
+    let mut all_answered = true;
+    for _ in 0..16 {
+        let calls = host.pending_http_calls();
+        let Some(call) = calls.into_iter().next() else {
+            return Ok(all_answered);
+        };
+        let is_jwks = call.method() == Some("GET");
+        println!("{} call:", if is_jwks { "JWKS" } else { "verifier" });
+        print_call(&call);
+        let answered = if is_jwks {
+            match &args.jwks {
+                Some(jwks) => {
+                    println!("  answered: 200 with --jwks-file");
+                    host.respond_http_call(
+                        call.token,
+                        200,
+                        &[("content-type", "application/json")],
+                        jwks,
+                    )
+                }
+                None => {
+                    println!("  failed: no --jwks-file given");
+                    host.fail_http_call(call.token)
+                }
+            }
+        } else {
+            match &args.verifier {
+                Some(VerifierAnswer::Respond { status, body }) => {
+                    println!("  answered: {status} {body}");
+                    host.respond_http_call(
+                        call.token,
+                        *status,
+                        &[("content-type", "application/json")],
+                        body.as_bytes(),
+                    )
+                }
+                Some(VerifierAnswer::Timeout) => {
+                    println!("  answered: timeout after {} ms", call.timeout.as_millis());
+                    host.advance(call.timeout)
+                }
+                None => {
+                    println!("  not answered: pass --verifier-response 'STATUS:BODY' or --verifier-timeout");
+                    all_answered = false;
+                    return Ok(all_answered);
+                }
+            }
+        };
+        answered.map_err(|e| e.to_string())?;
+    }
+    Ok(all_answered)
+}
+
+fn run(args: &Args) -> Result<ExitCode, String> {
+    let plugin = Plugin::load(&args.wasm).map_err(|e| e.to_string())?;
+    let time = args
+        .time
+        .map(|t| std::time::UNIX_EPOCH + Duration::from_secs(t));
+    let mut host = plugin
+        .instantiate_with(HostOptions {
+            time,
+            ..HostOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let accepted = host.configure(&args.config).map_err(|e| e.to_string())?;
+    if !accepted {
+        println!("configuration: REJECTED");
+        print_logs(&host);
+        return Ok(ExitCode::from(2));
+    }
+    println!("configuration: accepted");
+    if args.jwks.is_some() {
+        // Let the root context load remote key sets first, as Envoy's first tick would.
+        host.tick().map_err(|e| e.to_string())?;
+        answer_calls(&mut host, args)?;
+    }
+    println!("request: {} {}", args.method, args.path);
+    for (name, value) in &args.headers {
+        println!("  {name}: {}", shorten(value));
+    }
+    let mut headers: Vec<(&str, &str)> = vec![(":method", &args.method), (":path", &args.path)];
+    if !args.headers.iter().any(|(n, _)| n == ":authority") {
+        headers.push((":authority", "localhost"));
+    }
+    headers.extend(args.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let request = host.request(&headers).map_err(|e| e.to_string())?;
+    answer_calls(&mut host, args)?;
+    let code = match host.outcome(request) {
+        Outcome::Continue { headers } => {
+            println!("decision: ALLOW (forwarded upstream)");
+            println!("forwarded headers:");
+            for (name, value) in headers.iter() {
+                println!("  {name}: {value}");
+            }
+            0
+        }
+        Outcome::LocalResponse(response) => {
+            println!("decision: DENY (answered by the filter)");
+            println!("response: {}", response.status);
+            for (name, value) in response.headers.iter() {
+                println!("  {name}: {value}");
+            }
+            println!("  body: {}", response.body_str());
+            1
+        }
+        Outcome::Paused => {
+            println!("decision: PENDING (the filter waits for an http call)");
+            3
+        }
+        Outcome::Reset => {
+            println!("decision: RESET (the filter reset the stream)");
+            1
+        }
+        Outcome::Unknown => return Err("the request vanished".into()),
+    };
+    print_logs(&host);
+    Ok(ExitCode::from(code))
+}
+
+/// Long values (tokens) shortened for the request echo.
+fn shorten(value: &str) -> String {
+    const KEEP: usize = 60;
+    match value.char_indices().nth(KEEP) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &value[..cut], value.len()),
+        None => value.to_owned(),
+    }
+}
+
+fn print_logs(host: &Host) {
+    println!("filter logs:");
+    for entry in host.logs() {
+        println!("  {entry}");
+    }
+    for note in host.notes() {
+        println!("  [host] {note}");
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1)) {
+        Ok(None) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(args)) => match run(&args) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("warden-wasm-run: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Err(error) => {
+            eprintln!("warden-wasm-run: {error}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
