@@ -3,8 +3,9 @@
 
 use crate::alg::Algorithm;
 use crate::jwk::KeyMaterial;
+use crate::rsa_verify::Hash;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Sha256, Sha384, Sha512};
 
 pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature: &[u8]) -> bool {
     match (key, alg) {
@@ -18,23 +19,22 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
             hmac_verify::<Hmac<Sha512>>(secret, signing_input, signature)
         }
         (KeyMaterial::Rsa(key), Algorithm::RS256) => {
-            key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(signing_input), signature).is_ok()
+            key.verify_pkcs1v15(Hash::Sha256, signing_input, signature)
         }
         (KeyMaterial::Rsa(key), Algorithm::RS384) => {
-            key.verify(rsa::Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(signing_input), signature).is_ok()
+            key.verify_pkcs1v15(Hash::Sha384, signing_input, signature)
         }
         (KeyMaterial::Rsa(key), Algorithm::RS512) => {
-            key.verify(rsa::Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(signing_input), signature).is_ok()
+            key.verify_pkcs1v15(Hash::Sha512, signing_input, signature)
         }
-        // JWS fixes the PSS salt length to the hash size (RFC 7518 §3.5).
         (KeyMaterial::Rsa(key), Algorithm::PS256) => {
-            key.verify(rsa::Pss::new_with_salt::<Sha256>(32), &Sha256::digest(signing_input), signature).is_ok()
+            key.verify_pss(Hash::Sha256, signing_input, signature)
         }
         (KeyMaterial::Rsa(key), Algorithm::PS384) => {
-            key.verify(rsa::Pss::new_with_salt::<Sha384>(48), &Sha384::digest(signing_input), signature).is_ok()
+            key.verify_pss(Hash::Sha384, signing_input, signature)
         }
         (KeyMaterial::Rsa(key), Algorithm::PS512) => {
-            key.verify(rsa::Pss::new_with_salt::<Sha512>(64), &Sha512::digest(signing_input), signature).is_ok()
+            key.verify_pss(Hash::Sha512, signing_input, signature)
         }
         (KeyMaterial::P256(key), Algorithm::ES256) => {
             use p256::ecdsa::signature::Verifier;

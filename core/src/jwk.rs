@@ -3,6 +3,7 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
+use crate::rsa_verify::RsaPublicKey;
 use serde_json::{Map, Value};
 
 /// Smallest RSA modulus accepted (RFC 7518 §3.3), and the largest, to bound the work an input can cause.
@@ -15,7 +16,7 @@ pub const MAX_KEYS: usize = 64;
 
 pub enum KeyMaterial {
     Hmac(Vec<u8>),
-    Rsa(Box<rsa::RsaPublicKey>),
+    Rsa(Box<RsaPublicKey>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -161,16 +162,18 @@ fn parse_jwk(key: &Value) -> Result<Jwk, String> {
             KeyMaterial::Hmac(k)
         }
         "RSA" => {
-            let n = rsa::BigUint::from_bytes_be(&bytes_field(obj, "n")?);
-            let e = rsa::BigUint::from_bytes_be(&bytes_field(obj, "e")?);
-            let bits = n.bits();
-            if bits < MIN_RSA_BITS {
+            let key = RsaPublicKey::new(
+                &bytes_field(obj, "n")?,
+                &bytes_field(obj, "e")?,
+                MAX_RSA_BITS,
+            )
+            .map_err(|e| format!("invalid RSA key: {e}"))?;
+            if key.bits() < MIN_RSA_BITS {
                 return Err(format!(
-                    "RSA modulus is {bits} bits; at least {MIN_RSA_BITS} required"
+                    "RSA modulus is {} bits; at least {MIN_RSA_BITS} required",
+                    key.bits()
                 ));
             }
-            let key = rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-                .map_err(|e| format!("invalid RSA key: {e}"))?;
             KeyMaterial::Rsa(Box::new(key))
         }
         "EC" => {

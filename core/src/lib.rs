@@ -13,6 +13,7 @@ pub mod jwk;
 pub mod keystore;
 pub mod protocol;
 pub mod reason;
+pub mod rsa_verify;
 pub mod rules;
 pub mod token;
 
