@@ -47,7 +47,10 @@ pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis:
         if let Some(ca_file) = ca_file {
             let root_cert = std::fs::read(ca_file)
                 .map_err(|e| format!("cannot read --redis-ca-file {}: {e}", ca_file.display()))?;
-            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
             return redis::Client::build_with_tls(url, certificates).map_err(invalid);
         }
     }

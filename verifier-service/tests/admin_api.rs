@@ -298,7 +298,7 @@ async fn min_replicas_ack_waits_for_replicas() {
     // With a real replica in sync, writes are acknowledged.
     let port = primary.port.to_string();
     let _replica = common::RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
-    let mut conn = primary.connection().await;
+    let conn = primary.connection().await;
     common::eventually("the replica to sync", || {
         let mut conn = conn.clone();
         async move {

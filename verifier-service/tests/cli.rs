@@ -439,3 +439,27 @@ async fn serve_binary_from_environment_and_sigterm() {
     assert!(messages.contains(&"stopped"), "{logs}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The default (pure Rust) build says clearly that `rediss://` needs the `tls` feature.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn rediss_without_the_tls_feature_is_a_clear_error() {
+    let dir = temp_dir("no-tls");
+    let token_file = dir.join("admin-token");
+    std::fs::write(&token_file, common::ADMIN_TOKEN).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--redis-url",
+            "rediss://user:secret-pw@localhost:6380",
+        ])
+        .arg("--admin-token-file")
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--features tls"), "{stderr}");
+    assert!(!stderr.contains("secret-pw"), "password leaked: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

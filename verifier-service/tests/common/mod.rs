@@ -218,6 +218,12 @@ impl Verifier {
         let state = AppState::new(store, token, settings);
         let check = TcpListener::bind("127.0.0.1:0").await.expect("bind check");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        Verifier::from_parts(Listeners { check, admin }, state)
+    }
+
+    /// Serves `state` on the given listeners.
+    pub fn from_parts(listeners: Listeners, state: AppState) -> Verifier {
+        let Listeners { check, admin } = listeners;
         let (check_addr, admin_addr) = (
             check.local_addr().expect("addr"),
             admin.local_addr().expect("addr"),
