@@ -396,3 +396,44 @@ async fn graceful_shutdown_stops_both_listeners() {
     assert!(tokio::net::TcpStream::connect(check).await.is_err());
     assert!(tokio::net::TcpStream::connect(admin).await.is_err());
 }
+
+#[tokio::test]
+async fn shutdown_drains_a_request_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let check_addr = v.check;
+    let body = br#"{"sub":"alice","jti":"j1","exp":9}"#;
+    let (first, rest) = body.split_at(10);
+
+    // A request whose body is only half sent when shutdown begins.
+    let mut stream = tokio::net::TcpStream::connect(check_addr).await.unwrap();
+    let head = format!(
+        "POST /v1/check HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    // Let the server read the head, so the request is in flight.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shutdown = tokio::spawn(v.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No new connections once shutdown has begun.
+    assert!(tokio::net::TcpStream::connect(check_addr).await.is_err());
+    assert!(
+        !shutdown.is_finished(),
+        "run returned before the request in flight was answered"
+    );
+
+    stream.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"allow":true}"#), "{answer}");
+    tokio::time::timeout(Duration::from_secs(30), shutdown)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
