@@ -29,7 +29,7 @@ def plugin_config(jwks: dict, *, failure_mode: str = "deny", verifier_cluster: s
     """Routes used by the suite:
     /healthz (exact) and /public/* need no token; /fwd/* keeps the token (forward: true);
     /es256/* only accepts ES256; /q/* reads the token from ?access_token=; /c/* from the cookie
-    `session`; everything else requires the `main` provider."""
+    `session`; /any/* accepts a token of `es256` or `fwd`; everything else requires `main`."""
     return {
         "providers": {
             "main": provider(jwks),
@@ -45,6 +45,7 @@ def plugin_config(jwks: dict, *, failure_mode: str = "deny", verifier_cluster: s
             {"match": {"prefix": "/es256/"}, "requires": {"provider_name": "es256"}},
             {"match": {"prefix": "/q/"}, "requires": {"provider_name": "query"}},
             {"match": {"prefix": "/c/"}, "requires": {"provider_name": "cookie"}},
+            {"match": {"prefix": "/any/"}, "requires": {"requires_any": ["es256", "fwd"]}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}},
         ],
         "verifier": {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -155,3 +156,32 @@ def test_bad_token_never_gets_a_5xx(stack):
 def test_audience_may_be_an_array(stack):
     token = stack.keys.token("ES256", aud=["something-else", AUDIENCE])
     assert stack.envoy.request("/", token).status == 200
+
+
+def test_requires_any_accepts_a_token_of_either_provider(stack):
+    # ES256 satisfies `es256`; RS256 is refused by `es256` but accepted by `fwd`.
+    assert stack.envoy.request("/any/x", stack.keys.token("ES256")).status == 200
+    response = stack.envoy.request("/any/x", stack.keys.token("RS256"))
+    assert response.status == 200, response
+    assert stack.envoy.request("/any/x").status == 401
+    assert stack.envoy.request("/any/x", stack.keys.token("RS256", aud="other")).status == 401
+
+
+def test_concurrent_clients_all_get_their_answer(stack):
+    """Bounded concurrency: 8 clients x 40 requests, mixing valid and invalid tokens."""
+    good = [stack.keys.token(alg, sub=f"c-{alg}") for alg in ("ES256", "RS256", "EdDSA", "HS256")]
+    bad = stack.keys.token("ES256", iss="https://evil.example")
+
+    def client(n: int) -> list[tuple[int, int]]:
+        results = []
+        for i in range(40):
+            if i % 5 == 4:
+                results.append((401, stack.envoy.request("/", bad).status))
+            else:
+                results.append((200, stack.envoy.request("/", good[(n + i) % len(good)]).status))
+        return results
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = [pair for result in pool.map(client, range(8)) for pair in result]
+    wrong = [(want, got) for want, got in outcomes if want != got]
+    assert len(outcomes) == 320 and not wrong, wrong[:10]

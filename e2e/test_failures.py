@@ -3,6 +3,8 @@ and recovery once Redis is back (without restarting the verifier or Envoy)."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 import harness
@@ -51,6 +53,41 @@ def test_verifier_down_with_failure_mode_allow_lets_valid_tokens_through(without
     assert_denied(envoy.request("/", keys.token("ES256", iss="https://evil.example")), "issuer_mismatch")
     stats = envoy.stats()
     assert stats.get("wasmcustom.warden.verifier.failure_mode_allowed", 0) >= 1, stats
+
+
+def test_verifier_that_never_answers_times_out_into_a_503(tmp_path, keys):
+    """A verifier that accepts connections but never answers: the call times out (timeout_ms)."""
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(64)  # never accepted: the kernel completes handshakes, nobody answers
+    upstream = harness.EchoUpstream(tmp_path)
+    envoy = harness.Envoy(tmp_path, plugin_config(keys.jwks(), verifier_timeout_ms=300),
+                          upstream_port=upstream.port, verifier_port=black_hole.getsockname()[1])
+    try:
+        upstream.start()
+        envoy.start()
+        assert_unavailable(envoy.request("/", keys.token("ES256")))
+        assert envoy.stats().get("wasmcustom.warden.verifier.failure", 0) >= 1
+    finally:
+        envoy.stop()
+        upstream.stop()
+        black_hole.close()
+
+
+def test_verifier_answering_nonsense_is_a_failure_not_an_allow(tmp_path, keys):
+    """Point the verifier cluster at the echo server: 200 with a body that is no CheckResponse."""
+    upstream = harness.EchoUpstream(tmp_path)
+    envoy = None
+    try:
+        upstream.start()
+        envoy = harness.Envoy(tmp_path, plugin_config(keys.jwks()), upstream_port=upstream.port,
+                              verifier_port=upstream.port)
+        envoy.start()
+        assert_unavailable(envoy.request("/", keys.token("ES256")))
+    finally:
+        if envoy is not None:
+            envoy.stop()
+        upstream.stop()
 
 
 def test_verifier_stopped_mid_flight_fails_closed(own_stack):
