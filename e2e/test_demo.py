@@ -1,10 +1,9 @@
-"""`make demo` (scripts/demo.sh) end to end: it prints three curls that do what they say, and an
-interrupt (Ctrl-C) stops every process it started."""
+"""`make demo` (scripts/demo.sh) end to end: it prints three curls that do what they say; running it
+again replaces the running demo (idempotent); an interrupt (Ctrl-C) stops every process it started."""
 
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -23,45 +22,80 @@ def port_in_use(port: int) -> bool:
 
 
 def run_curl(line: str) -> str:
-    """Runs a printed curl line (through bash, as a user pasting it would) and returns the status line."""
-    result = subprocess.run(["bash", "-c", line.replace("curl -i ", "curl -s -o /dev/null -w '%{http_code}' ", 1)],
-                            capture_output=True, text=True, timeout=30)
-    return result.stdout.strip()
+    """Runs a printed curl line through bash, as a user pasting it would; returns the HTTP status."""
+    quiet = line.replace("curl -i ", "curl -s -o /dev/null -w '%{http_code}' ", 1)
+    return subprocess.run(["bash", "-c", quiet], capture_output=True, text=True, timeout=30).stdout.strip()
 
 
-def test_demo_prints_a_working_curl_flow_and_stops_cleanly(tmp_path):
-    busy = [port for port in DEMO_PORTS if port_in_use(port)]
-    if busy:
-        pytest.skip(f"demo ports in use on this machine: {busy} (is a demo running?)")
-    env = dict(os.environ, WARDEN_DEMO_RUN_DIR=str(tmp_path / "run"))
-    log = open(tmp_path / "demo.out", "w+")
-    demo = subprocess.Popen(["bash", str(harness.ROOT / "scripts/demo.sh")], cwd=harness.ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
+class Demo:
+    def __init__(self, tmp_path, name: str):
+        self.out = tmp_path / f"{name}.out"
+        self.run_dir = tmp_path / "run"
+        env = dict(os.environ, WARDEN_DEMO_RUN_DIR=str(self.run_dir))
+        self.popen = subprocess.Popen(
+            ["bash", str(harness.ROOT / "scripts/demo.sh")], cwd=harness.ROOT, env=env,
+            stdout=open(self.out, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )
+
+    def wait_printed(self) -> str:
         def printed():
-            text = (tmp_path / "demo.out").read_text()
-            if demo.poll() is not None:
-                raise RuntimeError(f"demo exited with {demo.returncode}:\n{text}")
-            return "Ctrl-C stops everything" in text and "3. The same curl" in text and text
+            text = self.out.read_text()
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"demo exited with {self.popen.returncode}:\n{text}")
+            return "3. The same curl" in text and text.rstrip().endswith("grep wasmcustom") and text
+        return harness.wait_until(printed, "the demo to print its curls", timeout=120)
 
-        text = harness.wait_until(printed, "the demo to print its curls", timeout=120)
-        curls = [line for line in text.splitlines() if line.startswith("curl -i ")]
-        assert len(curls) == 3, text
-        assert run_curl(curls[0]) == "200"
-        assert run_curl(curls[1]) == "200"
-        assert run_curl(curls[2]) == "401"
-        pids = [int(line.split()[0]) for line in (tmp_path / "run/demo.pids").read_text().splitlines()]
-        assert len(pids) == 4
-    finally:
-        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the foreground process group
+    def recorded_pids(self) -> list[int]:
+        return [int(line.split()[0]) for line in (self.run_dir / "demo.pids").read_text().splitlines()]
+
+    def interrupt(self) -> int:
+        """What Ctrl-C does: SIGINT to the whole foreground process group."""
         try:
-            demo.wait(timeout=30)
+            os.killpg(self.popen.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        try:
+            return self.popen.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
+            os.killpg(self.popen.pid, signal.SIGKILL)
             raise
+
+
+def alive(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in pids):
         time.sleep(0.1)
-    left = [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
-    assert not left, f"still running after Ctrl-C: {left}"
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+
+
+def test_demo_curl_flow_rerun_and_ctrl_c(tmp_path):
+    busy = [port for port in DEMO_PORTS if port_in_use(port)]
+    if busy:
+        pytest.skip(f"demo ports in use on this machine: {busy} (is a demo running?)")
+    first = Demo(tmp_path, "first")
+    second = None
+    try:
+        first.wait_printed()
+        first_pids = first.recorded_pids()
+        assert len(first_pids) == 5  # the script, redis, verifier, upstream, envoy
+
+        # Running the demo again stops the running one and starts afresh.
+        second = Demo(tmp_path, "second")
+        text = second.wait_printed()
+        assert first.popen.wait(timeout=30) != 0
+        assert not alive(first_pids), "the first demo's processes survived the rerun"
+
+        curls = [line for line in text.splitlines() if line.startswith("curl -i ")]
+        assert len(curls) == 3, text
+        assert [run_curl(curl) for curl in curls] == ["200", "200", "401"]
+        second_pids = second.recorded_pids()
+    finally:
+        for demo in (second, first):
+            if demo is not None:
+                demo.interrupt()
+    assert second.popen.returncode == 130
+    assert not alive(second_pids), "still running after Ctrl-C"
+    assert "demo: stopped" in second.out.read_text()
+    assert not (tmp_path / "run/demo.pids").exists()
     assert not [port for port in DEMO_PORTS if port_in_use(port)]

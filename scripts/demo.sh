@@ -25,27 +25,37 @@ python=".venv/bin/python"
 
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
-# Stops the processes listed in the pid file, each only if it is still the program we started.
-stop_recorded() {
-    [ -f "$pids_file" ] || return 0
-    local pid name
+# is_ours PID MATCH: the process is alive and still the program we started (guards against pid reuse).
+is_ours() {
+    [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$2"
+}
+
+# terminate LINES: stops the processes given as "PID MATCH" lines: TERM, up to 5 s, then KILL.
+terminate() {
+    local list="$1" pid name alive
     while read -r pid name; do
-        if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done <"$pids_file"
+        if [ -n "$pid" ] && is_ours "$pid" "$name"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done <<<"$list"
     for _ in $(seq 50); do
-        local alive=0
+        alive=0
         while read -r pid name; do
-            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
-        done <"$pids_file"
-        [ "$alive" -eq 0 ] && break
+            if [ -n "$pid" ] && is_ours "$pid" "$name"; then alive=1; fi
+        done <<<"$list"
+        [ "$alive" -eq 0 ] && return 0
         sleep 0.1
     done
     while read -r pid name; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done <"$pids_file"
+        if [ -n "$pid" ] && is_ours "$pid" "$name"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    done <<<"$list"
+}
+
+# Stops a demo recorded in the pid file (its script first, then what it started).
+stop_recorded() {
+    [ -f "$pids_file" ] || return 0
+    local list
+    list="$(cat "$pids_file")"
     rm -f "$pids_file"
+    terminate "$list"
 }
 
 if [ "${1:-}" = "--stop" ]; then
@@ -66,10 +76,16 @@ for port in $envoy_port $envoy_admin_port $upstream_port $check_port $admin_port
     port_busy "$port" && die "port 127.0.0.1:$port is in use by another program; stop it and retry"
 done
 
+# This run's processes, "PID MATCH" per line; the pid file also lists them, after this script.
+own=""
+echo "$$ demo.sh" >"$pids_file"
+
 cleanup() {
     trap - INT TERM EXIT
     trap '' PIPE INT  # finish stopping even if the terminal or a pipe reading our output is gone
-    stop_recorded
+    terminate "$own"
+    # Remove the pid file only if it is still ours (a newer demo may have replaced it).
+    if [ "$(head -n1 "$pids_file" 2>/dev/null)" = "$$ demo.sh" ]; then rm -f "$pids_file"; fi
     printf '\ndemo: stopped\n' 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -81,6 +97,7 @@ start() {
     local name="$1" match="$2"
     shift 2
     "$@" >"$run_dir/$name.log" 2>&1 </dev/null &
+    own+="$! $match"$'\n'
     echo "$! $match" >>"$pids_file"
 }
 
@@ -154,8 +171,8 @@ while true; do
     sleep 1 &
     wait $! || true
     while read -r pid name; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
             die "$name (pid $pid) stopped unexpectedly; see the logs in $run_dir/"
         fi
-    done <"$pids_file"
+    done <<<"$own"
 done
