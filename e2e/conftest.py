@@ -86,3 +86,29 @@ def own_stack(tmp_path, keys):
 
 def pytest_sessionfinish(session, exitstatus):
     harness.stop_all()
+
+
+_FIRST_PROCESS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.stash[_FIRST_PROCESS] = len(harness.STARTED)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the log tails of the processes the test used (started by it, or running)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    first = item.stash.get(_FIRST_PROCESS, 0)
+    procs = [p for i, p in enumerate(harness.STARTED) if i >= first or not p.exited()]
+    seen = set()
+    for proc in procs:
+        if proc.log_path in seen:
+            continue
+        seen.add(proc.log_path)
+        report.sections.append((f"log of {proc.name}", proc.log_tail(25)))

@@ -141,6 +141,7 @@ class Process:
         )
         log.close()
         _RUNNING.append(self)
+        STARTED.append(self)
         return self
 
     def exited(self) -> bool:
@@ -177,6 +178,7 @@ class Process:
 
 
 _RUNNING: list[Process] = []
+STARTED: list[Process] = []  # every start, in order (conftest shows their logs when a test fails)
 
 
 def stop_all() -> None:
