@@ -61,19 +61,26 @@ pub fn authenticate(ctx: &mut Context<'_>, headers: &Headers) -> (Outcome, Cache
         let Some(provider) = ctx.config.providers.get(idx) else {
             continue;
         };
-        let (token, source) = match extract::extract(&provider.sources, headers) {
-            Extracted::Found(token, source) => (token, source),
+        let outcome = match extract::extract(&provider.sources, headers) {
+            Extracted::Found(token, source) => verify_with(ctx, idx, token, source, &mut used),
+            // Two copies of the token: the upstream might read the one not verified here.
+            Extracted::Duplicate => Outcome::Denied(Reason::TokenMalformed),
             Extracted::Empty => {
                 saw_empty = true;
                 continue;
             }
             Extracted::Missing => continue,
         };
-        let outcome = verify_with(ctx, idx, token, source, &mut used);
         if matches!(outcome, Outcome::Allowed(_)) {
             return (outcome, used);
         }
-        first_failure.get_or_insert(outcome);
+        // A provider that may still verify the token once its keys are fetched outranks a refusal.
+        match (&first_failure, &outcome) {
+            (None, _) | (Some(Outcome::Denied(_)), Outcome::NeedKeys(_)) => {
+                first_failure = Some(outcome)
+            }
+            _ => {}
+        }
     }
     let outcome = first_failure.unwrap_or(Outcome::Denied(if saw_empty {
         Reason::TokenMalformed

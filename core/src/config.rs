@@ -13,6 +13,8 @@ pub const DEFAULT_VERIFIER_PATH: &str = "/v1/check";
 pub const DEFAULT_VERIFIER_TIMEOUT_MS: u64 = 200;
 pub const DEFAULT_JWKS_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 600;
+/// One year: longer refresh periods are surely mistakes (and overflow in milliseconds).
+pub const MAX_JWKS_CACHE_SECONDS: u64 = 31_536_000;
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
 pub const MAX_TOKEN_BYTES_LIMIT: usize = 65_536;
 
@@ -451,10 +453,10 @@ fn compile_remote(at: &str, r: RawRemoteJwks) -> Result<RemoteJwks, ConfigError>
     let cache_duration_seconds = r
         .cache_duration_seconds
         .unwrap_or(DEFAULT_JWKS_CACHE_SECONDS);
-    if cache_duration_seconds == 0 {
+    if cache_duration_seconds == 0 || cache_duration_seconds > MAX_JWKS_CACHE_SECONDS {
         return Err(err(
             format!("{at}.cache_duration_seconds"),
-            "must be at least 1",
+            format!("must be between 1 and {MAX_JWKS_CACHE_SECONDS}"),
         ));
     }
     Ok(RemoteJwks {

@@ -52,9 +52,9 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
             }
         }
         (KeyMaterial::Ed25519(key), Algorithm::EdDSA) => {
-            use ed25519_dalek::Verifier;
+            // Strict: refuses small-order R and non-canonical encodings as well.
             match ed25519_dalek::Signature::from_slice(signature) {
-                Ok(sig) => key.verify(signing_input, &sig).is_ok(),
+                Ok(sig) => key.verify_strict(signing_input, &sig).is_ok(),
                 Err(_) => false,
             }
         }

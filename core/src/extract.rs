@@ -19,6 +19,8 @@ pub enum Extracted<'a> {
     Found(&'a str, usize),
     /// A source was present but held no usable token (e.g. `Bearer ` with nothing after it).
     Empty,
+    /// The header or query parameter that holds the token appears more than once.
+    Duplicate,
     Missing,
 }
 
@@ -27,9 +29,25 @@ pub fn extract<'a>(sources: &[TokenSource], headers: &'a Headers) -> Extracted<'
     for (i, source) in sources.iter().enumerate() {
         let value = match source {
             TokenSource::Header { name, prefix } => {
-                header(headers, name).and_then(|v| strip_prefix(v, prefix))
+                let mut values = headers
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .filter_map(|(_, v)| strip_prefix(v, prefix));
+                let first = values.next();
+                if values.next().is_some() {
+                    return Extracted::Duplicate;
+                }
+                first
             }
-            TokenSource::Param(name) => header(headers, ":path").and_then(|p| query_param(p, name)),
+            TokenSource::Param(name) => {
+                let path = header(headers, ":path").unwrap_or("");
+                let mut values = query_params(path, name);
+                let first = values.next();
+                if values.next().is_some() {
+                    return Extracted::Duplicate;
+                }
+                first
+            }
             TokenSource::Cookie(name) => cookie(headers, name),
         };
         match value.map(str::trim) {
@@ -57,15 +75,18 @@ fn strip_prefix<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-fn query_param<'a>(path: &'a str, name: &str) -> Option<&'a str> {
-    let (_, query) = path.split_once('?')?;
-    query
+/// Every value of the query parameter `name` in `path`.
+fn query_params<'a>(path: &'a str, name: &str) -> std::vec::IntoIter<&'a str> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let values: Vec<&'a str> = query
         .split('&')
-        .find_map(|pair| match pair.split_once('=') {
+        .filter_map(|pair| match pair.split_once('=') {
             Some((k, v)) if k == name => Some(v),
             None if pair == name => Some(""),
             _ => None,
         })
+        .collect();
+    values.into_iter()
 }
 
 fn cookie<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {

@@ -206,9 +206,13 @@ fn parse_jwk(key: &Value) -> Result<Jwk, String> {
             let x: [u8; 32] = bytes_field(obj, "x")?
                 .try_into()
                 .map_err(|_| "Ed25519 \"x\" must be 32 bytes")?;
-            KeyMaterial::Ed25519(
-                ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "invalid Ed25519 key")?,
-            )
+            let key =
+                ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "invalid Ed25519 key")?;
+            // A small-order point verifies forged signatures (RFC 8032 does not exclude it).
+            if key.is_weak() {
+                return Err("weak Ed25519 key (small-order point)".into());
+            }
+            KeyMaterial::Ed25519(key)
         }
         other => return Err(format!("unsupported \"kty\" {other:?}")),
     };

@@ -8,14 +8,43 @@ use crate::jwk::KeySet;
 pub const RETRY_MS: u64 = 5_000;
 /// At most one fetch triggered by an unknown `kid` per provider in this window.
 pub const ON_DEMAND_MIN_INTERVAL_MS: u64 = 10_000;
+/// A fetch not answered within its timeout plus this margin is taken as lost: the proxy drops the
+/// callback of a call whose request context has gone away (e.g. the client disconnected).
+pub const LOST_FETCH_GRACE_MS: u64 = 5_000;
 
-#[derive(Default)]
 struct Remote {
     keys: Option<KeySet>,
     body_digest: Option<[u8; 32]>,
     next_refresh_ms: u64,
     last_on_demand_ms: Option<u64>,
-    in_flight: bool,
+    /// Set while a fetch is out: until when its answer may still arrive.
+    in_flight_until_ms: Option<u64>,
+    timeout_ms: u64,
+}
+
+impl Remote {
+    fn new(timeout_ms: u64) -> Self {
+        Remote {
+            keys: None,
+            body_digest: None,
+            next_refresh_ms: 0,
+            last_on_demand_ms: None,
+            in_flight_until_ms: None,
+            timeout_ms,
+        }
+    }
+
+    fn in_flight(&self, now_ms: u64) -> bool {
+        self.in_flight_until_ms.is_some_and(|until| now_ms < until)
+    }
+
+    fn start(&mut self, now_ms: u64) {
+        self.in_flight_until_ms = Some(
+            now_ms
+                .saturating_add(self.timeout_ms)
+                .saturating_add(LOST_FETCH_GRACE_MS),
+        );
+    }
 }
 
 pub struct KeyStore {
@@ -39,7 +68,10 @@ impl KeyStore {
         let remotes = config
             .providers
             .iter()
-            .map(|p| matches!(p.keys, KeySource::Remote(_)).then(Remote::default))
+            .map(|p| match &p.keys {
+                KeySource::Remote(remote) => Some(Remote::new(remote.timeout_ms)),
+                KeySource::Local(_) => None,
+            })
             .collect();
         KeyStore {
             remotes,
@@ -68,8 +100,8 @@ impl KeyStore {
         let mut due = Vec::new();
         for (i, r) in self.remotes.iter_mut().enumerate() {
             if let Some(r) = r {
-                if !r.in_flight && now_ms >= r.next_refresh_ms {
-                    r.in_flight = true;
+                if !r.in_flight(now_ms) && now_ms >= r.next_refresh_ms {
+                    r.start(now_ms);
                     due.push(i);
                 }
             }
@@ -83,7 +115,7 @@ impl KeyStore {
         let Some(Some(r)) = self.remotes.get_mut(idx) else {
             return false;
         };
-        if r.in_flight {
+        if r.in_flight(now_ms) {
             return false;
         }
         if r.last_on_demand_ms
@@ -92,7 +124,7 @@ impl KeyStore {
             return false;
         }
         r.last_on_demand_ms = Some(now_ms);
-        r.in_flight = true;
+        r.start(now_ms);
         true
     }
 
@@ -101,8 +133,8 @@ impl KeyStore {
         self.remotes.iter().flatten().any(|r| r.keys.is_none())
     }
 
-    pub fn in_flight(&self, idx: usize) -> bool {
-        matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight)
+    pub fn in_flight(&self, idx: usize, now_ms: u64) -> bool {
+        matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight(now_ms))
     }
 
     /// Records the outcome of a fetch: `body` is the document on HTTP 200, `None` otherwise.
@@ -116,7 +148,7 @@ impl KeyStore {
         let Some(Some(r)) = self.remotes.get_mut(idx) else {
             return FetchResult::Failed("not a remote provider".into());
         };
-        r.in_flight = false;
+        r.in_flight_until_ms = None;
         let parsed = body.and_then(|bytes| {
             let text = std::str::from_utf8(bytes).map_err(|_| "JWKS is not UTF-8".to_string())?;
             let digest = crate::cache::TokenCache::key(idx, text);

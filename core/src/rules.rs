@@ -5,7 +5,7 @@ use crate::config::{PathMatch, Rule};
 /// The first rule matching `path` (query string ignored). A rule that needs no token only
 /// matches normalised paths, so `/healthz/../admin` cannot borrow a bypass rule.
 pub fn matching_rule<'r>(rules: &'r [Rule], path: &str) -> Option<&'r Rule> {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = path.split('?').next().unwrap_or(path);
     rules.iter().find(|rule| {
         let hit = match &rule.matcher {
             PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
@@ -15,16 +15,20 @@ pub fn matching_rule<'r>(rules: &'r [Rule], path: &str) -> Option<&'r Rule> {
     })
 }
 
-/// No dot segments, empty segments, backslashes or percent-encoded dots and slashes.
+/// No dot segments (also with `;` parameters, as servlet containers read `..;`), empty
+/// segments, backslashes, fragments or percent-encoded dots and slashes.
 pub fn is_normalized(path: &str) -> bool {
-    if path.contains("//") || path.contains('\\') {
+    if path.contains("//") || path.contains(['\\', '#']) {
         return false;
     }
     let lower = path.to_ascii_lowercase();
     if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") {
         return false;
     }
-    !path.split('/').any(|seg| seg == "." || seg == "..")
+    !path
+        .split('/')
+        .map(|seg| seg.split(';').next().unwrap_or(seg))
+        .any(|seg| seg == "." || seg == "..")
 }
 
 #[cfg(test)]
