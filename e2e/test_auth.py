@@ -108,9 +108,11 @@ def test_bypass_exact_path_does_not_cover_longer_paths(stack):
 
 def test_token_from_query_parameter(stack):
     token = stack.keys.token("EdDSA", sub="query-user")
-    response = stack.envoy.request(f"/q/items?access_token={token}")
+    response = stack.envoy.request(f"/q/items?a=1&access_token={token}&b=2")
     assert response.status == 200, response
     assert echoed_headers(response)["x-jwt-sub"] == ["query-user"]
+    # The token is taken out of the query (forward is false); other parameters stay.
+    assert response.json()["path"] == "/q/items?a=1&b=2"
     assert stack.envoy.request("/q/items?access_token=garbage").status == 401
 
 
@@ -118,7 +120,17 @@ def test_token_from_cookie(stack):
     token = stack.keys.token("ES384", sub="cookie-user")
     response = stack.envoy.request("/c/items", headers={"cookie": f"theme=dark; session={token}"})
     assert response.status == 200, response
-    assert echoed_headers(response)["x-jwt-sub"] == ["cookie-user"]
+    seen = echoed_headers(response)
+    assert seen["x-jwt-sub"] == ["cookie-user"]
+    # The token cookie is removed (forward is false); other cookies stay.
+    assert seen["cookie"] == ["theme=dark"]
+
+
+def test_claim_headers_cannot_be_spoofed_on_routes_without_a_token(stack):
+    response = stack.envoy.request("/public/x", headers=[("x-jwt-sub", "mallory"), ("x-jwt-iss", "evil")])
+    assert response.status == 200, response
+    seen = echoed_headers(response)
+    assert "x-jwt-sub" not in seen and "x-jwt-iss" not in seen, seen
 
 
 def test_claim_headers_are_set_and_client_spoofs_removed(stack):

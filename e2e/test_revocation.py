@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 
+import harness
 from answers import assert_denied
+from configs import plugin_config
 
 
 def fresh_user() -> str:
@@ -89,3 +91,22 @@ def test_revoke_all(own_stack):
     assert_denied(stack.envoy.request("/", stack.keys.token("ES256", iat=None)), "revoked_all")
     after = stack.keys.token("ES256", iat=not_before + 1)
     assert stack.envoy.request("/", after).status == 200
+
+
+def test_revocation_reaches_every_worker(stack, tmp_path):
+    """Envoy with two workers (two VMs, two token caches) in front of the shared verifier: the
+    cache only skips signature checks, so a revocation holds on every connection at once."""
+    envoy = harness.Envoy(tmp_path, plugin_config(stack.keys.jwks()), upstream_port=stack.upstream.port,
+                          verifier_port=stack.verifier.port, concurrency=2)
+    try:
+        envoy.start()
+        sub = fresh_user()
+        token = stack.keys.token("ES256", sub=sub, jti="multi-worker")
+        assert [envoy.request("/", token).status for _ in range(12)] == [200] * 12  # a new connection each
+        answer = stack.verifier.admin("POST", "/v1/admin/revoke/token",
+                                      {"sub": sub, "jti": "multi-worker", "exp": int(time.time()) + 600})
+        assert answer.status == 200, answer
+        statuses = [envoy.request("/", token).status for _ in range(12)]
+        assert statuses == [401] * 12, statuses
+    finally:
+        envoy.stop()
