@@ -6,6 +6,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 use warden_wasm_tests::{default_wasm_path, Host, HostOptions, HttpCall, Outcome, Plugin};
 
+/// `println!` without the panic on a closed stdout (e.g. piped into `head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 const USAGE: &str = "\
 usage: warden-wasm-run --config FILE [options]
 
@@ -117,7 +132,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Option<Args>, Str
 }
 
 fn print_call(call: &HttpCall) {
-    println!(
+    say!(
         "  {} {} on cluster {} (authority {}, timeout {} ms)",
         call.method().unwrap_or("?"),
         call.path().unwrap_or("?"),
@@ -126,7 +141,7 @@ fn print_call(call: &HttpCall) {
         call.timeout.as_millis()
     );
     if !call.body.is_empty() {
-        println!("  body: {}", call.body_str());
+        say!("  body: {}", call.body_str());
     }
 }
 
@@ -139,12 +154,12 @@ fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
             return Ok(all_answered);
         };
         let is_jwks = call.method() == Some("GET");
-        println!("{} call:", if is_jwks { "JWKS" } else { "verifier" });
+        say!("{} call:", if is_jwks { "JWKS" } else { "verifier" });
         print_call(&call);
         let answered = if is_jwks {
             match &args.jwks {
                 Some(jwks) => {
-                    println!("  answered: 200 with --jwks-file");
+                    say!("  answered: 200 with --jwks-file");
                     host.respond_http_call(
                         call.token,
                         200,
@@ -153,14 +168,14 @@ fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
                     )
                 }
                 None => {
-                    println!("  failed: no --jwks-file given");
+                    say!("  failed: no --jwks-file given");
                     host.fail_http_call(call.token)
                 }
             }
         } else {
             match &args.verifier {
                 Some(VerifierAnswer::Respond { status, body }) => {
-                    println!("  answered: {status} {body}");
+                    say!("  answered: {status} {body}");
                     host.respond_http_call(
                         call.token,
                         *status,
@@ -169,11 +184,11 @@ fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
                     )
                 }
                 Some(VerifierAnswer::Timeout) => {
-                    println!("  answered: timeout after {} ms", call.timeout.as_millis());
+                    say!("  answered: timeout after {} ms", call.timeout.as_millis());
                     host.advance(call.timeout)
                 }
                 None => {
-                    println!("  not answered: pass --verifier-response 'STATUS:BODY' or --verifier-timeout");
+                    say!("  not answered: pass --verifier-response 'STATUS:BODY' or --verifier-timeout");
                     all_answered = false;
                     return Ok(all_answered);
                 }
@@ -197,19 +212,19 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     let accepted = host.configure(&args.config).map_err(|e| e.to_string())?;
     if !accepted {
-        println!("configuration: REJECTED");
+        say!("configuration: REJECTED");
         print_logs(&host);
         return Ok(ExitCode::from(2));
     }
-    println!("configuration: accepted");
+    say!("configuration: accepted");
     if args.jwks.is_some() {
         // Let the root context load remote key sets first, as Envoy's first tick would.
         host.tick().map_err(|e| e.to_string())?;
         answer_calls(&mut host, args)?;
     }
-    println!("request: {} {}", args.method, args.path);
+    say!("request: {} {}", args.method, args.path);
     for (name, value) in &args.headers {
-        println!("  {name}: {}", shorten(value));
+        say!("  {name}: {}", shorten(value));
     }
     let mut headers: Vec<(&str, &str)> = vec![(":method", &args.method), (":path", &args.path)];
     if !args.headers.iter().any(|(n, _)| n == ":authority") {
@@ -220,28 +235,28 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     answer_calls(&mut host, args)?;
     let code = match host.outcome(request) {
         Outcome::Continue { headers } => {
-            println!("decision: ALLOW (forwarded upstream)");
-            println!("forwarded headers:");
+            say!("decision: ALLOW (forwarded upstream)");
+            say!("forwarded headers:");
             for (name, value) in headers.iter() {
-                println!("  {name}: {value}");
+                say!("  {name}: {value}");
             }
             0
         }
         Outcome::LocalResponse(response) => {
-            println!("decision: DENY (answered by the filter)");
-            println!("response: {}", response.status);
+            say!("decision: DENY (answered by the filter)");
+            say!("response: {}", response.status);
             for (name, value) in response.headers.iter() {
-                println!("  {name}: {value}");
+                say!("  {name}: {value}");
             }
-            println!("  body: {}", response.body_str());
+            say!("  body: {}", response.body_str());
             1
         }
         Outcome::Paused => {
-            println!("decision: PENDING (the filter waits for an http call)");
+            say!("decision: PENDING (the filter waits for an http call)");
             3
         }
         Outcome::Reset => {
-            println!("decision: RESET (the filter reset the stream)");
+            say!("decision: RESET (the filter reset the stream)");
             1
         }
         Outcome::Unknown => return Err("the request vanished".into()),
@@ -260,30 +275,30 @@ fn shorten(value: &str) -> String {
 }
 
 fn print_logs(host: &Host) {
-    println!("filter logs:");
+    say!("filter logs:");
     for entry in host.logs() {
-        println!("  {entry}");
+        say!("  {entry}");
     }
     for note in host.notes() {
-        println!("  [host] {note}");
+        say!("  [host] {note}");
     }
 }
 
 fn main() -> ExitCode {
     match parse_args(std::env::args().skip(1)) {
         Ok(None) => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             ExitCode::SUCCESS
         }
         Ok(Some(args)) => match run(&args) {
             Ok(code) => code,
             Err(error) => {
-                eprintln!("warden-wasm-run: {error}");
+                say_err!("warden-wasm-run: {error}");
                 ExitCode::from(2)
             }
         },
         Err(error) => {
-            eprintln!("warden-wasm-run: {error}\n\n{USAGE}");
+            say_err!("warden-wasm-run: {error}\n\n{USAGE}");
             ExitCode::from(2)
         }
     }

@@ -159,3 +159,41 @@ fn requires_any_accepts_either_provider() {
     let request = get(&mut host, "/api", Some(&token), &[]);
     forwarded(&host, request);
 }
+
+#[test]
+fn token_from_a_cookie_is_removed_and_other_cookies_kept() {
+    let config = config_with(
+        provider(&keys().jwks(), json!({"from_cookies": ["session"]})),
+        None,
+    );
+    let mut host = start(&config);
+    let token = keys().sign(Alg::ES256, &claims());
+    let cookie = format!("theme=dark; session={token}; lang=en");
+    let request = host
+        .request(&[(":method", "GET"), (":path", "/api"), ("cookie", &cookie)])
+        .unwrap();
+    let headers = forwarded(&host, request);
+    let forwarded_cookie = headers.get("cookie").unwrap_or_default();
+    assert!(!forwarded_cookie.contains(&token), "{forwarded_cookie}");
+    assert!(
+        forwarded_cookie.contains("theme=dark") && forwarded_cookie.contains("lang=en"),
+        "{forwarded_cookie}"
+    );
+}
+
+#[test]
+fn responses_pass_through_untouched() {
+    let mut host = start(&config());
+    let token = keys().sign(Alg::ES256, &claims());
+    let request = get(&mut host, "/api", Some(&token), &[]);
+    forwarded(&host, request);
+    let response = host
+        .respond(request, &[(":status", "200"), ("x-upstream", "1")])
+        .unwrap();
+    let headers = response
+        .forwarded_headers()
+        .cloned()
+        .expect("response forwarded");
+    assert_eq!(headers.get("x-upstream"), Some("1"));
+    host.finish(request).unwrap();
+}

@@ -73,14 +73,19 @@ fn allow_resumes_with_claim_headers() {
 
 #[test]
 fn deny_answers_401_with_the_verifier_reason() {
-    for reason in [
+    let modes = ["deny", "allow"];
+    let reasons = [
         "revoked",
         "stale_version",
         "session_missing",
         "session_mismatch",
         "revoked_all",
-    ] {
-        let mut host = host_with_verifier("allow");
+    ];
+    for (mode, reason) in modes
+        .iter()
+        .flat_map(|m| reasons.iter().map(move |r| (*m, *r)))
+    {
+        let mut host = host_with_verifier(mode);
         let (request, call) = paused_request(&mut host);
         let body = json!({"allow": false, "reason": reason}).to_string();
         host.respond_http_call(call.token, 200, &[], body.as_bytes())
