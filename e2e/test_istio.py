@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 
@@ -159,6 +160,28 @@ def test_oci_layout_is_valid_and_deterministic(tmp_path, variant):
         assert json.loads(by_type["application/vnd.module.wasm.config.v1+json"])["type"] == "envoy_proxy"
     again, *_ = package(tmp_path / "again", variant)
     assert again["digest"] == descriptor["digest"]
+
+
+@pytest.mark.parametrize("variant", ["compat", "oci"])
+def test_skopeo_reads_and_copies_the_oci_layout(tmp_path, variant):
+    """An independent OCI implementation verifies the digests while copying the image out."""
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        pytest.skip("skopeo is not installed (scripts/setup.sh installs it where apt is usable)")
+    descriptor, manifest, _, _ = package(tmp_path, variant)
+    source = f"oci:{tmp_path / variant}:0.1.0"
+    inspected = subprocess.run([skopeo, "inspect", "--raw", source], capture_output=True, text=True, check=True)
+    assert json.loads(inspected.stdout) == manifest
+    copied = tmp_path / "copied"
+    subprocess.run([skopeo, "copy", "--quiet", source, f"dir:{copied}"], capture_output=True, text=True, check=True)
+    wasm = harness.WASM_FILE.read_bytes()
+    blobs = [p.read_bytes() for p in copied.iterdir() if p.name not in ("manifest.json", "version")]
+    if variant == "oci":
+        assert wasm in blobs
+    else:
+        (layer,) = [b for b in blobs if b[:2] == b"\x1f\x8b"]
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+            assert tar.extractfile("plugin.wasm").read() == wasm
 
 
 def test_package_oci_refuses_a_non_wasm_file(tmp_path):

