@@ -354,6 +354,68 @@ mod tests {
         }
     }
 
+    /// s^e mod n against an independent big-integer implementation, on moduli with carry-heavy
+    /// shapes (all-ones limbs, a top limb of 1) and signatures at the edges of [0, n).
+    #[test]
+    fn public_op_matches_reference_big_integers() {
+        use rsa::BigUint;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut moduli: Vec<Vec<u8>> = vec![
+            vec![0xff; 256],                                    // 2^2048 - 1
+            [vec![0x01], vec![0x00; 255], vec![0x01]].concat(), // 2^2048 + 1
+            [vec![0x80], vec![0x00; 254], vec![0x01]].concat(), // 2^2047 + 1
+        ];
+        for len in [64usize, 255, 256, 257, 384] {
+            let mut n: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            n[0] |= 0x80;
+            n[len - 1] |= 1;
+            moduli.push(n);
+        }
+        for n_be in &moduli {
+            for e in [3u64, 65537, 0xffff_ffff_ffff_ffff] {
+                let key = RsaPublicKey::new(n_be, &e.to_be_bytes(), 8192).unwrap();
+                let n = BigUint::from_bytes_be(n_be);
+                let k = key.byte_len();
+                let mut samples: Vec<BigUint> = vec![
+                    BigUint::from(0u8),
+                    BigUint::from(1u8),
+                    BigUint::from(2u8),
+                    &n - 1u8,
+                    &n - 2u8,
+                ];
+                for _ in 0..4 {
+                    let raw: Vec<u8> = (0..k).map(|_| next() as u8).collect();
+                    samples.push(BigUint::from_bytes_be(&raw) % &n);
+                }
+                for s in samples {
+                    let mut s_be = s.to_bytes_be();
+                    while s_be.len() < k {
+                        s_be.insert(0, 0);
+                    }
+                    let expected = s.modpow(&BigUint::from(e), &n);
+                    let got = key.public_op(&s_be).unwrap();
+                    assert_eq!(
+                        BigUint::from_bytes_be(&got),
+                        expected,
+                        "e={e} n={n:x} s={s:x}"
+                    );
+                    assert_eq!(got.len(), k);
+                }
+                let mut n_padded = n_be.clone();
+                while n_padded.len() < k {
+                    n_padded.insert(0, 0);
+                }
+                assert!(key.public_op(&n_padded).is_none(), "s = n");
+            }
+        }
+    }
+
     #[test]
     fn small_modulus_arithmetic() {
         // n = 2^521 - 1 is not prime-product but odd: check s^e mod n against repeated multiplication.
