@@ -173,6 +173,24 @@ mod tests {
     }
 
     #[test]
+    fn a_second_copy_of_the_token_is_a_duplicate() {
+        let two = h(&[("authorization", "Bearer a"), ("authorization", "bearer b")]);
+        assert_eq!(extract(&bearer(), &two), Extracted::Duplicate);
+        // Another scheme in a second authorization header is not a second token.
+        let basic = h(&[("authorization", "Basic x"), ("authorization", "Bearer a")]);
+        assert_eq!(extract(&bearer(), &basic), Extracted::Found("a", 0));
+        let param = vec![TokenSource::Param("t".into())];
+        assert_eq!(
+            extract(&param, &h(&[(":path", "/a?t=1&x=2&t=1")])),
+            Extracted::Duplicate
+        );
+        assert_eq!(
+            extract(&param, &h(&[(":path", "/a?t=1&tt=2")])),
+            Extracted::Found("1", 0)
+        );
+    }
+
+    #[test]
     fn params_and_cookies() {
         let sources = vec![
             TokenSource::Param("access_token".into()),
