@@ -81,8 +81,8 @@ fn query_params<'a>(path: &'a str, name: &str) -> std::vec::IntoIter<&'a str> {
     let values: Vec<&'a str> = query
         .split('&')
         .filter_map(|pair| match pair.split_once('=') {
-            Some((k, v)) if k == name => Some(v),
-            None if pair == name => Some(""),
+            Some((k, v)) if is_param_name(k, name) => Some(v),
+            None if is_param_name(pair, name) => Some(""),
             _ => None,
         })
         .collect();
@@ -100,6 +100,39 @@ fn cookie<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
         })
 }
 
+/// Whether a raw query key is `name` once percent-decoded (`access%5Ftoken` is `access_token`
+/// to an upstream that decodes names, so it is to the filter too).
+fn is_param_name(raw: &str, name: &str) -> bool {
+    if !raw.contains('%') {
+        return raw == name;
+    }
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut bytes = raw.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            decoded.push(b);
+            continue;
+        }
+        let mut hex = bytes.clone();
+        let value = match (hex.next(), hex.next()) {
+            (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                std::str::from_utf8(&[h, l])
+                    .ok()
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            }
+            _ => None,
+        };
+        match value {
+            Some(v) => {
+                decoded.push(v);
+                bytes = hex;
+            }
+            None => decoded.push(b),
+        }
+    }
+    decoded == name.as_bytes()
+}
+
 /// The `:path` with the parameter `name` removed.
 pub fn path_without_param(path: &str, name: &str) -> String {
     let Some((base, query)) = path.split_once('?') else {
@@ -107,7 +140,7 @@ pub fn path_without_param(path: &str, name: &str) -> String {
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .filter(|pair| !is_param_name(pair.split_once('=').map_or(*pair, |(k, _)| k), name))
         .collect();
     if kept.is_empty() {
         base.to_string()

@@ -240,3 +240,28 @@ fn rsa_verifier_handles_odd_modulus_sizes() {
         assert!(!ours.verify_pkcs1v15(Hash::Sha384, msg, &n));
     }
 }
+
+/// Finding: a parameter name with percent-encoded characters (`access%5Ftoken`) was neither
+/// counted as a second copy nor removed before forwarding; an upstream that decodes names then
+/// reads that unverified value as `access_token`.
+#[test]
+fn percent_encoded_parameter_names_are_the_same_parameter() {
+    let config = local_and_remote_config(json!({"from_params": ["access_token"]}));
+    let keys = KeyStore::new(&config);
+    let good = token(Algorithm::ES256, &claims());
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.";
+    let path = format!("/x?access_token={good}&access%5ftoken={forged}");
+    let outcome = run(&config, &keys, &[(":path", &path)]);
+    assert!(
+        matches!(outcome, Outcome::Denied(Reason::TokenMalformed)),
+        "{outcome:?}"
+    );
+    // The token alone under an encoded name is found, and removed with its encoded name.
+    let path = format!("/x?a=1&access%5Ftoken={good}");
+    let outcome = run(&config, &keys, &[(":path", &path)]);
+    let Outcome::Allowed(allowed) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let fwd = warden_core::auth::forwarding(&config, Some(&allowed), &h(&[(":path", &path)]));
+    assert_eq!(fwd.set, vec![(":path".to_string(), "/x?a=1".to_string())]);
+}
