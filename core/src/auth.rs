@@ -283,10 +283,18 @@ pub fn verifier_verdict(status: Option<u32>, body: &[u8]) -> Verdict {
                 .get("reason")
                 .and_then(Value::as_str)
                 .and_then(Reason::parse);
-            // A deny is a deny even when the reason is one this filter does not know.
-            Verdict::Deny(reason.unwrap_or(Reason::Revoked))
+            Verdict::Deny(deny_reason(reason))
         }
         _ => Verdict::Failure,
+    }
+}
+
+/// A verifier deny is always a 401 `invalid_token`, even when the reason is one this filter does
+/// not know or one that would change the kind of answer (no token, unavailable).
+fn deny_reason(reason: Option<Reason>) -> Reason {
+    match reason {
+        None | Some(Reason::TokenMissing | Reason::VerifierUnavailable) => Reason::Revoked,
+        Some(r) => r,
     }
 }
 
@@ -295,7 +303,7 @@ impl From<CheckResponse> for Verdict {
         if r.allow {
             Verdict::Allow
         } else {
-            Verdict::Deny(r.reason.unwrap_or(Reason::Revoked))
+            Verdict::Deny(deny_reason(r.reason))
         }
     }
 }

@@ -445,6 +445,11 @@ fn compile_remote(at: &str, r: RawRemoteJwks) -> Result<RemoteJwks, ConfigError>
     if !r.path.starts_with('/') {
         return Err(err(format!("{at}.path"), "must start with '/'"));
     }
+    no_whitespace(&format!("{at}.cluster"), &r.cluster)?;
+    no_whitespace(&format!("{at}.path"), &r.path)?;
+    if let Some(authority) = &r.authority {
+        no_whitespace(&format!("{at}.authority"), authority)?;
+    }
     let timeout_ms = timeout(
         &format!("{at}.timeout_ms"),
         r.timeout_ms,
@@ -533,6 +538,11 @@ fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
     if !path.starts_with('/') {
         return Err(err("verifier.path", "must start with '/'"));
     }
+    no_whitespace("verifier.cluster", &v.cluster)?;
+    no_whitespace("verifier.path", &path)?;
+    if let Some(authority) = &v.authority {
+        no_whitespace("verifier.authority", authority)?;
+    }
     Ok(VerifierConfig {
         authority: v.authority.unwrap_or_else(|| v.cluster.clone()),
         timeout_ms: timeout(
@@ -544,6 +554,17 @@ fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
         cluster: v.cluster,
         path,
     })
+}
+
+/// Cluster names, paths and authorities go into HTTP calls: no spaces or control characters.
+fn no_whitespace(path: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(err(path, "must not be empty"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err(path, "must not contain spaces or control characters"));
+    }
+    Ok(())
 }
 
 fn timeout(path: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {

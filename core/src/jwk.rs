@@ -113,7 +113,26 @@ impl KeySet {
         Ok(set)
     }
 
-    /// Keys that may verify `alg`, narrowed to `kid` when the token names one.
+    /// Like `parse`, for a document fetched from a URL: a JWKS served over HTTP is public, so
+    /// symmetric (`oct`) keys in it are refused — anyone could mint tokens with them.
+    pub fn parse_public(json: &str) -> Result<KeySet, String> {
+        let mut set = KeySet::parse(json)?;
+        let before = set.keys.len();
+        set.keys.retain(|k| k.material.kind() != KeyKind::Hmac);
+        if set.keys.len() < before {
+            set.skipped
+                .push("symmetric (oct) keys are not accepted from a remote JWKS".to_string());
+        }
+        if set.keys.is_empty() {
+            return Err(
+                "no usable key (symmetric (oct) keys are not accepted from a remote JWKS)".into(),
+            );
+        }
+        Ok(set)
+    }
+
+    /// Keys that may verify `alg`: when the token names a `kid`, the keys with that `kid` and
+    /// the keys without one.
     pub fn candidates<'a>(
         &'a self,
         alg: Algorithm,
@@ -121,7 +140,8 @@ impl KeySet {
     ) -> impl Iterator<Item = &'a Jwk> + 'a {
         self.keys
             .iter()
-            .filter(move |k| kid.is_none() || k.kid.as_deref() == kid)
+            // A key without a `kid` is a candidate for any token, as in Envoy's jwt_authn.
+            .filter(move |k| kid.is_none() || k.kid.is_none() || k.kid.as_deref() == kid)
             .filter(move |k| k.fits(alg))
     }
 

@@ -155,7 +155,7 @@ impl KeyStore {
             if r.body_digest == Some(digest) {
                 return Ok(None);
             }
-            KeySet::parse(text).map(|set| Some((set, digest)))
+            KeySet::parse_public(text).map(|set| Some((set, digest)))
         });
         match parsed {
             Ok(None) => {

@@ -291,6 +291,41 @@ fn remote_keys_are_fetched_on_unknown_kid_with_a_rate_limit() {
 }
 
 #[test]
+fn remote_jwks_never_supplies_hmac_secrets() {
+    let remote = json!({"remote_jwks": {"cluster":"idp","path":"/jwks"}});
+    let mut w = World::new(config(remote));
+    let idx = w.config.provider_index("other").unwrap();
+    let only_oct = json!({"keys":[jwk(Algorithm::HS256)]}).to_string();
+    assert!(matches!(
+        w.keys
+            .finish_fetch(idx, Ok(only_oct.as_bytes()), 600_000, 0),
+        FetchResult::Failed(_)
+    ));
+    let mixed = json!({"keys":[jwk(Algorithm::HS256), jwk(Algorithm::ES256)]}).to_string();
+    assert_eq!(
+        w.keys.finish_fetch(idx, Ok(mixed.as_bytes()), 600_000, 0),
+        FetchResult::Updated
+    );
+    let set = w.keys.keys(&w.config, idx).unwrap();
+    assert_eq!(set.candidates(Algorithm::HS256, None).count(), 0);
+    assert_eq!(set.candidates(Algorithm::ES256, None).count(), 1);
+}
+
+#[test]
+fn keys_without_kid_serve_tokens_with_a_kid() {
+    let mut k = jwk(Algorithm::EdDSA);
+    k.as_object_mut().unwrap().remove("kid");
+    let set = warden_core::jwk::KeySet::parse(&json!({"keys":[k]}).to_string()).unwrap();
+    assert_eq!(
+        set.candidates(Algorithm::EdDSA, Some("anything")).count(),
+        1
+    );
+    let tok = token(Algorithm::EdDSA, &claims());
+    let req = warden_core::token::Requirements::default();
+    assert!(warden_core::token::verify(&tok, &req, &set, NOW).is_ok());
+}
+
+#[test]
 fn scheduled_refresh_is_due_after_cache_duration() {
     let remote = json!({"remote_jwks": {"cluster":"idp","path":"/jwks"}});
     let mut w = World::new(config(remote));
@@ -356,6 +391,14 @@ fn verifier_verdicts() {
         auth::verifier_verdict(Some(200), br#"{"allow":"yes"}"#),
         Verdict::Failure
     );
+    for odd in ["token_missing", "verifier_unavailable"] {
+        let body = format!(r#"{{"allow":false,"reason":"{odd}"}}"#);
+        assert_eq!(
+            auth::verifier_verdict(Some(200), body.as_bytes()),
+            Verdict::Deny(Reason::Revoked),
+            "{odd}"
+        );
+    }
     assert_eq!(
         auth::verifier_verdict(Some(200), b"garbage"),
         Verdict::Failure

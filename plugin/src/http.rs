@@ -166,19 +166,25 @@ impl RequestContext {
             .as_ref()
             .map(|v| v.failure_mode);
         shared.borrow().metrics.verifier_failure();
-        if mode == Some(FailureMode::Allow) {
+        let allow = mode == Some(FailureMode::Allow);
+        let (_, now_ms) = now(self);
+        let message = if allow {
+            "warden: verifier unavailable; request allowed by failure_mode allow"
+        } else {
+            "warden: verifier unavailable; request denied (failure_mode deny)"
+        };
+        // One warning per interval, not one per request: an outage must not flood the log.
+        let level = if shared.borrow_mut().verifier_warning_due(now_ms) {
+            LogLevel::Warn
+        } else {
+            LogLevel::Debug
+        };
+        log(level, message);
+        if allow {
             shared.borrow().metrics.failure_mode_allowed();
-            log(
-                LogLevel::Warn,
-                "warden: verifier unavailable; request allowed by failure_mode allow",
-            );
             self.forward(shared, Some(&allowed));
             true
         } else {
-            log(
-                LogLevel::Warn,
-                "warden: verifier unavailable; request denied (failure_mode deny)",
-            );
             self.deny(Some(shared), Reason::VerifierUnavailable);
             false
         }

@@ -23,6 +23,22 @@ pub struct Shared {
     pub keys: KeyStore,
     pub cache: TokenCache,
     pub metrics: Metrics,
+    last_verifier_warning_ms: Option<u64>,
+}
+
+/// At most one verifier-failure warning per this interval; the rest go to debug.
+const VERIFIER_WARNING_INTERVAL_MS: u64 = 10_000;
+
+impl Shared {
+    pub fn verifier_warning_due(&mut self, now_ms: u64) -> bool {
+        let due = self
+            .last_verifier_warning_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= VERIFIER_WARNING_INTERVAL_MS);
+        if due {
+            self.last_verifier_warning_ms = Some(now_ms);
+        }
+        due
+    }
 }
 
 #[derive(Default)]
@@ -104,6 +120,7 @@ impl RootContext for WardenRoot {
             keys,
             cache: TokenCache::new(DEFAULT_CAPACITY),
             metrics: Metrics::define(),
+            last_verifier_warning_ms: None,
         })));
         self.fetches.clear();
         true

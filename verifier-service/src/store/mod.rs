@@ -198,7 +198,8 @@ impl Store {
         match first {
             Ok(value) => Ok(value),
             Err(e) if is_noscript(&e) => {
-                tracing::info!("redis lost its script cache; sending scripts again");
+                // Normal on the first call after a start or a Redis restart.
+                tracing::debug!("scripts not cached in redis yet; sending them");
                 tokio::time::timeout(budget, build(false).query_async::<T>(&mut connection))
                     .await
                     .map_err(|_| StoreError::Timeout)?
