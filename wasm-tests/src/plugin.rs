@@ -18,6 +18,7 @@ pub struct Plugin {
     pub(crate) module: Module,
     pub(crate) linker: Arc<Linker<HostState>>,
     path: PathBuf,
+    stubbed: Vec<String>,
 }
 
 impl Plugin {
@@ -51,19 +52,26 @@ impl Plugin {
                 origin.display()
             )));
         }
-        let linker =
+        let (linker, stubbed) =
             build_linker(&engine, &module).map_err(|e| HostError::Instantiate(format!("{e:?}")))?;
         Ok(Plugin {
             engine,
             module,
             linker: Arc::new(linker),
             path: origin,
+            stubbed,
         })
     }
 
     /// Where the module came from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Imports the host has no implementation for, answered by an error-status stub
+    /// (`module::name`). Empty for any module built with the proxy-wasm 0.2 Rust SDK.
+    pub fn stubbed_imports(&self) -> &[String] {
+        &self.stubbed
     }
 
     /// The module's imports as `module::name`, e.g. `env::proxy_log`.
@@ -75,7 +83,11 @@ impl Plugin {
     }
 }
 
-fn build_linker(engine: &Engine, module: &Module) -> wasmtime::Result<Linker<HostState>> {
+fn build_linker(
+    engine: &Engine,
+    module: &Module,
+) -> wasmtime::Result<(Linker<HostState>, Vec<String>)> {
+    let mut stubbed = Vec::new();
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)?;
     hostcalls::add_to_linker(&mut linker)?;
@@ -99,7 +111,7 @@ fn build_linker(engine: &Engine, module: &Module) -> wasmtime::Result<Linker<Hos
         };
         let name = format!("{}::{}", import.module(), import.name());
         let result_types: Vec<ValType> = ty.results().collect();
-        let _already_defined = linker.func_new(import.module(), import.name(), ty.clone(), {
+        let stub = linker.func_new(import.module(), import.name(), ty.clone(), {
             move |mut caller, _params, results| {
                 caller.data_mut().note_unsupported(&name);
                 for (result, ty) in results.iter_mut().zip(&result_types) {
@@ -111,6 +123,10 @@ fn build_linker(engine: &Engine, module: &Module) -> wasmtime::Result<Linker<Hos
                 Ok(())
             }
         });
+        // An error means the name is already defined: the real implementation stays.
+        if stub.is_ok() {
+            stubbed.push(format!("{}::{}", import.module(), import.name()));
+        }
     }
-    Ok(linker)
+    Ok((linker, stubbed))
 }

@@ -121,3 +121,23 @@ fn a_request_after_a_rejected_configuration_fails_closed() {
     let request = get(&mut host, "/", None, &[]);
     assert_eq!(answered(&host, request).status, 503);
 }
+
+#[test]
+fn every_import_of_the_filter_has_a_real_host_implementation() {
+    let imports = plugin().imports();
+    assert!(
+        imports.iter().any(|i| i == "env::proxy_http_call"),
+        "{imports:?}"
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi_snapshot_preview1::")),
+        "{imports:?}"
+    );
+    assert!(
+        plugin().stubbed_imports().is_empty(),
+        "imports without implementation: {:?}",
+        plugin().stubbed_imports()
+    );
+}

@@ -201,3 +201,28 @@ fn a_bad_document_keeps_the_previous_keys() {
     let request = get(&mut host, "/api", Some(&token), &[]);
     forwarded(&host, request);
 }
+
+#[test]
+fn a_key_dropped_from_the_set_stops_serving_cached_tokens() {
+    let mut host = loaded_host(&[keys().jwk(Alg::ES256)]);
+    let token = keys().sign(Alg::ES256, &claims());
+    for _ in 0..2 {
+        let request = get(&mut host, "/api", Some(&token), &[]);
+        forwarded(&host, request);
+    }
+    assert_eq!(host.metric("warden.cache.hit"), Some(1));
+    // The identity provider rotates: the old key is gone.
+    let rotated = Keys::generate_without_rsa(keys());
+    let mut new_jwk = rotated.jwk(Alg::ES256);
+    new_jwk["kid"] = json!("p256-2");
+    host.advance(Duration::from_secs(600)).unwrap();
+    let call = jwks_call(&host);
+    host.respond_http_call(call.token, 200, &[], &jwks_of(&[new_jwk.clone()]))
+        .unwrap();
+    let request = get(&mut host, "/api", Some(&token), &[]);
+    if let Some(call) = host.pending_http_call_to("idp") {
+        host.respond_http_call(call.token, 200, &[], &jwks_of(&[new_jwk]))
+            .unwrap();
+    }
+    assert_denied(&host, request, "key_not_found");
+}
