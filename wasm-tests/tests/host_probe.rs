@@ -60,6 +60,11 @@ fn every_sdk_import_is_linked_by_the_host() {
             >= 20,
         "{imports:?}"
     );
+    assert!(
+        probe().stubbed_imports().is_empty(),
+        "{:?}",
+        probe().stubbed_imports()
+    );
     let host = host();
     assert!(
         host.notes().is_empty(),
