@@ -20,9 +20,44 @@ pub const AUDIENCE: &str = "api.example";
 pub fn plugin() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN.get_or_init(|| match Plugin::load_default() {
-        Ok(plugin) => plugin,
+        Ok(plugin) => {
+            warn_if_stale(plugin.path());
+            plugin
+        }
         Err(error) => panic!("{error}"),
     })
+}
+
+/// Says so when `plugin/` or `core/` sources are newer than the `.wasm` under test.
+fn warn_if_stale(wasm: &std::path::Path) {
+    fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+        let mut latest = None;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let time = if path.is_dir() {
+                newest(&path)
+            } else {
+                entry.metadata().ok()?.modified().ok()
+            };
+            latest = latest.max(time);
+        }
+        latest
+    }
+    let Ok(built) = std::fs::metadata(wasm).and_then(|m| m.modified()) else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["plugin/src", "core/src"] {
+        if newest(&root.join(dir)).is_some_and(|t| t > built) {
+            // Straight to stderr: the test harness captures `eprintln!`.
+            let warning = format!(
+                "warning: {dir} changed after {} was built; rebuild it with \
+                 `cargo build --release --target wasm32-wasip1 -p warden-plugin`\n",
+                wasm.display()
+            );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), warning.as_bytes());
+        }
+    }
 }
 
 /// A fresh VM at [`NOW`], configured with `config` (which must be accepted).
