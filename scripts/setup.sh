@@ -42,6 +42,8 @@ apt_install() {
 
 # The tests and the demo start their own redis-server processes; the Debian service is not needed.
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# openssl makes the certificates of the verifier's rediss:// (TLS) test.
+command -v openssl >/dev/null 2>&1 || apt_install openssl
 
 # skopeo is optional (an independent reader of the OCI layouts scripts/package-oci.sh makes):
 # installed when apt can be used without a password, else its test is skipped.
