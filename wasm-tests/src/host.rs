@@ -19,6 +19,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 const ROOT_CONTEXT_ID: u32 = 1;
 /// Bytes of WASI stdout/stderr kept per host.
 const STDIO_CAPACITY: usize = 4 << 20;
+/// Epoch ticks meaning "no limit" (wasmtime adds the current epoch, so not `u64::MAX`).
+const NO_DEADLINE: u64 = u64::MAX / 4;
 /// `advance` fires at most this many timer events (a guard against a 1 ms tick over a year).
 const MAX_TIMER_EVENTS: usize = 1_000_000;
 
@@ -35,6 +37,9 @@ pub struct HostOptions {
     pub echo_logs: bool,
     /// Start time of the settable clock (default: now).
     pub time: Option<SystemTime>,
+    /// Longest a single callback may run before it traps (default 10 s; `None`: no limit).
+    /// Only a guard against endless loops: it is wall-clock time, coarse (50 ms steps).
+    pub callback_time_limit: Option<Duration>,
 }
 
 impl Default for HostOptions {
@@ -45,6 +50,7 @@ impl Default for HostOptions {
             log_level: LogLevel::Trace,
             echo_logs: std::env::var_os("WARDEN_WASM_LOG").is_some(),
             time: None,
+            callback_time_limit: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -123,6 +129,9 @@ pub struct Host {
     callbacks: Callbacks,
     next_context_id: u32,
     crashed: bool,
+    /// Epoch ticks a callback may run (see `HostOptions::callback_time_limit`).
+    deadline_ticks: u64,
+    time_limit: Option<Duration>,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -183,6 +192,7 @@ impl Host {
             done_calls: 0,
         };
         let mut store = Store::new(&plugin.engine, state);
+        store.set_epoch_deadline(NO_DEADLINE);
         let instance = plugin
             .linker
             .instantiate(&mut store, &plugin.module)
@@ -196,11 +206,22 @@ impl Host {
             .map_err(|_| HostError::NotProxyWasm("no proxy_on_memory_allocate export".into()))?;
         store.data_mut().guest = Some(GuestMemory { memory, allocate });
         let callbacks = Callbacks::find(&instance, &mut store)?;
+        let deadline_ticks = match options.callback_time_limit {
+            Some(limit) => {
+                let ticks = limit.as_nanos() / crate::plugin::EPOCH_TICK.as_nanos().max(1);
+                u64::try_from(ticks)
+                    .unwrap_or(NO_DEADLINE)
+                    .clamp(1, NO_DEADLINE)
+            }
+            None => NO_DEADLINE,
+        };
         let mut host = Host {
             store,
             callbacks,
             next_context_id: ROOT_CONTEXT_ID + 1,
             crashed: false,
+            deadline_ticks,
+            time_limit: options.callback_time_limit,
             stdout,
             stderr,
         };
@@ -240,11 +261,20 @@ impl Host {
             return Err(HostError::Crashed);
         }
         self.store.data_mut().effective_context = context;
+        self.store.set_epoch_deadline(self.deadline_ticks);
         func.call(&mut self.store, params).map_err(|error| {
             self.crashed = true;
+            let interrupted =
+                error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt);
+            let message = match (interrupted, self.time_limit) {
+                (true, Some(limit)) => {
+                    format!("ran longer than the callback time limit of {limit:?}")
+                }
+                _ => format!("{error:?}"),
+            };
             HostError::Trap {
                 callback: name,
-                message: format!("{error:?}"),
+                message,
             }
         })
     }

@@ -6,7 +6,11 @@ use crate::hostcalls;
 use crate::state::HostState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, Val, ValType};
+
+/// How often the engine's epoch advances; callback time limits count in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(50);
 
 /// WASI `ENOSYS`, answered by WASI functions nobody implements.
 const WASI_ENOSYS: i32 = 52;
@@ -42,8 +46,12 @@ impl Plugin {
 
     /// Compiles a module from memory; `origin` is only used in messages.
     pub fn from_bytes(bytes: &[u8], origin: PathBuf) -> Result<Plugin, HostError> {
-        let config = Config::new();
+        let mut config = Config::new();
+        // A callback that runs away (an endless loop) traps after its time limit instead of
+        // hanging the test run; see `HostOptions::callback_time_limit`.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| HostError::Compile(format!("{e:?}")))?;
+        start_epoch_ticker(&engine);
         let module =
             Module::new(&engine, bytes).map_err(|e| HostError::Compile(format!("{e:?}")))?;
         if module.get_export("proxy_abi_version_0_2_1").is_none() {
@@ -81,6 +89,22 @@ impl Plugin {
             .map(|i| format!("{}::{}", i.module(), i.name()))
             .collect()
     }
+}
+
+/// Advances the engine's epoch every `EPOCH_TICK` until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let ticker = std::thread::Builder::new()
+        .name("warden-wasm-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        });
+    // Without the thread no deadline is ever reached: callbacks just run without a limit.
+    drop(ticker);
 }
 
 fn build_linker(

@@ -411,3 +411,25 @@ fn hosts_are_independent() {
     assert_eq!(a.unix_time(), 10);
     assert_eq!(b.unix_time(), 20);
 }
+
+#[test]
+fn a_runaway_callback_traps_after_the_time_limit() {
+    let options = HostOptions {
+        callback_time_limit: Some(Duration::from_millis(200)),
+        ..HostOptions::default()
+    };
+    let mut host = probe().instantiate_with(options).unwrap();
+    assert!(host.configure("{}").unwrap());
+    let started = std::time::Instant::now();
+    let error = host
+        .request(&[(":method", "GET"), (":path", "/spin")])
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        error
+            .to_string()
+            .contains("ran longer than the callback time limit of 200ms"),
+        "{error}"
+    );
+    assert!(host.is_crashed());
+}
