@@ -41,7 +41,16 @@ fn rs_to_hs_key_confusion() {
     let mut host = start(&config_with(provider(&rsa_only, json!({})), None));
     let jwk = keys().jwk(Alg::RS256);
     let n = jwk["n"].as_str().unwrap().to_owned();
+    let pem = {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        keys()
+            .rsa
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap()
+    };
     let secrets: Vec<Vec<u8>> = vec![
+        pem.into_bytes(),
         jwk.to_string().into_bytes(),
         n.clone().into_bytes(),
         base64_decode(&n),
@@ -247,4 +256,32 @@ fn garbage_headers_never_crash_the_vm() {
         assert_eq!(answered(&host, request).status, 401, "{value:?}");
     }
     assert!(!host.is_crashed());
+}
+
+#[test]
+fn huge_and_numerous_headers_are_handled() {
+    let mut host = start(&config());
+    let huge = format!("Bearer {}", "a".repeat(1 << 20));
+    let request = host
+        .request(&[
+            (":method", "GET"),
+            (":path", "/api"),
+            ("authorization", &huge),
+        ])
+        .unwrap();
+    assert_denied(&host, request, "token_too_large");
+    let token = keys().sign(Alg::ES256, &claims());
+    let bearer = format!("Bearer {token}");
+    let names: Vec<String> = (0..1000).map(|i| format!("x-filler-{i}")).collect();
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", "GET"),
+        (":path", "/api"),
+        ("authorization", &bearer),
+    ];
+    headers.extend(names.iter().map(|n| (n.as_str(), "v")));
+    let request = host.request(&headers).unwrap();
+    // :method, :path, the 1000 fillers and 3 claim headers; not the token.
+    let forwarded_headers = forwarded(&host, request);
+    assert_eq!(forwarded_headers.len(), 1005);
+    assert!(!forwarded_headers.contains("authorization"));
 }
