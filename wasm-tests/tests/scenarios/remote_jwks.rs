@@ -226,3 +226,46 @@ fn a_key_dropped_from_the_set_stops_serving_cached_tokens() {
     }
     assert_denied(&host, request, "key_not_found");
 }
+
+/// Answers every pending JWKS fetch (including ones made while answering) with `jwks`.
+fn answer_jwks_fetches(host: &mut Host, jwks: &[Value]) {
+    for _ in 0..10 {
+        let Some(call) = host.pending_http_call_to("idp") else {
+            return;
+        };
+        host.respond_http_call(call.token, 200, &[], &jwks_of(jwks))
+            .unwrap();
+    }
+}
+
+#[test]
+#[ignore = "plugin bug reported to the lead: a request arriving while a JWKS fetch is in flight \
+            (the root's first fetch, or another request's) is refused with key_not_found instead of \
+            waiting for the keys"]
+fn requests_wait_for_an_in_flight_key_fetch() {
+    let token = keys().sign(Alg::ES256, &claims());
+    // Another request's fetch is in flight.
+    let mut host = start(&remote_config());
+    let first = get(&mut host, "/api", Some(&token), &[]);
+    let second = get(&mut host, "/api", Some(&token), &[]);
+    assert!(
+        host.outcome(second).is_paused(),
+        "refused while keys load: {:?}",
+        host.outcome(second)
+    );
+    answer_jwks_fetches(&mut host, &[keys().jwk(Alg::ES256)]);
+    forwarded(&host, first);
+    forwarded(&host, second);
+
+    // The root context's first fetch is in flight.
+    let mut host = start(&remote_config());
+    host.advance(Duration::from_secs(1)).unwrap();
+    let request = get(&mut host, "/api", Some(&token), &[]);
+    assert!(
+        host.outcome(request).is_paused(),
+        "refused while keys load: {:?}",
+        host.outcome(request)
+    );
+    answer_jwks_fetches(&mut host, &[keys().jwk(Alg::ES256)]);
+    forwarded(&host, request);
+}
