@@ -8,6 +8,9 @@ use crate::jwk::KeySet;
 pub const RETRY_MS: u64 = 5_000;
 /// At most one fetch triggered by an unknown `kid` per provider in this window.
 pub const ON_DEMAND_MIN_INTERVAL_MS: u64 = 10_000;
+/// Requests that find a fetch in flight may each send one more fetch of the same document and wait
+/// for it (rather than being refused while the keys are on their way), up to this many per round.
+pub const MAX_JOINED_FETCHES: u32 = 8;
 /// A fetch not answered within its timeout plus this margin is taken as lost: the proxy drops the
 /// callback of a call whose request context has gone away (e.g. the client disconnected).
 pub const LOST_FETCH_GRACE_MS: u64 = 5_000;
@@ -19,6 +22,8 @@ struct Remote {
     last_on_demand_ms: Option<u64>,
     /// Set while a fetch is out: until when its answer may still arrive.
     in_flight_until_ms: Option<u64>,
+    /// Fetches requests added to the round in flight.
+    joined: u32,
     timeout_ms: u64,
 }
 
@@ -30,6 +35,7 @@ impl Remote {
             next_refresh_ms: 0,
             last_on_demand_ms: None,
             in_flight_until_ms: None,
+            joined: 0,
             timeout_ms,
         }
     }
@@ -39,6 +45,7 @@ impl Remote {
     }
 
     fn start(&mut self, now_ms: u64) {
+        self.joined = 0;
         self.in_flight_until_ms = Some(
             now_ms
                 .saturating_add(self.timeout_ms)
@@ -110,12 +117,18 @@ impl KeyStore {
     }
 
     /// Whether a request may fetch provider `idx`'s keys now (unknown `kid`, or none loaded);
-    /// if so the fetch is recorded as started.
+    /// if so the fetch is recorded as started. A new round starts at most once per
+    /// `ON_DEMAND_MIN_INTERVAL_MS`; while a round (scheduled or on demand) is in flight, up to
+    /// `MAX_JOINED_FETCHES` requests may send their own fetch and wait for it.
     pub fn try_start_on_demand(&mut self, idx: usize, now_ms: u64) -> bool {
         let Some(Some(r)) = self.remotes.get_mut(idx) else {
             return false;
         };
         if r.in_flight(now_ms) {
+            if r.joined < MAX_JOINED_FETCHES {
+                r.joined += 1;
+                return true;
+            }
             return false;
         }
         if r.last_on_demand_ms

@@ -326,6 +326,31 @@ fn keys_without_kid_serve_tokens_with_a_kid() {
 }
 
 #[test]
+fn requests_may_join_a_fetch_in_flight_a_bounded_number_of_times() {
+    let remote = json!({"remote_jwks": {"cluster":"idp","path":"/jwks"}});
+    let mut w = World::new(config(remote));
+    let idx = w.config.provider_index("other").unwrap();
+    // The scheduled first fetch is out; requests arriving meanwhile fetch too and wait.
+    assert_eq!(w.keys.take_due(0), vec![idx]);
+    for _ in 0..warden_core::keystore::MAX_JOINED_FETCHES {
+        assert!(w.keys.try_start_on_demand(idx, 10));
+    }
+    assert!(!w.keys.try_start_on_demand(idx, 10));
+    // Once the round is over, the rate limit for new rounds applies as before.
+    let jwks = json!({"keys":[jwk(Algorithm::ES256)]}).to_string();
+    assert_eq!(
+        w.keys.finish_fetch(idx, Ok(jwks.as_bytes()), 600_000, 20),
+        FetchResult::Updated
+    );
+    assert!(
+        w.keys.try_start_on_demand(idx, 30),
+        "no on-demand round yet"
+    );
+    w.keys.finish_fetch(idx, Ok(jwks.as_bytes()), 600_000, 40);
+    assert!(!w.keys.try_start_on_demand(idx, 50));
+}
+
+#[test]
 fn scheduled_refresh_is_due_after_cache_duration() {
     let remote = json!({"remote_jwks": {"cluster":"idp","path":"/jwks"}});
     let mut w = World::new(config(remote));

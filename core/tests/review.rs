@@ -101,7 +101,12 @@ fn a_fetch_that_never_answers_does_not_block_refreshes_forever() {
     assert!(keys.in_flight(other, 1_500));
     // Long after any timeout, the scheduled refresh runs again.
     assert_eq!(keys.take_due(600_000), vec![other]);
-    // While that fetch may still answer, it is in flight (the rate limit alone would allow this).
+    // While that fetch may still answer, it is in flight: requests may only join it, a bounded
+    // number of times (the rate limit alone would allow a new round).
+    assert!(keys.in_flight(other, 600_500));
+    for _ in 0..warden_core::keystore::MAX_JOINED_FETCHES {
+        assert!(keys.try_start_on_demand(other, 600_500));
+    }
     assert!(!keys.try_start_on_demand(other, 600_500));
     // And that one, if lost too, does not block on-demand fetches forever.
     assert!(keys.try_start_on_demand(other, 10_000_000));

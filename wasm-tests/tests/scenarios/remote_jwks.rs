@@ -239,9 +239,6 @@ fn answer_jwks_fetches(host: &mut Host, jwks: &[Value]) {
 }
 
 #[test]
-#[ignore = "plugin bug reported to the lead: a request arriving while a JWKS fetch is in flight \
-            (the root's first fetch, or another request's) is refused with key_not_found instead of \
-            waiting for the keys"]
 fn requests_wait_for_an_in_flight_key_fetch() {
     let token = keys().sign(Alg::ES256, &claims());
     // Another request's fetch is in flight.
