@@ -37,12 +37,8 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
             key.verify_pss(Hash::Sha512, signing_input, signature)
         }
         (KeyMaterial::P256(key), Algorithm::ES256) => {
-            use p256::ecdsa::signature::Verifier;
-            // `from_slice` refuses r = 0 or s = 0 (the "psychic signature", CVE-2022-21449).
-            match p256::ecdsa::Signature::from_slice(signature) {
-                Ok(sig) => key.verify(signing_input, &sig).is_ok(),
-                Err(_) => false,
-            }
+            // `p256_verify` refuses r or s outside [1, n − 1] (CVE-2022-21449 and friends).
+            key.verify(signing_input, signature)
         }
         (KeyMaterial::P384(key), Algorithm::ES384) => {
             use p384::ecdsa::signature::Verifier;

@@ -3,6 +3,7 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
+use crate::p256_verify::P256PublicKey;
 use crate::rsa_verify::RsaPublicKey;
 use serde_json::{Map, Value};
 
@@ -17,7 +18,7 @@ pub const MAX_KEYS: usize = 64;
 pub enum KeyMaterial {
     Hmac(Vec<u8>),
     Rsa(Box<RsaPublicKey>),
-    P256(p256::ecdsa::VerifyingKey),
+    P256(Box<P256PublicKey>),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -202,11 +203,12 @@ fn parse_jwk(key: &Value) -> Result<Jwk, String> {
             let y = bytes_field(obj, "y")?;
             match crv {
                 "P-256" => {
+                    // Validated twice: by the `p256` crate (as before) and by our own
+                    // verifier, which checks coordinates < p and the curve equation.
                     let point = sec1_point(&x, &y, 32)?;
-                    KeyMaterial::P256(
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                            .map_err(|_| "point is not on P-256")?,
-                    )
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .map_err(|_| "point is not on P-256")?;
+                    KeyMaterial::P256(Box::new(P256PublicKey::from_coordinates(&x, &y)?))
                 }
                 "P-384" => {
                     let point = sec1_point(&x, &y, 48)?;

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod extract;
 pub mod jwk;
 pub mod keystore;
+pub mod p256_verify;
 pub mod protocol;
 pub mod reason;
 pub mod rsa_verify;
