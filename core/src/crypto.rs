@@ -41,11 +41,8 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
             key.verify(signing_input, signature)
         }
         (KeyMaterial::P384(key), Algorithm::ES384) => {
-            use p384::ecdsa::signature::Verifier;
-            match p384::ecdsa::Signature::from_slice(signature) {
-                Ok(sig) => key.verify(signing_input, &sig).is_ok(),
-                Err(_) => false,
-            }
+            // `p384_verify` refuses r or s outside [1, n − 1], as `p256_verify` does.
+            key.verify(signing_input, signature)
         }
         (KeyMaterial::Ed25519(key), Algorithm::EdDSA) => {
             // Strict: refuses small-order R and non-canonical encodings as well.

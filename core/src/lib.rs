@@ -12,6 +12,7 @@ pub mod extract;
 pub mod jwk;
 pub mod keystore;
 pub mod p256_verify;
+pub mod p384_verify;
 pub mod protocol;
 pub mod reason;
 pub mod rsa_verify;
