@@ -11,7 +11,7 @@ WASM := target/wasm32-wasip1/release/warden_plugin.wasm
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci clean-run
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench clean-run
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -22,6 +22,7 @@ help:
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
+	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 
@@ -52,6 +53,9 @@ test: unit-test e2e
 
 demo: build
 	@scripts/demo.sh
+
+bench: setup wasm
+	@$(VENV)/bin/python bench/envoy_bench.py
 
 oci: wasm
 	@scripts/package-oci.sh $(WASM) target/oci/warden
