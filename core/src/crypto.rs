@@ -37,11 +37,11 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
             key.verify_pss(Hash::Sha512, signing_input, signature)
         }
         (KeyMaterial::P256(key), Algorithm::ES256) => {
-            // `p256_verify` refuses r or s outside [1, n − 1] (CVE-2022-21449 and friends).
+            // `ecdsa_verify` refuses r or s outside [1, n − 1] (CVE-2022-21449 and friends).
             key.verify(signing_input, signature)
         }
         (KeyMaterial::P384(key), Algorithm::ES384) => {
-            // `p384_verify` refuses r or s outside [1, n − 1], as `p256_verify` does.
+            // `ecdsa_verify` refuses r or s outside [1, n − 1], as for P-256.
             key.verify(signing_input, signature)
         }
         (KeyMaterial::Ed25519(key), Algorithm::EdDSA) => {

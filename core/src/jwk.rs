@@ -3,8 +3,7 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
-use crate::p256_verify::P256PublicKey;
-use crate::p384_verify::P384PublicKey;
+use crate::ecdsa_verify::{P256PublicKey, P384PublicKey};
 use crate::rsa_verify::RsaPublicKey;
 use serde_json::{Map, Value};
 
