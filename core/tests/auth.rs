@@ -10,10 +10,12 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use warden_core::auth::{self, authenticate, Context, Outcome, Verdict};
+use warden_core::auth::{self, authenticate, Authenticator, Outcome};
 use warden_core::cache::TokenCache;
 use warden_core::config::Config;
+use warden_core::forward;
 use warden_core::keystore::{FetchResult, KeyStore, ON_DEMAND_MIN_INTERVAL_MS};
+use warden_core::protocol::{self, Verdict};
 use warden_core::{Algorithm, Reason};
 
 fn config(extra_provider: serde_json::Value) -> Config {
@@ -72,7 +74,7 @@ impl World {
     }
 
     fn run(&mut self, headers: &[(&str, &str)], now: i64) -> (Outcome, auth::CacheUse) {
-        let mut ctx = Context {
+        let mut ctx = Authenticator {
             config: &self.config,
             keys: &self.keys,
             cache: &mut self.cache,
@@ -130,7 +132,7 @@ fn allowed_request_forwards_claims_and_drops_the_token() {
     let Outcome::Allowed(allowed) = outcome else {
         panic!("{outcome:?}")
     };
-    let fwd = auth::forwarding(&w.config, Some(&allowed), &headers);
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &headers);
     assert!(
         fwd.remove.contains(&"x-jwt-sub".to_string()),
         "spoofed claim header removed"
@@ -145,7 +147,7 @@ fn allowed_request_forwards_claims_and_drops_the_token() {
         .contains(&("x-jwt-aud".into(), "api.example".into())));
 
     // Unprotected requests still lose spoofed claim headers.
-    let fwd = auth::forwarding(&w.config, None, &headers);
+    let fwd = forward::forwarding(&w.config, None, &headers);
     assert_eq!(fwd.set, vec![]);
     assert!(fwd.remove.contains(&"x-jwt-sub".to_string()));
     assert!(!fwd.remove.contains(&"authorization".to_string()));
@@ -160,7 +162,7 @@ fn token_in_query_or_cookie_is_removed_from_there() {
     let Outcome::Allowed(allowed) = w.run(&[(":path", &path)], NOW).0 else {
         panic!()
     };
-    let fwd = auth::forwarding(&w.config, Some(&allowed), &headers);
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &headers);
     assert!(fwd.set.contains(&(":path".into(), "/api/x?a=1".into())));
 
     let cookie = format!("theme=dark; session={tok}");
@@ -168,7 +170,7 @@ fn token_in_query_or_cookie_is_removed_from_there() {
     let Outcome::Allowed(allowed) = w.run(&[(":path", "/api"), ("cookie", &cookie)], NOW).0 else {
         panic!()
     };
-    let fwd = auth::forwarding(&w.config, Some(&allowed), &headers);
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &headers);
     assert!(fwd.set.contains(&("cookie".into(), "theme=dark".into())));
 }
 
@@ -182,7 +184,7 @@ fn forward_true_keeps_the_token() {
         panic!()
     };
     assert_eq!(w.config.providers[allowed.provider].name, "other");
-    let fwd = auth::forwarding(&w.config, Some(&allowed), &headers);
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &headers);
     assert!(!fwd.remove.contains(&"x-other-token".to_string()));
 }
 
@@ -369,7 +371,7 @@ fn check_request_from_claims() {
     c["sid"] = json!("s1");
     c["ver"] = json!(3);
     let claims_map = c.as_object().unwrap().clone();
-    let req = auth::check_request(&claims_map).unwrap();
+    let req = protocol::check_request(&claims_map).unwrap();
     assert_eq!(
         (
             req.sub.as_str(),
@@ -384,53 +386,172 @@ fn check_request_from_claims() {
         let mut m = claims_map.clone();
         m.remove(missing);
         assert_eq!(
-            auth::check_request(&m),
+            protocol::check_request(&m),
             Err(Reason::ClaimMissing),
             "{missing}"
         );
     }
     let mut m = claims_map.clone();
     m.insert("jti".into(), json!("x".repeat(257)));
-    assert_eq!(auth::check_request(&m), Err(Reason::TokenMalformed));
+    assert_eq!(protocol::check_request(&m), Err(Reason::TokenMalformed));
 }
 
 #[test]
 fn verifier_verdicts() {
     assert_eq!(
-        auth::verifier_verdict(Some(200), br#"{"allow":true}"#),
+        protocol::verifier_verdict(Some(200), br#"{"allow":true}"#),
         Verdict::Allow
     );
     assert_eq!(
-        auth::verifier_verdict(Some(200), br#"{"allow":false,"reason":"revoked"}"#),
+        protocol::verifier_verdict(Some(200), br#"{"allow":false,"reason":"revoked"}"#),
         Verdict::Deny(Reason::Revoked)
     );
     assert_eq!(
-        auth::verifier_verdict(Some(200), br#"{"allow":false,"reason":"session_missing"}"#),
+        protocol::verifier_verdict(Some(200), br#"{"allow":false,"reason":"session_missing"}"#),
         Verdict::Deny(Reason::SessionMissing)
     );
     assert_eq!(
-        auth::verifier_verdict(Some(200), br#"{"allow":false,"reason":"brand_new"}"#),
+        protocol::verifier_verdict(Some(200), br#"{"allow":false,"reason":"brand_new"}"#),
         Verdict::Deny(Reason::Revoked)
     );
     assert_eq!(
-        auth::verifier_verdict(Some(200), br#"{"allow":"yes"}"#),
+        protocol::verifier_verdict(Some(200), br#"{"allow":"yes"}"#),
         Verdict::Failure
     );
     for odd in ["token_missing", "verifier_unavailable"] {
         let body = format!(r#"{{"allow":false,"reason":"{odd}"}}"#);
         assert_eq!(
-            auth::verifier_verdict(Some(200), body.as_bytes()),
+            protocol::verifier_verdict(Some(200), body.as_bytes()),
             Verdict::Deny(Reason::Revoked),
             "{odd}"
         );
     }
     assert_eq!(
-        auth::verifier_verdict(Some(200), b"garbage"),
+        protocol::verifier_verdict(Some(200), b"garbage"),
         Verdict::Failure
     );
     assert_eq!(
-        auth::verifier_verdict(Some(503), br#"{"allow":true}"#),
+        protocol::verifier_verdict(Some(503), br#"{"allow":true}"#),
         Verdict::Failure
     );
-    assert_eq!(auth::verifier_verdict(None, b""), Verdict::Failure);
+    assert_eq!(protocol::verifier_verdict(None, b""), Verdict::Failure);
+}
+
+/// Finding: only `x-jwt-sub` was removed; `x_jwt_sub` reaches CGI-style upstreams as
+/// `HTTP_X_JWT_SUB`.
+#[test]
+fn claim_headers_are_removed_in_every_spelling() {
+    let w = World::new(config(local_other()));
+    let headers = h(&[
+        (":path", "/healthz"),
+        ("x_jwt_sub", "admin"),
+        ("X_JWT_AUD", "evil"),
+        ("x-jwt-sub-extra", "kept"),
+    ]);
+    let fwd = forward::forwarding(&w.config, None, &headers);
+    assert!(fwd.remove.contains(&"x_jwt_sub".to_string()), "{fwd:?}");
+    assert!(fwd.remove.contains(&"X_JWT_AUD".to_string()), "{fwd:?}");
+    assert!(!fwd.remove.contains(&"x-jwt-sub-extra".to_string()));
+}
+
+/// Finding: only the source that held the verified token was stripped, so a second, unverified
+/// token in another configured source reached the upstream.
+#[test]
+fn unverified_tokens_in_the_rules_other_sources_are_removed() {
+    let mut w = World::new(config(local_other()));
+    let tok = token(Algorithm::EdDSA, &claims());
+    let path = "/api/x?a=1&access_token=forged&b=2";
+    let pairs = [
+        (":path", path),
+        ("authorization", &format!("Bearer {tok}") as &str),
+        ("cookie", "theme=dark; session=forged"),
+    ];
+    let Outcome::Allowed(allowed) = w.run(&pairs, NOW).0 else {
+        panic!()
+    };
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &h(&pairs));
+    assert!(fwd.remove.contains(&"authorization".to_string()));
+    assert!(
+        fwd.set.contains(&(":path".into(), "/api/x?a=1&b=2".into())),
+        "{fwd:?}"
+    );
+    assert!(
+        fwd.set.contains(&("cookie".into(), "theme=dark".into())),
+        "{fwd:?}"
+    );
+
+    // With forward: true the verified token stays, but a token in another provider's source of
+    // the same rule (`main`'s authorization header on /any) is taken out.
+    let other = token(Algorithm::HS256, &claims());
+    let pairs = [
+        (":path", "/any"),
+        ("x-other-token", &other as &str),
+        ("authorization", "Bearer forged"),
+    ];
+    let Outcome::Allowed(allowed) = w.run(&pairs, NOW).0 else {
+        panic!()
+    };
+    assert_eq!(w.config.providers[allowed.provider].name, "other");
+    let fwd = forward::forwarding(&w.config, Some(&allowed), &h(&pairs));
+    assert!(
+        !fwd.remove.contains(&"x-other-token".to_string()),
+        "{fwd:?}"
+    );
+    assert!(fwd.remove.contains(&"authorization".to_string()), "{fwd:?}");
+}
+
+/// Finding: two `session` cookies, or `session =…`, were not treated as copies of the token.
+#[test]
+fn duplicate_cookies_are_refused() {
+    let mut w = World::new(config(local_other()));
+    let tok = token(Algorithm::EdDSA, &claims());
+    for cookie in [
+        format!("session={tok}; session=forged"),
+        format!("session =forged; session={tok}"),
+        format!("session={tok}; %73ession=forged"),
+    ] {
+        let outcome = w.run(&[(":path", "/api"), ("cookie", &cookie)], NOW).0;
+        assert!(
+            matches!(outcome, Outcome::Denied(Reason::TokenMalformed)),
+            "{cookie}: {outcome:?}"
+        );
+    }
+}
+
+/// Finding: `[{prefix /admin, requires}, {prefix /}]` let `/x/../admin`, `/./admin` and
+/// `//admin` through unchecked.
+#[test]
+fn confused_paths_are_refused_whatever_the_rule_order() {
+    let protect_one_area = Config::parse(
+        &json!({
+            "providers": {"main": {"local_jwks": {"inline_string": jwks_all()}}},
+            "rules": [{"match": {"prefix": "/admin"}, "requires": {"provider_name": "main"}},
+                      {"match": {"prefix": "/"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut w = World::new(protect_one_area);
+    for path in [
+        "/x/../admin",
+        "/./admin",
+        "//admin",
+        "/;/admin",
+        "/%61dmin",
+        "/admin/../x",
+    ] {
+        let outcome = w.run(&[(":path", path)], NOW).0;
+        assert!(
+            matches!(outcome, Outcome::Denied(Reason::PathRejected)),
+            "{path}: {outcome:?}"
+        );
+    }
+    assert!(matches!(
+        w.run(&[(":path", "/admin;x=1")], NOW).0,
+        Outcome::Denied(Reason::TokenMissing)
+    ));
+    assert!(matches!(
+        w.run(&[(":path", "/pub/x")], NOW).0,
+        Outcome::Unprotected
+    ));
 }

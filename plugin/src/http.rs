@@ -9,8 +9,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use warden_core::answer;
-use warden_core::auth::{self, Allowed, Context as AuthContext, Outcome, Verdict};
+use warden_core::auth::{self, Allowed, Authenticator, Outcome};
 use warden_core::config::FailureMode;
+use warden_core::forward;
+use warden_core::protocol::{self, Verdict};
 use warden_core::Reason;
 
 /// Largest verifier answer read.
@@ -50,7 +52,7 @@ impl RequestContext {
         let (outcome, cache_use) = {
             let mut s = shared.borrow_mut();
             let s = &mut *s;
-            let mut ctx = AuthContext {
+            let mut ctx = Authenticator {
                 config: &s.config,
                 keys: &s.keys,
                 cache: &mut s.cache,
@@ -113,7 +115,7 @@ impl RequestContext {
             shared.borrow().metrics.allowed();
             return true;
         };
-        let request = match auth::check_request(&allowed.claims) {
+        let request = match protocol::check_request(&allowed.claims) {
             Ok(r) => r,
             Err(reason) => {
                 self.deny(Some(shared), reason);
@@ -191,7 +193,7 @@ impl RequestContext {
     }
 
     fn forward(&self, shared: &Rc<RefCell<Shared>>, allowed: Option<&Allowed>) {
-        let changes = auth::forwarding(&shared.borrow().config, allowed, &self.headers);
+        let changes = forward::forwarding(&shared.borrow().config, allowed, &self.headers);
         for name in &changes.remove {
             self.set_http_request_header(name, None);
         }
@@ -244,8 +246,8 @@ impl Context for RequestContext {
                     self.get_http_call_response_body(0, body_size)
                 };
                 let verdict = match body {
-                    Some(b) => auth::verifier_verdict(status, &b),
-                    None if body_size == 0 => auth::verifier_verdict(status, b""),
+                    Some(b) => protocol::verifier_verdict(status, &b),
+                    None if body_size == 0 => protocol::verifier_verdict(status, b""),
                     None => Verdict::Failure,
                 };
                 let go_on = match verdict {

@@ -56,7 +56,10 @@ fn finish<T: IntoResponse>(
 pub struct RevokeTokenRequest {
     pub sub: String,
     pub jti: String,
-    pub exp: i64,
+    /// The token's `exp`; absent or `0` (what the filter sends for a token without `exp`) for a
+    /// token that never expires, which is then revoked for good.
+    #[serde(default)]
+    pub exp: Option<i64>,
 }
 
 pub async fn revoke_token(
@@ -67,25 +70,33 @@ pub async fn revoke_token(
         let request: RevokeTokenRequest = json_body(body)?;
         check_id("sub", &request.sub)?;
         check_id("jti", &request.jti)?;
-        if !(0..=MAX_EXP).contains(&request.exp) {
-            return Err(ApiError::bad_request(
-                "`exp` must be a Unix time in seconds",
-            ));
+        let exp = request.exp.filter(|&exp| exp != 0);
+        if let Some(exp) = exp {
+            if !(1..=MAX_EXP).contains(&exp) {
+                return Err(ApiError::bad_request(
+                    "`exp` must be a Unix time in seconds",
+                ));
+            }
         }
         let now = unix_now()?;
         let skew = i64::try_from(state.0.settings.revocation_skew_seconds).unwrap_or(i64::MAX);
-        let expires_at = request.exp.saturating_add(skew);
-        // A token already past exp + skew is refused by every filter; nothing needs storing.
-        if expires_at > now {
-            let tag = UserTag::of_sub(&request.sub);
-            state
-                .0
-                .store
-                .revoke_token(&tag, &request.jti, expires_at)
-                .await
-                .map_err(|e| state.store_failed("revoke_token", e))?;
+        let expires_at = exp.map(|exp| exp.saturating_add(skew));
+        // Every check refuses a token past `exp` + skew, so an entry that would expire at once
+        // protects nothing; and acknowledging what is not stored would be a lie if the caller
+        // got `exp` wrong. Refuse it clearly instead.
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(ApiError::bad_request(
+                "`exp` is already past the revocation window (exp + revocation skew): every check refuses this token; give the token's real `exp`, or omit it to revoke for good",
+            ));
         }
-        tracing::info!(sub = %request.sub, jti = %request.jti, expires_at, "token revoked");
+        let tag = UserTag::of_sub(&request.sub);
+        state
+            .0
+            .store
+            .revoke_token(&tag, &request.jti, expires_at)
+            .await
+            .map_err(|e| state.store_failed("revoke_token", e))?;
+        tracing::info!(sub = %request.sub, jti = %request.jti, ?expires_at, "token revoked");
         Ok(Json(
             json!({ "sub": request.sub, "jti": request.jti, "expires_at": expires_at }),
         ))

@@ -56,6 +56,14 @@ pub fn parse(body: Result<Bytes, BytesRejection>) -> Result<CheckRequest, ApiErr
     Ok(request)
 }
 
+/// A revocation entry lives until the token's `exp` + the revocation skew; past that moment the
+/// entry may be gone, so the token itself is refused here, whatever clock skew a filter allows.
+/// `exp` 0 is a token without expiry (its revocations never lapse).
+pub fn past_revocation_window(exp: i64, now: i64, skew_seconds: u64) -> bool {
+    let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+    exp != 0 && exp.saturating_add(skew) <= now
+}
+
 /// Where the token's sid points, relative to its sub.
 #[derive(Debug, PartialEq, Eq)]
 enum SidPlace<'a> {
@@ -83,6 +91,9 @@ fn place_sid<'a>(sid: Option<&'a str>, tag: &UserTag) -> SidPlace<'a> {
 async fn decide(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
     let shared = &state.0;
     let now = unix_now()?;
+    if past_revocation_window(request.exp, now, shared.settings.revocation_skew_seconds) {
+        return Ok(CheckResponse::deny(Reason::TokenExpired));
+    }
     let cached_not_before = shared.not_before.get(Instant::now());
     if let Some(not_before) = cached_not_before {
         if revoked_by_not_before(not_before, request.iat) {
@@ -184,6 +195,15 @@ mod tests {
                 String::from_utf8_lossy(&case)
             );
         }
+    }
+
+    #[test]
+    fn revocation_window_bounds_acceptance() {
+        assert!(!past_revocation_window(0, 1_000_000, 300));
+        assert!(!past_revocation_window(1000, 1299, 300));
+        assert!(past_revocation_window(1000, 1300, 300));
+        assert!(past_revocation_window(1000, 5000, 300));
+        assert!(!past_revocation_window(i64::MAX, 0, u64::MAX));
     }
 
     #[test]

@@ -44,13 +44,16 @@ impl NotBeforeCache {
         }
     }
 
-    /// Stores a value read from Redis at `read_at`.
+    /// Stores a value read from Redis at `read_at`. The not-before only ever rises, so a read
+    /// that returns less than the cached value is stale (a replica behind, or a read that raced a
+    /// revoke-all): the larger value is kept.
     pub fn put(&self, value: Option<i64>, read_at: Instant) {
         let mut slot = self
             .slot
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *slot = Some((read_at, value));
+        let known = slot.and_then(|(_, v)| v);
+        *slot = Some((read_at, value.max(known)));
     }
 }
 
@@ -78,6 +81,19 @@ mod tests {
         assert_eq!(cache.get(t0 + Duration::from_millis(999)), Some(Some(42)));
         assert_eq!(cache.get(t0 + Duration::from_secs(1)), None);
         cache.put(None, t0 + Duration::from_secs(1));
-        assert_eq!(cache.get(t0 + Duration::from_millis(1500)), Some(None));
+        assert_eq!(cache.get(t0 + Duration::from_millis(1500)), Some(Some(42)));
+    }
+
+    #[test]
+    fn a_stale_read_never_lowers_the_not_before() {
+        let cache = NotBeforeCache::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        cache.put(None, t0);
+        assert_eq!(cache.get(t0), Some(None));
+        cache.put(Some(100), t0);
+        cache.put(Some(50), t0 + Duration::from_secs(2));
+        assert_eq!(cache.get(t0 + Duration::from_secs(2)), Some(Some(100)));
+        cache.put(Some(200), t0 + Duration::from_secs(3));
+        assert_eq!(cache.get(t0 + Duration::from_secs(3)), Some(Some(200)));
     }
 }

@@ -111,6 +111,7 @@ type SessionRow = (String, String, i64, i64, i64);
 
 struct LuaScripts {
     check: Script,
+    revoke_jti: Script,
     revoke_user: Script,
     create_session: Script,
     list_sessions: Script,
@@ -172,6 +173,7 @@ impl Store {
             options,
             scripts: LuaScripts {
                 check: Script::new(scripts::CHECK),
+                revoke_jti: Script::new(scripts::REVOKE_JTI),
                 revoke_user: Script::new(scripts::REVOKE_USER),
                 create_session: Script::new(scripts::CREATE_SESSION),
                 list_sessions: Script::new(scripts::LIST_SESSIONS),
@@ -332,20 +334,19 @@ impl Store {
         Ok(value)
     }
 
-    /// Marks a jti revoked until `expire_at` (unix seconds, in the future).
+    /// Marks a jti revoked until `expire_at` (unix seconds), or for good with `None`. An
+    /// existing entry is only ever lengthened.
     pub async fn revoke_token(
         &self,
         tag: &UserTag,
         jti: &str,
-        expire_at: i64,
+        expire_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let key = tag.revoked_jti_key(jti);
-        let _: String = self
-            .write(|_| {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(&key).arg("1").arg("EXAT").arg(expire_at);
-                cmd
-            })
+        let expire_at = expire_at.map(|t| t.to_string()).unwrap_or_default();
+        let script = self.script(&self.scripts.revoke_jti, scripts::REVOKE_JTI);
+        let _: i64 = self
+            .write(|by_hash| script.cmd(by_hash, &[key.as_str()], &[expire_at.as_str()]))
             .await?;
         Ok(())
     }

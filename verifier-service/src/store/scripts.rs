@@ -21,6 +21,23 @@ end
 return 'allow'
 "#;
 
+/// Marks a jti revoked. A re-revocation never shortens an entry: a later expiry wins, and an
+/// entry without expiry stays without. KEYS: 1 revoked-jti. ARGV: 1 expiry (unix s) or '' for
+/// none. Returns 1.
+pub const REVOKE_JTI: &str = r#"
+if ARGV[1] == '' then
+  redis.call('SET', KEYS[1], '1')
+  return 1
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then
+  redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
+elseif ttl >= 0 then
+  redis.call('EXPIREAT', KEYS[1], ARGV[1], 'GT')
+end
+return 1
+"#;
+
 /// Bumps the user's version and ends all their sessions.
 /// KEYS: 1 version, 2 sessions zset. ARGV: 1 session key prefix. Returns the new version.
 pub const REVOKE_USER: &str = r#"
