@@ -62,9 +62,11 @@ class Fault:
     killed: float
     recovered: float | None = None
 
-    def covers(self, sent: float, grace: float) -> bool:
+    def overlaps(self, sent: float, answered: float, grace: float) -> bool:
+        """Whether a request was in flight at any moment of the fault (a request sent just before
+        the kill can reach Redis after it)."""
         end = self.recovered + grace if self.recovered is not None else float("inf")
-        return self.killed <= sent <= end
+        return sent <= end and answered >= self.killed
 
 
 @dataclass
@@ -88,13 +90,16 @@ class Soak:
         self.fault_lock = threading.Lock()  # held while Redis is down: no revocation is attempted then
         self.revoked: list[Revoked] = []
         self.faults: list[Fault] = []
-        self.results: list[tuple[float, int, int | None, str | None]] = []  # sent, status, revoked index, reason
+        # (sent, answered, status, revoked index or None, 401 reason)
+        self.results: list[tuple[float, float, int, int | None, str | None]] = []
         self.admin_failures: list[str] = []
         self.samples: list[dict] = []
         self.started = time.monotonic()
         self.good = [self.keys.token("ES256", sub=f"soak-good-{i}", exp=int(time.time()) + 86400)
                      for i in range(GOOD_TOKENS)]
-        self.redis = harness.PersistentRedis(workdir)
+        # --no-persistence runs Redis without AOF: a control showing the soak catches lost revocations.
+        extra = ["--appendonly", "no", "--save", ""] if args.no_persistence else []
+        self.redis = harness.PersistentRedis(workdir, extra_args=extra)
         self.verifier: harness.Verifier | None = None
         self.envoy: harness.Envoy | None = None
         self.upstream: harness.EchoUpstream | None = None
@@ -141,8 +146,9 @@ class Soak:
                 if conn is not None:
                     conn.close()
                 conn = None
+            answered = time.monotonic()
             with self.lock:
-                self.results.append((sent, status, index, reason))
+                self.results.append((sent, answered, status, index, reason))
         if conn is not None:
             conn.close()
 
@@ -266,7 +272,7 @@ class Soak:
     def judge(self) -> Totals:
         grace = VERIFIER_TIMEOUT_MS / 1000 + 1.0
         totals = Totals()
-        for sent, status, index, reason in self.results:
+        for sent, answered, status, index, reason in self.results:
             totals.requests += 1
             totals.by_status[status] += 1
             if index is not None:
@@ -274,13 +280,13 @@ class Soak:
                 if sent > entry.acked:
                     totals.revoked_requests_after_ack += 1
                     if 200 <= status < 300:
-                        totals.revoked_accepted_after_ack.append((sent - entry.acked, entry.kind))
+                        totals.revoked_accepted_after_ack.append((sent - entry.acked, entry.kind, index))
                     elif status == 401 and reason != entry.reason:
                         totals.wrong_reason.append((entry.kind, reason))
             if status >= 500 or status < 0:
                 if status < 0:
                     totals.transport_errors += 1
-                if not any(f.covers(sent, grace) for f in self.faults):
+                if not any(f.overlaps(sent, answered, grace) for f in self.faults):
                     totals.server_errors.append((sent, status))
         return totals
 
@@ -289,10 +295,22 @@ def mib(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:.1f}"
 
 
+def memory_summary(samples: list[dict], elapsed: float) -> str:
+    """First and last value of each memory column (growth over the run is what a leak shows)."""
+    parts = []
+    for key, label in (("verifier_rss", "verifier RSS"), ("envoy_rss", "Envoy RSS"),
+                       ("envoy_allocated", "Envoy allocated"), ("redis_rss", "Redis RSS")):
+        values = [s[key] for s in samples if s[key] is not None]
+        if values:
+            parts.append(f"{label} {mib(values[0])} → {mib(values[-1])} MiB (max {mib(max(values))})")
+    return f"Memory from start to end of the {elapsed:.0f} s: " + "; ".join(parts) + "."
+
+
 def report(soak: Soak, totals: Totals, elapsed: float, out: Path) -> str:
     args = soak.args
     kinds = collections.Counter(r.kind for r in soak.revoked)
-    fault_5xx = sum(1 for s, status, _, _ in soak.results if (status >= 500 or status < 0)) - len(totals.server_errors)
+    fault_5xx = sum(1 for _, _, status, _, _ in soak.results if status >= 500 or status < 0) - len(totals.server_errors)
+    accepted_tokens = len({index for _, _, index in totals.revoked_accepted_after_ack})
     recoveries = [f.recovered - f.killed for f in soak.faults if f.recovered is not None]
     lines = [
         "# Soak: load with revocations and Redis restarts",
@@ -300,13 +318,15 @@ def report(soak: Soak, totals: Totals, elapsed: float, out: Path) -> str:
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
         f"{os.cpu_count()} cores (shared with other work). `make soak SOAK_SECONDS={args.seconds}`: "
         f"{args.clients} client threads on keep-alive connections, Envoy `--concurrency {args.envoy_workers}`, "
-        f"verifier `timeout_ms` {VERIFIER_TIMEOUT_MS}, Redis from `deploy/redis.conf` (AOF, `appendfsync always`), "
+        f"verifier `timeout_ms` {VERIFIER_TIMEOUT_MS}, Redis from `deploy/redis.conf` "
+        f"({'persistence OFF (control run)' if args.no_persistence else 'AOF, `appendfsync always`'}), "
         f"a revocation every {args.revoke_every} s, Redis SIGKILLed and restarted every {args.fault_every} s "
         f"(down {args.fault_seconds} s).",
         "",
         "| check | value | required |",
         "| --- | ---: | ---: |",
-        f"| revoked tokens accepted after acknowledgement | {len(totals.revoked_accepted_after_ack)} | 0 |",
+        f"| revoked tokens accepted after acknowledgement | {accepted_tokens} "
+        f"({len(totals.revoked_accepted_after_ack)} requests) | 0 |",
         f"| 5xx (or transport errors) outside injected faults | {len(totals.server_errors)} | 0 |",
         "",
         "| measure | value |",
@@ -321,7 +341,10 @@ def report(soak: Soak, totals: Totals, elapsed: float, out: Path) -> str:
         f"| Redis kills | {len(soak.faults)} (503s during them: {fault_5xx}; "
         f"kill → verifier ready again: {', '.join(f'{r:.1f} s' for r in recoveries) or '-'}) |",
         "",
-        "Memory over time (MiB; Envoy `allocated` and `heap_size` from its admin `/memory`):",
+        memory_summary(soak.samples, elapsed),
+        "",
+        "Memory over time (MiB; Envoy `allocated` and `heap_size` from its admin `/memory`; the verifier is "
+        "the debug build `make` uses):",
         "",
         "| t (s) | requests | verifier RSS | Envoy RSS | Envoy allocated | Envoy heap | Redis RSS |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -335,7 +358,7 @@ def report(soak: Soak, totals: Totals, elapsed: float, out: Path) -> str:
                      f"{mib(s['envoy_allocated'])} | {mib(s['envoy_heap'])} | {mib(s['redis_rss'])} |")
     if totals.revoked_accepted_after_ack:
         lines += ["", "Accepted after acknowledgement (seconds after the ack, kind):",
-                  "", *(f"- {d:.3f} s, {k}" for d, k in totals.revoked_accepted_after_ack[:50])]
+                  "", *(f"- {d:.3f} s, {k}" for d, k, _ in totals.revoked_accepted_after_ack[:50])]
     if totals.server_errors:
         lines += ["", f"5xx outside faults (first 20 of {len(totals.server_errors)}):", "",
                   *(f"- status {st} at t={t - soak.started:.1f} s" for t, st in totals.server_errors[:20])]
@@ -356,6 +379,8 @@ def main() -> int:
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between Redis kills; 0: none")
     parser.add_argument("--fault-seconds", type=float, default=2.0, help="how long Redis stays down")
     parser.add_argument("--sample-every", type=float, default=5.0)
+    parser.add_argument("--no-persistence", action="store_true",
+                        help="Redis without AOF (a control: revocations are lost at each kill)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/soak.md")
     args = parser.parse_args()
 
