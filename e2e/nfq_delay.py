@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import select
 import signal
 import socket
@@ -68,7 +69,7 @@ def _check_errors(sock: socket.socket) -> None:
             if msg_type == NLMSG_ERROR:
                 (code,) = struct.unpack_from("=i", data, offset + 16)
                 if code != 0:
-                    raise OSError(-code, f"nfqueue configuration refused: {socket.errno.errorcode.get(-code, code)}")
+                    raise OSError(-code, f"nfqueue configuration refused: {errno.errorcode.get(-code, code)}")
             offset += (length + 3) & ~3
         ready, _, _ = select.select([sock], [], [], 0.05)
 

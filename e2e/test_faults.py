@@ -81,7 +81,8 @@ def test_redis_killed_and_restarted_under_load(stack, keys):
         assert after and all(s.status == 401 for s in after), [s.status for s in after]
     good_samples = load.of("good")
     assert {s.status for s in good_samples} <= {200, 503}, {s.status for s in good_samples}
-    assert all(s.status == 200 for s in load.of("good", before=killed_at)), "503 before the fault"
+    # Answered before the kill (a request sent just before it may be checked just after it).
+    assert all(s.status == 200 for s in load.of("good") if s.answered < killed_at), "503 before the fault"
     during = load.of("good", after=killed_at, before=restarted_at)
     assert sum(s.status == 503 for s in during) >= 3, [s.status for s in during]
     assert all(s.status == 200 for s in load.of("good", after=recovered_at))
