@@ -1,7 +1,8 @@
 """Durability of acknowledged revocations: Redis runs from the production configuration
 (deploy/redis.conf: AOF, fsync on every write), is killed with SIGKILL right after the verifier
 acknowledged a revocation, and restarts from the same configuration and directory; the revoked
-token is still refused. A control run without persistence shows the same kill does lose them."""
+token is still refused. A control run without persistence shows the same kill does lose them.
+The ACL user the config suggests is checked to be enough for the verifier."""
 
 from __future__ import annotations
 
@@ -123,3 +124,47 @@ def test_without_persistence_kill_9_loses_revocations(fault_stack, keys, tmp_pat
     token, _ = tokens["jti"]
     response = stack.envoy.request("/", token)
     assert response.status == 200, response
+
+
+def acl_hint(path) -> list[str]:
+    """The verifier's ACL user suggested (commented) in deploy/redis.conf, as ACL SETUSER arguments."""
+    for line in path.read_text().splitlines():
+        words = line.lstrip("# ").split()
+        if words[:2] == ["user", "warden"]:
+            return words[1:]
+    raise AssertionError(f"no `user warden` hint in {path}")
+
+
+def test_deploy_acl_user_is_enough_for_the_verifier(tmp_path):
+    """The ACL user the production config suggests (default user off) can do everything the
+    verifier does: readiness, each admin write, sessions, checks."""
+    redis = harness.PersistentRedis(tmp_path).start()
+    verifier = None
+    try:
+        password = "acl-test-password-0123456789"
+        rules = [f">{password}" if word.startswith(">") else word for word in acl_hint(DEPLOY_CONF)[1:]]
+        cli = ["redis-cli", "-p", str(redis.port)]
+        subprocess.run([*cli, "acl", "setuser", "warden", "reset", *rules], check=True, capture_output=True, timeout=10)
+        subprocess.run([*cli, "acl", "setuser", "default", "off"], check=True, capture_output=True, timeout=10)
+        verifier = harness.Verifier(tmp_path, f"redis://warden:{password}@127.0.0.1:{redis.port}").start()
+        exp = int(time.time()) + 600
+        assert verifier.admin("POST", "/v1/admin/revoke/token", {"sub": "acl", "jti": "j1", "exp": exp}).status == 200
+        assert verifier.admin("POST", "/v1/admin/revoke/user", {"sub": "acl-2"}).json() == {"version": 1}
+        created = verifier.admin("POST", "/v1/admin/sessions", {"sub": "acl-3"})
+        assert created.status == 201, created
+        sid = created.json()["sid"]
+        assert verifier.admin("GET", "/v1/admin/users/acl-3/sessions").status == 200
+        now = int(time.time())
+        answer = harness.http_request(verifier.port, "POST", "/v1/check", {"content-type": "application/json"},
+                                      {"sub": "acl-3", "jti": "j2", "sid": sid, "iat": now, "exp": exp})
+        assert answer.status == 200 and answer.json() == {"allow": True}, answer
+        answer = harness.http_request(verifier.port, "POST", "/v1/check", {"content-type": "application/json"},
+                                      {"sub": "acl", "jti": "j1", "iat": now, "exp": exp})
+        assert answer.json() == {"allow": False, "reason": "revoked"}, answer
+        assert verifier.admin("DELETE", f"/v1/admin/sessions/{sid}").status == 204
+        assert verifier.admin("POST", "/v1/admin/revoke/all").status == 200
+        assert "NOPERM" not in verifier.proc.log_text()
+    finally:
+        if verifier is not None:
+            verifier.stop()
+        redis.stop()
