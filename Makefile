@@ -10,8 +10,9 @@ VENV := .venv
 WASM := target/wasm32-wasip1/release/warden_plugin.wasm
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
+SOAK_SECONDS ?= 300
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench clean-run
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak clean-run
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -23,6 +24,7 @@ help:
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md"
+	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 
@@ -56,6 +58,11 @@ demo: build
 
 bench: setup wasm
 	@$(VENV)/bin/python bench/envoy_bench.py
+
+# Not part of `make test`: minutes of load; exits non-zero if a revoked token passed after its
+# acknowledgement or a 5xx came outside the injected faults.
+soak: build
+	@SOAK_SECONDS=$(SOAK_SECONDS) $(VENV)/bin/python bench/soak.py
 
 oci: wasm
 	@scripts/package-oci.sh $(WASM) target/oci/warden

@@ -395,3 +395,52 @@ class Envoy:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+# --- faults: Redis with persistence, signals ------------------------------------------------------
+
+DEPLOY_REDIS_CONF = ROOT / "deploy/redis.conf"
+
+
+class PersistentRedis(Redis):
+    """redis-server started from a configuration file (by default the production one,
+    deploy/redis.conf: AOF, fsync on every write) with port, bind address and data directory
+    overridden on the command line. A restart on the same port and directory reloads the data."""
+
+    def __init__(self, workdir: Path, config_file: Path = DEPLOY_REDIS_CONF, port: int | None = None,
+                 extra_args: list[str] | None = None):
+        super().__init__(workdir, port)
+        self.config_file = require_file(config_file, "the Redis configuration file")
+        self.extra_args = list(extra_args or [])
+
+    def start(self) -> PersistentRedis:
+        argv = [
+            redis_server_bin(), str(self.config_file), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.workdir), "--daemonize", "no", "--logfile", "", *self.extra_args,
+        ]
+        self.proc = Process(f"redis:{self.port}", argv, self.workdir / f"redis-{self.port}.log").start()
+        wait_until(lambda: _ping_redis(self.port), f"redis on {self.port}", proc=self.proc)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final fsync or save; what survives is what was on disk."""
+        if self.proc:
+            self.proc.stop(signal.SIGKILL)
+
+
+def signal_process(proc: Process, sig: int) -> None:
+    """Sends `sig` to the process group of `proc` (SIGSTOP / SIGCONT freeze and thaw it)."""
+    if proc.popen is None or proc.popen.poll() is not None:
+        raise RuntimeError(f"{proc.name} is not running")
+    os.killpg(proc.popen.pid, sig)
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of a process in KiB (from /proc), or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None

