@@ -94,7 +94,7 @@ async fn admin_routes_need_the_bearer_token() {
 async fn routes_live_on_their_own_listener() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
-    let check = br#"{"sub":"alice","jti":"j1","exp":9}"#;
+    let check = br#"{"sub":"alice","jti":"j1","exp":0}"#;
     request(v.admin, "POST", "/v1/check", &[], check)
         .await
         .assert_error(404, "not_found");
@@ -128,7 +128,7 @@ async fn admin_input_is_validated() {
     let cases = [
         (
             "/v1/admin/revoke/token",
-            json!({ "sub": "alice", "jti": "j1" }),
+            json!({ "sub": "alice", "jti": "j1", "exp": -1 }),
         ),
         (
             "/v1/admin/revoke/token",
@@ -236,7 +236,7 @@ async fn health_ready_and_metrics_on_both_listeners() {
     }
 
     assert_eq!(
-        v.check(json!({ "sub": "a", "jti": "j", "exp": 9 }))
+        v.check(json!({ "sub": "a", "jti": "j", "exp": 0 }))
             .await
             .status,
         200
@@ -247,7 +247,7 @@ async fn health_ready_and_metrics_on_both_listeners() {
     )
     .await;
     assert_eq!(
-        v.check(json!({ "sub": "a", "jti": "j", "exp": 9 }))
+        v.check(json!({ "sub": "a", "jti": "j", "exp": 0 }))
             .await
             .json()["reason"],
         "revoked"
@@ -366,7 +366,7 @@ async fn redis_acl_user_and_password() {
         200
     );
     assert_eq!(
-        v.check(json!({ "sub": "a", "jti": "j", "exp": 9 }))
+        v.check(json!({ "sub": "a", "jti": "j", "exp": 0 }))
             .await
             .json(),
         json!({ "allow": true })
@@ -375,7 +375,7 @@ async fn redis_acl_user_and_password() {
     let bad = Verifier::start(&format!("redis://warden:wrong@127.0.0.1:{}", redis.port)).await;
     let r = request(bad.check, "GET", "/readyz", &[], b"").await;
     assert_eq!(r.status, 503);
-    bad.check(json!({ "sub": "a", "jti": "j", "exp": 9 }))
+    bad.check(json!({ "sub": "a", "jti": "j", "exp": 0 }))
         .await
         .assert_error(503, "unavailable");
 }
@@ -403,7 +403,7 @@ async fn shutdown_drains_a_request_in_flight() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
     let check_addr = v.check;
-    let body = br#"{"sub":"alice","jti":"j1","exp":9}"#;
+    let body = br#"{"sub":"alice","jti":"j1","exp":0}"#;
     let (first, rest) = body.split_at(10);
 
     // A request whose body is only half sent when shutdown begins.

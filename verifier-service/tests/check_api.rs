@@ -35,7 +35,7 @@ async fn fresh_token_is_allowed_and_needs_no_state() {
     assert_allow(&v.check(token("alice", "j1")).await);
     // Optional fields absent, extra `iss` present: still fine.
     assert_allow(
-        &v.check(json!({ "sub": "alice", "jti": "j2", "exp": 1, "iss": "https://idp" }))
+        &v.check(json!({ "sub": "alice", "jti": "j2", "exp": 0, "iss": "https://idp" }))
             .await,
     );
     // A check writes nothing when there is no session to touch.
@@ -92,14 +92,14 @@ async fn revocation_key_has_a_bounded_ttl_in_the_users_slot() {
         .unwrap();
     assert_eq!(expire_at, exp + 300);
 
-    // Already past exp + skew: acknowledged, nothing stored.
+    // Already past exp + skew: refused (every check refuses that token), nothing stored.
     let r = v
         .admin_post(
             "/v1/admin/revoke/token",
             json!({ "sub": "alice", "jti": "old", "exp": unix_now() - 1000 }),
         )
         .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 400);
     let exists: bool = conn
         .exists(UserTag::of_sub("alice").revoked_jti_key("old"))
         .await
@@ -479,4 +479,96 @@ async fn bodies_over_8_kib_get_413() {
     )
     .await;
     r.assert_error(413, "payload_too_large");
+}
+
+/// Finding: `require_expiration: false` makes the filter send `exp: 0`; revoking such a token
+/// answered 200 but stored nothing.
+#[tokio::test]
+async fn a_token_without_exp_is_revoked_for_good() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    for (jti, body) in [
+        ("no-exp", json!({ "sub": "alice", "jti": "no-exp" })),
+        ("exp-zero", json!({ "sub": "alice", "jti": "exp-zero", "exp": 0 })),
+    ] {
+        let r = v.admin_post("/v1/admin/revoke/token", body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["expires_at"], serde_json::Value::Null);
+        assert_deny(
+            &v.check(json!({ "sub": "alice", "jti": jti, "exp": 0 })).await,
+            "revoked",
+        );
+        let key = UserTag::of_sub("alice").revoked_jti_key(jti);
+        let ttl: i64 = redis.connection().await.ttl(&key).await.unwrap();
+        assert_eq!(ttl, -1, "{key} must not expire");
+    }
+}
+
+/// An `exp` so far past that no check accepts the token is refused, not acknowledged.
+#[tokio::test]
+async fn revoking_past_the_revocation_window_is_a_clear_400() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let r = v
+        .admin_post(
+            "/v1/admin/revoke/token",
+            json!({ "sub": "alice", "jti": "old", "exp": unix_now() - 3600 }),
+        )
+        .await;
+    r.assert_error(400, "bad_request");
+    assert!(r.text().contains("exp"), "{}", r.text());
+    // Just past exp but inside the window: stored until exp + skew.
+    let exp = unix_now() - 10;
+    let r = v
+        .admin_post(
+            "/v1/admin/revoke/token",
+            json!({ "sub": "alice", "jti": "recent", "exp": exp }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["expires_at"], exp + 300);
+}
+
+/// Finding: re-revoking with a smaller `exp` shortened the entry.
+#[tokio::test]
+async fn re_revoking_never_shortens_an_entry() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let key = UserTag::of_sub("alice").revoked_jti_key("j");
+    let later = unix_now() + 7200;
+    let revoke = |exp: Option<i64>| {
+        let body = match exp {
+            Some(exp) => json!({ "sub": "alice", "jti": "j", "exp": exp }),
+            None => json!({ "sub": "alice", "jti": "j" }),
+        };
+        v.admin_post("/v1/admin/revoke/token", body)
+    };
+    assert_eq!(revoke(Some(later)).await.status, 200);
+    assert_eq!(revoke(Some(unix_now() + 60)).await.status, 200);
+    let mut conn = redis.connection().await;
+    let ttl: i64 = conn.ttl(&key).await.unwrap();
+    assert!(ttl > 7000, "shortened to {ttl}");
+    // A longer one lengthens it; no exp makes it permanent; a later finite one keeps it so.
+    assert_eq!(revoke(Some(later + 3600)).await.status, 200);
+    let ttl: i64 = conn.ttl(&key).await.unwrap();
+    assert!(ttl > 10_000, "not lengthened: {ttl}");
+    assert_eq!(revoke(None).await.status, 200);
+    assert_eq!(revoke(Some(later)).await.status, 200);
+    let ttl: i64 = conn.ttl(&key).await.unwrap();
+    assert_eq!(ttl, -1);
+}
+
+/// Finding: with a filter skew above the revocation skew, a revoked token could be accepted once
+/// its entry lapsed. Checks past `exp` + skew are refused by the verifier itself.
+#[tokio::test]
+async fn a_check_past_the_revocation_window_is_refused() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let now = unix_now();
+    assert_deny(
+        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 301 })).await,
+        "token_expired",
+    );
+    assert_allow(&v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 200 })).await);
+    assert_allow(&v.check(json!({ "sub": "alice", "jti": "j", "exp": 0 })).await);
 }

@@ -403,7 +403,7 @@ async fn serve_binary_from_environment_and_sigterm() {
                 == 200
     })
     .await;
-    let body = serde_json::json!({ "sub": "a", "jti": "j", "exp": 9 });
+    let body = serde_json::json!({ "sub": "a", "jti": "j", "exp": 0 });
     let r = common::post_json(check_addr, "/v1/check", &body, None).await;
     assert_eq!(r.json(), serde_json::json!({ "allow": true }));
     let r = common::post_json(
