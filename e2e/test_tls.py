@@ -133,7 +133,8 @@ def test_wrong_client_certificate_is_refused_and_the_filter_fails_closed(mtls_st
     # Decided locally, before any verifier call: still a 401, and open routes still work.
     assert_denied(envoy.request("/", keys.token("ES256", aud="other")), "audience_mismatch")
     assert envoy.request("/healthz").status == 200
-    harness.wait_until(lambda: "TLS handshake refused" in verifier.proc.log_text(),
+    harness.wait_until(lambda: "TLS handshake refused" in verifier.proc.log_text()
+                       and "invalid peer certificate" in verifier.proc.log_text(),
                        "the verifier to log the refused handshake", timeout=10, proc=verifier.proc)
     stats = envoy.stats()
     assert stats.get("wasmcustom.warden.verifier.failure", 0) >= 1, stats

@@ -5,6 +5,7 @@ use crate::auth::AdminToken;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::state::{AppState, Settings};
 use crate::store::{Store, StoreOptions};
+use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -133,6 +134,24 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining requests in flight");
 }
 
+/// Without TLS there is nothing to reload; SIGHUP (the reload signal with TLS) must not stop the
+/// service either. The handler is in place when this returns; spawn the returned future.
+#[cfg(unix)]
+fn ignore_hangup() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hangup = signal(SignalKind::hangup());
+    async move {
+        match hangup {
+            Ok(mut hangup) => {
+                while hangup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: no TLS files to reload");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch SIGHUP"),
+        }
+    }
+}
+
 pub fn main(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
     let tls = wants_tls(&args)?;
@@ -230,6 +249,8 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             tracing::info!("stopped");
             return Ok(());
         }
+        #[cfg(unix)]
+        tokio::spawn(ignore_hangup());
         run(Listeners { check, admin }, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
         tracing::info!("stopped");
         Ok(())

@@ -191,7 +191,10 @@ impl TlsState {
         tracing::info!(
             cert = %files.cert.display(),
             sha256 = %configs.fingerprint,
-            client_ca = ?files.client_ca,
+            client_ca = %files
+                .client_ca
+                .as_deref()
+                .map_or("none".into(), |p| p.display().to_string()),
             "TLS certificate loaded"
         );
         Ok(Arc::new(TlsState {
@@ -278,9 +281,13 @@ impl TlsState {
         }
     }
 
-    /// Reloads on SIGHUP and, with `poll`, whenever a file changes (looked at that often); runs
-    /// until dropped.
-    pub async fn watch(self: Arc<Self>, poll: Option<Duration>) {
+    /// Reloads on SIGHUP and, with `poll`, whenever a file changes (looked at that often). The
+    /// signal handler is in place when this returns (so a SIGHUP right after start-up reloads
+    /// rather than ends the process); spawn the returned future, which runs until dropped.
+    pub fn watch(
+        self: Arc<Self>,
+        poll: Option<Duration>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         #[cfg(unix)]
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         {
@@ -295,33 +302,35 @@ impl TlsState {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks
         });
-        loop {
-            #[cfg(unix)]
-            let signalled = async {
-                match hangup.as_mut() {
-                    Some(signal) => {
-                        signal.recv().await;
+        async move {
+            loop {
+                #[cfg(unix)]
+                let signalled = async {
+                    match hangup.as_mut() {
+                        Some(signal) => {
+                            signal.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
                     }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let signalled = std::future::pending::<()>();
-            let tick = async {
-                match ticks.as_mut() {
-                    Some(ticks) => {
-                        ticks.tick().await;
+                };
+                #[cfg(not(unix))]
+                let signalled = std::future::pending::<()>();
+                let tick = async {
+                    match ticks.as_mut() {
+                        Some(ticks) => {
+                            ticks.tick().await;
+                        }
+                        None => std::future::pending::<()>().await,
                     }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = signalled => {
-                    let _ = self.reload("SIGHUP");
-                }
-                () = tick => {
-                    if self.files_changed() {
-                        let _ = self.reload("file change");
+                };
+                tokio::select! {
+                    () = signalled => {
+                        let _ = self.reload("SIGHUP");
+                    }
+                    () = tick => {
+                        if self.files_changed() {
+                            let _ = self.reload("file change");
+                        }
                     }
                 }
             }

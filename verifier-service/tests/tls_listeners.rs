@@ -530,6 +530,18 @@ async fn both_listeners_serve_tls_and_refuse_plaintext() {
         "{}",
         v.log_text()
     );
+
+    // SIGTERM still drains and exits 0 with TLS listeners.
+    v.signal("TERM");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = v.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}: {}", v.log_text());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -786,14 +798,23 @@ async fn plaintext_admin_on_a_non_loopback_address_needs_consent() {
         let mut v =
             VerifierProcess::spawn_with_admin(&dir, "redis://127.0.0.1:1", &listen, flags, env);
         let admin = v.admin;
-        v.wait_until("the plaintext admin listener", |_| async move {
+        let healthy = move |_: &VerifierProcess| async move {
             TcpStream::connect(admin).await.is_ok()
                 && common::request(admin, "GET", "/healthz", &[], b"")
                     .await
                     .status
                     == 200
+        };
+        v.wait_until("the plaintext admin listener", healthy).await;
+        // Without TLS, SIGHUP has nothing to reload and leaves the service running.
+        v.signal("HUP");
+        v.wait_until("SIGHUP to be logged", |v| {
+            let log = v.log_text();
+            async move { log.contains("SIGHUP: no TLS files to reload") }
         })
         .await;
+        v.wait_until("the admin listener after SIGHUP", healthy)
+            .await;
     }
 
     // With TLS no consent is needed.
@@ -809,4 +830,28 @@ async fn plaintext_admin_on_a_non_loopback_address_needs_consent() {
     v.wait_ready(&client_config(&dir.join("ca.crt"), None))
         .await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_help_names_the_tls_flags_and_variables() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--tls-cert-file",
+        "WARDEN_TLS_CERT_FILE",
+        "--tls-key-file",
+        "WARDEN_TLS_KEY_FILE",
+        "--client-ca-file",
+        "WARDEN_CLIENT_CA_FILE",
+        "--allow-plaintext-admin",
+        "WARDEN_ALLOW_PLAINTEXT_ADMIN",
+        "--tls-reload-interval-seconds",
+        "WARDEN_TLS_RELOAD_INTERVAL_SECONDS",
+    ] {
+        assert!(help.contains(needle), "`{needle}` missing:\n{help}");
+    }
 }
