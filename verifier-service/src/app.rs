@@ -5,8 +5,10 @@ use crate::state::AppState;
 use crate::{admin, check, ops};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
+use axum::serve::Listener;
 use axum::Router;
 use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// Largest request body accepted on either listener.
@@ -52,19 +54,24 @@ pub fn admin_router(state: AppState) -> Router {
     with_common_routes(admin_api, state)
 }
 
-/// The bound sockets of both listeners.
-pub struct Listeners {
-    pub check: TcpListener,
-    pub admin: TcpListener,
+/// The bound sockets of both listeners: plain TCP by default, or any `axum::serve::Listener`
+/// (e.g. `tls::TlsListener`).
+pub struct Listeners<C = TcpListener, A = TcpListener> {
+    pub check: C,
+    pub admin: A,
 }
 
 /// Serves both listeners until `shutdown` completes, then stops accepting and waits for the
 /// requests in flight.
-pub async fn run(
-    listeners: Listeners,
+pub async fn run<C, A>(
+    listeners: Listeners<C, A>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    C: Listener<Addr = SocketAddr>,
+    A: Listener<Addr = SocketAddr>,
+{
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

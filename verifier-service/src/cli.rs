@@ -40,6 +40,36 @@ pub struct ServeArgs {
     /// Address of the admin listener (`/v1/admin/...`).
     #[arg(long, env = "WARDEN_ADMIN_LISTEN", default_value = "127.0.0.1:8082")]
     pub admin_listen: SocketAddr,
+    /// PEM certificate chain (leaf first) served by both listeners over TLS; needs
+    /// `--tls-key-file`. Reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "WARDEN_TLS_CERT_FILE", value_name = "PATH")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `--tls-cert-file` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "WARDEN_TLS_KEY_FILE", value_name = "PATH")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificate(s): the check listener then requires a client certificate signed by one
+    /// of them (mutual TLS, so only your Envoys may call it). The admin listener does not ask for
+    /// one; its bearer token guards it. Needs TLS.
+    #[arg(long, env = "WARDEN_CLIENT_CA_FILE", value_name = "PATH")]
+    pub client_ca_file: Option<PathBuf>,
+    /// How often the TLS files are looked at for changes, in seconds (a change reloads them, as
+    /// SIGHUP does); 0 = reload on SIGHUP only.
+    #[arg(
+        long,
+        env = "WARDEN_TLS_RELOAD_INTERVAL_SECONDS",
+        default_value_t = 2,
+        value_name = "S"
+    )]
+    pub tls_reload_interval_seconds: u64,
+    /// Let the admin listener serve plain HTTP on a non-loopback address (e.g. when a service mesh
+    /// encrypts the traffic); without it such a configuration refuses to start. The variable takes
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+    #[arg(
+        long,
+        env = "WARDEN_ALLOW_PLAINTEXT_ADMIN",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_plaintext_admin: bool,
     /// Redis URL: `redis://[user:password@]host:port[/db]` (or `rediss://` in builds with the `tls` feature).
     #[arg(
         long,

@@ -28,6 +28,8 @@ pub mod serve;
 pub mod sid;
 pub mod state;
 pub mod store;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use app::{admin_router, check_router, run, Listeners, MAX_BODY_BYTES};
 pub use auth::AdminToken;

@@ -5,6 +5,7 @@ use crate::auth::AdminToken;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::state::{AppState, Settings};
 use crate::store::{Store, StoreOptions};
+use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -67,6 +68,41 @@ pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis:
     redis::Client::open(url).map_err(invalid)
 }
 
+/// Whether the listeners serve TLS: `--tls-cert-file` and `--tls-key-file` come together, and
+/// `--client-ca-file` only with them.
+fn wants_tls(args: &ServeArgs) -> Result<bool, String> {
+    match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(_), Some(_)) => Ok(true),
+        (Some(_), None) => Err(
+            "--tls-cert-file needs --tls-key-file (WARDEN_TLS_KEY_FILE): pass both for TLS, or neither for plain HTTP"
+                .into(),
+        ),
+        (None, Some(_)) => Err(
+            "--tls-key-file needs --tls-cert-file (WARDEN_TLS_CERT_FILE): pass both for TLS, or neither for plain HTTP"
+                .into(),
+        ),
+        (None, None) if args.client_ca_file.is_some() => Err(
+            "--client-ca-file needs TLS: pass --tls-cert-file and --tls-key-file as well".into(),
+        ),
+        (None, None) => Ok(false),
+    }
+}
+
+/// The admin token must not cross a network in clear: a plaintext admin listener is only accepted
+/// on a loopback address, or when the operator says something else encrypts the traffic.
+fn check_admin_exposure(args: &ServeArgs, tls: bool) -> Result<(), String> {
+    let addr = args.admin_listen;
+    if tls || args.allow_plaintext_admin || addr.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to start: the admin listener {addr} is not a loopback address and has no TLS, so the \
+         admin bearer token would cross the network in clear. Pass --tls-cert-file and --tls-key-file \
+         to serve it over TLS, or --allow-plaintext-admin (WARDEN_ALLOW_PLAINTEXT_ADMIN=true) if \
+         something else encrypts that traffic (e.g. a service mesh with mutual TLS)"
+    ))
+}
+
 async fn bind(what: &str, addr: std::net::SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
@@ -98,8 +134,51 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining requests in flight");
 }
 
+/// Without TLS there is nothing to reload; SIGHUP (the reload signal with TLS) must not stop the
+/// service either. The handler is in place when this returns; spawn the returned future.
+#[cfg(unix)]
+fn ignore_hangup() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hangup = signal(SignalKind::hangup());
+    async move {
+        match hangup {
+            Ok(mut hangup) => {
+                while hangup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: no TLS files to reload");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch SIGHUP"),
+        }
+    }
+}
+
 pub fn main(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
+    let tls = wants_tls(&args)?;
+    check_admin_exposure(&args, tls)?;
+    #[cfg(not(feature = "tls"))]
+    if tls {
+        return Err(
+            "--tls-cert-file: this build has no TLS support; rebuild with `cargo build -p warden-verifier --features tls`"
+                .into(),
+        );
+    }
+    #[cfg(feature = "tls")]
+    let tls_state = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => Some(crate::tls::TlsState::load(crate::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca_file.clone(),
+        })?),
+        _ => None,
+    };
+    if !tls && !args.listen.ip().to_canonical().is_loopback() {
+        tracing::warn!(
+            check = %args.listen,
+            "the check listener serves plain HTTP on a non-loopback address: claims cross the network \
+             in clear unless a mesh encrypts them (see --tls-cert-file and --client-ca-file)"
+        );
+    }
     let token_file = args.admin_token_file.as_ref().ok_or(
         "no admin token: pass --admin-token-file PATH or set WARDEN_ADMIN_TOKEN_FILE; \
          the admin listener refuses to start without one",
@@ -136,13 +215,13 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     runtime.block_on(async move {
         let store = Store::new(client, options).map_err(|e| format!("redis: {e}"))?;
         let state = AppState::new(store, admin_token, settings);
-        let listeners = Listeners {
-            check: bind("check", args.listen).await?,
-            admin: bind("admin", args.admin_listen).await?,
-        };
+        let check = bind("check", args.listen).await?;
+        let admin = bind("admin", args.admin_listen).await?;
         tracing::info!(
             check = %args.listen,
             admin = %args.admin_listen,
+            tls,
+            client_certificates = args.client_ca_file.is_some(),
             redis = %redacted_url(&args.redis_url),
             min_replicas_ack = args.min_replicas_ack,
             "warden-verifier listening"
@@ -151,7 +230,28 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             Ok(()) => tracing::info!("redis answers"),
             Err(e) => tracing::warn!(error = %e, "redis does not answer yet; checks get 503 until it does"),
         }
-        run(listeners, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
+        #[cfg(feature = "tls")]
+        if let Some(tls_state) = tls_state {
+            use crate::tls::Role;
+            let poll = (args.tls_reload_interval_seconds > 0)
+                .then(|| Duration::from_secs(args.tls_reload_interval_seconds));
+            tokio::spawn(tls_state.clone().watch(poll));
+            let listen = |tcp, role| {
+                tls_state
+                    .listener(tcp, role)
+                    .map_err(|e| format!("cannot serve TLS: {e}"))
+            };
+            let listeners = Listeners {
+                check: listen(check, Role::Check)?,
+                admin: listen(admin, Role::Admin)?,
+            };
+            run(listeners, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
+            tracing::info!("stopped");
+            return Ok(());
+        }
+        #[cfg(unix)]
+        tokio::spawn(ignore_hangup());
+        run(Listeners { check, admin }, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -160,6 +260,59 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let argv = ["warden-verifier", "serve"].iter().chain(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        assert_eq!(wants_tls(&serve_args(&[])), Ok(false));
+        let both = serve_args(&["--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"]);
+        assert_eq!(wants_tls(&both), Ok(true));
+        let cert_only = wants_tls(&serve_args(&["--tls-cert-file", "c.pem"])).unwrap_err();
+        assert!(cert_only.contains("--tls-key-file"), "{cert_only}");
+        let key_only = wants_tls(&serve_args(&["--tls-key-file", "k.pem"])).unwrap_err();
+        assert!(key_only.contains("--tls-cert-file"), "{key_only}");
+        let ca_only = wants_tls(&serve_args(&["--client-ca-file", "ca.pem"])).unwrap_err();
+        assert!(ca_only.contains("--client-ca-file needs TLS"), "{ca_only}");
+    }
+
+    #[test]
+    fn plaintext_admin_only_on_loopback_unless_allowed() {
+        for loopback in [
+            "127.0.0.1:8082",
+            "127.8.9.1:8082",
+            "[::1]:8082",
+            "[::ffff:127.0.0.1]:8082",
+        ] {
+            let args = serve_args(&["--admin-listen", loopback]);
+            assert_eq!(check_admin_exposure(&args, false), Ok(()), "{loopback}");
+        }
+        for exposed in ["0.0.0.0:8082", "10.1.2.3:8082", "[::]:8082"] {
+            let args = serve_args(&["--admin-listen", exposed]);
+            let refusal = check_admin_exposure(&args, false).unwrap_err();
+            assert!(refusal.contains("--allow-plaintext-admin"), "{refusal}");
+            assert!(refusal.contains(exposed), "{refusal}");
+            assert_eq!(
+                check_admin_exposure(&args, true),
+                Ok(()),
+                "{exposed} with TLS"
+            );
+            let allowed = serve_args(&["--admin-listen", exposed, "--allow-plaintext-admin"]);
+            assert_eq!(
+                check_admin_exposure(&allowed, false),
+                Ok(()),
+                "{exposed} allowed"
+            );
+        }
+    }
 
     #[test]
     fn redacts_passwords() {
