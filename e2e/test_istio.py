@@ -191,3 +191,13 @@ def test_package_oci_refuses_a_non_wasm_file(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "not a WebAssembly module" in result.stderr
+
+
+def test_underscore_headers_are_refused_at_the_protected_workloads():
+    (patch,) = load_all("headers-with-underscores.yaml")
+    assert patch["kind"] == "EnvoyFilter"
+    assert patch["spec"]["workloadSelector"]["labels"] == wasm_plugin()["spec"]["selector"]["matchLabels"]
+    assert patch["metadata"]["namespace"] == wasm_plugin()["metadata"]["namespace"]
+    (config_patch,) = patch["spec"]["configPatches"]
+    typed = config_patch["patch"]["value"]["typed_config"]
+    assert typed["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
