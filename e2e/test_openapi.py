@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
+import requests
 import schemathesis
 import yaml
 
@@ -152,10 +153,14 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     ]
 
 
+def matches(template: str, path: str) -> bool:
+    """Whether a concrete path fits a documented path template (`{name}` is one segment)."""
+    return re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) is not None
+
+
 def template_of(path: str) -> str:
     for documented in load_doc()["paths"]:
-        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(documented)) + "$"
-        if re.match(pattern, path):
+        if matches(documented, path):
             return documented
     raise AssertionError(f"{path} matches no documented path")
 
@@ -171,8 +176,6 @@ def call(service: Service, listener: str, method: str, path: str, body=None, tok
 
 def validate(schema, method: str, path: str, response: harness.Response) -> None:
     """The answer matches the document (status documented, content type, body schema)."""
-    import requests
-
     headers: dict[str, list[str]] = {}
     for name, value in response.headers:
         headers.setdefault(name.lower(), []).append(value)
@@ -218,21 +221,17 @@ def test_probing_finds_no_undocumented_route(service, listener):
     """Paths and methods the document does not list answer 404 (or 405 on a documented path, with an
     `Allow` header naming only documented methods), with the JSON error body, never anything else."""
     documented = documented_routes()[listener]
-    templates = {path for _, path in documented}
     for path in sorted(probe_paths()):
+        methods_here = {m for m, t in documented if matches(t, path)}
         for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
-            on_documented_path = any(re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path) for t in templates)
-            if on_documented_path and any(re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path)
-                                          for m, t in documented if m == method):
+            if method in methods_here:
                 continue
             response = call(service, listener, method, path, {} if method != "GET" else None)
-            if on_documented_path:
+            if methods_here:
                 assert response.status == 405, f"{method} {path}: {response}"
                 assert response.json()["error"] == "method_not_allowed", response
                 allowed = {m.strip() for m in (response.header("allow") or "").split(",") if m.strip()}
-                documented_here = {m for m, t in documented
-                                   if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path)}
-                assert allowed and allowed <= documented_here | {"HEAD"}, f"{method} {path}: Allow {allowed}"
+                assert allowed and allowed <= methods_here | {"HEAD"}, f"{method} {path}: Allow {allowed}"
             else:
                 assert is_route_not_found(response), f"undocumented {method} {path} answered {response}"
 
