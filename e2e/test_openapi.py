@@ -272,13 +272,15 @@ def summarize(report) -> dict:
     operations: set[str] = set()
     requests = 0
     statuses: dict[int, int] = {}
+    checks: set[str] = set()
     if report.exists():
+        checks = set(re.findall(r'"name":\s*"([a-z_]+)"', report.read_text()))
         for line in report.read_text().splitlines():
             for label, status in _interactions(json.loads(line)):
                 operations.add(label)
                 requests += 1
                 statuses[status] = statuses.get(status, 0) + 1
-    return {"operations": operations, "requests": requests, "statuses": statuses}
+    return {"operations": operations, "requests": requests, "statuses": statuses, "checks": checks}
 
 
 def _interactions(event, label=None):
@@ -300,6 +302,9 @@ def assert_clean(result: subprocess.CompletedProcess, summary: dict, operations:
     assert result.returncode == 0, output
     assert operations <= summary["operations"], (summary, output)
     assert summary["requests"] >= 5 * len(operations), (summary, output)
+    ran = {"error_answers_are_json_errors", "not_a_server_error", "status_code_conformance",
+           "content_type_conformance", "response_schema_conformance", "negative_data_rejection"}
+    assert ran <= summary["checks"], f"checks that did not run: {ran - summary['checks']}"
 
 
 def labels(listener: str, with_input_only: bool = False) -> set[str]:
