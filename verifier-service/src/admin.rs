@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Latest `exp` accepted (9999-12-31T23:59:59Z).
 const MAX_EXP: i64 = 253_402_300_799;
@@ -167,7 +168,7 @@ pub async fn create_session(
             )));
         }
         let now = unix_now()?;
-        let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+        let expires_at = session_end(ttl)?;
         let tag = UserTag::of_sub(&request.sub);
         let sid = sid::new_sid(&tag).map_err(|e| {
             tracing::error!(error = %e, "no randomness for a session id");
@@ -188,6 +189,19 @@ pub async fn create_session(
     }
     .await;
     finish(&state, AdminAction::CreateSession, result)
+}
+
+/// When a session starting now and lasting at least `ttl` seconds ends. Expiry has whole-second
+/// resolution, so the start is rounded up: rounded down, a 1-second session created late in a
+/// second would already be gone when the client uses its sid.
+fn session_end(ttl: u64) -> Result<i64, ApiError> {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| ApiError::Internal)?;
+    let start = elapsed
+        .as_secs()
+        .saturating_add(u64::from(elapsed.subsec_nanos() > 0));
+    i64::try_from(start.saturating_add(ttl)).map_err(|_| ApiError::Internal)
 }
 
 pub async fn list_sessions(
@@ -272,4 +286,19 @@ pub async fn revoke_all(State(state): State<AppState>) -> Response {
     }
     .await;
     finish(&state, AdminAction::RevokeAll, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_lasts_at_least_its_ttl() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let end = session_end(1).unwrap();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let end = std::time::Duration::from_secs(u64::try_from(end).unwrap());
+        assert!(end >= before + std::time::Duration::from_secs(1));
+        assert!(end <= after + std::time::Duration::from_secs(2));
+    }
 }

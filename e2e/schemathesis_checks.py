@@ -1,0 +1,59 @@
+"""Checks of our own for the schemathesis runs in test_openapi.py, loaded through SCHEMATHESIS_HOOKS:
+every error answer is the verifier's JSON error body with the code that belongs to its status."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import schemathesis
+
+ERROR_CODES = {
+    400: {"bad_request"},
+    401: {"unauthorized"},
+    404: {"not_found"},
+    405: {"method_not_allowed"},
+    413: {"payload_too_large"},
+    503: {"unavailable", "replication_timeout"},
+}
+
+
+@schemathesis.check
+def error_answers_are_json_errors(ctx, response, case):
+    """A 4xx or 5xx carries `{"error": code, "message": text}` with the code of its status."""
+    status = response.status_code
+    if status < 400 or (case.path == "/readyz" and status == 503):
+        return None
+    assert status in ERROR_CODES, f"undocumented error status {status}"
+    content_type = response.headers.get("content-type", [""])
+    content_type = content_type[0] if isinstance(content_type, list) else content_type
+    assert content_type.split(";")[0].strip() == "application/json", f"{status} answered as {content_type!r}"
+    body = json.loads(response.content)
+    assert isinstance(body, dict) and set(body) == {"error", "message"}, body
+    assert body["error"] in ERROR_CODES[status], f"{status} with error code {body['error']!r}"
+    assert isinstance(body["message"], str) and body["message"], body
+    if status == 401:
+        challenge = response.headers.get("www-authenticate")
+        assert challenge, "401 without WWW-Authenticate"
+    return None
+
+
+@schemathesis.check
+class EveryOperationSucceedsOnce:
+    """With Redis up (WARDEN_EXPECT_SUCCESS=1), every operation answered 2xx at least once: the run
+    exercised the service's real work, not only its refusals."""
+
+    def __init__(self):
+        self.tested = set()
+        self.succeeded = set()
+
+    def after_response(self, ctx, response, case):
+        self.tested.add(case.operation.label)
+        if 200 <= response.status_code < 300:
+            self.succeeded.add(case.operation.label)
+
+    def after_run(self, ctx):
+        if os.environ.get("WARDEN_EXPECT_SUCCESS") != "1":
+            return
+        missing = self.tested - self.succeeded
+        assert not missing, "never answered 2xx: " + ", ".join(sorted(missing))
