@@ -370,9 +370,6 @@ def test_redis_down_gives_the_documented_503_and_bad_input_still_4xx(tmp_path, s
         service.redis.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 finding 3: revoke/token answers 200 for an `exp` already past "
-                   "without storing anything, even with Redis down; the fix in admin.rs makes this pass "
-                   "(then remove this marker)")
 def test_no_revocation_is_acknowledged_without_redis(tmp_path):
     """Found by the schemathesis run with Redis down: an acknowledged revocation must be stored."""
     service = start_service(tmp_path)
