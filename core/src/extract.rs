@@ -159,7 +159,7 @@ fn query_params<'a>(path: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 /// Every `name=value` pair of every `cookie` header (HTTP/2 may split cookies over several).
-fn cookies<'a>(headers: &'a Headers) -> impl Iterator<Item = &'a str> {
+fn cookies(headers: &Headers) -> impl Iterator<Item = &str> {
     headers
         .iter()
         .filter(|(n, _)| n == "cookie")

@@ -76,18 +76,30 @@ fn readings(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
     // character (NUL truncation in C servers, header splitting) or malformed escape is refused.
     if raw.contains(&b'%') {
         let once = percent_decode(raw)?;
-        if once.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        if once.iter().any(|&b| b < 0x20 || b == 0x7f) || has_overlong_utf8(&once) {
             return None;
         }
         // A literal `%` (sent as `%25`) that does not decode again has no second reading; one
         // that decodes to a control byte is refused like a first-level one.
         if let Some(twice) = percent_decode(&once).filter(|_| once.contains(&b'%')) {
-            if twice.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            if twice.iter().any(|&b| b < 0x20 || b == 0x7f) || has_overlong_utf8(&twice) {
                 return None;
             }
             push_unique(&mut set, twice);
         }
         push_unique(&mut set, once);
+        // A decoded `?` or `#` ends the path for servers that split after decoding.
+        expand(
+            &mut set,
+            |p| p.contains(&b'?') || p.contains(&b'#'),
+            |p| {
+                let end = p
+                    .iter()
+                    .position(|&b| b == b'?' || b == b'#')
+                    .unwrap_or(p.len());
+                p.get(..end).unwrap_or(p).to_vec()
+            },
+        )?;
     }
     expand(&mut set, |p| p.contains(&b'\\'), backslash_to_slash)?;
     expand(&mut set, |p| p.contains(&b';'), strip_path_params)?;
@@ -126,6 +138,18 @@ fn expand(
         push_unique(set, p);
     }
     (set.len() <= MAX_READINGS).then_some(())
+}
+
+/// Overlong UTF-8 (`%c0%ae`, `%e0%80%ae` for `.`), which lenient decoders have read as the ASCII
+/// character: lead bytes 0xC0/0xC1 always start one, 0xE0 and 0xF0 when the next byte is too
+/// small (RFC 3629 §4). No valid UTF-8 contains them.
+fn has_overlong_utf8(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| match w {
+        [0xc0 | 0xc1, _] => true,
+        [0xe0, next] => *next < 0xa0,
+        [0xf0, next] => *next < 0x90,
+        _ => false,
+    }) || bytes.last().is_some_and(|&b| b == 0xc0 || b == 0xc1)
 }
 
 fn push_unique(set: &mut Vec<Vec<u8>>, reading: Vec<u8>) {
@@ -292,6 +316,9 @@ mod tests {
             "/.%2e/admin",
             "/%2fadmin",
             "/x/%252e%252e/admin",
+            "/x/%c0%ae%c0%ae/admin",
+            "/x/%e0%80%ae%e0%80%ae/admin",
+            "/%u0061dmin",
         ] {
             assert_eq!(index(&r, p), Err(()), "{p} must be refused");
         }
@@ -337,6 +364,9 @@ mod tests {
         assert_eq!(index(&r, "/open;x"), Err(()));
         assert_eq!(index(&r, "/x/../secret"), Err(()));
         assert_eq!(index(&r, "/secret"), Ok(Some(1)));
+        // Servers that split on a decoded `?` or `#` read `/secret`.
+        assert_eq!(index(&r, "/secret%3Fx"), Err(()));
+        assert_eq!(index(&r, "/secret%23x"), Err(()));
         assert_eq!(index(&r, "/%73ecret"), Err(()));
         // No rule at all for any reading.
         assert_eq!(index(&r, "/a/../b"), Ok(None));
@@ -355,6 +385,7 @@ mod tests {
             assert_eq!(index(&r, p), Err(()), "{p:?}");
         }
         assert_eq!(index(&r, "/a%20b"), Ok(Some(0)));
+        assert_eq!(index(&r, "/caf%c3%a9"), Ok(Some(0)));
         assert_eq!(index(&r, "/a%25b"), Ok(Some(0)));
     }
 

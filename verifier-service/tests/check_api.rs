@@ -489,13 +489,17 @@ async fn a_token_without_exp_is_revoked_for_good() {
     let v = Verifier::start(&redis.url()).await;
     for (jti, body) in [
         ("no-exp", json!({ "sub": "alice", "jti": "no-exp" })),
-        ("exp-zero", json!({ "sub": "alice", "jti": "exp-zero", "exp": 0 })),
+        (
+            "exp-zero",
+            json!({ "sub": "alice", "jti": "exp-zero", "exp": 0 }),
+        ),
     ] {
         let r = v.admin_post("/v1/admin/revoke/token", body).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["expires_at"], serde_json::Value::Null);
         assert_deny(
-            &v.check(json!({ "sub": "alice", "jti": jti, "exp": 0 })).await,
+            &v.check(json!({ "sub": "alice", "jti": jti, "exp": 0 }))
+                .await,
             "revoked",
         );
         let key = UserTag::of_sub("alice").revoked_jti_key(jti);
@@ -566,9 +570,16 @@ async fn a_check_past_the_revocation_window_is_refused() {
     let v = Verifier::start(&redis.url()).await;
     let now = unix_now();
     assert_deny(
-        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 301 })).await,
+        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 301 }))
+            .await,
         "token_expired",
     );
-    assert_allow(&v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 200 })).await);
-    assert_allow(&v.check(json!({ "sub": "alice", "jti": "j", "exp": 0 })).await);
+    assert_allow(
+        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 200 }))
+            .await,
+    );
+    assert_allow(
+        &v.check(json!({ "sub": "alice", "jti": "j", "exp": 0 }))
+            .await,
+    );
 }
