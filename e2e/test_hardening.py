@@ -78,6 +78,7 @@ def upstream_saw(response) -> dict:
 CONFUSED_PATHS = [
     "/x/../admin", "/./admin", "//admin", "/;/admin", "/%61dmin", "/%2561dmin", "/x/%2e%2e/admin",
     "/x/..;/admin", "/..;/admin", "/.%2e/admin", "/x%2f..%2fadmin", "/%2fadmin", "/x/%252e%252e/admin",
+    "/x/%c0%ae%c0%ae/admin",
 ]
 
 
