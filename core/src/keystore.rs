@@ -168,7 +168,9 @@ impl KeyStore {
             if r.body_digest == Some(digest) {
                 return Ok(None);
             }
-            KeySet::parse_public(text).map(|set| Some((set, digest)))
+            KeySet::parse_public(text)
+                .map(|set| Some((set, digest)))
+                .map_err(|e| e.to_string())
         });
         match parsed {
             Ok(None) => {

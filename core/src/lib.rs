@@ -8,13 +8,11 @@ pub mod b64;
 pub mod cache;
 pub mod config;
 pub mod crypto;
-pub mod ecdsa_verify;
 pub mod extract;
 pub mod jwk;
 pub mod keystore;
 pub mod protocol;
 pub mod reason;
-pub mod rsa_verify;
 pub mod rules;
 pub mod token;
 
