@@ -281,7 +281,8 @@ fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigErro
     }
     let keys = match (p.local_jwks, p.remote_jwks) {
         (Some(local), None) => KeySource::Local(
-            KeySet::parse(&local.inline_string).map_err(|why| err(at("local_jwks"), why))?,
+            KeySet::parse(&local.inline_string)
+                .map_err(|why| err(at("local_jwks"), why.to_string()))?,
         ),
         (None, Some(remote)) => KeySource::Remote(compile_remote(&at("remote_jwks"), remote)?),
         (Some(_), Some(_)) => {

@@ -3,9 +3,11 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
-use crate::ecdsa_verify::{P256PublicKey, P384PublicKey};
-use crate::rsa_verify::RsaPublicKey;
+use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey};
+use crate::crypto::eddsa::{self, EdKeyError};
+use crate::crypto::rsa::{RsaKeyError, RsaPublicKey};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// Smallest RSA modulus accepted (RFC 7518 §3.3), and the largest, to bound the work an input can cause.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -66,68 +68,187 @@ impl Jwk {
     }
 }
 
+/// Why one key of a set is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwkError {
+    NotAnObject,
+    KidNotString,
+    /// `use` is present and not `sig` (RFC 7517 §4.2).
+    UseNotSig,
+    AlgNotString,
+    UnsupportedAlg(String),
+    /// A required member is missing or not a string.
+    MissingMember(&'static str),
+    /// A member is not strict base64url (RFC 7515 §2).
+    NotBase64Url(&'static str),
+    UnsupportedKty(String),
+    UnsupportedCurve(String),
+    /// An `oct` key shorter than `MIN_HMAC_KEY_BYTES`.
+    HmacTooShort {
+        bytes: usize,
+    },
+    Rsa(RsaKeyError),
+    /// An RSA modulus shorter than `MIN_RSA_BITS`.
+    RsaTooSmall {
+        bits: usize,
+    },
+    Ec(EcKeyError),
+    Ed25519(EdKeyError),
+    /// The pinned `alg` needs another kind of key than `kty` gives.
+    AlgMismatch {
+        alg: Algorithm,
+        kty: &'static str,
+    },
+    /// A symmetric key in a document fetched from a URL, where anyone can read it.
+    SymmetricFromRemote,
+    /// The set already holds `MAX_KEYS` keys.
+    TooManyKeys,
+}
+
+impl fmt::Display for JwkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwkError::NotAnObject => f.write_str("a key must be a JSON object"),
+            JwkError::KidNotString => f.write_str("\"kid\" must be a string"),
+            JwkError::UseNotSig => f.write_str("\"use\" is not \"sig\""),
+            JwkError::AlgNotString => f.write_str("\"alg\" must be a string"),
+            JwkError::UnsupportedAlg(name) => write!(f, "unsupported \"alg\" {name:?}"),
+            JwkError::MissingMember(name) => write!(f, "missing string \"{name}\""),
+            JwkError::NotBase64Url(name) => write!(f, "\"{name}\" is not base64url"),
+            JwkError::UnsupportedKty(kty) => write!(f, "unsupported \"kty\" {kty:?}"),
+            JwkError::UnsupportedCurve(crv) => write!(f, "unsupported curve {crv:?}"),
+            JwkError::HmacTooShort { bytes } => write!(
+                f,
+                "HMAC key is {bytes} bytes; at least {MIN_HMAC_KEY_BYTES} required (RFC 7518 §3.2)"
+            ),
+            JwkError::Rsa(e) => write!(f, "invalid RSA key: {e}"),
+            JwkError::RsaTooSmall { bits } => {
+                write!(
+                    f,
+                    "RSA modulus is {bits} bits; at least {MIN_RSA_BITS} required"
+                )
+            }
+            JwkError::Ec(e) => write!(f, "{e}"),
+            JwkError::Ed25519(e) => write!(f, "{e}"),
+            JwkError::AlgMismatch { alg, kty } => {
+                write!(f, "\"alg\" {alg} does not fit a {kty} key")
+            }
+            JwkError::SymmetricFromRemote => {
+                f.write_str("symmetric (oct) keys are not accepted from a remote JWKS")
+            }
+            JwkError::TooManyKeys => write!(f, "more than {MAX_KEYS} keys"),
+        }
+    }
+}
+
+impl std::error::Error for JwkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JwkError::Rsa(e) => Some(e),
+            JwkError::Ec(e) => Some(e),
+            JwkError::Ed25519(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A key of the set that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// Position in the document's `keys` array.
+    pub index: usize,
+    pub kid: Option<String>,
+    pub error: JwkError,
+}
+
+impl fmt::Display for SkippedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kid {
+            Some(kid) => write!(f, "key {} (kid {kid:?}): {}", self.index, self.error),
+            None => write!(f, "key {}: {}", self.index, self.error),
+        }
+    }
+}
+
+/// Why a document is not a usable key set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksError {
+    /// Not JSON; the parser's message.
+    NotJson(String),
+    NotAnObject,
+    MissingKeys,
+    KeysNotArray,
+    /// No key survived; the first key left out, if any, tells why.
+    NoUsableKey(Option<Box<SkippedKey>>),
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwksError::NotJson(e) => write!(f, "not valid JSON: {e}"),
+            JwksError::NotAnObject => f.write_str("a JWKS must be a JSON object"),
+            JwksError::MissingKeys => f.write_str("missing \"keys\" array"),
+            JwksError::KeysNotArray => f.write_str("\"keys\" must be an array"),
+            JwksError::NoUsableKey(None) => f.write_str("no usable key"),
+            JwksError::NoUsableKey(Some(first)) => write!(f, "no usable key ({first})"),
+        }
+    }
+}
+
+impl std::error::Error for JwksError {}
+
 #[derive(Debug, Default)]
 pub struct KeySet {
     pub keys: Vec<Jwk>,
-    /// Why some keys were left out, e.g. `key 2 (kid "a"): RSA modulus is 1024 bits; at least 2048 required`.
-    pub skipped: Vec<String>,
+    /// The keys left out, e.g. `key 2 (kid "a"): RSA modulus is 1024 bits; at least 2048 required`.
+    pub skipped: Vec<SkippedKey>,
 }
 
 impl KeySet {
     /// Parses a JWKS document (`{"keys": [...]}`); a single JWK object is accepted too.
     /// Fails when the document is not a key set or when no key in it is usable.
-    pub fn parse(json: &str) -> Result<KeySet, String> {
-        let doc: Value = serde_json::from_str(json).map_err(|e| format!("not valid JSON: {e}"))?;
-        let keys: Vec<Value> = match doc {
-            Value::Object(mut obj) => match obj.remove("keys") {
-                Some(Value::Array(keys)) => keys,
-                Some(_) => return Err("\"keys\" must be an array".into()),
-                None if obj.contains_key("kty") => vec![Value::Object(obj)],
-                None => return Err("missing \"keys\" array".into()),
-            },
-            _ => return Err("a JWKS must be a JSON object".into()),
-        };
-        let mut set = KeySet::default();
-        for (i, key) in keys.iter().enumerate() {
-            let label = match key.get("kid").and_then(Value::as_str) {
-                Some(kid) => format!("key {i} (kid {kid:?})"),
-                None => format!("key {i}"),
-            };
-            if set.keys.len() >= MAX_KEYS {
-                set.skipped
-                    .push(format!("{label}: more than {MAX_KEYS} keys"));
-                continue;
-            }
-            match parse_jwk(key) {
-                Ok(jwk) => set.keys.push(jwk),
-                Err(why) => set.skipped.push(format!("{label}: {why}")),
-            }
-        }
-        if set.keys.is_empty() {
-            let detail = set
-                .skipped
-                .first()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            return Err(format!("no usable key{detail}"));
-        }
-        Ok(set)
+    pub fn parse(json: &str) -> Result<KeySet, JwksError> {
+        KeySet::parse_from(json, Origin::Configuration)
     }
 
     /// Like `parse`, for a document fetched from a URL: a JWKS served over HTTP is public, so
     /// symmetric (`oct`) keys in it are refused — anyone could mint tokens with them.
-    pub fn parse_public(json: &str) -> Result<KeySet, String> {
-        let mut set = KeySet::parse(json)?;
-        let before = set.keys.len();
-        set.keys.retain(|k| k.material.kind() != KeyKind::Hmac);
-        if set.keys.len() < before {
-            set.skipped
-                .push("symmetric (oct) keys are not accepted from a remote JWKS".to_string());
+    pub fn parse_public(json: &str) -> Result<KeySet, JwksError> {
+        KeySet::parse_from(json, Origin::Public)
+    }
+
+    fn parse_from(json: &str, origin: Origin) -> Result<KeySet, JwksError> {
+        let doc: Value =
+            serde_json::from_str(json).map_err(|e| JwksError::NotJson(e.to_string()))?;
+        let keys: Vec<Value> = match doc {
+            Value::Object(mut obj) => match obj.remove("keys") {
+                Some(Value::Array(keys)) => keys,
+                Some(_) => return Err(JwksError::KeysNotArray),
+                None if obj.contains_key("kty") => vec![Value::Object(obj)],
+                None => return Err(JwksError::MissingKeys),
+            },
+            _ => return Err(JwksError::NotAnObject),
+        };
+        let mut set = KeySet::default();
+        for (index, key) in keys.iter().enumerate() {
+            let parsed = if set.keys.len() >= MAX_KEYS {
+                Err(JwkError::TooManyKeys)
+            } else {
+                parse_jwk(key, origin)
+            };
+            match parsed {
+                Ok(jwk) => set.keys.push(jwk),
+                Err(error) => set.skipped.push(SkippedKey {
+                    index,
+                    kid: key.get("kid").and_then(Value::as_str).map(str::to_owned),
+                    error,
+                }),
+            }
         }
         if set.keys.is_empty() {
-            return Err(
-                "no usable key (symmetric (oct) keys are not accepted from a remote JWKS)".into(),
-            );
+            return Err(JwksError::NoUsableKey(
+                set.skipped.into_iter().next().map(Box::new),
+            ));
         }
         Ok(set)
     }
@@ -151,36 +272,40 @@ impl KeySet {
     }
 }
 
-fn parse_jwk(key: &Value) -> Result<Jwk, String> {
-    let obj = key.as_object().ok_or("a key must be a JSON object")?;
+/// Where a document comes from: the configuration (secret) or a URL (public).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Configuration,
+    Public,
+}
+
+fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
+    let obj = key.as_object().ok_or(JwkError::NotAnObject)?;
     let kid = match obj.get("kid") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err("\"kid\" must be a string".into()),
+        Some(_) => return Err(JwkError::KidNotString),
     };
     if let Some(usage) = obj.get("use") {
         if usage.as_str() != Some("sig") {
-            return Err("\"use\" is not \"sig\"".into());
+            return Err(JwkError::UseNotSig);
         }
     }
     let alg = match obj.get("alg") {
         None => None,
-        Some(Value::String(name)) => Some(
-            Algorithm::from_name(name).ok_or_else(|| format!("unsupported \"alg\" {name:?}"))?,
-        ),
-        Some(_) => return Err("\"alg\" must be a string".into()),
+        Some(Value::String(name)) => {
+            Some(Algorithm::from_name(name).ok_or_else(|| JwkError::UnsupportedAlg(name.clone()))?)
+        }
+        Some(_) => return Err(JwkError::AlgNotString),
     };
-    let kty = str_field(obj, "kty")?;
-    let material = match kty {
+    let (kty, material) = match str_field(obj, "kty")? {
+        "oct" if origin == Origin::Public => return Err(JwkError::SymmetricFromRemote),
         "oct" => {
             let k = bytes_field(obj, "k")?;
             if k.len() < MIN_HMAC_KEY_BYTES {
-                return Err(format!(
-                    "HMAC key is {} bytes; at least {MIN_HMAC_KEY_BYTES} required (RFC 7518 §3.2)",
-                    k.len()
-                ));
+                return Err(JwkError::HmacTooShort { bytes: k.len() });
             }
-            KeyMaterial::Hmac(k)
+            ("oct", KeyMaterial::Hmac(k))
         }
         "RSA" => {
             let key = RsaPublicKey::new(
@@ -188,88 +313,58 @@ fn parse_jwk(key: &Value) -> Result<Jwk, String> {
                 &bytes_field(obj, "e")?,
                 MAX_RSA_BITS,
             )
-            .map_err(|e| format!("invalid RSA key: {e}"))?;
+            .map_err(JwkError::Rsa)?;
             if key.bits() < MIN_RSA_BITS {
-                return Err(format!(
-                    "RSA modulus is {} bits; at least {MIN_RSA_BITS} required",
-                    key.bits()
-                ));
+                return Err(JwkError::RsaTooSmall { bits: key.bits() });
             }
-            KeyMaterial::Rsa(Box::new(key))
+            ("RSA", KeyMaterial::Rsa(Box::new(key)))
         }
         "EC" => {
             let crv = str_field(obj, "crv")?;
             let x = bytes_field(obj, "x")?;
             let y = bytes_field(obj, "y")?;
-            match crv {
-                "P-256" => {
-                    // Validated twice: by the `p256` crate (as before) and by our own
-                    // verifier, which checks coordinates < p and the curve equation.
-                    let point = sec1_point(&x, &y, 32)?;
-                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                        .map_err(|_| "point is not on P-256")?;
-                    KeyMaterial::P256(Box::new(P256PublicKey::from_coordinates(&x, &y)?))
-                }
-                "P-384" => {
-                    // Validated twice, as for P-256: by the `p384` crate and by our verifier.
-                    let point = sec1_point(&x, &y, 48)?;
-                    p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                        .map_err(|_| "point is not on P-384")?;
-                    KeyMaterial::P384(Box::new(P384PublicKey::from_coordinates(&x, &y)?))
-                }
-                other => return Err(format!("unsupported curve {other:?}")),
-            }
+            // Coordinates of the field's size, each < p, on the curve (SEC 1 §3.2.2).
+            let material = match crv {
+                "P-256" => KeyMaterial::P256(Box::new(
+                    P256PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                )),
+                "P-384" => KeyMaterial::P384(Box::new(
+                    P384PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                )),
+                other => return Err(JwkError::UnsupportedCurve(other.to_owned())),
+            };
+            ("EC", material)
         }
         "OKP" => {
             let crv = str_field(obj, "crv")?;
             if crv != "Ed25519" {
-                return Err(format!("unsupported curve {crv:?}"));
+                return Err(JwkError::UnsupportedCurve(crv.to_owned()));
             }
-            let x: [u8; 32] = bytes_field(obj, "x")?
-                .try_into()
-                .map_err(|_| "Ed25519 \"x\" must be 32 bytes")?;
-            let key =
-                ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "invalid Ed25519 key")?;
-            // A small-order point verifies forged signatures (RFC 8032 does not exclude it).
-            if key.is_weak() {
-                return Err("weak Ed25519 key (small-order point)".into());
-            }
-            KeyMaterial::Ed25519(key)
+            let key = eddsa::public_key(&bytes_field(obj, "x")?).map_err(JwkError::Ed25519)?;
+            ("OKP", KeyMaterial::Ed25519(key))
         }
-        other => return Err(format!("unsupported \"kty\" {other:?}")),
+        other => return Err(JwkError::UnsupportedKty(other.to_owned())),
     };
-    let jwk = Jwk { kid, alg, material };
-    if let Some(pinned) = jwk.alg {
-        if pinned.key_kind() != jwk.material.kind() {
-            return Err(format!("\"alg\" {pinned} does not fit a {kty} key"));
+    if let Some(pinned) = alg {
+        if pinned.key_kind() != material.kind() {
+            return Err(JwkError::AlgMismatch { alg: pinned, kty });
         }
     }
-    Ok(jwk)
+    Ok(Jwk { kid, alg, material })
 }
 
-/// Uncompressed SEC1 encoding `04 || x || y`, after checking each coordinate's length.
-fn sec1_point(x: &[u8], y: &[u8], len: usize) -> Result<Vec<u8>, String> {
-    if x.len() != len || y.len() != len {
-        return Err(format!("\"x\" and \"y\" must be {len} bytes"));
-    }
-    let mut point = Vec::with_capacity(1 + 2 * len);
-    point.push(0x04);
-    point.extend_from_slice(x);
-    point.extend_from_slice(y);
-    Ok(point)
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+fn str_field<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, JwkError> {
     obj.get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("missing string \"{name}\""))
+        .ok_or(JwkError::MissingMember(name))
 }
 
-fn bytes_field(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
-    b64::decode(str_field(obj, name)?).ok_or_else(|| format!("\"{name}\" is not base64url"))
+fn bytes_field(obj: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, JwkError> {
+    b64::decode(str_field(obj, name)?).ok_or(JwkError::NotBase64Url(name))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -296,8 +391,15 @@ mod tests {
     #[test]
     fn short_hmac_key_is_refused() {
         let err = KeySet::parse(r#"{"keys":[{"kty":"oct","k":"c2hvcnQ"}]}"#).unwrap_err();
-        assert!(err.contains("no usable key"), "{err}");
-        assert!(err.contains("at least 32"), "{err}");
+        let JwksError::NoUsableKey(Some(first)) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(first.error, JwkError::HmacTooShort { bytes: 5 });
+        // The configuration error names the key and the rule it breaks.
+        assert_eq!(
+            err.to_string(),
+            "no usable key (key 0: HMAC key is 5 bytes; at least 32 required (RFC 7518 §3.2))"
+        );
     }
 
     #[test]
@@ -322,7 +424,16 @@ mod tests {
             r#"{{"keys":[{{"kty":"oct","alg":"ES256","k":"{k}"}}]}}"#
         ))
         .unwrap_err();
-        assert!(err.contains("does not fit"), "{err}");
+        let JwksError::NoUsableKey(Some(first)) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            first.error,
+            JwkError::AlgMismatch {
+                alg: Algorithm::ES256,
+                kty: "oct"
+            }
+        );
     }
 
     #[test]
@@ -333,8 +444,14 @@ mod tests {
         .unwrap();
         assert_eq!(set.keys.len(), 1);
         assert_eq!(set.skipped.len(), 2);
-        assert!(set.skipped[0].contains("unsupported curve"));
-        assert!(set.skipped[1].contains("\"use\""));
+        assert_eq!(
+            set.skipped[0].error,
+            JwkError::UnsupportedCurve("P-521".into())
+        );
+        assert_eq!(
+            (set.skipped[1].index, &set.skipped[1].error),
+            (2, &JwkError::UseNotSig)
+        );
     }
 
     #[test]
@@ -343,24 +460,121 @@ mod tests {
             r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"}"#,
         )
         .unwrap_err();
-        assert!(err.contains("not on P-256"), "{err}");
+        let JwksError::NoUsableKey(Some(first)) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            first.error,
+            JwkError::Ec(EcKeyError::NotOnCurve { curve: "P-256" })
+        );
     }
 
     #[test]
     fn small_rsa_key_is_refused() {
         let n = b64::encode(&[0xC5u8; 128]);
         let err = KeySet::parse(&format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"}}"#)).unwrap_err();
-        assert!(err.contains("1024 bits"), "{err}");
+        let JwksError::NoUsableKey(Some(first)) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(first.error, JwkError::RsaTooSmall { bits: 1024 });
     }
 
     #[test]
     fn garbage_documents_are_errors() {
-        assert!(KeySet::parse("nope").is_err());
-        assert!(KeySet::parse("[]").is_err());
-        assert!(KeySet::parse(r#"{"keys":{}}"#).is_err());
-        assert!(KeySet::parse(r#"{"keys":[]}"#)
-            .unwrap_err()
-            .contains("no usable key"));
-        assert!(KeySet::parse(r#"{"keys":[1,"x",null]}"#).is_err());
+        assert!(matches!(KeySet::parse("nope"), Err(JwksError::NotJson(_))));
+        assert_eq!(KeySet::parse("[]").unwrap_err(), JwksError::NotAnObject);
+        assert_eq!(KeySet::parse("{}").unwrap_err(), JwksError::MissingKeys);
+        assert_eq!(
+            KeySet::parse(r#"{"keys":{}}"#).unwrap_err(),
+            JwksError::KeysNotArray
+        );
+        assert_eq!(
+            KeySet::parse(r#"{"keys":[]}"#).unwrap_err(),
+            JwksError::NoUsableKey(None)
+        );
+        let err = KeySet::parse(r#"{"keys":[1,"x",null]}"#).unwrap_err();
+        let JwksError::NoUsableKey(Some(first)) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(first.error, JwkError::NotAnObject);
+    }
+
+    #[test]
+    fn each_kind_of_bad_key_has_its_variant() {
+        let cases = [
+            (r#"{"kty":"RSA","n":"AQAB"}"#, JwkError::MissingMember("e")),
+            (r#"{"kty":"oct","k":"a+b"}"#, JwkError::NotBase64Url("k")),
+            (r#"{"kty":"dsa"}"#, JwkError::UnsupportedKty("dsa".into())),
+            (r#"{"kty":"oct","kid":7}"#, JwkError::KidNotString),
+            (r#"{"kty":"oct","alg":5}"#, JwkError::AlgNotString),
+            (
+                r#"{"kty":"oct","alg":"none"}"#,
+                JwkError::UnsupportedAlg("none".into()),
+            ),
+            (
+                r#"{"kty":"OKP","crv":"X25519","x":"AA"}"#,
+                JwkError::UnsupportedCurve("X25519".into()),
+            ),
+            (
+                r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#,
+                JwkError::Ed25519(EdKeyError::Length),
+            ),
+            (
+                r#"{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}"#,
+                JwkError::Ec(EcKeyError::CoordinateLength {
+                    curve: "P-384",
+                    coordinate: "x",
+                    bytes: 48,
+                }),
+            ),
+            (
+                r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
+                JwkError::Rsa(RsaKeyError::BadModulus),
+            ),
+        ];
+        for (jwk, expected) in cases {
+            let err = KeySet::parse(jwk).unwrap_err();
+            let JwksError::NoUsableKey(Some(first)) = err else {
+                panic!("{jwk}: {err:?}")
+            };
+            assert_eq!(first.error, expected, "{jwk}");
+        }
+    }
+
+    #[test]
+    fn remote_sets_refuse_symmetric_keys_one_by_one() {
+        let k = b64::encode(&[7u8; 32]);
+        let oct = format!(r#"{{"kty":"oct","kid":"s","k":"{k}"}}"#);
+        let set = KeySet::parse_public(&format!(r#"{{"keys":[{oct},{EC_P256}]}}"#)).unwrap();
+        assert_eq!(set.keys.len(), 1);
+        assert_eq!(
+            set.skipped,
+            vec![SkippedKey {
+                index: 0,
+                kid: Some("s".into()),
+                error: JwkError::SymmetricFromRemote
+            }]
+        );
+        let err = KeySet::parse_public(&format!(r#"{{"keys":[{oct}]}}"#)).unwrap_err();
+        let JwksError::NoUsableKey(Some(first)) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(first.error, JwkError::SymmetricFromRemote);
+        // The same key is fine in the (secret) configuration.
+        assert_eq!(KeySet::parse(&oct).unwrap().keys.len(), 1);
+    }
+
+    #[test]
+    fn keys_beyond_the_limit_are_skipped() {
+        let keys = vec![EC_P256; MAX_KEYS + 2].join(",");
+        let set = KeySet::parse(&format!(r#"{{"keys":[{keys}]}}"#)).unwrap();
+        assert_eq!(set.keys.len(), MAX_KEYS);
+        assert_eq!(set.skipped.len(), 2);
+        assert_eq!(set.skipped[0].error, JwkError::TooManyKeys);
+        assert_eq!(set.skipped[0].index, MAX_KEYS);
+        assert_eq!(
+            set.skipped[0].to_string(),
+            format!("key {MAX_KEYS} (kid \"ec1\"): more than {MAX_KEYS} keys")
+        );
     }
 }

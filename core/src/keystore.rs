@@ -2,7 +2,8 @@
 //! The last good set keeps serving when a refresh fails.
 
 use crate::config::{Config, KeySource};
-use crate::jwk::KeySet;
+use crate::jwk::{JwksError, KeySet};
+use std::fmt;
 
 /// Retry delay after a failed fetch (or while no key set has been loaded yet).
 pub const RETRY_MS: u64 = 5_000;
@@ -67,7 +68,51 @@ pub enum FetchResult {
     /// Same document as before.
     Unchanged,
     /// The fetch or the document failed; the previous keys (if any) keep serving.
-    Failed(String),
+    Failed(FetchError),
+}
+
+/// Why a JWKS fetch brought no keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The host refused to send the request; its status, as the host names it.
+    Dispatch(String),
+    /// No answer: timeout, connection failure, or a lost callback.
+    NoResponse,
+    /// An HTTP status other than 200.
+    Status(u32),
+    /// A body larger than the limit, in bytes.
+    TooLarge(usize),
+    /// A body that is not UTF-8.
+    NotUtf8,
+    /// A body that is not a usable key set.
+    Document(JwksError),
+    /// The provider has no remote JWKS.
+    NotRemote,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Dispatch(status) => {
+                write!(f, "dispatch failed ({status}); is the cluster defined?")
+            }
+            FetchError::NoResponse => f.write_str("no response (timeout or connection failure)"),
+            FetchError::Status(code) => write!(f, "HTTP status {code}"),
+            FetchError::TooLarge(limit) => write!(f, "JWKS larger than {limit} bytes"),
+            FetchError::NotUtf8 => f.write_str("JWKS is not UTF-8"),
+            FetchError::Document(e) => write!(f, "{e}"),
+            FetchError::NotRemote => f.write_str("not a remote provider"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FetchError::Document(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl KeyStore {
@@ -150,25 +195,28 @@ impl KeyStore {
         matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight(now_ms))
     }
 
-    /// Records the outcome of a fetch: `body` is the document on HTTP 200, `None` otherwise.
+    /// Records the outcome of a fetch: `body` is the document on HTTP 200, why there is none
+    /// otherwise.
     pub fn finish_fetch(
         &mut self,
         idx: usize,
-        body: Result<&[u8], String>,
+        body: Result<&[u8], FetchError>,
         refresh_after_ms: u64,
         now_ms: u64,
     ) -> FetchResult {
         let Some(Some(r)) = self.remotes.get_mut(idx) else {
-            return FetchResult::Failed("not a remote provider".into());
+            return FetchResult::Failed(FetchError::NotRemote);
         };
         r.in_flight_until_ms = None;
         let parsed = body.and_then(|bytes| {
-            let text = std::str::from_utf8(bytes).map_err(|_| "JWKS is not UTF-8".to_string())?;
+            let text = std::str::from_utf8(bytes).map_err(|_| FetchError::NotUtf8)?;
             let digest = crate::cache::TokenCache::key(idx, text);
             if r.body_digest == Some(digest) {
                 return Ok(None);
             }
-            KeySet::parse_public(text).map(|set| Some((set, digest)))
+            KeySet::parse_public(text)
+                .map(|set| Some((set, digest)))
+                .map_err(FetchError::Document)
         });
         match parsed {
             Ok(None) => {

@@ -8,14 +8,12 @@ pub mod b64;
 pub mod cache;
 pub mod config;
 pub mod crypto;
-pub mod ecdsa_verify;
 pub mod extract;
 pub mod forward;
 pub mod jwk;
 pub mod keystore;
 pub mod protocol;
 pub mod reason;
-pub mod rsa_verify;
 pub mod rules;
 pub mod token;
 

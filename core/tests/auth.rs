@@ -14,7 +14,8 @@ use warden_core::auth::{self, authenticate, Authenticator, Outcome};
 use warden_core::cache::TokenCache;
 use warden_core::config::Config;
 use warden_core::forward;
-use warden_core::keystore::{FetchResult, KeyStore, ON_DEMAND_MIN_INTERVAL_MS};
+use warden_core::jwk::{JwkError, JwksError};
+use warden_core::keystore::{FetchError, FetchResult, KeyStore, ON_DEMAND_MIN_INTERVAL_MS};
 use warden_core::protocol::{self, Verdict};
 use warden_core::{Algorithm, Reason};
 
@@ -279,11 +280,11 @@ fn remote_keys_are_fetched_on_unknown_kid_with_a_rate_limit() {
         .keys
         .try_start_on_demand(idx, 1_000 + ON_DEMAND_MIN_INTERVAL_MS));
     // A failed refresh keeps the last good keys.
-    assert!(matches!(
+    assert_eq!(
         w.keys
-            .finish_fetch(idx, Err("HTTP 500".into()), 600_000, 20_000),
-        FetchResult::Failed(_)
-    ));
+            .finish_fetch(idx, Err(FetchError::Status(500)), 600_000, 20_000),
+        FetchResult::Failed(FetchError::Status(500))
+    );
     let tok = token(Algorithm::ES256, &claims());
     assert!(matches!(
         w.run(&[(":path", "/any"), ("x-other-token", tok.as_str())], NOW)
@@ -298,11 +299,14 @@ fn remote_jwks_never_supplies_hmac_secrets() {
     let mut w = World::new(config(remote));
     let idx = w.config.provider_index("other").unwrap();
     let only_oct = json!({"keys":[jwk(Algorithm::HS256)]}).to_string();
-    assert!(matches!(
-        w.keys
-            .finish_fetch(idx, Ok(only_oct.as_bytes()), 600_000, 0),
-        FetchResult::Failed(_)
-    ));
+    let result = w
+        .keys
+        .finish_fetch(idx, Ok(only_oct.as_bytes()), 600_000, 0);
+    let FetchResult::Failed(FetchError::Document(JwksError::NoUsableKey(Some(first)))) = result
+    else {
+        panic!("{result:?}")
+    };
+    assert_eq!(first.error, JwkError::SymmetricFromRemote);
     let mixed = json!({"keys":[jwk(Algorithm::HS256), jwk(Algorithm::ES256)]}).to_string();
     assert_eq!(
         w.keys.finish_fetch(idx, Ok(mixed.as_bytes()), 600_000, 0),

@@ -5,7 +5,7 @@
     clippy::indexing_slicing
 )]
 //! Differential test of Warden's ES256 and ES384 paths (`KeySet::parse` → `crypto::verify`,
-//! i.e. `ecdsa_verify`) against the `p256` / `p384` crates' verifiers: random keys, messages
+//! i.e. `crypto::ecdsa`) against the `p256` / `p384` crates' verifiers: random keys, messages
 //! and signatures (signed by the reference crate), valid ones and single-bit flips of message,
 //! r, s or the key. Both must agree every time; valid signatures must verify and flipped ones
 //! must not. `WARDEN_P256_DIFF_KEYS` sets the number of P-256 keys (default 200, 8 messages

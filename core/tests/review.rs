@@ -15,9 +15,9 @@ use warden_core::auth::{authenticate, Authenticator, Outcome};
 use warden_core::b64;
 use warden_core::cache::TokenCache;
 use warden_core::config::Config;
+use warden_core::crypto::rsa::{Hash, RsaPublicKey};
 use warden_core::jwk::KeySet;
 use warden_core::keystore::KeyStore;
-use warden_core::rsa_verify::{Hash, RsaPublicKey};
 use warden_core::token::{self, Requirements};
 use warden_core::{Algorithm, Reason};
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use warden_core::cache::{TokenCache, DEFAULT_CAPACITY};
 use warden_core::config::{Config, KeySource, RemoteJwks};
-use warden_core::keystore::{FetchResult, KeyStore};
+use warden_core::keystore::{FetchError, FetchResult, KeyStore};
 
 /// Largest JWKS document read from an HTTP response.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -173,7 +173,7 @@ pub fn remote_of(config: &Config, idx: usize) -> Option<RemoteJwks> {
     }
 }
 
-pub fn dispatch_jwks_fetch(ctx: &dyn Context, remote: &RemoteJwks) -> Result<u32, String> {
+pub fn dispatch_jwks_fetch(ctx: &dyn Context, remote: &RemoteJwks) -> Result<u32, FetchError> {
     ctx.dispatch_http_call(
         &remote.cluster,
         vec![
@@ -186,7 +186,7 @@ pub fn dispatch_jwks_fetch(ctx: &dyn Context, remote: &RemoteJwks) -> Result<u32
         vec![],
         Duration::from_millis(remote.timeout_ms),
     )
-    .map_err(|status| format!("dispatch failed ({status:?}); is the cluster defined?"))
+    .map_err(|status| FetchError::Dispatch(format!("{status:?}")))
 }
 
 /// Applies a JWKS response (status `None`: no response, e.g. a timeout) to the key store.
@@ -208,12 +208,10 @@ pub fn finish_jwks_fetch(
         .map(|p| p.name.clone())
         .unwrap_or_default();
     let body = match status {
-        Some(200) if body_size > MAX_JWKS_BYTES => {
-            Err(format!("JWKS larger than {MAX_JWKS_BYTES} bytes"))
-        }
+        Some(200) if body_size > MAX_JWKS_BYTES => Err(FetchError::TooLarge(MAX_JWKS_BYTES)),
         Some(200) => Ok(body.unwrap_or_default()),
-        Some(code) => Err(format!("HTTP status {code}")),
-        None => Err("no response (timeout or connection failure)".to_string()),
+        Some(code) => Err(FetchError::Status(code)),
+        None => Err(FetchError::NoResponse),
     };
     let result = match &body {
         Ok(bytes) => {

@@ -1,25 +1,60 @@
-//! RSA signature verification (RSASSA-PKCS1-v1_5 and RSASSA-PSS, RFC 8017) on 32-bit limbs.
+//! RSA signature verification (RFC 8017): RSASSA-PKCS1-v1_5 (§8.2.2 with EMSA-PKCS1-v1_5,
+//! §9.2) for JWS RS256/384/512 and RSASSA-PSS (§8.1.2 with EMSA-PSS, §9.1.2) for PS256/384/512
+//! (RFC 7518 §3.3, §3.5).
 //!
-//! Verification needs only `s^e mod n` with a small public exponent (17 Montgomery
-//! multiplications for e = 65537). 32-bit limbs with 64-bit products map directly onto wasm
-//! instructions, where 64-bit limbs would need emulated 128-bit products. The decoded message is
-//! compared with the encoding we expect (PKCS#1 v1.5) or checked field by field (PSS); a wrong
-//! computation can only make a signature fail, never pass.
+//! Verification needs only `s^e mod n` (RSAVP1, §5.2.2) with a small public exponent: 17
+//! Montgomery multiplications for e = 65537, on the shared 32-bit-limb arithmetic. The decoded
+//! message is compared with the encoding we expect (PKCS#1 v1.5) or checked field by field
+//! (PSS); a wrong computation can only make a signature fail, never pass.
 
+use crate::crypto::limbs;
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use std::fmt;
+
+/// Why a modulus and exponent are not a usable public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaKeyError {
+    /// The modulus is larger than the caller allows (it bounds the work an input can cause).
+    ModulusTooLarge { bits: usize, max_bits: usize },
+    /// The modulus is even or shorter than 512 bits.
+    BadModulus,
+    /// The exponent does not fit in 64 bits.
+    ExponentTooLarge,
+    /// The exponent is even or below 3.
+    BadExponent,
+}
+
+impl fmt::Display for RsaKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsaKeyError::ModulusTooLarge { bits, max_bits } => {
+                write!(
+                    f,
+                    "RSA modulus is {bits} bits; at most {max_bits} supported"
+                )
+            }
+            RsaKeyError::BadModulus => f.write_str("RSA modulus must be odd and at least 512 bits"),
+            RsaKeyError::ExponentTooLarge => f.write_str("RSA exponent too large"),
+            RsaKeyError::BadExponent => f.write_str("RSA exponent must be odd and at least 3"),
+        }
+    }
+}
+
+impl std::error::Error for RsaKeyError {}
 
 #[derive(Clone)]
 pub struct RsaPublicKey {
     /// Modulus, little-endian 32-bit limbs, top limb non-zero.
     n: Vec<u32>,
-    /// -n⁻¹ mod 2³².
-    n0_inv: u32,
+    /// −n⁻¹ mod 2³².
+    n_inv: u32,
     /// R² mod n with R = 2^(32·len), to enter Montgomery form.
     rr: Vec<u32>,
     e: u64,
     bits: usize,
 }
 
+/// The hash of a JWS RSA algorithm, also used by MGF1 for PSS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
     Sha256,
@@ -72,32 +107,31 @@ impl Hash {
 
 impl RsaPublicKey {
     /// From big-endian modulus and exponent bytes. `max_bits` bounds the work an input can cause.
-    pub fn new(n_be: &[u8], e_be: &[u8], max_bits: usize) -> Result<Self, String> {
+    pub fn new(n_be: &[u8], e_be: &[u8], max_bits: usize) -> Result<Self, RsaKeyError> {
         let n = limbs_from_be(n_be);
-        let bits = bit_len(&n);
+        let bits = limbs::bit_len(&n);
         if bits > max_bits {
-            return Err(format!(
-                "RSA modulus is {bits} bits; at most {max_bits} supported"
-            ));
+            return Err(RsaKeyError::ModulusTooLarge { bits, max_bits });
         }
         if n.first().is_none_or(|l| l & 1 == 0) || bits < 512 {
-            return Err("RSA modulus must be odd and at least 512 bits".into());
+            return Err(RsaKeyError::BadModulus);
         }
         let e_bytes: Vec<u8> = e_be.iter().copied().skip_while(|b| *b == 0).collect();
         if e_bytes.len() > 8 {
-            return Err("RSA exponent too large".into());
+            return Err(RsaKeyError::ExponentTooLarge);
         }
         let e = e_bytes
             .iter()
             .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
         if e < 3 || e & 1 == 0 {
-            return Err("RSA exponent must be odd and at least 3".into());
+            return Err(RsaKeyError::BadExponent);
         }
-        let n0_inv = inv_mod_2_32(n.first().copied().unwrap_or(1)).wrapping_neg();
-        let rr = r_squared(&n);
+        let n_inv = limbs::neg_inv_mod_2_32(n.first().copied().unwrap_or(1));
+        let mut rr = vec![0u32; n.len()];
+        limbs::r_squared(&mut rr, &n);
         Ok(RsaPublicKey {
             n,
-            n0_inv,
+            n_inv,
             rr,
             e,
             bits,
@@ -112,77 +146,47 @@ impl RsaPublicKey {
         self.bits.div_ceil(8)
     }
 
-    /// s^e mod n as big-endian bytes of the modulus length; `None` if the signature is not in [0, n).
+    /// `t = a·b·R⁻¹ mod n`.
+    fn mont_mul(&self, t: &mut [u32], a: &[u32], b: &[u32]) {
+        limbs::mont_mul(t, a, b, &self.n, self.n_inv);
+    }
+
+    /// RSAVP1 (RFC 8017 §5.2.2): s^e mod n as big-endian bytes of the modulus length; `None`
+    /// if the signature is not k bytes or not in [0, n). Left-to-right binary exponentiation
+    /// in Montgomery form.
     fn public_op(&self, signature: &[u8]) -> Option<Vec<u8>> {
         if signature.len() != self.byte_len() {
             return None;
         }
-        let s = limbs_from_be(signature);
-        let mut s_padded = vec![0u32; self.n.len()];
-        for (dst, src) in s_padded.iter_mut().zip(s.iter()) {
-            *dst = *src;
-        }
-        if s.len() > self.n.len() || !less_than(&s_padded, &self.n) {
+        let len = self.n.len();
+        let mut s = vec![0u32; len];
+        if !limbs::from_be_bytes(&mut s, signature) || !limbs::less_than(&s, &self.n) {
             return None;
         }
-        let base = self.mont_mul(&s_padded, &self.rr);
+        let mut base = vec![0u32; len];
+        self.mont_mul(&mut base, &s, &self.rr);
         let mut acc = base.clone();
+        let mut tmp = vec![0u32; len];
         let top = 63 - self.e.leading_zeros();
         for bit in (0..top).rev() {
-            acc = self.mont_mul(&acc, &acc);
+            self.mont_mul(&mut tmp, &acc, &acc);
+            std::mem::swap(&mut acc, &mut tmp);
             if (self.e >> bit) & 1 == 1 {
-                acc = self.mont_mul(&acc, &base);
+                self.mont_mul(&mut tmp, &acc, &base);
+                std::mem::swap(&mut acc, &mut tmp);
             }
         }
-        let mut one = vec![0u32; self.n.len()];
+        // Out of Montgomery form: multiply by the plain 1.
+        let mut one = vec![0u32; len];
         if let Some(first) = one.first_mut() {
             *first = 1;
         }
-        let m = self.mont_mul(&acc, &one);
-        Some(limbs_to_be(&m, self.byte_len()))
+        self.mont_mul(&mut tmp, &acc, &one);
+        Some(limbs::to_be_bytes(&tmp, self.byte_len()))
     }
 
-    /// Montgomery product a·b·R⁻¹ mod n (CIOS), inputs and output in [0, n).
-    #[allow(clippy::indexing_slicing)] // every vector has len or len + 2 limbs, checked on entry
-    fn mont_mul(&self, a: &[u32], b: &[u32]) -> Vec<u32> {
-        let n = &self.n;
-        let len = n.len();
-        if a.len() != len || b.len() != len || len == 0 {
-            return vec![0; len]; // unreachable by construction; fails verification
-        }
-        let mut t = vec![0u32; len + 2];
-        for &ai in a {
-            let mut c = 0u64;
-            for j in 0..len {
-                let s = u64::from(t[j]) + u64::from(ai) * u64::from(b[j]) + c;
-                t[j] = s as u32;
-                c = s >> 32;
-            }
-            let s = u64::from(t[len]) + c;
-            t[len] = s as u32;
-            t[len + 1] = (s >> 32) as u32;
-
-            let m = t[0].wrapping_mul(self.n0_inv);
-            let mut c = (u64::from(t[0]) + u64::from(m) * u64::from(n[0])) >> 32;
-            for j in 1..len {
-                let s = u64::from(t[j]) + u64::from(m) * u64::from(n[j]) + c;
-                t[j - 1] = s as u32;
-                c = s >> 32;
-            }
-            let s = u64::from(t[len]) + c;
-            t[len - 1] = s as u32;
-            t[len] = t[len + 1] + (s >> 32) as u32;
-            t[len + 1] = 0;
-        }
-        let overflow = t[len] != 0;
-        t.truncate(len);
-        if overflow || !less_than(&t, n) {
-            sub_in_place(&mut t, n);
-        }
-        t
-    }
-
-    /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2).
+    /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2): EMSA-PKCS1-v1_5 (§9.2) of the message,
+    /// compared byte for byte with the decoded signature.
     pub fn verify_pkcs1v15(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
         let Some(em) = self.public_op(signature) else {
             return false;
@@ -203,8 +207,8 @@ impl RsaPublicKey {
         em == expected
     }
 
-    /// RSASSA-PSS verification with MGF1 of the same hash and salt length = hash length
-    /// (RFC 8017 §9.1.2, as JWS PS256/384/512 require).
+    /// RSASSA-PSS verification (RFC 8017 §8.1.2, EMSA-PSS-VERIFY §9.1.2) with MGF1 of the same
+    /// hash and salt length = hash length, as JWS PS256/384/512 require (RFC 7518 §3.5).
     pub fn verify_pss(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
         let Some(full) = self.public_op(signature) else {
             return false;
@@ -255,6 +259,7 @@ impl RsaPublicKey {
     }
 }
 
+/// MGF1 (RFC 8017 §B.2.1).
 fn mgf1(hash: Hash, seed: &[u8], len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + hash.len());
     let mut counter = 0u32;
@@ -266,92 +271,50 @@ fn mgf1(hash: Hash, seed: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
+/// Big-endian bytes to as many limbs as their significant bytes need (at least one).
 fn limbs_from_be(bytes: &[u8]) -> Vec<u32> {
-    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    let mut limbs: Vec<u32> = trimmed
-        .rchunks(4)
-        .map(|chunk| chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
-        .collect();
-    if limbs.is_empty() {
-        limbs.push(0);
-    }
+    let significant = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let mut limbs = vec![0u32; (bytes.len() - significant).div_ceil(4).max(1)];
+    limbs::from_be_bytes(&mut limbs, bytes);
     limbs
 }
-
-fn limbs_to_be(limbs: &[u32], len: usize) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    for (i, byte) in out.iter_mut().rev().enumerate() {
-        let limb = limbs.get(i / 4).copied().unwrap_or(0);
-        *byte = (limb >> (8 * (i % 4))) as u8;
-    }
-    out
-}
-
-fn bit_len(limbs: &[u32]) -> usize {
-    match limbs.iter().rposition(|l| *l != 0) {
-        Some(i) => 32 * i + 32 - limbs.get(i).map_or(0, |l| l.leading_zeros() as usize),
-        None => 0,
-    }
-}
-
-/// a < b for equal-length limb vectors.
-fn less_than(a: &[u32], b: &[u32]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
-fn sub_in_place(a: &mut [u32], b: &[u32]) {
-    let mut borrow = 0i64;
-    for (x, y) in a.iter_mut().zip(b.iter()) {
-        let d = i64::from(*x) - i64::from(*y) - borrow;
-        *x = d as u32;
-        borrow = i64::from(d < 0);
-    }
-}
-
-/// x⁻¹ mod 2³² for odd x (Newton iteration).
-fn inv_mod_2_32(x: u32) -> u32 {
-    let mut inv = x; // correct to 3 bits for odd x
-    for _ in 0..5 {
-        inv = inv.wrapping_mul(2u32.wrapping_sub(x.wrapping_mul(inv)));
-    }
-    inv
-}
-
-/// R² mod n with R = 2^(32·len), by doubling 1 modulo n.
-fn r_squared(n: &[u32]) -> Vec<u32> {
-    let len = n.len();
-    let mut x = vec![0u32; len];
-    if let Some(first) = x.first_mut() {
-        *first = 1;
-    }
-    for _ in 0..(64 * len) {
-        let mut carry = 0u32;
-        for limb in x.iter_mut() {
-            let next = *limb >> 31;
-            *limb = (*limb << 1) | carry;
-            carry = next;
-        }
-        if carry != 0 || !less_than(&x, n) {
-            sub_in_place(&mut x, n);
-        }
-    }
-    x
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn inverse_mod_2_32() {
-        for x in [1u32, 3, 0xffff_ffff, 0x1234_5677, 65537] {
-            assert_eq!(x.wrapping_mul(inv_mod_2_32(x)), 1);
-        }
+    fn unusable_keys_are_refused_with_their_reason() {
+        let mut n = vec![0xc5u8; 64]; // 512 bits, odd
+        let e = [1u8, 0, 1];
+        assert!(RsaPublicKey::new(&n, &e, 8192).is_ok());
+        assert_eq!(
+            RsaPublicKey::new(&n, &e, 511).err(),
+            Some(RsaKeyError::ModulusTooLarge {
+                bits: 512,
+                max_bits: 511
+            })
+        );
+        assert_eq!(
+            RsaPublicKey::new(&n[1..], &e, 8192).err(),
+            Some(RsaKeyError::BadModulus)
+        );
+        assert_eq!(
+            RsaPublicKey::new(&n, &[1u8; 9], 8192).err(),
+            Some(RsaKeyError::ExponentTooLarge)
+        );
+        assert_eq!(
+            RsaPublicKey::new(&n, &[0, 0, 1], 8192).err(),
+            Some(RsaKeyError::BadExponent)
+        );
+        assert_eq!(
+            RsaPublicKey::new(&n, &[4], 8192).err(),
+            Some(RsaKeyError::BadExponent)
+        );
+        n[63] = 0xc4;
+        assert_eq!(
+            RsaPublicKey::new(&n, &e, 8192).err(),
+            Some(RsaKeyError::BadModulus)
+        );
     }
 
     /// s^e mod n against an independent big-integer implementation, on moduli with carry-heavy
@@ -425,7 +388,7 @@ mod tests {
             v
         };
         let key = RsaPublicKey::new(&n_be, &[3], 8192).unwrap();
-        let s = limbs_to_be(&[2], key.byte_len());
+        let s = limbs::to_be_bytes(&[2], key.byte_len());
         // 2^3 = 8
         let m = key.public_op(&s).unwrap();
         assert_eq!(m.last(), Some(&8));
