@@ -115,6 +115,13 @@ impl std::error::Error for FetchError {
     }
 }
 
+/// SHA-256 of a fetched JWKS document: an unchanged document keeps the parsed keys (and the
+/// verified-token cache built on them) instead of bumping the generation.
+fn document_digest(text: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).into()
+}
+
 impl KeyStore {
     pub fn new(config: &Config) -> Self {
         let remotes = config
@@ -210,7 +217,7 @@ impl KeyStore {
         r.in_flight_until_ms = None;
         let parsed = body.and_then(|bytes| {
             let text = std::str::from_utf8(bytes).map_err(|_| FetchError::NotUtf8)?;
-            let digest = crate::cache::TokenCache::key(idx, text);
+            let digest = document_digest(text);
             if r.body_digest == Some(digest) {
                 return Ok(None);
             }
