@@ -559,3 +559,54 @@ fn confused_paths_are_refused_whatever_the_rule_order() {
         Outcome::Unprotected
     ));
 }
+
+/// With `requires_any`, one provider's deny must not hide a later provider's need for its keys:
+/// a token for a freshly rotated remote key is only refused after that provider fetched.
+#[test]
+fn requires_any_fetches_remote_keys_even_after_an_earlier_provider_denied() {
+    let config = local_and_remote_config(json!({}));
+    let keys = KeyStore::new(&config);
+    let other = config.provider_index("other").unwrap();
+    let tok = token_with(
+        Algorithm::ES256,
+        &json!({"alg": "ES256", "kid": "rotated"}),
+        &claims(),
+    );
+    let bearer = format!("Bearer {tok}");
+    let outcome = authenticate_once(
+        &config,
+        &keys,
+        &[(":path", "/x"), ("authorization", &bearer)],
+    );
+    assert!(
+        matches!(outcome, Outcome::NeedKeys(i) if i == other),
+        "{outcome:?}"
+    );
+}
+
+/// A fetch whose answer never arrives (Envoy cancels a request context's HTTP call when the
+/// client goes away) must not leave the provider "in flight" forever: scheduled refreshes and
+/// on-demand fetches go on.
+#[test]
+fn a_fetch_that_never_answers_does_not_block_refreshes_forever() {
+    let config = local_and_remote_config(json!({}));
+    let mut keys = KeyStore::new(&config);
+    let other = config.provider_index("other").unwrap();
+    assert_eq!(keys.take_due(0), vec![other]);
+    let jwks = json!({"keys": [jwk(Algorithm::ES256)]}).to_string();
+    keys.finish_fetch(other, Ok(jwks.as_bytes()), 600_000, 0);
+    // An unknown kid starts an on-demand fetch from a request; the request is then cancelled.
+    assert!(keys.try_start_on_demand(other, 1_000));
+    assert!(keys.in_flight(other, 1_500));
+    // Long after any timeout, the scheduled refresh runs again.
+    assert_eq!(keys.take_due(600_000), vec![other]);
+    // While that fetch may still answer, it is in flight: requests may only join it, a bounded
+    // number of times (the rate limit alone would allow a new round).
+    assert!(keys.in_flight(other, 600_500));
+    for _ in 0..warden_core::keystore::MAX_JOINED_FETCHES {
+        assert!(keys.try_start_on_demand(other, 600_500));
+    }
+    assert!(!keys.try_start_on_demand(other, 600_500));
+    // And that one, if lost too, does not block on-demand fetches forever.
+    assert!(keys.try_start_on_demand(other, 10_000_000));
+}

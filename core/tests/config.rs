@@ -170,3 +170,16 @@ fn not_json_at_all() {
     assert!(Config::parse("[]").is_err());
     assert!(Config::parse("{").is_err());
 }
+
+/// The plugin multiplies `cache_duration_seconds` by 1000: an unbounded value would overflow
+/// (a panic in a debug build, a wrapped, tiny refresh period in release).
+#[test]
+fn absurd_jwks_cache_duration_is_a_config_error() {
+    let cfg = json!({"providers": {"p": {"remote_jwks": {"cluster": "idp", "path": "/jwks",
+        "cache_duration_seconds": u64::MAX / 10}}}});
+    let err = Config::parse(&cfg.to_string()).unwrap_err();
+    assert_eq!(
+        err.path, "providers.p.remote_jwks.cache_duration_seconds",
+        "{err}"
+    );
+}

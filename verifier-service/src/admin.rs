@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Latest `exp` accepted (9999-12-31T23:59:59Z).
-const MAX_EXP: i64 = 253_402_300_799;
+/// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
+const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;
 /// Longest `device` label, in bytes.
 const MAX_DEVICE_BYTES: usize = 256;
 

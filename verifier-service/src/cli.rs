@@ -119,7 +119,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Signature algorithm.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::jose::alg_value_parser())]
     pub alg: Algorithm,
     /// Key id; defaults to the RFC 7638 thumbprint of the public key.
     #[arg(long)]

@@ -14,8 +14,8 @@
 )]
 
 pub mod admin;
+pub mod admin_token;
 pub mod app;
-pub mod auth;
 pub mod body;
 pub mod check;
 pub mod cli;
@@ -31,8 +31,8 @@ pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use admin_token::AdminToken;
 pub use app::{admin_router, check_router, run, Listeners, MAX_BODY_BYTES};
-pub use auth::AdminToken;
 pub use error::ApiError;
 pub use state::{AppState, Settings};
 pub use store::{Store, StoreOptions};

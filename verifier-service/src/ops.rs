@@ -1,8 +1,9 @@
 //! `/healthz`, `/readyz` and `/metrics`, served on both listeners.
 
+use crate::metrics::Format;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -28,13 +29,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// The metrics, in the exposition format the `Accept` header asks for.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let format = Format::negotiate(accept);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.0.metrics.render(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.0.metrics.render(format),
     )
         .into_response()
 }

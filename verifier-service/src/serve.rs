@@ -1,7 +1,7 @@
 //! `warden-verifier serve`: read the configuration, bind, serve until SIGTERM/SIGINT.
 
+use crate::admin_token::AdminToken;
 use crate::app::{run, Listeners};
-use crate::auth::AdminToken;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::state::{AppState, Settings};
 use crate::store::{Store, StoreOptions};

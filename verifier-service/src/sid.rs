@@ -3,8 +3,6 @@
 //! alone, in the owner's Redis slot, without a sid → sub index. A sid is 45 bytes.
 
 use crate::store::keys::UserTag;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rand_core::{OsRng, RngCore};
 
 const RANDOM_BYTES: usize = 16;
@@ -16,7 +14,7 @@ pub fn new_sid(tag: &UserTag) -> Result<String, rand_core::Error> {
     OsRng.try_fill_bytes(&mut random)?;
     Ok(format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(random),
+        warden_core::b64::encode(&random),
         tag.as_str()
     ))
 }

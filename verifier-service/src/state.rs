@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use crate::auth::AdminToken;
+use crate::admin_token::AdminToken;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::not_before::NotBeforeCache;
@@ -35,7 +35,8 @@ impl Default for Settings {
     }
 }
 
-pub struct Shared {
+/// The services and settings every handler uses, behind the [`AppState`] handle.
+pub struct Services {
     pub store: Store,
     pub admin_token: AdminToken,
     pub settings: Settings,
@@ -43,12 +44,13 @@ pub struct Shared {
     pub not_before: NotBeforeCache,
 }
 
+/// The handlers' state: a cheap, clonable handle to the one [`Services`].
 #[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
+pub struct AppState(pub Arc<Services>);
 
 impl AppState {
     pub fn new(store: Store, admin_token: AdminToken, settings: Settings) -> AppState {
-        AppState(Arc::new(Shared {
+        AppState(Arc::new(Services {
             store,
             admin_token,
             settings,

@@ -18,7 +18,7 @@
 //! `WARDEN_BENCH_SECONDS` sets the time per case (default 1.5).
 
 #[path = "../tests/scenarios/common.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod common;
 
 use common::*;

@@ -4,13 +4,18 @@
 use super::{Algorithm, JoseError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use warden_core::b64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::alg_member"
+    )]
     pub alg: Option<Algorithm>,
     #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
     pub key_use: Option<String>,
@@ -106,7 +111,7 @@ impl Jwk {
         };
         // serde_json's map is ordered by key, which gives the lexical order RFC 7638 asks for.
         let text = serde_json::to_string(&canonical).map_err(|e| JoseError(e.to_string()))?;
-        Ok(super::b64(&Sha256::digest(text.as_bytes())))
+        Ok(b64::encode(&Sha256::digest(text.as_bytes())))
     }
 }
 

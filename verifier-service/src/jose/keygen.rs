@@ -1,21 +1,28 @@
 //! `warden-verifier keygen`: a fresh key as a private JWK file and a public JWKS file.
 
 use super::jwk::Jwk;
-use super::{b64, Algorithm, JoseError};
+use super::{Algorithm, JoseError};
 use crate::cli::KeygenArgs;
 use rand_core::{OsRng, RngCore};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use std::path::Path;
+use warden_core::b64;
 
 /// RSA modulus size for RS256 keys.
 pub const RSA_BITS: usize = 2048;
 /// Bytes of an HS256 secret.
 pub const HMAC_KEY_BYTES: usize = 32;
 
+/// The error for an algorithm outside [`super::TOOL_ALGORITHMS`].
+pub fn unsupported(alg: Algorithm) -> String {
+    let names = super::TOOL_ALGORITHMS.map(Algorithm::name).join(", ");
+    format!("keygen and mint support {names}; not {alg}")
+}
+
 /// A new private JWK for `alg`, with `kid` (default: its thumbprint), `alg` and `use: sig`.
 pub fn generate(alg: Algorithm, kid: Option<&str>) -> Result<Jwk, JoseError> {
     let mut jwk = match alg {
-        Algorithm::Es256 => {
+        Algorithm::ES256 => {
             let key = p256::ecdsa::SigningKey::random(&mut OsRng);
             let point = key.verifying_key().to_encoded_point(false);
             let (Some(x), Some(y)) = (point.x(), point.y()) else {
@@ -23,20 +30,20 @@ pub fn generate(alg: Algorithm, kid: Option<&str>) -> Result<Jwk, JoseError> {
             };
             let mut jwk = Jwk::empty("EC");
             jwk.crv = Some("P-256".into());
-            jwk.x = Some(b64(x));
-            jwk.y = Some(b64(y));
-            jwk.d = Some(b64(&key.to_bytes()));
+            jwk.x = Some(b64::encode(x));
+            jwk.y = Some(b64::encode(y));
+            jwk.d = Some(b64::encode(&key.to_bytes()));
             jwk
         }
-        Algorithm::EdDsa => {
+        Algorithm::EdDSA => {
             let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
             let mut jwk = Jwk::empty("OKP");
             jwk.crv = Some("Ed25519".into());
-            jwk.x = Some(b64(key.verifying_key().as_bytes()));
-            jwk.d = Some(b64(key.as_bytes()));
+            jwk.x = Some(b64::encode(key.verifying_key().as_bytes()));
+            jwk.d = Some(b64::encode(key.as_bytes()));
             jwk
         }
-        Algorithm::Rs256 => {
+        Algorithm::RS256 => {
             let key = rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
                 .map_err(|e| JoseError(format!("RSA key generation failed: {e}")))?;
             let primes = key.primes();
@@ -47,25 +54,26 @@ pub fn generate(alg: Algorithm, kid: Option<&str>) -> Result<Jwk, JoseError> {
                 return super::fail("RSA key without CRT values");
             };
             let mut jwk = Jwk::empty("RSA");
-            jwk.n = Some(b64(&key.n().to_bytes_be()));
-            jwk.e = Some(b64(&key.e().to_bytes_be()));
-            jwk.d = Some(b64(&key.d().to_bytes_be()));
-            jwk.p = Some(b64(&p.to_bytes_be()));
-            jwk.q = Some(b64(&q.to_bytes_be()));
-            jwk.dp = Some(b64(&dp.to_bytes_be()));
-            jwk.dq = Some(b64(&dq.to_bytes_be()));
-            jwk.qi = Some(b64(&qi.to_bytes_be()));
+            jwk.n = Some(b64::encode(&key.n().to_bytes_be()));
+            jwk.e = Some(b64::encode(&key.e().to_bytes_be()));
+            jwk.d = Some(b64::encode(&key.d().to_bytes_be()));
+            jwk.p = Some(b64::encode(&p.to_bytes_be()));
+            jwk.q = Some(b64::encode(&q.to_bytes_be()));
+            jwk.dp = Some(b64::encode(&dp.to_bytes_be()));
+            jwk.dq = Some(b64::encode(&dq.to_bytes_be()));
+            jwk.qi = Some(b64::encode(&qi.to_bytes_be()));
             jwk
         }
-        Algorithm::Hs256 => {
+        Algorithm::HS256 => {
             let mut secret = [0u8; HMAC_KEY_BYTES];
             OsRng
                 .try_fill_bytes(&mut secret)
                 .map_err(|e| JoseError(format!("no randomness: {e}")))?;
             let mut jwk = Jwk::empty("oct");
-            jwk.k = Some(b64(&secret));
+            jwk.k = Some(b64::encode(&secret));
             jwk
         }
+        other => return super::fail(unsupported(other)),
     };
     jwk.kid = Some(match kid {
         Some(kid) => kid.to_owned(),

@@ -2,10 +2,11 @@
 
 use super::jwk::Jwk;
 use super::sign::sign;
-use super::{b64, fail, JoseError};
+use super::{fail, JoseError};
 use crate::cli::MintArgs;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value};
+use warden_core::b64;
 
 /// The claims of a minted token, before signing.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,19 +60,19 @@ pub fn mint(jwk: &Jwk, claims: &Map<String, Value>) -> Result<String, JoseError>
         return fail("the private JWK has no `alg`; make it with `warden-verifier keygen`");
     };
     let mut header = Map::new();
-    header.insert("alg".into(), Value::from(alg.as_str()));
+    header.insert("alg".into(), Value::from(alg.name()));
     header.insert("typ".into(), Value::from("JWT"));
     if let Some(kid) = &jwk.kid {
         header.insert("kid".into(), Value::from(kid.clone()));
     }
     let encode = |map: &Map<String, Value>| {
         serde_json::to_vec(map)
-            .map(|bytes| b64(&bytes))
+            .map(|bytes| b64::encode(&bytes))
             .map_err(|e| JoseError(e.to_string()))
     };
     let signing_input = format!("{}.{}", encode(&header)?, encode(claims)?);
     let signature = sign(jwk, alg, signing_input.as_bytes())?;
-    Ok(format!("{signing_input}.{}", b64(&signature)))
+    Ok(format!("{signing_input}.{}", b64::encode(&signature)))
 }
 
 /// `NAME=VALUE`, VALUE as JSON when it parses, else as a string.
@@ -91,7 +92,7 @@ fn random_jti() -> Result<String, JoseError> {
     OsRng
         .try_fill_bytes(&mut bytes)
         .map_err(|e| JoseError(format!("no randomness: {e}")))?;
-    Ok(b64(&bytes))
+    Ok(b64::encode(&bytes))
 }
 
 pub fn main(args: &MintArgs) -> Result<(), String> {

@@ -1,39 +1,58 @@
 //! Key generation and token minting for demos and end-to-end tests (`keygen`, `mint`).
 //! Pure Rust (RustCrypto): P-256 ECDSA, Ed25519, RSA PKCS#1 v1.5 with SHA-256, HMAC-SHA-256.
+//! Algorithm names and base64url are core's, so both tools speak exactly what the filter reads.
 
 pub mod jwk;
 pub mod keygen;
 pub mod mint;
 pub mod sign;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+pub use warden_core::Algorithm;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum Algorithm {
-    #[value(name = "ES256")]
-    #[serde(rename = "ES256")]
-    Es256,
-    #[value(name = "EdDSA")]
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-    #[value(name = "RS256")]
-    #[serde(rename = "RS256")]
-    Rs256,
-    #[value(name = "HS256")]
-    #[serde(rename = "HS256")]
-    Hs256,
+/// The algorithms `keygen` makes keys for and `mint` signs with.
+pub const TOOL_ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::HS256,
+];
+
+/// The name of one of [`TOOL_ALGORITHMS`] (exact, case-sensitive, as in a JWS header).
+pub fn tool_algorithm(name: &str) -> Option<Algorithm> {
+    Algorithm::from_name(name).filter(|alg| TOOL_ALGORITHMS.contains(alg))
 }
 
-impl Algorithm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::Es256 => "ES256",
-            Algorithm::EdDsa => "EdDSA",
-            Algorithm::Rs256 => "RS256",
-            Algorithm::Hs256 => "HS256",
+/// The `--alg` parser: one of [`TOOL_ALGORITHMS`], listed in `--help` and in the error.
+pub fn alg_value_parser() -> impl TypedValueParser<Value = Algorithm> {
+    PossibleValuesParser::new(TOOL_ALGORITHMS.map(Algorithm::name)).try_map(|name| {
+        tool_algorithm(&name).ok_or_else(|| format!("unsupported algorithm `{name}`"))
+    })
+}
+
+/// Serde for a JWK's optional `alg` member, restricted to [`TOOL_ALGORITHMS`].
+pub(crate) mod alg_member {
+    use super::{tool_algorithm, Algorithm};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The names of [`super::TOOL_ALGORITHMS`], for serde's error message (which wants statics).
+    pub const NAMES: &[&str] = &["ES256", "EdDSA", "RS256", "HS256"];
+
+    pub fn serialize<S: Serializer>(alg: &Option<Algorithm>, s: S) -> Result<S::Ok, S::Error> {
+        match alg {
+            Some(alg) => s.serialize_str(alg.name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Algorithm>, D::Error> {
+        let Some(name) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        match tool_algorithm(&name) {
+            Some(alg) => Ok(Some(alg)),
+            None => Err(D::Error::unknown_variant(&name, NAMES)),
         }
     }
 }
@@ -54,12 +73,28 @@ pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, JoseError> {
     Err(JoseError(message.into()))
 }
 
-pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+/// A JWK member's bytes (strict base64url, as core reads keys).
+pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, JoseError> {
+    warden_core::b64::decode(text)
+        .ok_or_else(|| JoseError(format!("JWK member `{field}` is not base64url")))
 }
 
-pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, JoseError> {
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| JoseError(format!("JWK member `{field}` is not base64url")))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_algorithms_by_exact_name() {
+        for alg in TOOL_ALGORITHMS {
+            assert_eq!(tool_algorithm(alg.name()), Some(alg));
+        }
+        assert_eq!(tool_algorithm("es256"), None);
+        assert_eq!(
+            tool_algorithm("RS512"),
+            None,
+            "core knows it, the tools do not"
+        );
+        assert_eq!(tool_algorithm("none"), None);
+        assert_eq!(alg_member::NAMES, TOOL_ALGORITHMS.map(Algorithm::name));
+    }
 }

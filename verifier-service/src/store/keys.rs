@@ -13,8 +13,6 @@
 //! | `warden:{T}:session:<sid>`       | hash   | sub, device, created, last_seen, expires_at | session expiry |
 //! | `warden:global:not_before`       | string | global not-before (unix seconds)         | none              |
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
 /// Characters of the user tag (22 base64url characters = 128 bits of SHA-256).
@@ -30,7 +28,7 @@ pub struct UserTag(String);
 impl UserTag {
     pub fn of_sub(sub: &str) -> UserTag {
         let digest = Sha256::digest(sub.as_bytes());
-        let mut encoded = URL_SAFE_NO_PAD.encode(digest);
+        let mut encoded = warden_core::b64::encode(&digest);
         encoded.truncate(USER_TAG_CHARS);
         UserTag(encoded)
     }

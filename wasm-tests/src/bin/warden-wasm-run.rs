@@ -1,6 +1,7 @@
 //! `warden-wasm-run`: run one request through the compiled Warden filter without Envoy and print
 //! what the filter decides, the calls it makes (verifier, JWKS) and its logs.
 
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,34 +22,74 @@ macro_rules! say_err {
     }};
 }
 
-const USAGE: &str = "\
-usage: warden-wasm-run --config FILE [options]
+/// Runs one request through the compiled Warden filter (in wasmtime, as Envoy would) and prints
+/// the decision, the calls the filter makes and its logs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden-wasm-run",
+    version,
+    after_help = "exit status: 0 forwarded, 1 answered by the filter (denied), 2 error, \
+                  3 still waiting for a call"
+)]
+struct Args {
+    /// Plugin configuration JSON (`-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    config: String,
+    /// The filter [default: $WARDEN_WASM or target/wasm32-wasip1/release/warden_plugin.wasm].
+    #[arg(long, value_name = "PATH")]
+    wasm: Option<PathBuf>,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Request path with query.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// A request header (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// Answer the verifier call, e.g. '200:{"allow":true}'.
+    #[arg(long, value_name = "'STATUS:BODY'", value_parser = parse_verifier_response)]
+    verifier_response: Option<(u16, String)>,
+    /// Let the verifier call time out.
+    #[arg(long, conflicts_with = "verifier_response")]
+    verifier_timeout: bool,
+    /// Answer JWKS fetches (remote_jwks) with 200 and this document.
+    #[arg(long, value_name = "FILE")]
+    jwks_file: Option<String>,
+    /// The filter's clock [default: now].
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    time: Option<u64>,
+}
 
-Runs one request through the compiled Warden filter (in wasmtime, as Envoy would) and prints
-the decision, the calls the filter makes and its logs.
+fn parse_header(header: &str) -> Result<(String, String), String> {
+    let (name, value) = header
+        .split_once(':')
+        .ok_or_else(|| format!("header {header:?} is not 'name: value'"))?;
+    Ok((
+        name.trim().to_ascii_lowercase(),
+        value.trim_start().to_owned(),
+    ))
+}
 
-options:
-  --config FILE               plugin configuration JSON (`-` reads stdin)
-  --wasm PATH                 the filter (default: $WARDEN_WASM or
-                              target/wasm32-wasip1/release/warden_plugin.wasm)
-  --method METHOD             request method (default GET)
-  --path PATH                 request path with query (default /)
-  -H, --header 'NAME: VALUE'  a request header (repeatable)
-  --verifier-response 'STATUS:BODY'
-                              answer the verifier call, e.g. '200:{\"allow\":true}'
-  --verifier-timeout          let the verifier call time out
-  --jwks-file FILE            answer JWKS fetches (remote_jwks) with 200 and this document
-  --time UNIX_SECONDS         the filter's clock (default: now)
-  -h, --help                  this help
+fn parse_verifier_response(answer: &str) -> Result<(u16, String), String> {
+    let (status, body) = answer
+        .split_once(':')
+        .ok_or_else(|| format!("{answer:?} is not 'STATUS:BODY'"))?;
+    let status = status
+        .trim()
+        .parse()
+        .map_err(|_| format!("{status:?} is not an HTTP status"))?;
+    Ok((status, body.to_owned()))
+}
 
-exit status: 0 forwarded, 1 answered by the filter (denied), 2 error, 3 still waiting for a call";
-
+/// What to do with a verifier call.
 enum VerifierAnswer {
     Respond { status: u16, body: String },
     Timeout,
 }
 
-struct Args {
+/// The arguments with their files read.
+struct Run {
     config: String,
     wasm: PathBuf,
     method: String,
@@ -69,66 +110,27 @@ fn read_file(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
-fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut config = None;
-    let mut args = Args {
-        config: String::new(),
-        wasm: default_wasm_path(),
-        method: "GET".into(),
-        path: "/".into(),
-        headers: Vec::new(),
-        verifier: None,
-        jwks: None,
-        time: None,
-    };
-    while let Some(flag) = raw.next() {
-        let mut value = |name: &str| raw.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--config" => config = Some(value("--config")?),
-            "--wasm" => args.wasm = PathBuf::from(value("--wasm")?),
-            "--method" => args.method = value("--method")?,
-            "--path" => args.path = value("--path")?,
-            "-H" | "--header" => {
-                let header = value("--header")?;
-                let (name, value) = header
-                    .split_once(':')
-                    .ok_or_else(|| format!("header {header:?} is not 'name: value'"))?;
-                args.headers.push((
-                    name.trim().to_ascii_lowercase(),
-                    value.trim_start().to_owned(),
-                ));
-            }
-            "--verifier-response" => {
-                let answer = value("--verifier-response")?;
-                let (status, body) = answer
-                    .split_once(':')
-                    .ok_or_else(|| format!("{answer:?} is not 'STATUS:BODY'"))?;
-                let status = status
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{status:?} is not an HTTP status"))?;
-                args.verifier = Some(VerifierAnswer::Respond {
-                    status,
-                    body: body.to_owned(),
-                });
-            }
-            "--verifier-timeout" => args.verifier = Some(VerifierAnswer::Timeout),
-            "--jwks-file" => args.jwks = Some(read_file(&value("--jwks-file")?)?),
-            "--time" => {
-                let time = value("--time")?;
-                args.time = Some(
-                    time.parse()
-                        .map_err(|_| format!("{time:?} is not a Unix time in seconds"))?,
-                );
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
+impl Run {
+    fn from_args(args: Args) -> Result<Run, String> {
+        let bytes = read_file(&args.config)?;
+        let config =
+            String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", args.config))?;
+        let verifier = match (args.verifier_response, args.verifier_timeout) {
+            (Some((status, body)), _) => Some(VerifierAnswer::Respond { status, body }),
+            (None, true) => Some(VerifierAnswer::Timeout),
+            (None, false) => None,
+        };
+        Ok(Run {
+            config,
+            wasm: args.wasm.unwrap_or_else(default_wasm_path),
+            method: args.method,
+            path: args.path,
+            headers: args.headers,
+            verifier,
+            jwks: args.jwks_file.as_deref().map(read_file).transpose()?,
+            time: args.time,
+        })
     }
-    let config = config.ok_or("--config FILE is required")?;
-    let bytes = read_file(&config)?;
-    args.config = String::from_utf8(bytes).map_err(|_| format!("{config} is not UTF-8"))?;
-    Ok(Some(args))
 }
 
 fn print_call(call: &HttpCall) {
@@ -146,7 +148,7 @@ fn print_call(call: &HttpCall) {
 }
 
 /// Answers every pending call as the flags say; returns false when a call is left unanswered.
-fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
+fn answer_calls(host: &mut Host, args: &Run) -> Result<bool, String> {
     let mut all_answered = true;
     for _ in 0..16 {
         let calls = host.pending_http_calls();
@@ -199,7 +201,7 @@ fn answer_calls(host: &mut Host, args: &Args) -> Result<bool, String> {
     Ok(all_answered)
 }
 
-fn run(args: &Args) -> Result<ExitCode, String> {
+fn run(args: &Run) -> Result<ExitCode, String> {
     let plugin = Plugin::load(&args.wasm).map_err(|e| e.to_string())?;
     let time = args
         .time
@@ -285,20 +287,12 @@ fn print_logs(host: &Host) {
 }
 
 fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
-        Ok(None) => {
-            say!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(args)) => match run(&args) {
-            Ok(code) => code,
-            Err(error) => {
-                say_err!("warden-wasm-run: {error}");
-                ExitCode::from(2)
-            }
-        },
+    // Usage errors exit with 2 (clap's default), as do the errors below.
+    let args = Args::parse();
+    match Run::from_args(args).and_then(|run_args| run(&run_args)) {
+        Ok(code) => code,
         Err(error) => {
-            say_err!("warden-wasm-run: {error}\n\n{USAGE}");
+            say_err!("warden-wasm-run: {error}");
             ExitCode::from(2)
         }
     }

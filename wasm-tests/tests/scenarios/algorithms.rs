@@ -21,7 +21,7 @@ fn every_algorithm_is_accepted() {
 #[test]
 fn a_token_signed_by_another_key_is_refused_for_every_algorithm() {
     let mut host = start(&config());
-    let other = Keys::generate();
+    let other = warden_testkit::other_keys();
     for alg in Alg::ALL {
         let token = other.sign(alg, &claims());
         let request = get(&mut host, "/api", Some(&token), &[]);

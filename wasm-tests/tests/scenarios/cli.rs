@@ -244,5 +244,15 @@ fn usage_errors_are_explained() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown argument \"--bogus\""));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unexpected argument '--bogus'"), "{stderr}");
+    assert!(stderr.contains("Usage: warden-wasm-run"), "{stderr}");
+    // A malformed value names what was expected.
+    let output = Command::new(env!("CARGO_BIN_EXE_warden-wasm-run"))
+        .args(["--config", "-", "--header", "no-colon"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not 'name: value'"), "{stderr}");
 }

@@ -140,7 +140,7 @@ fn unmatched_paths_pass_unchecked() {
 
 #[test]
 fn requires_any_accepts_either_provider() {
-    let other = Keys::generate_without_rsa(keys());
+    let other = Keys::from_seed_with_rsa("other", &keys().rsa);
     let config = json!({
         "providers": {
             "main": provider(&keys().jwks(), json!({})),

@@ -9,25 +9,16 @@ fn refused(host: &mut Host, token: &str, reason: &str) {
     assert_denied(host, request, reason);
 }
 
-fn segments(token: &str) -> Vec<String> {
-    token.split('.').map(str::to_owned).collect()
-}
-
 #[test]
 fn alg_none_in_any_case() {
     let mut host = start(&config());
-    let payload = b64(claims().to_string().as_bytes());
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let header = b64(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
-        refused(
-            &mut host,
-            &format!("{header}.{payload}."),
-            "algorithm_not_allowed",
-        );
+        let token = hostile::alg_none(alg, &claims());
+        refused(&mut host, &token, "algorithm_not_allowed");
         // A none token carrying some signature anyway.
         refused(
             &mut host,
-            &format!("{header}.{payload}.c2ln"),
+            &hostile::with_signature(&token, b"sig"),
             "algorithm_not_allowed",
         );
     }
@@ -53,28 +44,17 @@ fn rs_to_hs_key_confusion() {
         pem.into_bytes(),
         jwk.to_string().into_bytes(),
         n.clone().into_bytes(),
-        base64_decode(&n),
+        warden_testkit::unb64(&n),
     ];
     for secret in secrets {
-        let fake = Keys {
-            hs256: secret,
-            ..Keys::generate_without_rsa(keys())
-        };
         for header in [
             json!({"alg": "HS256", "kid": "rsa"}),
             json!({"alg": "HS256"}),
         ] {
-            let token = fake.sign_with_header(Alg::HS256, &header, &claims());
+            let token = hostile::hmac_with_secret(Alg::HS256, &secret, &header, &claims());
             refused(&mut host, &token, "key_not_found");
         }
     }
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .unwrap()
 }
 
 #[test]
@@ -82,13 +62,8 @@ fn psychic_ecdsa_signature_r_s_zero() {
     let mut host = start(&config());
     for (alg, size) in [(Alg::ES256, 64), (Alg::ES384, 96)] {
         let token = keys().sign(alg, &claims());
-        let parts = segments(&token);
-        let zero = b64(&vec![0u8; size]);
-        refused(
-            &mut host,
-            &format!("{}.{}.{zero}", parts[0], parts[1]),
-            "signature_invalid",
-        );
+        let zero = hostile::with_signature(&token, &vec![0u8; size]);
+        refused(&mut host, &zero, "signature_invalid");
     }
 }
 
@@ -97,13 +72,8 @@ fn tampered_payload() {
     let mut host = start(&config());
     for alg in Alg::ALL {
         let token = keys().sign(alg, &claims());
-        let parts = segments(&token);
-        let evil = b64(claims_with(json!({"sub": "admin"})).to_string().as_bytes());
-        refused(
-            &mut host,
-            &format!("{}.{evil}.{}", parts[0], parts[2]),
-            "signature_invalid",
-        );
+        let evil = hostile::with_claims(&token, &claims_with(json!({"sub": "admin"})));
+        refused(&mut host, &evil, "signature_invalid");
     }
 }
 
@@ -112,10 +82,9 @@ fn stripped_signature() {
     let mut host = start(&config());
     for alg in [Alg::ES256, Alg::RS256, Alg::HS256, Alg::EdDSA] {
         let token = keys().sign(alg, &claims());
-        let parts = segments(&token);
         refused(
             &mut host,
-            &format!("{}.{}.", parts[0], parts[1]),
+            &hostile::without_signature(&token),
             "signature_invalid",
         );
     }
@@ -125,14 +94,7 @@ fn stripped_signature() {
 fn wrong_segment_count() {
     let mut host = start(&config());
     let token = keys().sign(Alg::ES256, &claims());
-    let parts = segments(&token);
-    for bad in [
-        parts[0].clone(),
-        format!("{}.{}", parts[0], parts[1]),
-        format!("{token}.{}", parts[2]),
-        format!("{token}.."),
-        "..".to_owned(),
-    ] {
+    for bad in hostile::bad_segment_counts(&token) {
         refused(&mut host, &bad, "token_malformed");
     }
 }
@@ -141,13 +103,7 @@ fn wrong_segment_count() {
 fn bad_base64() {
     let mut host = start(&config());
     let token = keys().sign(Alg::ES256, &claims());
-    let parts = segments(&token);
-    for bad in [
-        format!("{}.{}.{}=", parts[0], parts[1], parts[2]),
-        format!("{}.{}+/.{}", parts[0], parts[1], parts[2]),
-        format!("{}!.{}.{}", parts[0], parts[1], parts[2]),
-        format!("{}.{}.{}", b64(b"not json"), parts[1], parts[2]),
-    ] {
+    for bad in hostile::bad_base64(&token) {
         refused(&mut host, &bad, "token_malformed");
     }
 }
@@ -168,7 +124,7 @@ fn crit_header_is_refused() {
 #[test]
 fn embedded_jwk_and_jku_are_not_trusted() {
     let mut host = start(&config());
-    let attacker = Keys::generate_without_rsa(keys());
+    let attacker = Keys::from_seed_with_rsa("attacker", &keys().rsa);
     let attacker_jwk = attacker.jwk(Alg::ES256);
     for header in [
         json!({"alg": "ES256", "jwk": attacker_jwk}),

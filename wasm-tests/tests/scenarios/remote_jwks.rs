@@ -114,7 +114,7 @@ fn the_key_set_is_refreshed_after_cache_duration_and_kept_when_refresh_fails() {
 #[test]
 fn an_unknown_kid_makes_the_request_fetch_the_keys() {
     let mut host = loaded_host(&[keys().jwk(Alg::ES256)]);
-    let rotated = Keys::generate_without_rsa(keys());
+    let rotated = Keys::from_seed_with_rsa("rotated", &keys().rsa);
     let mut new_jwk = rotated.jwk(Alg::ES256);
     new_jwk["kid"] = json!("p256-2");
     let header = json!({"alg": "ES256", "kid": "p256-2"});
@@ -212,7 +212,7 @@ fn a_key_dropped_from_the_set_stops_serving_cached_tokens() {
     }
     assert_eq!(host.metric("warden.cache.hit"), Some(1));
     // The identity provider rotates: the old key is gone.
-    let rotated = Keys::generate_without_rsa(keys());
+    let rotated = Keys::from_seed_with_rsa("rotated", &keys().rsa);
     let mut new_jwk = rotated.jwk(Alg::ES256);
     new_jwk["kid"] = json!("p256-2");
     host.advance(Duration::from_secs(600)).unwrap();
