@@ -32,9 +32,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use curve::{Curve, P256, P384};
+pub use curve::{P256, P384};
 pub use key::{EcKeyError, EcdsaPublicKey};
-pub use table::FixedBase;
 
 /// An ES256 public key.
 pub type P256PublicKey = EcdsaPublicKey<P256, 8>;
