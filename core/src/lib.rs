@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod ecdsa_verify;
 pub mod extract;
+pub mod flow;
 pub mod jwk;
 pub mod keystore;
 pub mod protocol;
