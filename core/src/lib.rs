@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod extract;
+pub mod flow;
 pub mod forward;
 pub mod jwk;
 pub mod keystore;

@@ -2,6 +2,7 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use warden_core::flow::Counts;
 use warden_core::Reason;
 
 #[derive(Default)]
@@ -20,11 +21,9 @@ fn counter(name: &str) -> Option<u32> {
     hostcalls::define_metric(MetricType::Counter, name).ok()
 }
 
-fn add(id: Option<u32>, n: i64) {
-    if let Some(id) = id {
-        if n != 0 {
-            let _ = hostcalls::increment_metric(id, n);
-        }
+fn add(id: Option<u32>, n: u32) {
+    if let (Some(id), 1..) = (id, n) {
+        let _ = hostcalls::increment_metric(id, i64::from(n));
     }
 }
 
@@ -45,41 +44,21 @@ impl Metrics {
         }
     }
 
-    pub fn allowed(&self) {
-        add(self.allowed, 1);
-    }
-
-    pub fn denied(&self, reason: Reason) {
-        add(
-            self.denied
+    pub fn count(&self, c: &Counts) {
+        add(self.allowed, c.allowed);
+        if let Some(reason) = c.denied {
+            let id = self
+                .denied
                 .iter()
                 .find(|(r, _)| *r == reason)
-                .map(|(_, id)| *id),
-            1,
-        );
-    }
-
-    pub fn verifier_failure(&self) {
-        add(self.verifier_failure, 1);
-    }
-
-    pub fn failure_mode_allowed(&self) {
-        add(self.failure_mode_allowed, 1);
-    }
-
-    pub fn jwks_fetch(&self, ok: bool) {
-        add(
-            if ok {
-                self.jwks_fetch_success
-            } else {
-                self.jwks_fetch_failure
-            },
-            1,
-        );
-    }
-
-    pub fn cache(&self, hits: u32, misses: u32) {
-        add(self.cache_hit, i64::from(hits));
-        add(self.cache_miss, i64::from(misses));
+                .map(|(_, id)| *id);
+            add(id, 1);
+        }
+        add(self.cache_hit, c.cache_hits);
+        add(self.cache_miss, c.cache_misses);
+        add(self.verifier_failure, c.verifier_failures);
+        add(self.failure_mode_allowed, c.failure_mode_allowed);
+        add(self.jwks_fetch_success, c.jwks_fetch_ok);
+        add(self.jwks_fetch_failure, c.jwks_fetch_failed);
     }
 }

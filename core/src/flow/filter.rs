@@ -1,0 +1,140 @@
+//! What every request of one VM shares: the configuration, remote key sets, the verified-token
+//! cache, and the scheduled JWKS refresh.
+
+use super::call::{Call, Reply, MAX_JWKS_BYTES};
+use super::report::{Note, Report};
+use super::Now;
+use crate::cache::{TokenCache, DEFAULT_CAPACITY};
+use crate::config::{Config, KeySource};
+use crate::keystore::{FetchError, FetchResult, KeyStore};
+
+/// How often the proxy should tick while remote key sets need refreshing.
+pub const TICK_MS: u64 = 1000;
+/// At most one verifier-failure warning per this interval; the rest go to debug.
+pub const VERIFIER_WARNING_INTERVAL_MS: u64 = 10_000;
+
+pub struct Filter {
+    pub config: Config,
+    pub keys: KeyStore,
+    pub cache: TokenCache,
+    last_verifier_warning_ms: Option<u64>,
+}
+
+impl Filter {
+    pub fn new(config: Config) -> Filter {
+        let keys = KeyStore::new(&config);
+        Filter {
+            config,
+            keys,
+            cache: TokenCache::new(DEFAULT_CAPACITY),
+            last_verifier_warning_ms: None,
+        }
+    }
+
+    /// Reads the plugin configuration; on success also the notes worth logging (keys left out
+    /// of a local set, a summary), on failure the note naming the field.
+    pub fn configure(raw: &[u8]) -> Result<(Filter, Vec<Note>), Note> {
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| Note::ConfigRejected("configuration is not UTF-8".into()))?;
+        let config = Config::parse(text).map_err(|e| Note::ConfigRejected(e.to_string()))?;
+        let mut notes = Vec::new();
+        for p in &config.providers {
+            if let KeySource::Local(set) = &p.keys {
+                for why in &set.skipped {
+                    notes.push(Note::LocalKeySkipped {
+                        provider: p.name.clone(),
+                        why: why.to_string(),
+                    });
+                }
+            }
+        }
+        notes.push(Note::Configured {
+            providers: config.providers.len(),
+            rules: config.rules.len(),
+        });
+        Ok((Filter::new(config), notes))
+    }
+
+    /// The tick period the proxy should set, if any.
+    pub fn tick_ms(&self) -> Option<u64> {
+        self.config.has_remote_jwks().then_some(TICK_MS)
+    }
+
+    /// Scheduled JWKS fetches that are due, marked as started: (provider, call). Each reply goes
+    /// to [`Filter::keys_fetched`].
+    pub fn due_fetches(&mut self, now: Now) -> Vec<(usize, Call)> {
+        let due = self.keys.take_due(now.unix_ms);
+        due.into_iter()
+            .filter_map(|idx| Some((idx, self.jwks_call(idx)?)))
+            .collect()
+    }
+
+    /// Starts a fetch for a request that met an unknown `kid`, if the rate limit allows.
+    pub(super) fn start_on_demand_fetch(&mut self, idx: usize, now: Now) -> Option<Call> {
+        let call = self.jwks_call(idx)?;
+        self.keys
+            .try_start_on_demand(idx, now.unix_ms)
+            .then_some(call)
+    }
+
+    fn jwks_call(&self, idx: usize) -> Option<Call> {
+        match &self.config.providers.get(idx)?.keys {
+            KeySource::Remote(remote) => Some(Call::jwks(remote)),
+            KeySource::Local(_) => None,
+        }
+    }
+
+    /// Applies the reply to a JWKS fetch of provider `idx`. The last good keys keep serving when
+    /// it failed.
+    pub fn keys_fetched(&mut self, idx: usize, reply: Reply, now: Now) -> Report {
+        let mut report = Report::default();
+        let Some(provider) = self.config.providers.get(idx) else {
+            return report;
+        };
+        let KeySource::Remote(remote) = &provider.keys else {
+            return report;
+        };
+        let refresh_after_ms = remote.cache_duration_seconds.saturating_mul(1000);
+        let body = match &reply {
+            Reply::Answered {
+                status: 200, size, ..
+            } if *size > MAX_JWKS_BYTES => Err(FetchError::TooLarge(MAX_JWKS_BYTES)),
+            Reply::Answered {
+                status: 200, body, ..
+            } => Ok(body.as_slice()),
+            Reply::Answered { status, .. } => Err(FetchError::Status(*status)),
+            Reply::Failed => Err(FetchError::NoResponse),
+            Reply::NotStarted(why) => Err(FetchError::Dispatch(why.clone())),
+        };
+        let name = provider.name.clone();
+        match self
+            .keys
+            .finish_fetch(idx, body, refresh_after_ms, now.unix_ms)
+        {
+            FetchResult::Updated => {
+                report.counts.jwks_fetch_ok += 1;
+                report.notes.push(Note::KeysUpdated { provider: name });
+            }
+            FetchResult::Unchanged => report.counts.jwks_fetch_ok += 1,
+            FetchResult::Failed(why) => {
+                report.counts.jwks_fetch_failed += 1;
+                report.notes.push(Note::KeysFetchFailed {
+                    provider: name,
+                    why: why.to_string(),
+                });
+            }
+        }
+        report
+    }
+
+    /// Whether a verifier failure now is the first of its warning interval.
+    pub(super) fn verifier_warning_due(&mut self, now_ms: u64) -> bool {
+        let due = self
+            .last_verifier_warning_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= VERIFIER_WARNING_INTERVAL_MS);
+        if due {
+            self.last_verifier_warning_ms = Some(now_ms);
+        }
+        due
+    }
+}

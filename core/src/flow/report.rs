@@ -1,0 +1,130 @@
+//! What the flow reports besides its action: counters to bump and notes to log, as data. A note
+//! is formatted only when the logger wants its level, so a dropped debug line costs nothing.
+
+use crate::Reason;
+use std::fmt;
+
+/// Counter increments for one step.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub allowed: u32,
+    /// The reason a request was refused (a request is refused once).
+    pub denied: Option<Reason>,
+    pub cache_hits: u32,
+    pub cache_misses: u32,
+    /// The verifier gave no usable answer.
+    pub verifier_failures: u32,
+    /// A request forwarded because `failure_mode` is `allow`.
+    pub failure_mode_allowed: u32,
+    pub jwks_fetch_ok: u32,
+    pub jwks_fetch_failed: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// A log line, kept as data until the logger formats it (with its `warden` target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    ConfigRejected(String),
+    Configured {
+        providers: usize,
+        rules: usize,
+    },
+    LocalKeySkipped {
+        provider: String,
+        why: String,
+    },
+    KeysUpdated {
+        provider: String,
+    },
+    KeysFetchFailed {
+        provider: String,
+        why: String,
+    },
+    VerifierNotStarted {
+        cluster: String,
+        why: String,
+    },
+    /// `allowed`: forwarded by `failure_mode allow`. `warn`: the first of its interval, so a
+    /// verifier outage logs one warning per interval and the rest at debug level.
+    VerifierUnavailable {
+        allowed: bool,
+        warn: bool,
+    },
+    Denied(Reason),
+}
+
+impl Note {
+    pub fn level(&self) -> Level {
+        match self {
+            Note::ConfigRejected(_) | Note::VerifierNotStarted { .. } => Level::Error,
+            Note::LocalKeySkipped { .. } | Note::KeysFetchFailed { .. } => Level::Warn,
+            Note::VerifierUnavailable { warn: true, .. } => Level::Warn,
+            Note::Configured { .. } | Note::KeysUpdated { .. } => Level::Info,
+            Note::VerifierUnavailable { warn: false, .. } | Note::Denied(_) => Level::Debug,
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::ConfigRejected(why) => write!(f, "invalid configuration: {why}"),
+            Note::Configured { providers, rules } => {
+                write!(f, "configured {providers} provider(s), {rules} rule(s)")
+            }
+            Note::LocalKeySkipped { provider, why } => {
+                write!(f, "providers.{provider}.local_jwks: skipped {why}")
+            }
+            Note::KeysUpdated { provider } => {
+                write!(f, "providers.{provider}.remote_jwks: keys updated")
+            }
+            Note::KeysFetchFailed { provider, why } => write!(
+                f,
+                "providers.{provider}.remote_jwks: fetch failed, keeping previous keys: {why}"
+            ),
+            Note::VerifierNotStarted { cluster, why } => {
+                write!(
+                    f,
+                    "verifier call to cluster {cluster} failed to start ({why})"
+                )
+            }
+            Note::VerifierUnavailable { allowed: true, .. } => {
+                f.write_str("verifier unavailable; request allowed by failure_mode allow")
+            }
+            Note::VerifierUnavailable { allowed: false, .. } => {
+                f.write_str("verifier unavailable; request denied (failure_mode deny)")
+            }
+            Note::Denied(reason) => write!(f, "denied: {reason}"),
+        }
+    }
+}
+
+/// Counters and notes of one step.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub counts: Counts,
+    pub notes: Vec<Note>,
+}
+
+impl Report {
+    pub(crate) fn merge(&mut self, other: Report) {
+        let c = &mut self.counts;
+        let o = other.counts;
+        c.allowed += o.allowed;
+        c.denied = c.denied.or(o.denied);
+        c.cache_hits += o.cache_hits;
+        c.cache_misses += o.cache_misses;
+        c.verifier_failures += o.verifier_failures;
+        c.failure_mode_allowed += o.failure_mode_allowed;
+        c.jwks_fetch_ok += o.jwks_fetch_ok;
+        c.jwks_fetch_failed += o.jwks_fetch_failed;
+        self.notes.extend(other.notes);
+    }
+}

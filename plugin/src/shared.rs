@@ -1,0 +1,30 @@
+//! What every request of one VM (one Envoy worker thread) shares: core's filter state and the
+//! counters.
+
+use crate::logger;
+use crate::metrics::Metrics;
+use std::cell::RefCell;
+use std::rc::Rc;
+use warden_core::flow::{Filter, Report};
+
+pub struct Shared {
+    pub filter: RefCell<Filter>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn new(filter: Filter) -> Rc<Shared> {
+        Rc::new(Shared {
+            filter: RefCell::new(filter),
+            metrics: Metrics::define(),
+        })
+    }
+
+    /// Bumps the step's counters and logs its notes.
+    pub fn report(&self, report: &Report) {
+        self.metrics.count(&report.counts);
+        for note in &report.notes {
+            logger::note(note);
+        }
+    }
+}
