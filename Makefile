@@ -10,8 +10,9 @@ VENV := .venv
 WASM := target/wasm32-wasip1/release/warden_plugin.wasm
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench clean-run
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench fuzz clean-run
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -23,6 +24,7 @@ help:
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md"
+	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 
@@ -56,6 +58,10 @@ demo: build
 
 bench: setup wasm
 	@$(VENV)/bin/python bench/envoy_bench.py
+
+# Not part of `make test`: needs nightly Rust and minutes per target.
+fuzz:
+	@fuzz/run.sh $(FUZZ_SECONDS)
 
 oci: wasm
 	@scripts/package-oci.sh $(WASM) target/oci/warden
