@@ -40,11 +40,16 @@ fn replay(target: &str, run: fn(&[u8])) {
         corpus.len()
     );
     let regressions = files(&fuzz_dir().join("regressions").join(target));
-    for path in corpus.iter().chain(&regressions) {
-        let data = std::fs::read(path).unwrap();
-        let outcome = std::panic::catch_unwind(|| run(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails", path.display());
-    }
+    let failed: Vec<String> = corpus
+        .iter()
+        .chain(&regressions)
+        .filter(|path| {
+            let data = std::fs::read(path).unwrap();
+            std::panic::catch_unwind(|| run(&data)).is_err()
+        })
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(failed.is_empty(), "{target}: these inputs fail: {failed:?}");
 }
 
 #[test]
@@ -65,6 +70,16 @@ fn config_compile() {
 #[test]
 fn request_auth() {
     replay("request_auth", checks::request::run);
+}
+
+/// `request_auth` with the strict upstream-view oracles (`fuzz/src/checks/upstream.rs`). Ignored
+/// while the path-confusion, cookie, second-source and underscore-header findings of the
+/// hardening issue are open: the seeds `one-area-confusion-*`, `cookie-loose-name`,
+/// `second-source` and `spoofed-claim-header` fail it today.
+#[test]
+#[ignore]
+fn request_auth_strict() {
+    replay("request_auth", checks::request::run_strict);
 }
 
 #[test]

@@ -8,12 +8,17 @@ use warden_core::config::{Config, Rule, TokenSource};
 use warden_core::rules;
 
 /// The path after one percent-decoding pass, `\` read as `/`, NUL as the end, `;` parameters
-/// dropped, and empty and dot segments resolved; query and fragment removed.
+/// dropped, and empty and dot segments resolved; query and fragment removed. A target that does
+/// not start with `/` after decoding is returned as it is.
 pub fn path_view(path: &str) -> String {
     let raw = path.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode(raw);
     let text = String::from_utf8_lossy(&decoded);
     let text = text.split('\0').next().unwrap_or("").replace('\\', "/");
+    // `*` (OPTIONS) and other targets without a leading slash name no resource path.
+    if !text.starts_with('/') {
+        return text;
+    }
     let mut segments: Vec<&str> = Vec::new();
     for seg in text.split('/') {
         let seg = seg.split(';').next().unwrap_or("");
