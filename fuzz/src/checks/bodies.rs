@@ -4,8 +4,8 @@
 //! the verifier's answer (`auth::verifier_verdict`), 3 token claims → `auth::check_request`.
 //!
 //! Oracles: what parses serialises and parses back to the same value; the filter's loose reading
-//! of an answer agrees with the typed one whenever the typed one parses, and only
-//! `"allow": true` allows; a check request the filter builds from any claims is one the
+//! of an answer agrees with the typed one whenever the typed one parses a UTF-8 body, a body
+//! that is not UTF-8 is no answer (failure mode), and only `"allow": true` allows; a check request the filter builds from any claims is one the
 //! verifier's parser accepts (ids of 1..=256 bytes).
 
 use serde_json::Value;
@@ -48,7 +48,15 @@ fn answer(body: &[u8]) {
         let raw: Value = serde_json::from_slice(body).expect("an allow is JSON");
         assert_eq!(raw.get("allow"), Some(&Value::Bool(true)));
     }
-    if let Ok(typed) = serde_json::from_slice::<CheckResponse>(body) {
+    // serde_json does not check UTF-8 inside values it skips (unknown fields), so the typed
+    // reading can accept a body the filter's reading refuses; a garbled answer is no answer.
+    if std::str::from_utf8(body).is_err() {
+        assert_eq!(
+            loose,
+            Verdict::Failure,
+            "an answer that is not UTF-8 was read as {loose:?}"
+        );
+    } else if let Ok(typed) = serde_json::from_slice::<CheckResponse>(body) {
         assert_eq!(
             Verdict::from(typed),
             loose,
