@@ -11,8 +11,9 @@ WASM := target/wasm32-wasip1/release/warden_plugin.wasm
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
 SOAK_SECONDS ?= 300
+FUZZ_SECONDS ?= 60
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak clean-run
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak fuzz clean-run
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -25,6 +26,7 @@ help:
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
+	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 
@@ -63,6 +65,10 @@ bench: setup wasm
 # acknowledgement or a 5xx came outside the injected faults.
 soak: build
 	@SOAK_SECONDS=$(SOAK_SECONDS) $(VENV)/bin/python bench/soak.py
+
+# Not part of `make test`: needs nightly Rust and minutes per target.
+fuzz:
+	@fuzz/run.sh $(FUZZ_SECONDS)
 
 oci: wasm
 	@scripts/package-oci.sh $(WASM) target/oci/warden
