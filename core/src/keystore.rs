@@ -65,7 +65,7 @@ pub struct KeyStore {
 pub enum FetchResult {
     /// New keys are in use.
     Updated,
-    /// Same document as before.
+    /// The same document as the last successful fetch: keys and cache stay.
     Unchanged,
     /// The fetch or the document failed; the previous keys (if any) keep serving.
     Failed(FetchError),
