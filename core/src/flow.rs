@@ -16,9 +16,9 @@ pub use report::{Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Authenticator, Outcome};
+use crate::config::FailureMode;
 use crate::forward::{self, Forwarding};
 use crate::protocol::{self, Verdict};
-use crate::config::FailureMode;
 use crate::Reason;
 
 /// The proxy's clock.

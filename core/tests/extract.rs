@@ -64,6 +64,7 @@ fn percent_encoded_parameter_names_are_the_same_parameter() {
     let Outcome::Allowed(allowed) = outcome else {
         panic!("{outcome:?}")
     };
-    let fwd = warden_core::forward::forwarding(&config, Some(&allowed), &headers(&[(":path", &path)]));
+    let fwd =
+        warden_core::forward::forwarding(&config, Some(&allowed), &headers(&[(":path", &path)]));
     assert_eq!(fwd.set, vec![(":path".to_string(), "/x?a=1".to_string())]);
 }

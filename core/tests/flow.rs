@@ -10,11 +10,11 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use warden_core::forward::Forwarding;
 use warden_core::flow::{
     Action, Call, Counts, Event, Filter, Flow, Level, Note, Now, Reply, Step, MAX_VERIFIER_BODY,
     VERIFIER_WARNING_INTERVAL_MS,
 };
+use warden_core::forward::Forwarding;
 use warden_core::protocol::CheckRequest;
 use warden_core::{Algorithm, Reason};
 

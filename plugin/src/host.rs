@@ -5,8 +5,8 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use std::time::{Duration, UNIX_EPOCH};
 use warden_core::answer::LocalResponse;
-use warden_core::forward::Forwarding;
 use warden_core::flow::{Call, Now, Reply};
+use warden_core::forward::Forwarding;
 
 pub fn now() -> Now {
     let ms = hostcalls::get_current_time()

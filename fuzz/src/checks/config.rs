@@ -7,9 +7,9 @@
 
 use super::keys::NOW;
 use warden_core::auth::{self, Authenticator, Outcome};
-use warden_core::forward;
 use warden_core::cache::TokenCache;
 use warden_core::config::{Config, MAX_TOKEN_BYTES_LIMIT};
+use warden_core::forward;
 use warden_core::keystore::KeyStore;
 
 const PROBES: [&str; 5] = [

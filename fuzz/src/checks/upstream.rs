@@ -4,8 +4,8 @@
 //! (case, `_` for `-` in CGI-style servers). A decision must hold under every such reading.
 
 use warden_core::auth::Outcome;
-use warden_core::forward::Forwarding;
 use warden_core::config::{Config, Rule, TokenSource};
+use warden_core::forward::Forwarding;
 
 /// The path after one percent-decoding pass, `\` read as `/`, NUL as the end, `;` parameters
 /// dropped, and empty and dot segments resolved; query and fragment removed. A target that does
