@@ -4,7 +4,6 @@ loading the release .wasm, each on free loopback ports, torn down after use (als
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,45 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from configs import plugin_config  # noqa: E402
+from stack import Stack, start_stack, stop_stack  # noqa: E402
 from tokens import KeySet  # noqa: E402
-
-
-@dataclass
-class Stack:
-    redis: harness.Redis
-    verifier: harness.Verifier
-    upstream: harness.EchoUpstream
-    envoy: harness.Envoy
-    keys: KeySet
-
-
-def start_stack(workdir: Path, keys: KeySet, **config_options) -> Stack:
-    parts = []
-    try:
-        redis = harness.Redis(workdir)
-        parts.append(redis)
-        redis.start()
-        verifier = harness.Verifier(workdir, redis.url)
-        parts.append(verifier)
-        verifier.start()
-        upstream = harness.EchoUpstream(workdir)
-        parts.append(upstream)
-        upstream.start()
-        envoy = harness.Envoy(workdir, plugin_config(keys.jwks(), **config_options),
-                              upstream_port=upstream.port, verifier_port=verifier.port)
-        parts.append(envoy)
-        envoy.start()
-    except BaseException:
-        for part in reversed(parts):
-            part.stop()
-        raise
-    return Stack(redis, verifier, upstream, envoy, keys)
-
-
-def stop_stack(stack: Stack) -> None:
-    for part in (stack.envoy, stack.upstream, stack.verifier, stack.redis):
-        part.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import harness
-from configs import plugin_config
+from stack import start_stack
 from tokens import KeySet
 
 # The filter's verifier timeout in these tests. Time bounds derived from it only catch a hang (a
@@ -48,24 +48,8 @@ class FaultStack:
 
 
 def start_fault_stack(workdir: Path, keys: KeySet, redis: harness.Redis) -> FaultStack:
-    parts: list = [redis]
-    try:
-        redis.start()
-        verifier = harness.Verifier(workdir, redis.url)
-        parts.append(verifier)
-        verifier.start()
-        upstream = harness.EchoUpstream(workdir)
-        parts.append(upstream)
-        upstream.start()
-        envoy = harness.Envoy(workdir, plugin_config(keys.jwks(), verifier_timeout_ms=TIMEOUT_MS),
-                              upstream_port=upstream.port, verifier_port=verifier.port)
-        parts.append(envoy)
-        envoy.start()
-    except BaseException:
-        for part in reversed(parts):
-            part.stop()
-        raise
-    return FaultStack(redis, verifier, upstream, envoy)
+    stack = start_stack(workdir, keys, redis=redis, verifier_timeout_ms=TIMEOUT_MS)
+    return FaultStack(stack.redis, stack.verifier, stack.upstream, stack.envoy)
 
 
 class FaultStacks:

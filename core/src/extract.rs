@@ -2,6 +2,7 @@
 //! before the request is forwarded.
 
 use crate::config::TokenSource;
+use crate::percent;
 
 /// Request headers as the proxy hands them over: lower-case names, pseudo-headers included.
 pub type Headers = [(String, String)];
@@ -177,41 +178,12 @@ fn same_loose_name(raw: &str, name: &str) -> bool {
         return true;
     }
     let fold = |b: u8| if b == b' ' || b == b'.' { b'_' } else { b };
-    let decoded = percent_decoded_lossy(raw);
+    let decoded = percent::decode_lossy(raw.as_bytes());
     decoded.len() == name.len()
         && decoded
             .iter()
             .zip(name.bytes())
             .all(|(&x, y)| fold(x) == fold(y))
-}
-
-/// Percent-decoding that keeps a malformed escape as it is.
-fn percent_decoded_lossy(raw: &str) -> Vec<u8> {
-    let mut decoded = Vec::with_capacity(raw.len());
-    let mut bytes = raw.bytes();
-    while let Some(b) = bytes.next() {
-        if b != b'%' {
-            decoded.push(b);
-            continue;
-        }
-        let mut hex = bytes.clone();
-        let value = match (hex.next(), hex.next()) {
-            (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                std::str::from_utf8(&[h, l])
-                    .ok()
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-            }
-            _ => None,
-        };
-        match value {
-            Some(v) => {
-                decoded.push(v);
-                bytes = hex;
-            }
-            None => decoded.push(b),
-        }
-    }
-    decoded
 }
 
 /// The `:path` with every spelling of the parameter `name` removed.

@@ -13,6 +13,7 @@ pub mod flow;
 pub mod forward;
 pub mod jwk;
 pub mod keystore;
+pub mod percent;
 pub mod protocol;
 pub mod reason;
 pub mod rules;

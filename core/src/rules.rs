@@ -12,6 +12,7 @@
 //! a single reading, and the fast path below costs one scan.
 
 use crate::config::{PathMatch, Rule};
+use crate::percent;
 
 /// The decision for one request path.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,13 +76,13 @@ fn readings(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
     // Percent-decoding once, and once more for servers that decode twice. A decoded control
     // character (NUL truncation in C servers, header splitting) or malformed escape is refused.
     if raw.contains(&b'%') {
-        let once = percent_decode(raw)?;
+        let once = percent::decode(raw)?;
         if once.iter().any(|&b| b < 0x20 || b == 0x7f) || has_overlong_utf8(&once) {
             return None;
         }
         // A literal `%` (sent as `%25`) that does not decode again has no second reading; one
         // that decodes to a control byte is refused like a first-level one.
-        if let Some(twice) = percent_decode(&once).filter(|_| once.contains(&b'%')) {
+        if let Some(twice) = percent::decode(&once).filter(|_| once.contains(&b'%')) {
             if twice.iter().any(|&b| b < 0x20 || b == 0x7f) || has_overlong_utf8(&twice) {
                 return None;
             }
@@ -164,33 +165,6 @@ fn has_dot_or_empty_segment(path: &[u8]) -> bool {
     path.split(|&b| b == b'/')
         .enumerate()
         .any(|(i, seg)| seg == b"." || seg == b".." || (seg.is_empty() && i > 0 && i < last))
-}
-
-/// RFC 3986 §2.1 decoding; `None` for a `%` not followed by two hex digits.
-fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        if b == b'%' {
-            let hi = input.get(i + 1).copied().and_then(hex_value)?;
-            let lo = input.get(i + 2).copied().and_then(hex_value)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn backslash_to_slash(path: &[u8]) -> Vec<u8> {
@@ -397,7 +371,5 @@ mod tests {
         assert_eq!(remove_dot_segments(b"/a/b/."), b"/a/b/");
         assert_eq!(strip_path_params(b"/a;x=1/b;y/..;/c"), b"/a/b/../c");
         assert_eq!(merge_slashes(b"//a///b/"), b"/a/b/");
-        assert_eq!(percent_decode(b"/%61%2Fb").as_deref(), Some(&b"/a/b"[..]));
-        assert_eq!(percent_decode(b"/%6"), None);
     }
 }
