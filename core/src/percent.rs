@@ -8,7 +8,7 @@ pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
 
 /// Decodes every `%XX` and keeps a malformed escape as it is, as lenient servers read names.
 pub fn decode_lossy(input: &[u8]) -> Vec<u8> {
-    decode_with(input, |b| Some(b)).unwrap_or_default()
+    decode_with(input, Some).unwrap_or_default()
 }
 
 /// `malformed` decides what a `%` without two hex digits after it becomes: a byte to keep, or
