@@ -127,6 +127,17 @@ pub async fn revoke_user(
             .await
             .map_err(|e| state.store_failed("revoke_user", e))?;
         tracing::info!(sub = %request.sub, version, "user revoked");
+        let facts = crate::events::EventFacts {
+            sub: Some(&request.sub),
+            ..Default::default()
+        };
+        crate::events::record(
+            &state,
+            crate::events::SecurityEvent::UserRevoked,
+            facts,
+            unix_now()?,
+        )
+        .await;
         Ok(Json(json!({ "version": version })))
     }
     .await;
@@ -141,6 +152,9 @@ pub struct CreateSessionRequest {
     pub device: Option<String>,
     #[serde(default)]
     pub ttl_seconds: Option<u64>,
+    /// Extra claims copied into the session's access tokens (needs a signing key).
+    #[serde(default)]
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub async fn create_session(
@@ -175,17 +189,102 @@ pub async fn create_session(
             ApiError::Internal
         })?;
         let device = request.device.as_deref().filter(|d| !d.is_empty());
-        state
+        let Some(issuer) = state.0.issuer.as_ref() else {
+            if request.claims.is_some() {
+                return Err(ApiError::bad_request(
+                    "`claims` needs a signing key (--signing-key-file): without one no access tokens are issued",
+                ));
+            }
+            state
+                .0
+                .store
+                .create_session(&tag, &sid, &request.sub, device, now, expires_at)
+                .await
+                .map_err(|e| state.store_failed("create_session", e))?;
+            tracing::info!(sub = %request.sub, sid = %sid, expires_at, "session created");
+            let facts = crate::events::EventFacts {
+                sub: Some(&request.sub),
+                sid: Some(&sid),
+                ..Default::default()
+            };
+            crate::events::record(&state, crate::events::SecurityEvent::SessionCreated, facts, now)
+                .await;
+            return Ok((
+                StatusCode::CREATED,
+                Json(json!({ "sid": sid, "expires_at": expires_at })),
+            )
+                .into_response());
+        };
+        let claims = request.claims.unwrap_or_default();
+        if let Some(name) = crate::issuer::REGISTERED_CLAIMS
+            .iter()
+            .find(|name| claims.contains_key(**name))
+        {
+            return Err(ApiError::bad_request(format!(
+                "`claims` may not set the registered claim `{name}`; the issuer sets it"
+            )));
+        }
+        let refresh = crate::issuer::RefreshToken::generate(&sid).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a refresh token");
+            ApiError::Internal
+        })?;
+        let settings = &issuer.settings;
+        let idle = i64::try_from(settings.refresh_idle_ttl_seconds).unwrap_or(i64::MAX);
+        let access_ttl = i64::try_from(settings.access_ttl_seconds).unwrap_or(i64::MAX);
+        let idle_until = now.saturating_add(idle);
+        let claims_json = serde_json::Value::Object(claims.clone()).to_string();
+        let family = crate::store::sessions::NewFamily {
+            tag: &tag,
+            sid: &sid,
+            sub: &request.sub,
+            device,
+            now,
+            expires_at,
+            refresh_hash: &refresh.hash(),
+            refresh_idle_until: idle_until,
+            record_until: idle_until.max(now.saturating_add(access_ttl)).min(expires_at),
+            claims_json: &claims_json,
+        };
+        let version = state
             .0
             .store
-            .create_session(&tag, &sid, &request.sub, device, now, expires_at)
+            .create_session_with_refresh(&family)
             .await
             .map_err(|e| state.store_failed("create_session", e))?;
-        tracing::info!(sub = %request.sub, sid = %sid, expires_at, "session created");
-        Ok((
+        let access = issuer
+            .access_token(&request.sub, &sid, version, now, expires_at, &claims)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot sign an access token");
+                ApiError::Internal
+            })?;
+        let facts = crate::events::EventFacts {
+            sub: Some(&request.sub),
+            sid: Some(&sid),
+            ..Default::default()
+        };
+        crate::events::record(&state, crate::events::SecurityEvent::SessionCreated, facts, now)
+            .await;
+        let mut extra = serde_json::Map::new();
+        extra.insert("sid".into(), json!(sid));
+        extra.insert("expires_at".into(), json!(expires_at));
+        let max_age = idle.min(expires_at.saturating_sub(now));
+        if let Some(name) = &settings.refresh_cookie {
+            extra.insert(
+                "set_cookie".into(),
+                json!(crate::cookie::set(name, refresh.as_str(), max_age)),
+            );
+        }
+        let mut response = crate::token::token_answer(
+            issuer,
+            &access,
+            &refresh,
+            max_age,
             StatusCode::CREATED,
-            Json(json!({ "sid": sid, "expires_at": expires_at })),
-        ))
+            extra,
+        );
+        // The backend forwards the cookie itself (from `set_cookie`); this answer sets none.
+        response.headers_mut().remove(header::SET_COOKIE);
+        Ok(response)
     }
     .await;
     finish(&state, AdminAction::CreateSession, result)
@@ -218,6 +317,16 @@ pub async fn list_sessions(
             .list_sessions(&UserTag::of_sub(&sub), now)
             .await
             .map_err(|e| state.store_failed("list_sessions", e))?;
+        // Revoke-all ended every session created at or before it (they are removed lazily).
+        let not_before = state
+            .0
+            .store
+            .read_not_before()
+            .await
+            .map_err(|e| state.store_failed("read_not_before", e))?;
+        let sessions = sessions
+            .into_iter()
+            .filter(|s| not_before.is_none_or(|nb| s.created > nb));
         let sessions: Vec<_> = sessions
             .into_iter()
             .map(|s| {
@@ -256,6 +365,15 @@ pub async fn delete_session(
             return Err(ApiError::NotFound("session"));
         }
         tracing::info!(sid = %sid, "session deleted");
+        crate::events::session_ended(
+            &state,
+            crate::events::SessionEnd::Deleted,
+            None,
+            &sid,
+            None,
+            unix_now()?,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     }
     .await;
@@ -282,6 +400,11 @@ pub async fn revoke_all(State(state): State<AppState>) -> Response {
             .not_before
             .put(Some(not_before), std::time::Instant::now());
         tracing::info!(not_before, "all tokens issued up to now revoked");
+        let facts = crate::events::EventFacts {
+            detail: Some("not_before"),
+            ..Default::default()
+        };
+        crate::events::record(&state, crate::events::SecurityEvent::AllRevoked, facts, now).await;
         Ok(Json(json!({ "not_before": not_before })))
     }
     .await;

@@ -2,10 +2,12 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, check, ops};
+use crate::token::PeerAddr;
+use crate::{admin, check, introspect, ops, token};
+use axum::extract::connect_info::Connected;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
-use axum::serve::Listener;
+use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -33,9 +35,14 @@ fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The check listener: `POST /v1/check` and the operational routes.
+/// The check listener: `POST /v1/check`, the public token routes and the operational routes.
 pub fn check_router(state: AppState) -> Router {
-    with_common_routes(Router::new().route("/v1/check", post(check::handle)), state)
+    let routes = Router::new()
+        .route("/v1/check", post(check::handle))
+        .route("/v1/token", post(token::refresh))
+        .route("/v1/token/revoke", post(token::revoke))
+        .route("/.well-known/jwks.json", get(token::jwks));
+    with_common_routes(routes, state)
 }
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).
@@ -47,6 +54,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/v1/admin/sessions", post(admin::create_session))
         .route("/v1/admin/sessions/{sid}", delete(admin::delete_session))
         .route("/v1/admin/users/{sub}/sessions", get(admin::list_sessions))
+        .route("/v1/admin/introspect", post(introspect::handle))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin_token,
@@ -71,6 +79,7 @@ pub async fn run<C, A>(
 where
     C: Listener<Addr = SocketAddr>,
     A: Listener<Addr = SocketAddr>,
+    PeerAddr: for<'a> Connected<IncomingStream<'a, C>>,
 {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -80,9 +89,12 @@ where
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let check = axum::serve(listeners.check, check_router(state.clone()))
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future();
+    let check = axum::serve(
+        listeners.check,
+        check_router(state.clone()).into_make_service_with_connect_info::<PeerAddr>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()))
+    .into_future();
     let admin = axum::serve(listeners.admin, admin_router(state))
         .with_graceful_shutdown(stopped(stop_rx))
         .into_future();

@@ -88,7 +88,8 @@ fn place_sid<'a>(sid: Option<&'a str>, tag: &UserTag) -> SidPlace<'a> {
     }
 }
 
-async fn decide(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
+/// The decision on one check request (also used by introspection).
+pub async fn decide(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
     let shared = &state.0;
     let now = unix_now()?;
     if past_revocation_window(request.exp, now, shared.settings.revocation_skew_seconds) {

@@ -111,6 +111,60 @@ pub struct ServeArgs {
     /// A check rewrites a session's last-seen time at most once per this many seconds.
     #[arg(long, env = "WARDEN_LAST_SEEN_INTERVAL_SECONDS", default_value_t = 5)]
     pub last_seen_interval_seconds: u64,
+    /// Private JWK (from `keygen`: Ed25519, ES256, or RS256 of at least 2048 bits) the verifier
+    /// signs access tokens with. Repeatable: the first signs, all are published at
+    /// `/.well-known/jwks.json`. The variable takes a comma-separated list.
+    #[arg(
+        long = "signing-key-file",
+        env = "WARDEN_SIGNING_KEY_FILES",
+        value_name = "PATH",
+        value_delimiter = ','
+    )]
+    pub signing_key_files: Vec<PathBuf>,
+    /// `iss` of the access tokens (required with a signing key).
+    #[arg(long, env = "WARDEN_ISSUER")]
+    pub issuer: Option<String>,
+    /// `aud` of the access tokens (required with a signing key); repeat for several (then `aud`
+    /// is an array). The variable takes a comma-separated list.
+    #[arg(
+        long = "audience",
+        env = "WARDEN_AUDIENCES",
+        value_name = "AUD",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+    /// Access token lifetime, in seconds (never beyond the session's end).
+    #[arg(long, env = "WARDEN_ACCESS_TTL_SECONDS", default_value_t = 900)]
+    pub access_ttl_seconds: u64,
+    /// A refresh token unused for this long is dead, and its session with it.
+    #[arg(
+        long,
+        env = "WARDEN_REFRESH_IDLE_TTL_SECONDS",
+        default_value_t = 1_209_600
+    )]
+    pub refresh_idle_ttl_seconds: u64,
+    /// How long the immediate predecessor of a refresh token may be presented again and get the
+    /// same successor (a retried request); 0 disables.
+    #[arg(long, env = "WARDEN_REFRESH_RETRY_GRACE_SECONDS", default_value_t = 10)]
+    pub refresh_retry_grace_seconds: u64,
+    /// Cookie mode: `/v1/token` and `/v1/token/revoke` read the refresh token from this cookie
+    /// (must start with `__Host-`) and `/v1/token` sets the successor in it.
+    #[arg(long, env = "WARDEN_REFRESH_COOKIE", value_name = "NAME")]
+    pub refresh_cookie: Option<String>,
+    /// Requests per minute (and burst) to `/v1/token` and `/v1/token/revoke`, per session and per
+    /// client address; 0 disables the limit.
+    #[arg(long, env = "WARDEN_REFRESH_RATE_PER_MINUTE", default_value_t = 30)]
+    pub refresh_rate_per_minute: u32,
+    /// A proxy (address or CIDR) whose `X-Forwarded-For` is believed: the client is then the
+    /// rightmost entry that is not a trusted proxy. Repeatable; the variable takes a
+    /// comma-separated list.
+    #[arg(
+        long = "trusted-proxy",
+        env = "WARDEN_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
     /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).
     #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -19,17 +19,24 @@ pub mod app;
 pub mod body;
 pub mod check;
 pub mod cli;
+pub mod cookie;
 pub mod error;
+pub mod events;
+pub mod form;
+pub mod introspect;
+pub mod issuer;
 pub mod jose;
 pub mod metrics;
 pub mod not_before;
 pub mod ops;
+pub mod ratelimit;
 pub mod serve;
 pub mod sid;
 pub mod state;
 pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod token;
 
 pub use admin_token::AdminToken;
 pub use app::{admin_router, check_router, run, Listeners, MAX_BODY_BYTES};

@@ -29,16 +29,18 @@ pub enum AdminAction {
     ListSessions,
     DeleteSession,
     RevokeAll,
+    Introspect,
 }
 
 impl AdminAction {
-    const ALL: [AdminAction; 6] = [
+    const ALL: [AdminAction; 7] = [
         AdminAction::RevokeToken,
         AdminAction::RevokeUser,
         AdminAction::CreateSession,
         AdminAction::ListSessions,
         AdminAction::DeleteSession,
         AdminAction::RevokeAll,
+        AdminAction::Introspect,
     ];
 
     fn label(self) -> &'static str {
@@ -49,6 +51,7 @@ impl AdminAction {
             AdminAction::ListSessions => "list_sessions",
             AdminAction::DeleteSession => "delete_session",
             AdminAction::RevokeAll => "revoke_all",
+            AdminAction::Introspect => "introspect",
         }
     }
 }
@@ -126,6 +129,7 @@ pub struct Metrics {
     admin_ok: [Counter; AdminAction::ALL.len()],
     admin_failed: [Counter; AdminAction::ALL.len()],
     admin_unauthorized: Counter,
+    security_events: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -188,6 +192,16 @@ impl Metrics {
             admin_unauthorized.clone(),
         );
 
+        let security_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "warden_verifier_security_events",
+            "Security events of the token life cycle (also on the warden:events stream), by event",
+            security_events.clone(),
+        );
+        for event in crate::events::SecurityEvent::ALL {
+            let _ = security_events.get_or_create_owned(&vec![("event", event.name())]);
+        }
+
         Metrics {
             registry,
             checks_allowed,
@@ -199,7 +213,14 @@ impl Metrics {
             admin_ok,
             admin_failed,
             admin_unauthorized,
+            security_events,
         }
+    }
+
+    pub fn record_security_event(&self, event: crate::events::SecurityEvent) {
+        self.security_events
+            .get_or_create(&vec![("event", event.name())])
+            .inc();
     }
 
     pub fn record_check(&self, outcome: CheckOutcome, elapsed: Duration) {

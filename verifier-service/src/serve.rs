@@ -3,6 +3,7 @@
 use crate::admin_token::AdminToken;
 use crate::app::{run, Listeners};
 use crate::cli::{LogFormat, ServeArgs};
+use crate::issuer::{load_signing_key, Issuer, TokenSettings};
 use crate::state::{AppState, Settings};
 use crate::store::{Store, StoreOptions};
 use std::future::Future;
@@ -152,6 +153,42 @@ fn ignore_hangup() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
+/// The token issuer when `--signing-key-file` is given; its flags are refused without one.
+fn token_issuer(args: &ServeArgs) -> Result<Option<Issuer>, String> {
+    if args.signing_key_files.is_empty() {
+        if args.issuer.is_some() || !args.audiences.is_empty() || args.refresh_cookie.is_some() {
+            return Err(
+                "--issuer, --audience and --refresh-cookie need --signing-key-file (WARDEN_SIGNING_KEY_FILES)"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    let keys = args
+        .signing_key_files
+        .iter()
+        .map(|path| load_signing_key(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = TokenSettings {
+        issuer: args.issuer.clone().unwrap_or_default(),
+        audiences: args.audiences.clone(),
+        access_ttl_seconds: args.access_ttl_seconds,
+        refresh_idle_ttl_seconds: args.refresh_idle_ttl_seconds,
+        refresh_retry_grace_seconds: args.refresh_retry_grace_seconds,
+        refresh_cookie: args.refresh_cookie.clone(),
+        refresh_rate_per_minute: args.refresh_rate_per_minute,
+        trusted_proxies: args.trusted_proxies.clone(),
+    };
+    let issuer = Issuer::new(keys, settings)?;
+    for key in &args.signing_key_files {
+        tracing::info!(file = %key.display(), "signing key loaded");
+    }
+    if let Some(key) = issuer.signing_key() {
+        tracing::info!(kid = key.kid().unwrap_or_default(), alg = %key.alg(), "signing access tokens");
+    }
+    Ok(Some(issuer))
+}
+
 pub fn main(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
     let tls = wants_tls(&args)?;
@@ -203,6 +240,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     {
         return Err("--session-ttl-seconds must be between 1 and --max-session-ttl-seconds".into());
     }
+    let issuer = token_issuer(&args)?;
     let options = StoreOptions {
         timeout: Duration::from_millis(args.redis_timeout_ms.max(1)),
         min_replicas_ack: args.min_replicas_ack,
@@ -214,7 +252,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
         let store = Store::new(client, options).map_err(|e| format!("redis: {e}"))?;
-        let state = AppState::new(store, admin_token, settings);
+        let state = AppState::with_issuer(store, admin_token, settings, issuer);
         let check = bind("check", args.listen).await?;
         let admin = bind("admin", args.admin_listen).await?;
         tracing::info!(

@@ -2,6 +2,7 @@
 
 use crate::admin_token::AdminToken;
 use crate::error::ApiError;
+use crate::issuer::Issuer;
 use crate::metrics::Metrics;
 use crate::not_before::NotBeforeCache;
 use crate::store::{Store, StoreError};
@@ -42,6 +43,8 @@ pub struct Services {
     pub settings: Settings,
     pub metrics: Metrics,
     pub not_before: NotBeforeCache,
+    /// The token issuer, when signing keys are configured (`--signing-key-file`).
+    pub issuer: Option<Issuer>,
 }
 
 /// The handlers' state: a cheap, clonable handle to the one [`Services`].
@@ -50,12 +53,23 @@ pub struct AppState(pub Arc<Services>);
 
 impl AppState {
     pub fn new(store: Store, admin_token: AdminToken, settings: Settings) -> AppState {
+        AppState::with_issuer(store, admin_token, settings, None)
+    }
+
+    /// The state with a token issuer (sessions then hand out access and refresh tokens).
+    pub fn with_issuer(
+        store: Store,
+        admin_token: AdminToken,
+        settings: Settings,
+        issuer: Option<Issuer>,
+    ) -> AppState {
         AppState(Arc::new(Services {
             store,
             admin_token,
             settings,
             metrics: Metrics::default(),
             not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
+            issuer,
         }))
     }
 
@@ -70,6 +84,14 @@ impl AppState {
             }
         }
     }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> Result<i64, ApiError> {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| ApiError::Internal)?;
+    i64::try_from(elapsed.as_millis()).map_err(|_| ApiError::Internal)
 }
 
 /// Seconds since the Unix epoch.

@@ -3,8 +3,8 @@
 use super::jwk::Jwk;
 use super::{Algorithm, JoseError};
 use crate::cli::KeygenArgs;
+use jwt_simple::prelude::{ES256KeyPair, Ed25519KeyPair, RS256KeyPair};
 use rand_core::{OsRng, RngCore};
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use std::path::Path;
 use warden_core::b64;
 
@@ -20,50 +20,14 @@ pub fn unsupported(alg: Algorithm) -> String {
 }
 
 /// A new private JWK for `alg`, with `kid` (default: its thumbprint), `alg` and `use: sig`.
+/// Keys come from jwt-simple, the library that signs with them.
 pub fn generate(alg: Algorithm, kid: Option<&str>) -> Result<Jwk, JoseError> {
-    let mut jwk = match alg {
-        Algorithm::ES256 => {
-            let key = p256::ecdsa::SigningKey::random(&mut OsRng);
-            let point = key.verifying_key().to_encoded_point(false);
-            let (Some(x), Some(y)) = (point.x(), point.y()) else {
-                return super::fail("P-256 public key has no affine coordinates");
-            };
-            let mut jwk = Jwk::empty("EC");
-            jwk.crv = Some("P-256".into());
-            jwk.x = Some(b64::encode(x));
-            jwk.y = Some(b64::encode(y));
-            jwk.d = Some(b64::encode(&key.to_bytes()));
-            jwk
-        }
-        Algorithm::EdDSA => {
-            let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
-            let mut jwk = Jwk::empty("OKP");
-            jwk.crv = Some("Ed25519".into());
-            jwk.x = Some(b64::encode(key.verifying_key().as_bytes()));
-            jwk.d = Some(b64::encode(key.as_bytes()));
-            jwk
-        }
-        Algorithm::RS256 => {
-            let key = rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
-                .map_err(|e| JoseError(format!("RSA key generation failed: {e}")))?;
-            let primes = key.primes();
-            let (Some(p), Some(q)) = (primes.first(), primes.get(1)) else {
-                return super::fail("RSA key without two primes");
-            };
-            let (Some(dp), Some(dq), Some(qi)) = (key.dp(), key.dq(), key.crt_coefficient()) else {
-                return super::fail("RSA key without CRT values");
-            };
-            let mut jwk = Jwk::empty("RSA");
-            jwk.n = Some(b64::encode(&key.n().to_bytes_be()));
-            jwk.e = Some(b64::encode(&key.e().to_bytes_be()));
-            jwk.d = Some(b64::encode(&key.d().to_bytes_be()));
-            jwk.p = Some(b64::encode(&p.to_bytes_be()));
-            jwk.q = Some(b64::encode(&q.to_bytes_be()));
-            jwk.dp = Some(b64::encode(&dp.to_bytes_be()));
-            jwk.dq = Some(b64::encode(&dq.to_bytes_be()));
-            jwk.qi = Some(b64::encode(&qi.to_bytes_be()));
-            jwk
-        }
+    let exported = match alg {
+        Algorithm::ES256 => ES256KeyPair::generate().to_jwk(),
+        Algorithm::EdDSA => Ed25519KeyPair::generate().to_jwk(),
+        Algorithm::RS256 => RS256KeyPair::generate(RSA_BITS)
+            .map_err(|e| JoseError(format!("RSA key generation failed: {e}")))?
+            .to_jwk(),
         Algorithm::HS256 => {
             let mut secret = [0u8; HMAC_KEY_BYTES];
             OsRng
@@ -71,10 +35,12 @@ pub fn generate(alg: Algorithm, kid: Option<&str>) -> Result<Jwk, JoseError> {
                 .map_err(|e| JoseError(format!("no randomness: {e}")))?;
             let mut jwk = Jwk::empty("oct");
             jwk.k = Some(b64::encode(&secret));
-            jwk
+            serde_json::to_string(&jwk).map_err(|e| JoseError(e.to_string()))?
         }
         other => return super::fail(unsupported(other)),
     };
+    let mut jwk: Jwk = serde_json::from_str(&exported)
+        .map_err(|e| JoseError(format!("unexpected JWK from the key generator: {e}")))?;
     jwk.kid = Some(match kid {
         Some(kid) => kid.to_owned(),
         None => jwk.thumbprint()?,

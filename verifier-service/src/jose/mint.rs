@@ -1,7 +1,7 @@
 //! `warden-verifier mint`: a compact JWS with the claims given on the command line.
 
 use super::jwk::Jwk;
-use super::sign::sign;
+use super::sign::SigningKey;
 use super::{fail, JoseError};
 use crate::cli::MintArgs;
 use rand_core::{OsRng, RngCore};
@@ -56,23 +56,10 @@ pub fn claims(request: &MintRequest) -> Map<String, Value> {
 
 /// Signs `claims` with `jwk` (which must carry `alg`); the header has `alg`, `typ` and `kid`.
 pub fn mint(jwk: &Jwk, claims: &Map<String, Value>) -> Result<String, JoseError> {
-    let Some(alg) = jwk.alg else {
+    if jwk.alg.is_none() {
         return fail("the private JWK has no `alg`; make it with `warden-verifier keygen`");
-    };
-    let mut header = Map::new();
-    header.insert("alg".into(), Value::from(alg.name()));
-    header.insert("typ".into(), Value::from("JWT"));
-    if let Some(kid) = &jwk.kid {
-        header.insert("kid".into(), Value::from(kid.clone()));
     }
-    let encode = |map: &Map<String, Value>| {
-        serde_json::to_vec(map)
-            .map(|bytes| b64::encode(&bytes))
-            .map_err(|e| JoseError(e.to_string()))
-    };
-    let signing_input = format!("{}.{}", encode(&header)?, encode(claims)?);
-    let signature = sign(jwk, alg, signing_input.as_bytes())?;
-    Ok(format!("{signing_input}.{}", b64::encode(&signature)))
+    SigningKey::from_jwk(jwk, jwk.kid.clone())?.sign(claims, "JWT")
 }
 
 /// `NAME=VALUE`, VALUE as JSON when it parses, else as a string.

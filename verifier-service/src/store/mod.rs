@@ -3,6 +3,8 @@
 
 pub mod keys;
 mod scripts;
+mod session_scripts;
+pub mod sessions;
 
 use keys::{UserTag, GLOBAL_NOT_BEFORE};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -1,0 +1,87 @@
+//! Cookie mode (`--refresh-cookie __Host-NAME`): the refresh token travels in a `__Host-` cookie
+//! (`HttpOnly; Secure; SameSite=Strict; Path=/`), out of reach of page scripts.
+
+use axum::http::HeaderMap;
+
+const PREFIX: &str = "__Host-";
+
+/// A cookie name must be `__Host-` followed by RFC 6265 token characters.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let rest = name.strip_prefix(PREFIX).ok_or_else(|| {
+        format!("--refresh-cookie `{name}` must start with `{PREFIX}` (the browser then binds it to this host, Secure, Path=/)")
+    })?;
+    let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if rest.is_empty() || !rest.bytes().all(token_char) {
+        return Err(format!(
+            "--refresh-cookie `{name}`: not a valid cookie name"
+        ));
+    }
+    Ok(())
+}
+
+/// The value of cookie `name` in the request, when exactly one copy is present (two copies are
+/// refused: which one the browser meant is unknowable).
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = None;
+    for header in headers.get_all(axum::http::header::COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            let Some((n, v)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if n.trim() == name {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(v.trim().trim_matches('"').to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// `Set-Cookie` carrying `value` for `max_age` seconds.
+pub fn set(name: &str, value: &str, max_age: i64) -> String {
+    format!(
+        "{name}={value}; Max-Age={}; Path=/; Secure; HttpOnly; SameSite=Strict",
+        max_age.max(0)
+    )
+}
+
+/// `Set-Cookie` that removes the cookie.
+pub fn clear(name: &str) -> String {
+    format!("{name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_host_prefixed() {
+        assert!(check_name("__Host-rt").is_ok());
+        for bad in ["rt", "__Secure-rt", "__Host-", "__Host-a b", "__Host-a;b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_exactly_one_copy() {
+        let mut headers = HeaderMap::new();
+        headers.append("cookie", "a=1; __Host-rt=tok; b=2".parse().unwrap());
+        assert_eq!(read(&headers, "__Host-rt").as_deref(), Some("tok"));
+        assert_eq!(read(&headers, "__Host-x"), None);
+        headers.append("cookie", "__Host-rt=other".parse().unwrap());
+        assert_eq!(read(&headers, "__Host-rt"), None);
+        let value = set("__Host-rt", "v", 60);
+        for part in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(value.contains(part), "{value}");
+        }
+    }
+}
