@@ -17,7 +17,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 enum Pair {
     Es256(ES256KeyPair),
     EdDSA(Ed25519KeyPair),
-    Rs256(RS256KeyPair),
+    Rs256(Box<RS256KeyPair>),
     Hs256(HS256Key),
 }
 
@@ -97,9 +97,9 @@ impl SigningKey {
                         "RSA keys must have at least {MIN_RSA_BITS} bits; this one has {bits}"
                     ));
                 }
-                Pair::Rs256(
+                Pair::Rs256(Box::new(
                     RS256KeyPair::from_jwk(&text).map_err(lib_error("invalid RSA private JWK"))?,
-                )
+                ))
             }
             Algorithm::HS256 => {
                 if jwk.kty != "oct" {
@@ -235,7 +235,7 @@ fn set_kid(pair: Pair, kid: &Option<String>) -> Pair {
     match pair {
         Pair::Es256(key) => Pair::Es256(with_kid(key, kid, ES256KeyPair::with_key_id)),
         Pair::EdDSA(key) => Pair::EdDSA(with_kid(key, kid, Ed25519KeyPair::with_key_id)),
-        Pair::Rs256(key) => Pair::Rs256(with_kid(key, kid, RS256KeyPair::with_key_id)),
+        Pair::Rs256(key) => Pair::Rs256(Box::new(with_kid(*key, kid, RS256KeyPair::with_key_id))),
         Pair::Hs256(key) => Pair::Hs256(with_kid(key, kid, HS256Key::with_key_id)),
     }
 }
