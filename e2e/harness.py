@@ -249,9 +249,12 @@ class VerifierTls:
 
 
 class Verifier:
-    def __init__(self, workdir: Path, redis_url: str, tls: VerifierTls | None = None):
-        self.port = free_port()
-        self.admin_port = free_port()
+    def __init__(self, workdir: Path, redis_url: str, tls: VerifierTls | None = None, *,
+                 extra_args: list[str] | None = None, port: int | None = None, admin_port: int | None = None):
+        """`extra_args` are appended to `serve` (e.g. `--signing-key-file`); `port`/`admin_port` reuse
+        the listeners of a verifier stopped before (a restart Envoy's clusters still point at)."""
+        self.port = port or free_port()
+        self.admin_port = admin_port or free_port()
         self.admin_token = secrets.token_urlsafe(32)
         self.token_file = workdir / f"admin-token-{self.admin_port}"
         self.token_file.write_text(self.admin_token + "\n")
@@ -267,6 +270,7 @@ class Verifier:
         self.tls = tls
         if tls is not None:
             argv += tls.args()
+        argv += extra_args or []
         # The contexts of the harness's own calls (None: plain HTTP).
         self.check_context = tls.context(with_client_cert=True) if tls else None
         self.admin_context = tls.context(with_client_cert=False) if tls else None

@@ -1,0 +1,197 @@
+"""Sessions end to end on the real Envoy: the verifier issues the tokens and publishes its JWKS, the
+filter fetches that JWKS (`remote_jwks` at the verifier's check listener) and asks the verifier about
+every token; Envoy routes the public token paths (`/v1/token`, `/v1/token/revoke`) to the verifier.
+
+Create a session → request 200 → refresh through Envoy → the new token 200 → replay of the old
+refresh token → both of the session's access tokens 401 `session_missing`. Key rotation: a second key
+file listed first and the verifier restarted → tokens of the new key pass (the filter refetches the
+JWKS for the unknown kid) and tokens of the old key still pass while its file is listed. The JWKS is
+checked with an independent JWT library (PyJWT)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import jwt
+import pytest
+
+import harness
+from answers import assert_denied, echoed_headers
+
+ISSUER = "https://sessions.e2e.test"
+AUDIENCE = "sessions.e2e.api"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def keygen(workdir, alg: str, name: str):
+    private = workdir / f"{name}.jwk"
+    subprocess.run([str(harness.VERIFIER_BIN), "keygen", "--alg", alg, "--private-out", str(private),
+                    "--jwks-out", str(workdir / f"{name}.jwks.json")], check=True, timeout=120)
+    return private
+
+
+def verifier_args(*key_files) -> list[str]:
+    argv = ["--issuer", ISSUER, "--audience", AUDIENCE, "--refresh-retry-grace-seconds", "0"]
+    for key in key_files:
+        argv += ["--signing-key-file", str(key)]
+    return argv
+
+
+def plugin_config() -> dict:
+    provider = {
+        "issuer": ISSUER,
+        "audiences": [AUDIENCE],
+        "remote_jwks": {"cluster": "warden_verifier", "authority": "warden-verifier",
+                        "path": "/.well-known/jwks.json", "timeout_ms": 1000, "cache_duration_seconds": 300},
+        "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}],
+    }
+    return {
+        "providers": {"sessions": provider},
+        "rules": [
+            # The public token routes need no access token (they carry a refresh token).
+            {"match": {"path": "/v1/token"}},
+            {"match": {"path": "/v1/token/revoke"}},
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "sessions"}},
+        ],
+        "verifier": {"cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
+                     "timeout_ms": 1000, "failure_mode": "deny"},
+    }
+
+
+def route_config() -> dict:
+    """Only the public token paths go to the verifier; the check and admin APIs are not exposed."""
+    to_verifier = [{"match": {"path": path}, "route": {"cluster": "warden_verifier"}}
+                   for path in ("/v1/token", "/v1/token/revoke")]
+    return {"name": "sessions", "virtual_hosts": [{
+        "name": "all", "domains": ["*"],
+        "routes": to_verifier + [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}],
+    }]}
+
+
+class Life:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.old_key = keygen(workdir, "ES256", "old")
+        self.new_key = keygen(workdir, "EdDSA", "new")
+        self.redis = harness.Redis(workdir).start()
+        self.verifier = harness.Verifier(workdir, self.redis.url, extra_args=verifier_args(self.old_key)).start()
+        self.upstream = harness.EchoUpstream(workdir).start()
+        self.envoy = harness.Envoy(workdir, plugin_config(), upstream_port=self.upstream.port,
+                                   verifier_port=self.verifier.port,
+                                   hcm_overrides={"route_config": route_config()}).start()
+
+    def restart_verifier(self, *key_files) -> None:
+        port, admin_port = self.verifier.port, self.verifier.admin_port
+        self.verifier.stop()
+        self.verifier = harness.Verifier(self.workdir, self.redis.url, extra_args=verifier_args(*key_files),
+                                         port=port, admin_port=admin_port).start()
+
+    def session(self, sub: str) -> dict:
+        answer = self.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub, "device": "e2e"})
+        assert answer.status == 201, answer
+        return answer.json()
+
+    def refresh(self, refresh_token: str) -> harness.Response:
+        return harness.http_request(self.envoy.port, "POST", "/v1/token", FORM,
+                                    f"grant_type=refresh_token&refresh_token={refresh_token}")
+
+    def jwks(self) -> dict:
+        answer = harness.http_request(self.verifier.port, "GET", "/.well-known/jwks.json")
+        assert answer.status == 200, answer
+        assert "max-age=" in (answer.header("cache-control") or ""), answer
+        return answer.json()
+
+    def stop(self) -> None:
+        for part in (self.envoy, self.upstream, self.verifier, self.redis):
+            part.stop()
+
+
+@pytest.fixture(scope="module")
+def life(tmp_path_factory):
+    life = Life(tmp_path_factory.mktemp("sessions"))
+    try:
+        yield life
+    finally:
+        life.stop()
+
+
+def verify_with_pyjwt(token: str, jwks: dict) -> dict:
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWKSet.from_dict(jwks)[kid]
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt", header
+    return jwt.decode(token, key.key, algorithms=[header["alg"]], audience=AUDIENCE, issuer=ISSUER)
+
+
+def test_create_refresh_replay_ends_the_session_at_the_edge(life):
+    sub = f"alice-{uuid.uuid4().hex[:8]}"
+    created = life.session(sub)
+    first_access, first_refresh = created["access_token"], created["refresh_token"]
+    claims = verify_with_pyjwt(first_access, life.jwks())
+    assert claims["sub"] == sub and claims["sid"] == created["sid"]
+
+    response = harness.wait_until(lambda: (r := life.envoy.request("/hello", first_access)).status == 200 and r,
+                                  "the first JWKS fetch", timeout=30)
+    assert echoed_headers(response)["x-jwt-sub"] == [sub]
+
+    refreshed = life.refresh(first_refresh)
+    assert refreshed.status == 200, refreshed
+    assert refreshed.header("cache-control") == "no-store"
+    second_access = refreshed.json()["access_token"]
+    assert refreshed.json()["refresh_token"] != first_refresh
+    assert life.envoy.request("/hello", second_access).status == 200
+
+    replay = life.refresh(first_refresh)
+    assert replay.status == 400, replay
+    assert replay.json()["error"] == "invalid_grant", replay
+    for access in (first_access, second_access):
+        assert_denied(life.envoy.request("/hello", access), "session_missing")
+
+    # Only the public token paths reach the verifier: its admin API is not exposed through Envoy.
+    other = life.session(sub)["access_token"]
+    answer = life.envoy.request("/v1/admin/revoke/all", other, method="POST")
+    assert answer.status == 200 and "x-jwt-sub" in answer.body.decode(), answer
+
+
+def test_logout_one_device_leaves_the_other(life):
+    sub = f"bob-{uuid.uuid4().hex[:8]}"
+    laptop, phone = life.session(sub), life.session(sub)
+    harness.wait_until(lambda: life.envoy.request("/hello", laptop["access_token"]).status == 200, "ready")
+    revoked = harness.http_request(life.envoy.port, "POST", "/v1/token/revoke", FORM,
+                                   f"token={laptop['refresh_token']}")
+    assert revoked.status == 200, revoked
+    assert_denied(life.envoy.request("/hello", laptop["access_token"]), "session_missing")
+    assert life.envoy.request("/hello", phone["access_token"]).status == 200
+
+
+def test_key_rotation(life):
+    sub = f"carol-{uuid.uuid4().hex[:8]}"
+    before = life.session(sub)
+    harness.wait_until(lambda: life.envoy.request("/hello", before["access_token"]).status == 200, "old key")
+    old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
+
+    # The new key signs; the old one is still listed, so still published.
+    life.restart_verifier(life.new_key, life.old_key)
+    jwks = life.jwks()
+    assert len(jwks["keys"]) == 2, jwks
+    assert all("d" not in key for key in jwks["keys"]), jwks
+    after = life.session(sub)
+    header = jwt.get_unverified_header(after["access_token"])
+    assert header["alg"] == "EdDSA" and header["kid"] != old_kid, header
+    verify_with_pyjwt(after["access_token"], jwks)
+    verify_with_pyjwt(before["access_token"], jwks)
+    # The filter has only the old JWKS cached: the unknown kid makes it refetch.
+    harness.wait_until(lambda: life.envoy.request("/hello", after["access_token"]).status == 200,
+                       "the new kid to be fetched", timeout=30)
+    assert life.envoy.request("/hello", before["access_token"]).status == 200
+    # A refresh of the old session is signed by the new key too.
+    refreshed = life.refresh(before["refresh_token"])
+    assert refreshed.status == 200, refreshed
+    assert jwt.get_unverified_header(refreshed.json()["access_token"])["kid"] == header["kid"]
+
+    # The old key's file removed: its tokens are refused once the filter's JWKS no longer has it.
+    life.restart_verifier(life.new_key)
+    assert [k["kid"] for k in life.jwks()["keys"]] == [header["kid"]]
+    assert json.dumps(life.jwks()).count('"kid"') == 1
