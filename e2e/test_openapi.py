@@ -33,6 +33,8 @@ TAGS = {"check": "^(check|ops)$", "admin": "^(admin|ops)$"}
 MAX_EXAMPLES = int(os.environ.get("WARDEN_OPENAPI_EXAMPLES", "30"))
 SEED = os.environ.get("WARDEN_OPENAPI_SEED", "20261130")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+# Routes answering with RFC 6749 §5.2 error bodies.
+OAUTH_PATHS = ("/v1/token", "/v1/token/revoke", "/v1/admin/introspect")
 
 
 def load_doc() -> dict:
@@ -77,10 +79,24 @@ class Service:
         return f"http://127.0.0.1:{self.port(listener)}"
 
 
+# A verifier that issues tokens, so the token routes do their real work (rate limit off: schemathesis
+# sends many requests from one address).
+REFRESH_SHAPED = "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA." + "A" * 43
+
+
+def signing_args(workdir) -> list[str]:
+    key = workdir / "openapi-signing.jwk"
+    if not key.exists():
+        subprocess.run([str(harness.VERIFIER_BIN), "keygen", "--alg", "ES256", "--private-out", str(key),
+                        "--jwks-out", str(workdir / "openapi-signing.jwks.json")], check=True, timeout=120)
+    return ["--signing-key-file", str(key), "--issuer", "https://openapi.test", "--audience", "openapi",
+            "--refresh-rate-per-minute", "0"]
+
+
 def start_service(workdir) -> Service:
     redis = harness.Redis(workdir).start()
     try:
-        verifier = harness.Verifier(workdir, redis.url).start()
+        verifier = harness.Verifier(workdir, redis.url, extra_args=signing_args(workdir)).start()
     except BaseException:
         redis.stop()
         raise
@@ -109,7 +125,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 10, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 14, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -117,7 +133,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
         assert any(s.startswith("2") for s in statuses), operation.label
         if operation.path.startswith("/v1/admin/"):
             assert "401" in statuses and operation.definition.raw.get("security"), operation.label
-        if operation.path != "/healthz" and operation.path != "/metrics":
+        if operation.path not in ("/healthz", "/metrics", "/.well-known/jwks.json"):
             assert "503" in statuses, f"{operation.label} reads Redis: its 503 must be documented"
 
 
@@ -140,6 +156,9 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     if listener == "check":
         return [
             ("POST", "/v1/check", {"sub": sub, "jti": "j1", "iat": now, "exp": now + 60}, 200),
+            ("GET", "/.well-known/jwks.json", None, 200),
+            ("POST", "/v1/token", f"grant_type=refresh_token&refresh_token={REFRESH_SHAPED}", 400),
+            ("POST", "/v1/token/revoke", f"token={REFRESH_SHAPED}", 200),
             ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
         ]
     return [
@@ -149,6 +168,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
         ("GET", f"/v1/admin/users/{quote(sub)}/sessions", None, 200),
         ("DELETE", "/v1/admin/sessions/{sid}", None, 204),
         ("POST", "/v1/admin/revoke/all", None, 200),
+        ("POST", "/v1/admin/introspect", f"token={REFRESH_SHAPED}", 200),
         ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
     ]
 
@@ -169,7 +189,9 @@ def call(service: Service, listener: str, method: str, path: str, body=None, tok
     headers = {}
     if listener == "admin" and token:
         headers["authorization"] = f"Bearer {service.verifier.admin_token}"
-    if body is not None:
+    if isinstance(body, str):
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
         headers["content-type"] = "application/json"
     return harness.http_request(service.port(listener), method, path, headers, body)
 
@@ -337,11 +359,13 @@ def test_redis_down_gives_the_documented_503_and_bad_input_still_4xx(tmp_path, s
             for method, path, body, expected in sample_requests(listener):
                 path = path.replace("{sid}", "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA")
                 response = call(service, listener, method, path, body)
-                if path in ("/healthz", "/metrics"):
+                if path in ("/healthz", "/metrics", "/.well-known/jwks.json"):
                     assert response.status == expected, response
                 else:
                     assert response.status == 503, f"{method} {path}: {response}"
-                    if path != "/readyz":
+                    if path in OAUTH_PATHS:
+                        assert response.json()["error"] == "temporarily_unavailable", response
+                    elif path != "/readyz":
                         assert response.json()["error"] == "unavailable", response
                 validate(schema, method, path, response)
             # Refusing bad input needs no Redis.
