@@ -86,9 +86,19 @@ def test_demo_curl_flow_rerun_and_ctrl_c(tmp_path):
         assert first.popen.wait(timeout=30) != 0
         assert not alive(first_pids), "the first demo's processes survived the rerun"
 
-        curls = [line for line in text.splitlines() if line.startswith("curl -i ")]
+        lines = text.splitlines()
+        sessions_at = next(i for i, line in enumerate(lines) if line.startswith("# 4. "))
+        curls = [line for line in lines[:sessions_at] if line.startswith("curl -i ")]
         assert len(curls) == 3, text
         assert [run_curl(curl) for curl in curls] == ["200", "200", "401"]
+        # The session life cycle, pasted into one bash as printed: each `curl -i` prints its status.
+        block = [line for line in lines[sessions_at:] if line and not line.startswith("Also:")]
+        block = block[:next(i for i, line in enumerate(block) if line.startswith("# Log out"))]
+        script = "\n".join(line.replace("curl -i ", "curl -s -o /dev/null -w '%{http_code}\\n' ", 1)
+                           for line in block)
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        statuses = [line for line in result.stdout.splitlines() if line.isdigit()]
+        assert statuses == ["200", "200", "400", "401", "401"], (result.stdout, result.stderr)
         second_pids = second.recorded_pids()
     finally:
         for demo in (second, first):

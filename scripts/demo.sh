@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Warden demo: Redis, the verifier, an echo upstream and Envoy with the Warden filter on
 # 127.0.0.1:10000. Prints ready-to-paste curls: a valid token (200), the admin call that revokes
-# it, the same curl again (401). Ctrl-C stops everything it started.
+# it, the same curl again (401); then a session's life cycle (create, use, refresh, replay of the
+# old refresh token, both access tokens refused). Ctrl-C stops everything it started.
 #
 #   scripts/demo.sh          start (stops a leftover demo first; run `make build` before)
 #   scripts/demo.sh --stop   stop a demo left running (e.g. after a kill -9 of this script)
@@ -124,7 +125,8 @@ umask 022
 start redis "redis-server" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no
 start verifier "warden-verifier" "$verifier" serve \
     --listen "127.0.0.1:$check_port" --admin-listen "127.0.0.1:$admin_port" \
-    --redis-url "redis://127.0.0.1:$redis_port" --admin-token-file "$run_dir/admin-token"
+    --redis-url "redis://127.0.0.1:$redis_port" --admin-token-file "$run_dir/admin-token" \
+    --signing-key-file "$run_dir/demo-key.jwk" --issuer warden-demo --audience demo-api
 start upstream "echo_upstream.py" "$python" scripts/echo_upstream.py --port "$upstream_port"
 wait_http "verifier" "http://127.0.0.1:$check_port/readyz"
 wait_http "echo upstream" "http://127.0.0.1:$upstream_port/"
@@ -160,6 +162,28 @@ curl -i -X POST -H "Authorization: Bearer \$(cat $run_dir/admin-token)" -H 'cont
 3. The same curl as in 1 now gets 401 with error_description="revoked":
 
 curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$envoy_port/hello
+
+Sessions: the verifier issues the tokens (signed with the same key, published at
+http://127.0.0.1:$check_port/.well-known/jwks.json, which Envoy fetches). Paste these lines into bash in order:
+
+# 4. Open a session for bob (your backend does this after checking the password):
+s1=\$(curl -s -X POST -H "Authorization: Bearer \$(cat $run_dir/admin-token)" -H 'content-type: application/json' -d '{"sub":"bob","device":"laptop"}' http://127.0.0.1:$admin_port/v1/admin/sessions); echo "\$s1"
+at1=\$(echo "\$s1" | $root/$python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'); rt1=\$(echo "\$s1" | $root/$python -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+# 5. Its access token passes the edge -> 200:
+curl -i -H "Authorization: Bearer \$at1" http://127.0.0.1:$envoy_port/hello
+# 6. Refresh through Envoy (public route, RFC 6749 form): a new access token and the next refresh token:
+s2=\$(curl -s -d "grant_type=refresh_token&refresh_token=\$rt1" http://127.0.0.1:$envoy_port/v1/token); echo "\$s2"
+at2=\$(echo "\$s2" | $root/$python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'); rt2=\$(echo "\$s2" | $root/$python -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+# 7. The new access token -> 200:
+curl -i -H "Authorization: Bearer \$at2" http://127.0.0.1:$envoy_port/hello
+# 8. The app refreshes once more (rt2 -> rt3); then a thief replays the first refresh token, now two
+#    rotations old (only the immediate predecessor gets a retry grace) -> 400 invalid_grant, session ended:
+curl -s -o /dev/null -d "grant_type=refresh_token&refresh_token=\$rt2" http://127.0.0.1:$envoy_port/v1/token
+curl -i -d "grant_type=refresh_token&refresh_token=\$rt1" http://127.0.0.1:$envoy_port/v1/token
+# 9. Both access tokens of the session -> 401 error_description="session_missing":
+curl -i -H "Authorization: Bearer \$at1" http://127.0.0.1:$envoy_port/hello
+curl -i -H "Authorization: Bearer \$at2" http://127.0.0.1:$envoy_port/hello
+# Log out one device (RFC 7009): curl -i -d "token=<refresh token>" http://127.0.0.1:$envoy_port/v1/token/revoke
 
 Also: no token -> 401 (curl -i http://127.0.0.1:$envoy_port/hello); /healthz needs none;
 filter metrics: curl -s http://127.0.0.1:$envoy_admin_port/stats | grep wasmcustom
