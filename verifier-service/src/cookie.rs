@@ -19,9 +19,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The value of cookie `name` in the request, when exactly one copy is present (two copies are
-/// refused: which one the browser meant is unknowable).
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Two copies of the cookie: which one the browser meant is unknowable, so neither is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicateCookie;
+
+/// The value of cookie `name` in the request (`Ok(None)` when absent).
+pub fn read(headers: &HeaderMap, name: &str) -> Result<Option<String>, DuplicateCookie> {
     let mut found = None;
     for header in headers.get_all(axum::http::header::COOKIE) {
         let Ok(text) = header.to_str() else { continue };
@@ -31,13 +34,13 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
             };
             if n.trim() == name {
                 if found.is_some() {
-                    return None;
+                    return Err(DuplicateCookie);
                 }
                 found = Some(v.trim().trim_matches('"').to_owned());
             }
         }
     }
-    found
+    Ok(found)
 }
 
 /// `Set-Cookie` carrying `value` for `max_age` seconds.
@@ -69,10 +72,10 @@ mod tests {
     fn reads_exactly_one_copy() {
         let mut headers = HeaderMap::new();
         headers.append("cookie", "a=1; __Host-rt=tok; b=2".parse().unwrap());
-        assert_eq!(read(&headers, "__Host-rt").as_deref(), Some("tok"));
-        assert_eq!(read(&headers, "__Host-x"), None);
+        assert_eq!(read(&headers, "__Host-rt"), Ok(Some("tok".into())));
+        assert_eq!(read(&headers, "__Host-x"), Ok(None));
         headers.append("cookie", "__Host-rt=other".parse().unwrap());
-        assert_eq!(read(&headers, "__Host-rt"), None);
+        assert_eq!(read(&headers, "__Host-rt"), Err(DuplicateCookie));
         let value = set("__Host-rt", "v", 60);
         for part in [
             "HttpOnly",

@@ -122,16 +122,28 @@ async fn fresh_not_before(state: &AppState) -> Result<Option<i64>, OAuthError> {
     Ok(value.max(state.0.not_before.get(read_at).flatten()))
 }
 
-/// The refresh token of a request: the cookie in cookie mode, else the form parameter.
+/// The refresh token of a request: in cookie mode the cookie's (for `/v1/token` only the cookie's,
+/// `fallback_param` lets revoke take a `token` parameter too), else the form parameter.
 fn presented_refresh(
     issuer: &Issuer,
     headers: &HeaderMap,
     params: &std::collections::BTreeMap<String, String>,
     param: &str,
-) -> Option<String> {
+    fallback_param: bool,
+) -> Result<String, OAuthError> {
+    let missing = || OAuthError::InvalidRequest(format!("`{param}` is missing"));
     match &issuer.settings.refresh_cookie {
-        Some(name) => cookie::read(headers, name).or_else(|| params.get(param).cloned()),
-        None => params.get(param).cloned(),
+        Some(name) => match cookie::read(headers, name) {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) if fallback_param => params.get(param).cloned().ok_or_else(missing),
+            Ok(None) => Err(OAuthError::InvalidRequest(format!(
+                "the refresh token cookie `{name}` is missing"
+            ))),
+            Err(cookie::DuplicateCookie) => Err(OAuthError::InvalidRequest(format!(
+                "the cookie `{name}` is sent more than once"
+            ))),
+        },
+        None => params.get(param).cloned().ok_or_else(missing),
     }
 }
 
@@ -196,8 +208,7 @@ async fn refresh_inner(
         Some("refresh_token") => {}
         Some(_) => return Err(OAuthError::UnsupportedGrantType),
     }
-    let presented = presented_refresh(issuer, headers, &params, "refresh_token")
-        .ok_or_else(|| OAuthError::InvalidRequest("`refresh_token` is missing".into()))?;
+    let presented = presented_refresh(issuer, headers, &params, "refresh_token", false)?;
     let (now, now_ms) = (
         unix_now().map_err(|_| OAuthError::Internal)?,
         unix_now_ms().map_err(|_| OAuthError::Internal)?,
@@ -343,8 +354,7 @@ async fn revoke_inner(
 ) -> Result<Response, OAuthError> {
     let issuer = issuer(state)?;
     let params = form::parse(headers, body)?;
-    let token = presented_refresh(issuer, headers, &params, "token")
-        .ok_or_else(|| OAuthError::InvalidRequest("`token` is missing".into()))?;
+    let token = presented_refresh(issuer, headers, &params, "token", true)?;
     let (now, now_ms) = (
         unix_now().map_err(|_| OAuthError::Internal)?,
         unix_now_ms().map_err(|_| OAuthError::Internal)?,

@@ -902,6 +902,21 @@ async fn cookie_mode_keeps_the_refresh_token_in_a_host_cookie() {
     for part in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(set.contains(part), "{set}");
     }
+    // Cookie mode reads the cookie only; two copies of it are refused.
+    let r = post_form(
+        v.check,
+        "/v1/token",
+        &format!("grant_type=refresh_token&refresh_token={successor}"),
+        &[],
+    )
+    .await;
+    r.assert_oauth_error(400, "invalid_request");
+    let twice = vec![(
+        "cookie",
+        format!("__Host-warden-rt={successor}; __Host-warden-rt=x"),
+    )];
+    let r = post_form(v.check, "/v1/token", "grant_type=refresh_token", &twice).await;
+    r.assert_oauth_error(400, "invalid_request");
     // Revoke by cookie: the session ends and the cookie is cleared.
     let cookie = vec![("cookie", format!("__Host-warden-rt={successor}"))];
     let r = post_form(v.check, "/v1/token/revoke", "", &cookie).await;
