@@ -116,7 +116,7 @@ pub struct ServeArgs {
     /// `/.well-known/jwks.json`. The variable takes a comma-separated list.
     #[arg(
         long = "signing-key-file",
-        env = "WARDEN_SIGNING_KEY_FILES",
+        env = "WARDEN_SIGNING_KEY_FILE",
         value_name = "PATH",
         value_delimiter = ','
     )]
@@ -128,7 +128,7 @@ pub struct ServeArgs {
     /// is an array). The variable takes a comma-separated list.
     #[arg(
         long = "audience",
-        env = "WARDEN_AUDIENCES",
+        env = "WARDEN_AUDIENCE",
         value_name = "AUD",
         value_delimiter = ','
     )]
@@ -160,7 +160,7 @@ pub struct ServeArgs {
     /// comma-separated list.
     #[arg(
         long = "trusted-proxy",
-        env = "WARDEN_TRUSTED_PROXIES",
+        env = "WARDEN_TRUSTED_PROXY",
         value_name = "CIDR",
         value_delimiter = ','
     )]

@@ -158,7 +158,7 @@ fn token_issuer(args: &ServeArgs) -> Result<Option<Issuer>, String> {
     if args.signing_key_files.is_empty() {
         if args.issuer.is_some() || !args.audiences.is_empty() || args.refresh_cookie.is_some() {
             return Err(
-                "--issuer, --audience and --refresh-cookie need --signing-key-file (WARDEN_SIGNING_KEY_FILES)"
+                "--issuer, --audience and --refresh-cookie need --signing-key-file (WARDEN_SIGNING_KEY_FILE)"
                     .into(),
             );
         }

@@ -51,9 +51,9 @@ fn serve(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Command {
         .args(["serve", "--admin-token-file"])
         .arg(&token)
         .args(args)
-        .env_remove("WARDEN_SIGNING_KEY_FILES")
+        .env_remove("WARDEN_SIGNING_KEY_FILE")
         .env_remove("WARDEN_ISSUER")
-        .env_remove("WARDEN_AUDIENCES");
+        .env_remove("WARDEN_AUDIENCE");
     for (name, value) in envs {
         command.env(name, value);
     }
@@ -175,11 +175,11 @@ async fn environment_variables_configure_the_issuer() {
     let (check, admin) = (common::free_port(), common::free_port());
     let envs = [
         (
-            "WARDEN_SIGNING_KEY_FILES",
+            "WARDEN_SIGNING_KEY_FILE",
             format!("{},{}", first.display(), second.display()),
         ),
         ("WARDEN_ISSUER", "https://env.test".to_owned()),
-        ("WARDEN_AUDIENCES", "one,two".to_owned()),
+        ("WARDEN_AUDIENCE", "one,two".to_owned()),
         ("WARDEN_ACCESS_TTL_SECONDS", "120".to_owned()),
         ("WARDEN_REFRESH_COOKIE", "__Host-rt".to_owned()),
     ];
