@@ -440,6 +440,13 @@ async fn revoke_access(
             .await
             .map_err(|e| store_failed(state, "rate_limit", e))?;
         if let Some(seconds) = wait {
+            let facts = EventFacts {
+                sub: Some(sub),
+                sid: Some(sid),
+                detail: Some("session"),
+                ..EventFacts::default()
+            };
+            events::record(state, SecurityEvent::RateLimited, facts, now).await;
             return Err(OAuthError::RateLimited(seconds));
         }
     }
