@@ -68,6 +68,29 @@ pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis:
     redis::Client::open(url).map_err(invalid)
 }
 
+/// The store's target for any `--redis-url`: one server, `redis[s]+cluster://` seeds or
+/// `redis[s]+sentinel://` sentinels.
+pub fn open_target(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<crate::store::target::RedisTarget, String> {
+    use crate::store::target::{open_multi_node, topology_of, RedisTarget, Topology};
+    if topology_of(url) == Topology::Single {
+        return open_redis(url, ca_file).map(RedisTarget::Single);
+    }
+    #[cfg(feature = "tls")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root_cert = match ca_file {
+        Some(ca_file) => Some(
+            std::fs::read(ca_file)
+                .map_err(|e| format!("cannot read --redis-ca-file {}: {e}", ca_file.display()))?,
+        ),
+        None => None,
+    };
+    open_multi_node(url, root_cert)
+        .map_err(|e| format!("invalid --redis-url {}: {e}", redacted_url(url)))
+}
+
 /// Whether the listeners serve TLS: `--tls-cert-file` and `--tls-key-file` come together, and
 /// `--client-ca-file` only with them.
 fn wants_tls(args: &ServeArgs) -> Result<bool, String> {
@@ -191,7 +214,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     })?;
     let admin_token = AdminToken::from_file_content(&content)
         .map_err(|e| format!("admin token file {}: {e}", token_file.display()))?;
-    let client = open_redis(&args.redis_url, args.redis_ca_file.as_deref())?;
+    let target = open_target(&args.redis_url, args.redis_ca_file.as_deref())?;
     let settings = Settings {
         revocation_skew_seconds: args.revocation_skew_seconds,
         last_seen_interval_seconds: args.last_seen_interval_seconds,
@@ -213,7 +236,16 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
-        let store = Store::new(client, options).map_err(|e| format!("redis: {e}"))?;
+        let store = Store::connect(target, options)
+            .map_err(|e| format!("redis: {e}"))?
+            .with_wait_aof(args.wait_aof);
+        if args.wait_aof {
+            match store.probe_wait_aof().await {
+                Ok(true) => tracing::info!("WAITAOF available: admin writes are acknowledged once fsynced"),
+                Ok(false) => tracing::warn!("--wait-aof: redis does not answer yet; WAITAOF support is not checked"),
+                Err(refusal) => return Err(refusal),
+            }
+        }
         let state = AppState::new(store, admin_token, settings);
         let check = bind("check", args.listen).await?;
         let admin = bind("admin", args.admin_listen).await?;
@@ -224,6 +256,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             client_certificates = args.client_ca_file.is_some(),
             redis = %redacted_url(&args.redis_url),
             min_replicas_ack = args.min_replicas_ack,
+            wait_aof = args.wait_aof,
             "warden-verifier listening"
         );
         match state.0.store.ping().await {
