@@ -11,9 +11,9 @@ pub mod target;
 pub use connection::RedisConnection;
 use keys::{UserTag, GLOBAL_NOT_BEFORE};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use target::RedisTarget;
 use redis::{Cmd, FromRedisValue, Pipeline, Script, Value};
 use std::time::Duration;
+use target::RedisTarget;
 use warden_core::Reason;
 
 #[derive(Debug)]
@@ -28,7 +28,11 @@ pub enum StoreError {
     UnexpectedReply(String),
     /// `--wait-aof`: the write was not fsynced to the primary's AOF (and to enough replicas') in
     /// time.
-    NotFsynced { local: i64, replicas: i64, wanted: u32 },
+    NotFsynced {
+        local: i64,
+        replicas: i64,
+        wanted: u32,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -277,12 +281,13 @@ impl Store {
                         "--wait-aof needs Redis 7.2 or later (the WAITAOF command); this server does not know it ({text})"
                     ))
                 } else {
-                    Err(format!("--wait-aof: Redis refuses WAITAOF: {text} (it needs appendonly yes)"))
+                    Err(format!(
+                        "--wait-aof: Redis refuses WAITAOF: {text} (it needs appendonly yes)"
+                    ))
                 }
             }
         }
     }
-
 
     fn script<'a>(&self, script: &'a Script, source: &'static str) -> ScriptRef<'a> {
         ScriptRef { script, source }

@@ -118,7 +118,11 @@ impl SentinelConnection {
             connection,
         };
         tracing::info!(master = %current.address, "sentinel: using this master");
-        *self.shared.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(current.clone());
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(current.clone());
         drop(resolver);
         self.start_watching();
         Ok(current)
@@ -126,7 +130,11 @@ impl SentinelConnection {
 
     /// Drops the connection of `generation` (a newer one stays).
     fn forget(&self, generation: u64, why: &str) {
-        let mut slot = self.shared.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().map(|c| c.generation) == Some(generation) {
             if let Some(old) = slot.take() {
                 tracing::warn!(master = %old.address, reason = why, "sentinel: master lost; asking the sentinels again");
@@ -166,7 +174,10 @@ async fn watch(shared: Weak<Shared>, interval: Duration) {
                     this.forget(current.generation, "the sentinels name another master");
                 }
             }
-            Ok(Err(e)) if means_master_lost(&e) || e.kind() == redis::ErrorKind::MasterNameNotFoundBySentinel => {
+            Ok(Err(e))
+                if means_master_lost(&e)
+                    || e.kind() == redis::ErrorKind::MasterNameNotFoundBySentinel =>
+            {
                 // No master confirmed by the sentinels (a failover in progress).
                 this.forget(current.generation, "no confirmed master");
             }

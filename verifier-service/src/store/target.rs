@@ -128,7 +128,11 @@ pub fn parse_multi_node(url: &str) -> Result<MultiNodeUrl, UrlError> {
             }
             master_name = Some(name.to_owned());
             let (mut user, mut password) = (None, None);
-            for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            for pair in query
+                .unwrap_or_default()
+                .split('&')
+                .filter(|p| !p.is_empty())
+            {
                 match pair.split_once('=') {
                     Some(("sentinel_username", v)) => user = Some(v.to_owned()),
                     Some(("sentinel_password", v)) => password = Some(v.to_owned()),
@@ -323,10 +327,9 @@ mod tests {
         assert_eq!(u.master_name.as_deref(), Some("mymaster"));
         assert_eq!(u.nodes, ["redis://s1:26379", "redis://s2:26379"]);
         assert_eq!(u.credentials.as_deref(), Some(":secret"));
-        let s = parse_multi_node(
-            "rediss+sentinel://s1:1/m?sentinel_username=sen&sentinel_password=pw",
-        )
-        .unwrap();
+        let s =
+            parse_multi_node("rediss+sentinel://s1:1/m?sentinel_username=sen&sentinel_password=pw")
+                .unwrap();
         assert_eq!(s.nodes, ["rediss://sen:pw@s1:1"]);
         assert_eq!(s.credentials, None);
     }
