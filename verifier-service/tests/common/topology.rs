@@ -194,7 +194,7 @@ impl Cluster {
     pub fn wait_healthy(&self) {
         wait_until("cluster state ok on every node", || {
             self.nodes.iter().filter(|n| n.is_running()).all(|n| {
-                n.query::<String>(&mut redis::cmd("CLUSTER").arg("INFO"))
+                n.query::<String>(redis::cmd("CLUSTER").arg("INFO"))
                     .is_ok_and(|info| info.contains("cluster_state:ok"))
             })
         });
