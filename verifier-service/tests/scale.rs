@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::topology::{start_verifier, Cluster, SentinelGroup};
+use common::topology::{start_verifier, Cluster, SentinelGroup, MASTER_NAME};
 use common::{unix_now, RedisServer, Response, Verifier, PATIENCE};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -359,6 +359,34 @@ async fn redis_sentinel_suite() {
     );
     two_replicas_case(&a, &b, "sentinel").await;
     revoke_all_case(&a, "sentinel").await;
+
+    // A failover that breaks no connection (the old master stays up, demoted to replica): the
+    // verifier's sentinel watch moves it to the new master before any write hits READONLY.
+    let first = group.master();
+    let _: redis::Value = group.sentinels[0]
+        .query(redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME))
+        .unwrap();
+    let group = tokio::task::spawn_blocking(move || {
+        common::topology::wait_until("the sentinels name the other node", || {
+            group.master() != first
+        });
+        let second = group.master();
+        group.wait_stable(second);
+        group
+    })
+    .await
+    .unwrap();
+    let mut group = group;
+    assert_allow(&a.check(token("sentinel-moved", "m1")).await, "after a manual failover");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = a
+        .admin_post(
+            "/v1/admin/revoke/token",
+            json!({ "sub": "sentinel-moved", "jti": "m1", "exp": unix_now() + 600 }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "first write after a manual failover: {}", r.text());
+    assert_deny(&b.check(token("sentinel-moved", "m1")).await, "revoked", "after a manual failover");
 
     let acked = start_verifier(&url, options(1)).await;
     let subs: Vec<String> = (0..3).map(|i| format!("sentinel-victim{i}")).collect();

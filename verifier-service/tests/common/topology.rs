@@ -386,6 +386,40 @@ impl SentinelGroup {
         format!("redis+sentinel://{}/{MASTER_NAME}", sentinels.join(","))
     }
 
+    /// Waits until every sentinel names `data[master]` as master and knows one replica in sync.
+    pub fn wait_stable(&self, master: usize) {
+        let port = self.data[master].port;
+        wait_until("sentinels agree on the master and its replica", || {
+            let replica_synced = self.data.iter().enumerate().all(|(i, node)| {
+                i == master
+                    || !node.is_running()
+                    || node
+                        .query::<String>(redis::cmd("INFO").arg("replication"))
+                        .is_ok_and(|info| {
+                            info.contains(&format!("master_port:{port}"))
+                                && info.contains("master_link_status:up")
+                        })
+            });
+            replica_synced
+                && self.sentinels.iter().all(|s| {
+                    s.query::<Vec<String>>(redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME))
+                        .is_ok_and(|fields| {
+                            let field = |name: &str| {
+                                fields
+                                    .iter()
+                                    .position(|f| f == name)
+                                    .and_then(|i| fields.get(i + 1))
+                                    .cloned()
+                                    .unwrap_or_default()
+                            };
+                            field("port") == port.to_string()
+                                && field("num-slaves") == "1"
+                                && field("num-other-sentinels") == "2"
+                        })
+                })
+        });
+    }
+
     /// The index in `data` of the node the sentinels name as master.
     pub fn master(&self) -> usize {
         for sentinel in &self.sentinels {
