@@ -81,7 +81,7 @@ image: setup
 
 # Not part of `make test`: verifier checks/s on one Redis vs a Redis Cluster, Redis memory per entry.
 bench-scale: setup
-	@$(CARGO) build --quiet --release -p warden-verifier
+	@$(CARGO) build --quiet --profile image -p warden-verifier
 	@$(VENV)/bin/python bench/scale_bench.py
 
 clean-run:

@@ -11,7 +11,7 @@ give checks per Redis CPU-second ("per Redis core").
 Memory: a fresh Redis, N revocations / sessions / users made through the admin API, then
 `INFO memory` used_memory delta / N and `MEMORY USAGE` of one key of each kind.
 
-Run: make bench-scale  (or .venv/bin/python bench/scale_bench.py [--seconds 10])
+Run: make bench-scale  (or .venv/bin/python bench/scale_bench.py [--seconds 10] [--verifier PATH])
 Writes bench/results/scale.md. Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "e2e"))
 from harness import free_port  # noqa: E402
 
-VERIFIER = ROOT / "target" / "release" / "warden-verifier"
+VERIFIER = ROOT / "target" / "image" / "warden-verifier"  # cargo build --profile image
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 USERS = 1000
 
@@ -205,14 +205,19 @@ def memory(workdir: Path, n: int) -> dict:
 
 
 def main() -> None:
+    global VERIFIER
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--memory-n", type=int, default=5000)
+    parser.add_argument("--verifier", type=Path, default=VERIFIER,
+                        help="the warden-verifier binary (default: the `image` profile build)")
     args = parser.parse_args()
+    VERIFIER = args.verifier
     if not VERIFIER.exists():
-        subprocess.run(["cargo", "build", "--release", "-p", "warden-verifier"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--profile", "image", "-p", "warden-verifier"], cwd=ROOT,
+                       check=True)
     for tool in ("wrk", "redis-server", "redis-cli"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is needed (Debian: apt-get install wrk redis-server)")
@@ -245,7 +250,7 @@ def main() -> None:
         f"Written by `bench/scale_bench.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, "
         f"{os.cpu_count()} cores shared by the verifier, Redis and wrk (and other work on this "
         f"machine: numbers are noisy; compare rows, not absolutes). Redis {version}; one "
-        f"`warden-verifier` (release build); wrk -t{args.threads} -c{args.connections} "
+        f"`warden-verifier` (`--profile image`: release with thin LTO); wrk -t{args.threads} -c{args.connections} "
         f"-d{args.seconds}s POST /v1/check over {USERS} users, one check in ten for a revoked jti; "
         "every answer was a 200.",
         "",

@@ -6,7 +6,7 @@
 #
 #   scripts/package-verifier-image.sh [--tag TAG] [--binary PATH] OUT_DIR
 #
-# Without --binary it runs `cargo build --release --target x86_64-unknown-linux-musl -p warden-verifier`
+# Without --binary it runs `cargo build --profile image --target x86_64-unknown-linux-musl -p warden-verifier`
 # (needs `rustup target add x86_64-unknown-linux-musl` and musl-gcc from musl-tools for ring's C;
 # scripts/setup.sh installs both for `make image`). Push with e.g.
 #   skopeo copy oci:OUT_DIR:TAG docker://REGISTRY/warden-verifier:TAG
@@ -35,8 +35,8 @@ if [ -z "$binary" ]; then
     }
     rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target" >/dev/null
     CC_x86_64_unknown_linux_musl=musl-gcc \
-        cargo build --quiet --release --target "$target" -p warden-verifier --manifest-path "$root/Cargo.toml"
-    binary="$root/target/$target/release/warden-verifier"
+        cargo build --quiet --profile image --target "$target" -p warden-verifier --manifest-path "$root/Cargo.toml"
+    binary="$root/target/$target/image/warden-verifier"
 fi
 [ -f "$binary" ] || { echo "package-verifier-image: $binary not found" >&2; exit 1; }
 
