@@ -123,6 +123,35 @@ async fn check_and_admin_cases(v: &Verifier, p: &str) {
     }
 }
 
+/// A verifier that logs in as an ACL user (the URL's credentials reach every node) works; one with
+/// a wrong password answers 503.
+async fn credentials_case(url_with: impl Fn(&str) -> String, p: &str) {
+    let good = start_verifier(&url_with("warden:s3cret%21"), options(0)).await;
+    let sub = format!("{p}-acl");
+    revoke_token(&good, &sub, "j1").await;
+    assert_deny(
+        &good.check(token(&sub, "j1")).await,
+        "revoked",
+        "as the ACL user",
+    );
+    assert_allow(&good.check(token(&sub, "j2")).await, "as the ACL user");
+    let bad = start_verifier(&url_with("warden:wrong"), options(0)).await;
+    bad.check(token(&sub, "j1"))
+        .await
+        .assert_error(503, "unavailable");
+}
+
+fn acl_user() -> redis::Cmd {
+    let mut cmd = redis::cmd("ACL");
+    cmd.arg("SETUSER")
+        .arg("warden")
+        .arg("on")
+        .arg(">s3cret!")
+        .arg("~warden:*")
+        .arg("+@all");
+    cmd
+}
+
 /// Revoke-all: the global key, outside every user's slot.
 async fn revoke_all_case(v: &Verifier, p: &str) {
     let sub = format!("{p}-carol");
@@ -314,6 +343,10 @@ async fn redis_cluster_suite() {
         "after SCRIPT FLUSH",
     );
 
+    cluster.on_every_node(&mut acl_user());
+    let seeds = url.trim_start_matches("redis+cluster://").to_owned();
+    credentials_case(|c| format!("redis+cluster://{c}@{seeds}"), "cluster").await;
+
     two_replicas_case(&a, &b, "cluster").await;
     revoke_all_case(&a, "cluster").await;
 
@@ -357,6 +390,11 @@ async fn redis_sentinel_suite() {
         "revoked",
         "after SCRIPT FLUSH",
     );
+    for node in &group.data {
+        let _: redis::Value = node.query(&mut acl_user()).unwrap();
+    }
+    let sentinels = url.trim_start_matches("redis+sentinel://").to_owned();
+    credentials_case(|c| format!("redis+sentinel://{c}@{sentinels}"), "sentinel").await;
     two_replicas_case(&a, &b, "sentinel").await;
     revoke_all_case(&a, "sentinel").await;
 
@@ -377,7 +415,10 @@ async fn redis_sentinel_suite() {
     .await
     .unwrap();
     let mut group = group;
-    assert_allow(&a.check(token("sentinel-moved", "m1")).await, "after a manual failover");
+    assert_allow(
+        &a.check(token("sentinel-moved", "m1")).await,
+        "after a manual failover",
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = a
         .admin_post(
@@ -385,8 +426,17 @@ async fn redis_sentinel_suite() {
             json!({ "sub": "sentinel-moved", "jti": "m1", "exp": unix_now() + 600 }),
         )
         .await;
-    assert_eq!(r.status, 200, "first write after a manual failover: {}", r.text());
-    assert_deny(&b.check(token("sentinel-moved", "m1")).await, "revoked", "after a manual failover");
+    assert_eq!(
+        r.status,
+        200,
+        "first write after a manual failover: {}",
+        r.text()
+    );
+    assert_deny(
+        &b.check(token("sentinel-moved", "m1")).await,
+        "revoked",
+        "after a manual failover",
+    );
 
     let acked = start_verifier(&url, options(1)).await;
     let subs: Vec<String> = (0..3).map(|i| format!("sentinel-victim{i}")).collect();
