@@ -375,7 +375,7 @@ async fn redis_cluster_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_sentinel_suite() {
-    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
+    let group = tokio::task::spawn_blocking(SentinelGroup::start)
         .await
         .expect("sentinel group");
     let url = group.url();
