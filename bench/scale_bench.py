@@ -243,7 +243,7 @@ def main() -> None:
         mem = memory(workdir, args.memory_n)
 
     version = subprocess.run(["redis-server", "--version"], capture_output=True,
-                             text=True).stdout.split()[2]
+                             text=True).stdout.split()[2].removeprefix("v=")
     lines = [
         "# Verifier at scale: checks/s by Redis topology, Redis memory per entry",
         "",

@@ -465,4 +465,16 @@ async fn redis_sentinel_suite() {
         "revoked",
         "written after the failover",
     );
+
+    // Without the sentinels no failover can happen: the master in use keeps serving.
+    for sentinel in &mut group.sentinels {
+        sentinel.kill();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_deny(
+        &a.check(token("sentinel-after", "x")).await,
+        "revoked",
+        "with every sentinel down",
+    );
+    revoke_token(&b, "sentinel-after", "y").await;
 }

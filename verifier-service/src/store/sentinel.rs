@@ -174,14 +174,13 @@ async fn watch(shared: Weak<Shared>, interval: Duration) {
                     this.forget(current.generation, "the sentinels name another master");
                 }
             }
-            Ok(Err(e))
-                if means_master_lost(&e)
-                    || e.kind() == redis::ErrorKind::MasterNameNotFoundBySentinel =>
-            {
-                // No master confirmed by the sentinels (a failover in progress).
-                this.forget(current.generation, "no confirmed master");
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::MasterNameNotFoundBySentinel => {
+                // The sentinels answer but name no node that is master: a failover in progress.
+                this.forget(current.generation, "the sentinels confirm no master");
             }
             Ok(Err(e)) => {
+                // Sentinels unreachable: no failover can happen without them either, so the
+                // master in use stays; a broken master shows on the calls themselves.
                 tracing::debug!(error = %e, "sentinel watch: lookup failed");
             }
             Err(_) => tracing::debug!("sentinel watch: lookup timed out"),
