@@ -229,3 +229,25 @@ impl ConnectionLike for SentinelConnection {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readonly_answers_mean_the_master_is_lost() {
+        let readonly =
+            redis::parse_redis_value(b"-READONLY You can't write against a read only replica.\r\n")
+                .unwrap();
+        assert!(value_means_master_lost(&readonly));
+        assert!(value_means_master_lost(&Value::Array(vec![
+            Value::Okay,
+            readonly.clone()
+        ])));
+        let other = redis::parse_redis_value(b"-ERR wrong number of arguments\r\n").unwrap();
+        assert!(!value_means_master_lost(&other));
+        assert!(!value_means_master_lost(&Value::Int(1)));
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(means_master_lost(&refused));
+    }
+}
