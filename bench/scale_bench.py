@@ -244,13 +244,17 @@ def main() -> None:
 
     version = subprocess.run(["redis-server", "--version"], capture_output=True,
                              text=True).stdout.split()[2].removeprefix("v=")
+    try:
+        binary = VERIFIER.resolve().relative_to(ROOT)
+    except ValueError:
+        binary = VERIFIER
     lines = [
         "# Verifier at scale: checks/s by Redis topology, Redis memory per entry",
         "",
         f"Written by `bench/scale_bench.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, "
         f"{os.cpu_count()} cores shared by the verifier, Redis and wrk (and other work on this "
         f"machine: numbers are noisy; compare rows, not absolutes). Redis {version}; one "
-        f"`warden-verifier` (`--profile image`: release with thin LTO); wrk -t{args.threads} -c{args.connections} "
+        f"`warden-verifier` (`{binary}`); wrk -t{args.threads} -c{args.connections} "
         f"-d{args.seconds}s POST /v1/check over {USERS} users, one check in ten for a revoked jti; "
         "every answer was a 200.",
         "",
