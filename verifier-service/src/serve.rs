@@ -260,7 +260,12 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             "warden-verifier listening"
         );
         match state.0.store.ping().await {
-            Ok(()) => tracing::info!("redis answers"),
+            Ok(()) => {
+                tracing::info!("redis answers");
+                if let Err(e) = state.0.store.load_scripts().await {
+                    tracing::warn!(error = %e, "could not preload the scripts; they are sent on first use");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "redis does not answer yet; checks get 503 until it does"),
         }
         #[cfg(feature = "tls")]

@@ -329,6 +329,21 @@ async fn redis_cluster_suite() {
         .count();
     assert!(with_keys >= 2, "keys on {with_keys} master(s) only");
 
+    // Preloading sends every script to every master (flushed first: the cases above ran scripts
+    // on every master already).
+    cluster.on_every_node(redis::cmd("SCRIPT").arg("FLUSH"));
+    let hashes = a.state.0.store.load_scripts().await.unwrap();
+    assert_eq!(hashes.len(), 7);
+    for master in cluster.masters() {
+        let exists: Vec<i64> = cluster.nodes[master]
+            .query(redis::cmd("SCRIPT").arg("EXISTS").arg(&hashes))
+            .unwrap();
+        assert!(
+            exists.iter().all(|&e| e == 1),
+            "{exists:?} on master {master}"
+        );
+    }
+
     // Every node forgets the scripts (as after a restart): the next calls load them again.
     cluster.on_every_node(redis::cmd("SCRIPT").arg("FLUSH"));
     assert_deny(

@@ -252,6 +252,33 @@ impl Store {
         self
     }
 
+    /// Sends every script with `SCRIPT LOAD` (on a cluster: to every master), so the first
+    /// checks after a start find them cached. Calls still fall back to `EVAL` on `NOSCRIPT` (a
+    /// promoted replica, a restarted node, `SCRIPT FLUSH`). Returns the script hashes.
+    pub async fn load_scripts(&self) -> Result<Vec<String>, StoreError> {
+        let sources = [
+            scripts::CHECK,
+            scripts::REVOKE_JTI,
+            scripts::REVOKE_USER,
+            scripts::CREATE_SESSION,
+            scripts::LIST_SESSIONS,
+            scripts::DELETE_SESSION,
+            scripts::REVOKE_ALL,
+        ];
+        let mut hashes = Vec::with_capacity(sources.len());
+        for source in sources {
+            let mut connection = self.connection.clone();
+            let mut cmd = redis::cmd("SCRIPT");
+            cmd.arg("LOAD").arg(source);
+            let hash: String =
+                tokio::time::timeout(self.options.timeout, cmd.query_async(&mut connection))
+                    .await
+                    .map_err(|_| StoreError::Timeout)??;
+            hashes.push(hash);
+        }
+        Ok(hashes)
+    }
+
     /// Whether this store talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.connection.is_cluster()
