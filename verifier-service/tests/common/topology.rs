@@ -357,24 +357,28 @@ impl SentinelGroup {
             data: vec![master, replica],
             sentinels,
         };
-        // Failover needs every sentinel to know the replica and its peers.
-        wait_until("sentinels know the replica and each other", || {
-            group.sentinels.iter().all(|s| {
-                s.query::<Vec<String>>(redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME))
-                    .is_ok_and(|fields| {
-                        let field = |name: &str| {
-                            fields
-                                .iter()
-                                .position(|f| f == name)
-                                .and_then(|i| fields.get(i + 1))
-                                .cloned()
-                                .unwrap_or_default()
-                        };
-                        field("num-slaves") == "1" && field("num-other-sentinels") == "2"
-                    })
-            })
-        });
+        group.wait_stable(0);
         group
+    }
+
+    /// Whether every sentinel names the master on `port` and knows its replica and its peers.
+    fn sentinels_agree(&self, port: u16) -> bool {
+        self.sentinels.iter().all(|s| {
+            s.query::<Vec<String>>(redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME))
+                .is_ok_and(|fields| {
+                    let field = |name: &str| {
+                        fields
+                            .iter()
+                            .position(|f| f == name)
+                            .and_then(|i| fields.get(i + 1))
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    field("port") == port.to_string()
+                        && field("num-slaves") == "1"
+                        && field("num-other-sentinels") == "2"
+                })
+        })
     }
 
     pub fn url(&self) -> String {
@@ -386,7 +390,8 @@ impl SentinelGroup {
         format!("redis+sentinel://{}/{MASTER_NAME}", sentinels.join(","))
     }
 
-    /// Waits until every sentinel names `data[master]` as master and knows one replica in sync.
+    /// Waits until every sentinel names `data[master]` as master and knows its replica (in sync)
+    /// and its peers: what a failover needs.
     pub fn wait_stable(&self, master: usize) {
         let port = self.data[master].port;
         wait_until("sentinels agree on the master and its replica", || {
@@ -400,23 +405,7 @@ impl SentinelGroup {
                                 && info.contains("master_link_status:up")
                         })
             });
-            replica_synced
-                && self.sentinels.iter().all(|s| {
-                    s.query::<Vec<String>>(redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME))
-                        .is_ok_and(|fields| {
-                            let field = |name: &str| {
-                                fields
-                                    .iter()
-                                    .position(|f| f == name)
-                                    .and_then(|i| fields.get(i + 1))
-                                    .cloned()
-                                    .unwrap_or_default()
-                            };
-                            field("port") == port.to_string()
-                                && field("num-slaves") == "1"
-                                && field("num-other-sentinels") == "2"
-                        })
-                })
+            replica_synced && self.sentinels_agree(port)
         });
     }
 
