@@ -22,8 +22,26 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// The Redis URL without its password, for logs.
+/// The Redis URL without its passwords (the user's, and a sentinel URL's `sentinel_password`),
+/// for logs.
 pub fn redacted_url(url: &str) -> String {
+    const SENTINEL_PASSWORD: &str = "sentinel_password=";
+    let url = match url.find(SENTINEL_PASSWORD) {
+        Some(start) => {
+            let value = start + SENTINEL_PASSWORD.len();
+            let end = url
+                .get(value..)
+                .and_then(|rest| rest.find('&'))
+                .map_or(url.len(), |i| value + i);
+            format!(
+                "{}***{}",
+                url.get(..value).unwrap_or_default(),
+                url.get(end..).unwrap_or_default()
+            )
+        }
+        None => url.to_owned(),
+    };
+    // The last '@': a password may hold a raw '@' (redacting too much is the safe mistake).
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = url.get(scheme_end + 3..at).unwrap_or_default();
@@ -35,7 +53,7 @@ pub fn redacted_url(url: &str) -> String {
                 url.get(at..).unwrap_or_default()
             )
         }
-        _ => url.to_owned(),
+        _ => url,
     }
 }
 
@@ -363,5 +381,17 @@ mod tests {
             "redis://alice:***@host:6379/0"
         );
         assert_eq!(redacted_url("rediss://:pw@host"), "rediss://:***@host");
+        assert_eq!(
+            redacted_url("redis+cluster://u:pw@h1:1,h2:2"),
+            "redis+cluster://u:***@h1:1,h2:2"
+        );
+        assert_eq!(
+            redacted_url("redis+sentinel://:pw@s1,s2/m?sentinel_username=s&sentinel_password=spw"),
+            "redis+sentinel://:***@s1,s2/m?sentinel_username=s&sentinel_password=***"
+        );
+        assert_eq!(
+            redacted_url("redis+sentinel://s1/m?sentinel_password=spw&sentinel_username=s"),
+            "redis+sentinel://s1/m?sentinel_password=***&sentinel_username=s"
+        );
     }
 }
