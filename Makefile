@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak fuzz clean-run
+.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -28,6 +28,8 @@ help:
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
+	@echo "make image      the verifier's container image as an OCI layout (target/oci/warden-verifier)"
+	@echo "make bench-scale  verifier checks/s on one Redis vs a Redis Cluster (bench/results/scale.md)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 
 setup:
@@ -72,6 +74,15 @@ fuzz:
 
 oci: wasm
 	@scripts/package-oci.sh $(WASM) target/oci/warden
+
+# The verifier's container image as an OCI image layout, without Docker (see docs/scale.md).
+image: setup
+	@scripts/package-verifier-image.sh --tag 0.1.0 target/oci/warden-verifier
+
+# Not part of `make test`: verifier checks/s on one Redis vs a Redis Cluster, Redis memory per entry.
+bench-scale: setup
+	@$(CARGO) build --quiet --profile image -p warden-verifier
+	@$(VENV)/bin/python bench/scale_bench.py
 
 clean-run:
 	@scripts/demo.sh --stop

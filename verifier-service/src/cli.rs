@@ -70,7 +70,10 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub allow_plaintext_admin: bool,
-    /// Redis URL: `redis://[user:password@]host:port[/db]` (or `rediss://` in builds with the `tls` feature).
+    /// Redis URL: `redis://[user:password@]host:port[/db]` (or `rediss://` in builds with the `tls` feature);
+    /// Redis Cluster: `redis+cluster://[user:password@]host1:port,host2:port` (`rediss+cluster://`);
+    /// Sentinel: `redis+sentinel://[user:password@]s1:26379,s2:26379/MASTER_NAME` (`rediss+sentinel://`;
+    /// the sentinels' own credentials as `?sentinel_username=U&sentinel_password=P`).
     #[arg(
         long,
         env = "WARDEN_REDIS_URL",
@@ -88,6 +91,16 @@ pub struct ServeArgs {
     /// Replicas that must acknowledge each admin write (Redis `WAIT`); 0 = the primary alone.
     #[arg(long, env = "WARDEN_MIN_REPLICAS_ACK", default_value_t = 0)]
     pub min_replicas_ack: u32,
+    /// Acknowledge an admin write only once it is fsynced to the primary's append-only file and
+    /// to `--min-replicas-ack` replicas' (Redis `WAITAOF`, Redis 7.2 or later with
+    /// `appendonly yes`); replaces `WAIT`. The service refuses to start when Redis lacks WAITAOF.
+    /// The variable takes `true`/`false`.
+    #[arg(
+        long,
+        env = "WARDEN_WAIT_AOF",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub wait_aof: bool,
     /// How long an admin write waits for replica acknowledgements, in milliseconds.
     #[arg(long, env = "WARDEN_REPLICA_ACK_TIMEOUT_MS", default_value_t = 1000)]
     pub replica_ack_timeout_ms: u64,

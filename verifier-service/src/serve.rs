@@ -23,8 +23,26 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// The Redis URL without its password, for logs.
+/// The Redis URL without its passwords (the user's, and a sentinel URL's `sentinel_password`),
+/// for logs.
 pub fn redacted_url(url: &str) -> String {
+    const SENTINEL_PASSWORD: &str = "sentinel_password=";
+    let url = match url.find(SENTINEL_PASSWORD) {
+        Some(start) => {
+            let value = start + SENTINEL_PASSWORD.len();
+            let end = url
+                .get(value..)
+                .and_then(|rest| rest.find('&'))
+                .map_or(url.len(), |i| value + i);
+            format!(
+                "{}***{}",
+                url.get(..value).unwrap_or_default(),
+                url.get(end..).unwrap_or_default()
+            )
+        }
+        None => url.to_owned(),
+    };
+    // The last '@': a password may hold a raw '@' (redacting too much is the safe mistake).
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = url.get(scheme_end + 3..at).unwrap_or_default();
@@ -36,7 +54,7 @@ pub fn redacted_url(url: &str) -> String {
                 url.get(at..).unwrap_or_default()
             )
         }
-        _ => url.to_owned(),
+        _ => url,
     }
 }
 
@@ -67,6 +85,29 @@ pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis:
         }
     }
     redis::Client::open(url).map_err(invalid)
+}
+
+/// The store's target for any `--redis-url`: one server, `redis[s]+cluster://` seeds or
+/// `redis[s]+sentinel://` sentinels.
+pub fn open_target(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<crate::store::target::RedisTarget, String> {
+    use crate::store::target::{open_multi_node, topology_of, RedisTarget, Topology};
+    if topology_of(url) == Topology::Single {
+        return open_redis(url, ca_file).map(RedisTarget::Single);
+    }
+    #[cfg(feature = "tls")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root_cert = match ca_file {
+        Some(ca_file) => Some(
+            std::fs::read(ca_file)
+                .map_err(|e| format!("cannot read --redis-ca-file {}: {e}", ca_file.display()))?,
+        ),
+        None => None,
+    };
+    open_multi_node(url, root_cert)
+        .map_err(|e| format!("invalid --redis-url {}: {e}", redacted_url(url)))
 }
 
 /// Whether the listeners serve TLS: `--tls-cert-file` and `--tls-key-file` come together, and
@@ -228,7 +269,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     })?;
     let admin_token = AdminToken::from_file_content(&content)
         .map_err(|e| format!("admin token file {}: {e}", token_file.display()))?;
-    let client = open_redis(&args.redis_url, args.redis_ca_file.as_deref())?;
+    let target = open_target(&args.redis_url, args.redis_ca_file.as_deref())?;
     let settings = Settings {
         revocation_skew_seconds: args.revocation_skew_seconds,
         last_seen_interval_seconds: args.last_seen_interval_seconds,
@@ -251,7 +292,16 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
-        let store = Store::new(client, options).map_err(|e| format!("redis: {e}"))?;
+        let store = Store::connect(target, options)
+            .map_err(|e| format!("redis: {e}"))?
+            .with_wait_aof(args.wait_aof);
+        if args.wait_aof {
+            match store.probe_wait_aof().await {
+                Ok(true) => tracing::info!("WAITAOF available: admin writes are acknowledged once fsynced"),
+                Ok(false) => tracing::warn!("--wait-aof: redis does not answer yet; WAITAOF support is not checked"),
+                Err(refusal) => return Err(refusal),
+            }
+        }
         let state = AppState::with_issuer(store, admin_token, settings, issuer);
         let check = bind("check", args.listen).await?;
         let admin = bind("admin", args.admin_listen).await?;
@@ -262,10 +312,16 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             client_certificates = args.client_ca_file.is_some(),
             redis = %redacted_url(&args.redis_url),
             min_replicas_ack = args.min_replicas_ack,
+            wait_aof = args.wait_aof,
             "warden-verifier listening"
         );
         match state.0.store.ping().await {
-            Ok(()) => tracing::info!("redis answers"),
+            Ok(()) => {
+                tracing::info!("redis answers");
+                if let Err(e) = state.0.store.load_scripts().await {
+                    tracing::warn!(error = %e, "could not preload the scripts; they are sent on first use");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "redis does not answer yet; checks get 503 until it does"),
         }
         #[cfg(feature = "tls")]
@@ -363,5 +419,17 @@ mod tests {
             "redis://alice:***@host:6379/0"
         );
         assert_eq!(redacted_url("rediss://:pw@host"), "rediss://:***@host");
+        assert_eq!(
+            redacted_url("redis+cluster://u:pw@h1:1,h2:2"),
+            "redis+cluster://u:***@h1:1,h2:2"
+        );
+        assert_eq!(
+            redacted_url("redis+sentinel://:pw@s1,s2/m?sentinel_username=s&sentinel_password=spw"),
+            "redis+sentinel://:***@s1,s2/m?sentinel_username=s&sentinel_password=***"
+        );
+        assert_eq!(
+            redacted_url("redis+sentinel://s1/m?sentinel_password=spw&sentinel_username=s"),
+            "redis+sentinel://s1/m?sentinel_password=***&sentinel_username=s"
+        );
     }
 }

@@ -78,7 +78,9 @@ impl AppState {
         self.0.metrics.record_redis_error();
         tracing::warn!(operation = what, error = %error, "redis call failed");
         match error {
-            StoreError::ReplicationTimeout { .. } => ApiError::ReplicationTimeout,
+            StoreError::ReplicationTimeout { .. } | StoreError::NotFsynced { .. } => {
+                ApiError::ReplicationTimeout
+            }
             StoreError::Redis(_) | StoreError::Timeout | StoreError::UnexpectedReply(_) => {
                 ApiError::Unavailable
             }

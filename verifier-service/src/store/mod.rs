@@ -1,15 +1,21 @@
-//! The Redis store: one reconnecting multiplexed connection, scripts run by EVALSHA (falling back to
-//! EVAL once after Redis lost its script cache), every call bounded by a timeout.
+//! The Redis store: one connection (to a single Redis, a Redis Cluster, or the master a Sentinel
+//! group names), scripts run by EVALSHA (falling back to EVAL once after a node lost its script
+//! cache), every call bounded by a timeout.
 
+mod connection;
 pub mod keys;
 mod scripts;
+mod sentinel;
 mod session_scripts;
 pub mod sessions;
+pub mod target;
 
+pub use connection::RedisConnection;
 use keys::{UserTag, GLOBAL_NOT_BEFORE};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Pipeline, Script, Value};
 use std::time::Duration;
+use target::RedisTarget;
 use warden_core::Reason;
 
 #[derive(Debug)]
@@ -22,6 +28,13 @@ pub enum StoreError {
     ReplicationTimeout { acked: i64, wanted: u32 },
     /// Redis answered something the scripts never return.
     UnexpectedReply(String),
+    /// `--wait-aof`: the write was not fsynced to the primary's AOF (and to enough replicas') in
+    /// time.
+    NotFsynced {
+        local: i64,
+        replicas: i64,
+        wanted: u32,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -36,6 +49,15 @@ impl std::fmt::Display for StoreError {
                 )
             }
             StoreError::UnexpectedReply(what) => write!(f, "unexpected redis reply: {what}"),
+            StoreError::NotFsynced {
+                local,
+                replicas,
+                wanted,
+            } => write!(
+                f,
+                "WAITAOF: fsynced on the primary: {}, on {replicas} of {wanted} replicas in time",
+                if *local > 0 { "yes" } else { "no" }
+            ),
         }
     }
 }
@@ -122,10 +144,15 @@ struct LuaScripts {
 }
 
 pub struct Store {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     options: StoreOptions,
     scripts: LuaScripts,
+    /// Follow each admin write by `WAITAOF 1 <min_replicas_ack>` instead of `WAIT`.
+    wait_aof: bool,
 }
+
+/// How often a Sentinel-resolved master is checked against what the sentinels say.
+pub const SENTINEL_WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// EVALSHA (normal case) or EVAL (after NOSCRIPT) of `script`.
 fn script_cmd(script: &Script, source: &str, by_hash: bool, keys: &[&str], args: &[&str]) -> Cmd {
@@ -170,9 +197,44 @@ impl Store {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(Store {
+        Ok(Store::with_connection(
+            RedisConnection::Single(connection),
+            options,
+        ))
+    }
+
+    /// Builds the store for any topology without connecting (call from within the Tokio
+    /// runtime: the cluster and sentinel clients run background tasks).
+    pub fn connect(target: RedisTarget, options: StoreOptions) -> Result<Store, StoreError> {
+        let response_timeout = options.timeout + options.replica_ack_timeout;
+        let connection = match target {
+            RedisTarget::Single(client) => return Store::new(client, options),
+            RedisTarget::Cluster(client) => {
+                let config = redis::cluster::ClusterConfig::new()
+                    .set_connection_timeout(options.timeout)
+                    .set_response_timeout(response_timeout);
+                RedisConnection::Cluster(client.get_pending_async_connection_with_config(config))
+            }
+            RedisTarget::Sentinel(client) => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(options.timeout))
+                    .set_response_timeout(Some(response_timeout));
+                RedisConnection::Sentinel(sentinel::SentinelConnection::new(
+                    client,
+                    config,
+                    options.timeout,
+                    SENTINEL_WATCH_INTERVAL,
+                ))
+            }
+        };
+        Ok(Store::with_connection(connection, options))
+    }
+
+    fn with_connection(connection: RedisConnection, options: StoreOptions) -> Store {
+        Store {
             connection,
             options,
+            wait_aof: false,
             scripts: LuaScripts {
                 check: Script::new(scripts::CHECK),
                 revoke_jti: Script::new(scripts::REVOKE_JTI),
@@ -182,7 +244,78 @@ impl Store {
                 delete_session: Script::new(scripts::DELETE_SESSION),
                 revoke_all: Script::new(scripts::REVOKE_ALL),
             },
-        })
+        }
+    }
+
+    /// Acknowledge admin writes only once fsynced to the primary's AOF and to
+    /// `min_replicas_ack` replicas' (`WAITAOF`, Redis ≥ 7.2 with `appendonly yes`).
+    pub fn with_wait_aof(mut self, on: bool) -> Store {
+        self.wait_aof = on;
+        self
+    }
+
+    /// Sends every script with `SCRIPT LOAD` (on a cluster: to every master), so the first
+    /// checks after a start find them cached. Calls still fall back to `EVAL` on `NOSCRIPT` (a
+    /// promoted replica, a restarted node, `SCRIPT FLUSH`). Returns the script hashes.
+    pub async fn load_scripts(&self) -> Result<Vec<String>, StoreError> {
+        let sources = [
+            scripts::CHECK,
+            scripts::REVOKE_JTI,
+            scripts::REVOKE_USER,
+            scripts::CREATE_SESSION,
+            scripts::LIST_SESSIONS,
+            scripts::DELETE_SESSION,
+            scripts::REVOKE_ALL,
+        ];
+        let mut hashes = Vec::with_capacity(sources.len());
+        for source in sources {
+            let mut connection = self.connection.clone();
+            let mut cmd = redis::cmd("SCRIPT");
+            cmd.arg("LOAD").arg(source);
+            let hash: String =
+                tokio::time::timeout(self.options.timeout, cmd.query_async(&mut connection))
+                    .await
+                    .map_err(|_| StoreError::Timeout)??;
+            hashes.push(hash);
+        }
+        Ok(hashes)
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.connection.is_cluster()
+    }
+
+    /// With `--wait-aof`: asks Redis whether it can do `WAITAOF` at all (Redis ≥ 7.2, AOF on).
+    /// `Ok(false)` when Redis cannot be reached now (the writes will tell later).
+    pub async fn probe_wait_aof(&self) -> Result<bool, String> {
+        let mut connection = self.connection.clone();
+        let mut cmd = redis::cmd("WAITAOF");
+        cmd.arg(1).arg(0).arg(100);
+        let reply = tokio::time::timeout(
+            self.options.timeout + Duration::from_millis(100),
+            cmd.query_async::<Value>(&mut connection),
+        )
+        .await;
+        match reply {
+            Err(_) => Ok(false),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() => {
+                Ok(false)
+            }
+            Ok(Err(e)) => {
+                let text = e.to_string();
+                if text.to_ascii_lowercase().contains("unknown command") {
+                    Err(format!(
+                        "--wait-aof needs Redis 7.2 or later (the WAITAOF command); this server does not know it ({text})"
+                    ))
+                } else {
+                    Err(format!(
+                        "--wait-aof: Redis refuses WAITAOF: {text} (it needs appendonly yes)"
+                    ))
+                }
+            }
+        }
     }
 
     fn script<'a>(&self, script: &'a Script, source: &'static str) -> ScriptRef<'a> {
@@ -223,7 +356,9 @@ impl Store {
             .run(budget, |by_hash| {
                 let mut pipe = redis::pipe();
                 pipe.add_command(build(by_hash));
-                if replicas > 0 {
+                if self.wait_aof {
+                    pipe.cmd("WAITAOF").arg(1).arg(replicas).arg(wait_ms);
+                } else if replicas > 0 {
                     pipe.cmd("WAIT").arg(replicas).arg(wait_ms);
                 }
                 pipe
@@ -233,7 +368,20 @@ impl Store {
         let reply = values
             .next()
             .ok_or_else(|| StoreError::UnexpectedReply("empty pipeline reply".into()))?;
-        if replicas > 0 {
+        if self.wait_aof {
+            let (local, acked): (i64, i64) = redis::from_redis_value(
+                values
+                    .next()
+                    .ok_or_else(|| StoreError::UnexpectedReply("no WAITAOF reply".into()))?,
+            )?;
+            if local < 1 || acked < i64::from(replicas) {
+                return Err(StoreError::NotFsynced {
+                    local,
+                    replicas: acked,
+                    wanted: replicas,
+                });
+            }
+        } else if replicas > 0 {
             let acked: i64 = redis::from_redis_value(
                 values
                     .next()
@@ -300,6 +448,22 @@ impl Store {
             pipe.add_command(script.cmd(by_hash, &keys, &args));
             pipe
         };
+        if read_not_before && self.connection.is_cluster() {
+            // The global key lives in its own slot, likely on another node: read it beside the
+            // user's script, not in its pipeline, so the check stays one round trip on one slot.
+            let user = async {
+                let (verdict,): (String,) = self
+                    .run(self.options.timeout, |by_hash| {
+                        let mut pipe = redis::pipe();
+                        pipe.add_command(script.cmd(by_hash, &keys, &args));
+                        pipe
+                    })
+                    .await?;
+                Ok::<_, StoreError>(verdict)
+            };
+            let (verdict, not_before) = tokio::join!(user, self.read_not_before());
+            return Ok((UserVerdict::parse(&verdict?)?, Some(not_before?)));
+        }
         if read_not_before {
             let (not_before, verdict): (Option<i64>, String) =
                 self.run(self.options.timeout, build).await?;

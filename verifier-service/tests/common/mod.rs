@@ -2,6 +2,8 @@
 //! `127.0.0.1:0`, and a tiny raw HTTP/1.1 client (so tests can send any bytes at all).
 #![allow(dead_code)]
 
+pub mod topology;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

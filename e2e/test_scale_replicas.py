@@ -1,0 +1,117 @@
+"""Two verifier replicas behind one Envoy cluster (round robin), both on one Redis Cluster of three
+masters: a revocation made through either replica is effective through Envoy on the very next
+request, whichever replica answers it; revoke-all within its documented 1 s bound."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+import yaml
+
+import harness
+from answers import assert_denied
+from configs import plugin_config
+
+NOT_BEFORE_CACHE_MAX_AGE_S = 1.0  # verifier-service/src/state.rs
+
+
+def start_cluster(workdir) -> tuple[list[harness.Process], list[int]]:
+    procs, ports = [], []
+    try:
+        for i in range(3):
+            port, bus = harness.free_port(), harness.free_port()
+            node_dir = workdir / f"node{i}"
+            node_dir.mkdir()
+            procs.append(harness.Process(f"redis-cluster:{port}", [
+                harness.redis_server_bin(), "--port", str(port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes", "--cluster-port", str(bus), "--cluster-config-file",
+                "nodes.conf", "--save", "", "--appendonly", "no", "--dir", str(node_dir),
+            ], node_dir / "redis.log").start())
+            ports.append(port)
+            harness.wait_until(lambda p=port: harness._ping_redis(p), f"redis {port}", proc=procs[-1])
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
+        harness.wait_until(lambda: all(
+            "cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"],
+                                                 capture_output=True, text=True).stdout
+            for p in ports), "cluster state ok")
+        return procs, ports
+    except BaseException:
+        for proc in procs:
+            proc.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory, keys):
+    workdir = tmp_path_factory.mktemp("replicas")
+    procs, ports = start_cluster(workdir)
+    parts = []
+    try:
+        url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports[:2])
+        verifiers = [harness.Verifier(workdir, url).start() for _ in range(2)]
+        parts += verifiers
+        upstream = harness.EchoUpstream(workdir).start()
+        parts.append(upstream)
+        envoy = harness.Envoy(workdir, plugin_config(keys.jwks()), upstream_port=upstream.port,
+                              verifier_port=verifiers[0].port)
+        # One Envoy cluster, both replicas as its endpoints (round robin).
+        config = yaml.safe_load(envoy.config_path.read_text())
+        (cluster,) = [c for c in config["static_resources"]["clusters"] if c["name"] == "warden_verifier"]
+        endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        second = yaml.safe_load(yaml.safe_dump(endpoints[0]))
+        second["endpoint"]["address"]["socket_address"]["port_value"] = verifiers[1].port
+        endpoints.append(second)
+        cluster["lb_policy"] = "ROUND_ROBIN"
+        envoy.config_path.write_text(yaml.safe_dump(config))
+        envoy.start()
+        parts.append(envoy)
+        yield envoy, verifiers
+    finally:
+        for part in reversed(parts):
+            part.stop()
+        for proc in procs:
+            proc.stop()
+
+
+def checks_per_replica(verifiers) -> list[int]:
+    counts = []
+    for v in verifiers:
+        metrics = harness.http_request(v.port, "GET", "/metrics").body.decode()
+        counts.append(sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                          if line.startswith("warden_verifier_checks_total")))
+    return counts
+
+
+def test_a_revocation_through_either_replica_holds_on_the_next_request(replicas, keys):
+    envoy, verifiers = replicas
+    before = checks_per_replica(verifiers)
+    for revoking in verifiers:
+        sub = f"user-{uuid.uuid4().hex[:12]}"
+        token = keys.token("ES256", sub=sub, jti="stolen")
+        for _ in range(4):  # both replicas have allowed it
+            assert envoy.request("/", token).status == 200
+        answer = revoking.admin("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "stolen"})
+        assert answer.status == 200, answer
+        for _ in range(6):  # every request after the acknowledgement, on either replica
+            assert_denied(envoy.request("/", token), "revoked")
+        other = keys.token("ES256", sub=sub, jti="kept")
+        assert envoy.request("/", other).status == 200
+    after = checks_per_replica(verifiers)
+    assert all(a > b for a, b in zip(after, before)), (before, after)  # both replicas answered
+
+
+def test_revoke_all_reaches_every_replica_within_its_bound(replicas, keys):
+    envoy, verifiers = replicas
+    issued = int(time.time())
+    token = keys.token("ES256", sub=f"user-{uuid.uuid4().hex[:12]}", iat=issued)
+    for _ in range(4):  # both replicas cache the (unset) not-before
+        assert envoy.request("/", token).status == 200
+    answer = verifiers[0].admin("POST", "/v1/admin/revoke/all")
+    assert answer.status == 200, answer
+    time.sleep(NOT_BEFORE_CACHE_MAX_AGE_S + 0.2)
+    for _ in range(6):
+        assert_denied(envoy.request("/", token), "revoked_all")
