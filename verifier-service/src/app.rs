@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, check, ops};
+use crate::{admin, check, ops, revocations};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::serve::Listener;
@@ -35,7 +35,12 @@ fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
 
 /// The check listener: `POST /v1/check` and the operational routes.
 pub fn check_router(state: AppState) -> Router {
-    with_common_routes(Router::new().route("/v1/check", post(check::handle)), state)
+    with_common_routes(
+        Router::new()
+            .route("/v1/check", post(check::handle))
+            .route("/v1/revocations", get(revocations::handle)),
+        state,
+    )
 }
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).

@@ -1,6 +1,7 @@
 //! The Redis store: one reconnecting multiplexed connection, scripts run by EVALSHA (falling back to
 //! EVAL once after Redis lost its script cache), every call bounded by a timeout.
 
+pub mod feed;
 pub mod keys;
 mod scripts;
 
