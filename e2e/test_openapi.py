@@ -109,7 +109,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 10, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 11, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -140,6 +140,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     if listener == "check":
         return [
             ("POST", "/v1/check", {"sub": sub, "jti": "j1", "iat": now, "exp": now + 60}, 200),
+            ("GET", "/v1/revocations", None, 200),
             ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
         ]
     return [
