@@ -166,6 +166,9 @@ def view_memory() -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="the cases run interleaved this many times; the best run of each counts "
+                         "(the machine is shared: the best run is the least disturbed)")
     args = ap.parse_args()
     for need in (ENVOY, WASM):
         if not need.exists():
@@ -191,17 +194,23 @@ def main() -> None:
                 ("warden, callout mode", warden_filter(jwks, "callout"), cluster("verifier", verifier.port)),
                 ("jwt_authn + cache + ext_authz", anchor_filters(jwks), cluster("authz", authz.port)),
             ]
-            for name, filters, clusters in cases:
-                envoy = EnvoyProc(workdir, re.sub(r"\W+", "-", name), filters, clusters)
-                try:
-                    wrk(envoy.port, 1, token)  # warm-up: wasm compile, caches, the view's snapshot
-                    before = checks(verifier.port)
-                    rps = wrk(envoy.port, args.seconds, token)
-                    calls = checks(verifier.port) - before
-                finally:
-                    envoy.stop()
+            best: dict[str, tuple[float, int]] = {}
+            for _ in range(args.rounds):
+                for name, filters, clusters in cases:
+                    envoy = EnvoyProc(workdir, re.sub(r"\W+", "-", name), filters, clusters)
+                    try:
+                        wrk(envoy.port, 1, token)  # warm-up: wasm compile, caches, the view's snapshot
+                        before = checks(verifier.port)
+                        rps = wrk(envoy.port, args.seconds, token)
+                        calls = checks(verifier.port) - before
+                    finally:
+                        envoy.stop()
+                    if rps > best.get(name, (0.0, 0))[0]:
+                        best[name] = (rps, calls)
+                    print(f"{name}: {rps:.0f} req/s", flush=True)
+            for name, _, _ in cases:
+                rps, calls = best[name]
                 rows.append((name, rps, str(calls) if "warden, " in name and "no rev" not in name else "-"))
-                print(f"{name}: {rps:.0f} req/s", flush=True)
         finally:
             authz.stop()
             verifier.stop()
@@ -212,7 +221,7 @@ def main() -> None:
         "# Stream mode benchmark: revocation at local speed",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
-        f"{os.cpu_count()} cores (shared); Envoy `--concurrency 1`, V8, wrk -t1 -c8 -d{args.seconds}s, "
+        f"{os.cpu_count()} cores (shared); Envoy `--concurrency 1`, V8, wrk -t1 -c8 -d{args.seconds}s, best of {args.rounds} interleaved rounds, "
         "direct_response route, one ES256 token (cache hit), real verifier and Redis (1000 revoked jtis "
         "in the feed). `checks` = POST /v1/check calls the verifier served during the run.",
         "",
