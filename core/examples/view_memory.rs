@@ -38,7 +38,11 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let now = Now::from_unix_ms(1_800_000_000_000);
-    for n in if counts.is_empty() { vec![10_000, 100_000] } else { counts } {
+    for n in if counts.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        counts
+    } {
         let base = LIVE.load(Ordering::Relaxed);
         let snapshot = Snapshot {
             seq: 1,
