@@ -427,3 +427,57 @@ def test_bad_poll_answers_fall_back_to_callouts(own_stack, tmp_path, keys, fault
             assert_denied(envoy.request("/", revoked), "revoked")
         finally:
             envoy.stop()
+
+
+def test_envoy_hot_restart(stream_stack, keys, tmp_path):
+    """Envoy hot restart (epoch 0 hands its sockets to epoch 1): the new VMs start without a view
+    and call out until synchronised, the old ones drain; a revoked token never passes, and a
+    revocation after the handover reaches the new epoch."""
+    stack = stream_stack
+    # The stack's Envoy runs with --disable-hot-restart; a hot-restartable one on its own config.
+    template = harness.Envoy(tmp_path, plugin_config(keys.jwks(), mode="stream", stream=dict(STREAM)),
+                             upstream_port=stack.upstream.port, verifier_port=stack.verifier.port)
+    base_id = str(template.port)
+
+    def epoch(n: int) -> harness.Process:
+        argv = [str(harness.ENVOY_BIN), "-c", str(template.config_path), "--concurrency", "1",
+                "--base-id", base_id, "--restart-epoch", str(n), "--drain-time-s", "1",
+                "--parent-shutdown-time-s", "3", "--log-level", "info"]
+        return harness.Process(f"envoy-epoch{n}:{template.port}", argv, tmp_path / f"envoy-epoch{n}.log").start()
+
+    def ready(proc: harness.Process) -> None:
+        harness.wait_until(lambda: harness.http_request(template.admin_port, "GET", "/ready", timeout=2).status == 200,
+                           "envoy ready", proc=proc)
+
+    sub = fresh_user()
+    revoked = keys.token("ES256", sub=sub, jti="hot-restart")
+    good = keys.token("ES256", sub=fresh_user())
+    revoke_token(stack.verifier, sub, "hot-restart")
+    first = epoch(0)
+    second = None
+    try:
+        ready(first)
+        wait_local(template, stack.verifier.port, good)
+        assert_denied(template.request("/", revoked), "revoked")
+        second = epoch(1)
+        handover = time.monotonic()
+        statuses = []
+        # Until epoch 0 is gone: epoch 1 initialises (compiles the wasm), takes the sockets, and
+        # epoch 0 drains and exits after --parent-shutdown-time-s.
+        while time.monotonic() - handover < 90 and not first.exited():
+            statuses.append(template.request("/", revoked).status)
+            assert template.request("/", good).status == 200
+            time.sleep(0.02)
+        assert first.exited(), "epoch 0 did not hand over"
+        assert statuses and all(s == 401 for s in statuses), statuses
+        ready(second)
+        later = keys.token("ES256", sub=sub, jti="after-hot-restart")
+        assert template.request("/", later).status == 200
+        revoke_token(stack.verifier, sub, "after-hot-restart")
+        eventually_denied(template, later, "revoked")
+        wait_local(template, stack.verifier.port, good)
+        assert_denied(template.request("/", revoked), "revoked")
+    finally:
+        for proc in (second, first):
+            if proc is not None:
+                proc.stop()
