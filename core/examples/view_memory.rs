@@ -5,7 +5,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use warden_core::flow::Now;
 use warden_core::revocation_view::wire::{PollAnswer, RevokedJti, Snapshot};
 use warden_core::revocation_view::RevocationView;
 
@@ -37,7 +36,7 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let now = Now::from_unix_ms(1_800_000_000_000);
+    let now = 1_800_000_000_000u64;
     for n in if counts.is_empty() {
         vec![10_000, 100_000]
     } else {

@@ -185,7 +185,7 @@ impl Flow {
         let local = filter
             .revocations
             .as_ref()
-            .and_then(|view| view.decide(&request, now));
+            .and_then(|view| view.decide(&request, now.unix_ms));
         match local {
             Some(Verdict::Allow) => {
                 report.counts.allowed += 1;

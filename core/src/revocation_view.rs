@@ -15,8 +15,6 @@
 
 pub mod wire;
 
-use crate::config::VerifierConfig;
-use crate::flow::{Call, Now, Reply};
 use crate::protocol::{CheckRequest, Verdict};
 use crate::Reason;
 use sha2::{Digest, Sha256};
@@ -30,7 +28,7 @@ const SID_RANDOM_CHARS: usize = 22;
 /// Longest a poll waits at the verifier, whatever the staleness bound.
 pub const MAX_WAIT_MS: u64 = 25_000;
 /// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped).
-const BYTES_PER_ENTRY: usize = 1600;
+pub const BYTES_PER_ENTRY: usize = 1600;
 /// Expired entries are dropped at most this often.
 const PRUNE_INTERVAL_SECS: i64 = 10;
 
@@ -130,6 +128,10 @@ fn revoked_by_not_before(not_before: Option<i64>, iat: Option<i64>) -> bool {
     }
 }
 
+fn secs(unix_ms: u64) -> i64 {
+    i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX)
+}
+
 fn live(until: Option<i64>, now: i64) -> bool {
     until.is_none_or(|until| until > now)
 }
@@ -168,13 +170,13 @@ impl RevocationView {
         self.overflowed
     }
 
-    /// Whether the view may answer now.
-    pub fn trusted(&self, now: Now) -> bool {
+    /// Whether the view may answer at `now_ms` (unix ms).
+    pub fn trusted(&self, now_ms: u64) -> bool {
         !self.overflowed
             && self.cursor.is_some()
-            && self.confirmed_at_ms.is_some_and(|at| {
-                now.unix_ms.saturating_sub(at) < self.max_staleness_ms && at <= now.unix_ms
-            })
+            && self
+                .confirmed_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < self.max_staleness_ms && at <= now_ms)
     }
 
     /// How long a poll may wait at the verifier: half the staleness bound, so an empty answer
@@ -183,70 +185,43 @@ impl RevocationView {
         (self.max_staleness_ms / 2).min(MAX_WAIT_MS)
     }
 
-    /// The next poll: the changes after the cursor, or a snapshot when there is none.
-    pub fn poll_call(&self, verifier: &VerifierConfig) -> Call {
-        let path = match self.cursor {
-            Some(seq) => format!(
-                "{}?after={seq}&wait_ms={}",
-                verifier.stream.path,
-                self.wait_ms()
-            ),
-            None => format!("{}?wait_ms=0", verifier.stream.path),
-        };
-        Call {
-            cluster: verifier.cluster.clone(),
-            method: "GET",
-            path,
-            authority: verifier.authority.clone(),
-            headers: &[("accept", "application/json")],
-            body: None,
-            timeout_ms: self.wait_ms().saturating_add(verifier.timeout_ms),
-            max_response_bytes: self.max_entries.saturating_mul(BYTES_PER_ENTRY),
+    /// The path and query of the next poll under `base`: the changes after the cursor, or a
+    /// snapshot when there is none.
+    pub fn poll_path(&self, base: &str) -> String {
+        match self.cursor {
+            Some(seq) => format!("{base}?after={seq}&wait_ms={}", self.wait_ms()),
+            None => format!("{base}?wait_ms=0"),
         }
     }
 
-    /// Applies the reply to a poll. On error the view keeps its state and cursor (unless it
-    /// overflowed or lost its sequence) and is simply not confirmed, so it goes stale.
-    pub fn apply_reply(&mut self, reply: &Reply, now: Now) -> Result<Applied, ViewError> {
-        let body = match reply {
-            Reply::Answered {
-                status: 200,
-                body,
-                size,
-            } if *size <= body.len() => body,
-            Reply::Answered {
-                status: 200, size, ..
-            } => {
-                return Err(ViewError::NoAnswer(format!(
-                    "answer of {size} bytes cut short"
-                )))
-            }
-            Reply::Answered { status, .. } => {
-                return Err(ViewError::NoAnswer(format!("status {status}")))
-            }
-            Reply::Failed => return Err(ViewError::NoAnswer("no response".into())),
-            Reply::NotStarted(why) => return Err(ViewError::NoAnswer(why.clone())),
-        };
-        let answer: PollAnswer =
-            serde_json::from_slice(body).map_err(|e| ViewError::Malformed(e.to_string()))?;
-        self.apply(answer, now)
+    /// The largest poll answer worth reading: a snapshot of `max_entries` entries.
+    pub fn max_answer_bytes(&self) -> usize {
+        self.max_entries.saturating_mul(BYTES_PER_ENTRY)
     }
 
-    /// Applies one decoded answer.
-    pub fn apply(&mut self, answer: PollAnswer, now: Now) -> Result<Applied, ViewError> {
+    /// Applies the body of a `200` poll answer. On error the view keeps its state and cursor
+    /// (unless it overflowed or lost its sequence) and is simply not confirmed, so it goes stale.
+    pub fn apply_body(&mut self, body: &[u8], now_ms: u64) -> Result<Applied, ViewError> {
+        let answer: PollAnswer =
+            serde_json::from_slice(body).map_err(|e| ViewError::Malformed(e.to_string()))?;
+        self.apply(answer, now_ms)
+    }
+
+    /// Applies one decoded answer at `now_ms` (unix ms).
+    pub fn apply(&mut self, answer: PollAnswer, now_ms: u64) -> Result<Applied, ViewError> {
+        let now_secs = secs(now_ms);
         let applied = match answer {
-            PollAnswer::Snapshot(snapshot) => self.apply_snapshot(snapshot, now)?,
-            PollAnswer::Changes(changes) => self.apply_changes(changes, now)?,
+            PollAnswer::Snapshot(snapshot) => self.apply_snapshot(snapshot, now_secs)?,
+            PollAnswer::Changes(changes) => self.apply_changes(changes, now_secs)?,
         };
-        self.confirmed_at_ms = Some(now.unix_ms);
-        if now.unix_secs.saturating_sub(self.last_prune_secs) >= PRUNE_INTERVAL_SECS {
-            self.prune(now.unix_secs);
+        self.confirmed_at_ms = Some(now_ms);
+        if now_secs.saturating_sub(self.last_prune_secs) >= PRUNE_INTERVAL_SECS {
+            self.prune(now_secs);
         }
         Ok(applied)
     }
 
-    fn apply_snapshot(&mut self, s: Snapshot, now: Now) -> Result<Applied, ViewError> {
-        let t = now.unix_secs;
+    fn apply_snapshot(&mut self, s: Snapshot, t: i64) -> Result<Applied, ViewError> {
         let entries = s.jtis.iter().filter(|j| live(j.until, t)).count()
             + s.users.len()
             + s.sessions.iter().filter(|x| x.until > t).count();
@@ -271,7 +246,7 @@ impl RevocationView {
         Ok(Applied::Snapshot { entries })
     }
 
-    fn apply_changes(&mut self, c: Changes, now: Now) -> Result<Applied, ViewError> {
+    fn apply_changes(&mut self, c: Changes, now_secs: i64) -> Result<Applied, ViewError> {
         if self.cursor != Some(c.after) {
             let cursor = self.cursor;
             self.cursor = None;
@@ -300,7 +275,7 @@ impl RevocationView {
         }
         let count = c.changes.len();
         for entry in c.changes {
-            self.apply_change(entry.change, now.unix_secs);
+            self.apply_change(entry.change, now_secs);
         }
         if self.len() > self.max_entries {
             let n = self.len();
@@ -372,12 +347,13 @@ impl RevocationView {
         self.last_prune_secs = now;
     }
 
-    /// The local verdict for a token, or `None` when the view may not answer (call out).
-    pub fn decide(&self, request: &CheckRequest, now: Now) -> Option<Verdict> {
-        if !self.trusted(now) {
+    /// The local verdict for a token at `now_ms` (unix ms), or `None` when the view may not
+    /// answer (call out).
+    pub fn decide(&self, request: &CheckRequest, now_ms: u64) -> Option<Verdict> {
+        if !self.trusted(now_ms) {
             return None;
         }
-        let t = now.unix_secs;
+        let t = secs(now_ms);
         if past_revocation_window(request.exp, t, self.skew_seconds) {
             return Some(Verdict::Deny(Reason::TokenExpired));
         }

@@ -674,10 +674,10 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     let snapshot = br#"{"kind":"snapshot","seq":7,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
     let report = f.revocations_answered(&Reply::answered(200, snapshot), at_ms(10));
     assert!(report.notes.contains(&Note::FeedSynced { entries: 0 }));
-    assert_eq!(
-        f.revocation_poll().unwrap().path,
-        "/v1/revocations?after=7&wait_ms=500"
-    );
+    let poll = f.revocation_poll().unwrap();
+    assert_eq!(poll.path, "/v1/revocations?after=7&wait_ms=500");
+    assert_eq!(poll.timeout_ms, 700, "wait_ms + the verifier's timeout");
+    assert_eq!(poll.cluster, "warden_verifier");
     let step = Flow::new().handle(&mut f, at_ms(20), request("/api", Some(&es256())));
     assert!(has(forwarded(&step), "x-jwt-sub", "alice"));
     assert_eq!(step.report.counts.allowed, 1);
@@ -700,6 +700,24 @@ fn stream_mode_with_a_stale_view_calls_out_and_failure_mode_applies() {
     let mut f = filter(config(Some(stream_verifier("deny"))));
     let snapshot = br#"{"kind":"snapshot","seq":1,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
     f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0));
+    for bad in [
+        Reply::answered(503, b"{}"),
+        Reply::NotStarted("BadArgument".into()),
+        Reply::Answered {
+            status: 200,
+            body: b"{}".to_vec(),
+            size: 100_000_000,
+        },
+    ] {
+        let report = f.revocations_answered(&bad, at_ms(400));
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| matches!(n, Note::FeedFailed { .. })),
+            "{bad:?}"
+        );
+    }
     let report = f.revocations_answered(&Reply::Failed, at_ms(500));
     assert!(report
         .notes

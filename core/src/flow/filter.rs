@@ -7,7 +7,7 @@ use super::Now;
 use crate::cache::{TokenCache, DEFAULT_CAPACITY};
 use crate::config::{Config, KeySource, VerifierMode};
 use crate::keystore::{FetchError, FetchResult, KeyStore};
-use crate::revocation_view::{Applied, RevocationView};
+use crate::revocation_view::{Applied, RevocationView, ViewError};
 
 /// How often the proxy should tick while remote key sets need refreshing.
 pub const TICK_MS: u64 = 1000;
@@ -144,7 +144,18 @@ impl Filter {
     /// Stream mode: the next poll of the revocation feed.
     pub fn revocation_poll(&self) -> Option<Call> {
         let verifier = self.config.verifier.as_ref()?;
-        Some(self.revocations.as_ref()?.poll_call(verifier))
+        let view = self.revocations.as_ref()?;
+        // It waits at the verifier for up to `wait_ms`: its timeout is that plus the verifier's.
+        Some(Call {
+            cluster: verifier.cluster.clone(),
+            method: "GET",
+            path: view.poll_path(&verifier.stream.path),
+            authority: verifier.authority.clone(),
+            headers: &[("accept", "application/json")],
+            body: None,
+            timeout_ms: view.wait_ms().saturating_add(verifier.timeout_ms),
+            max_response_bytes: view.max_answer_bytes(),
+        })
     }
 
     /// Stream mode: applies the reply to a poll of the revocation feed.
@@ -153,7 +164,22 @@ impl Filter {
         let Some(view) = self.revocations.as_mut() else {
             return report;
         };
-        match view.apply_reply(reply, now) {
+        let applied = match reply {
+            Reply::Answered {
+                status: 200,
+                body,
+                size,
+            } if *size <= body.len() => view.apply_body(body, now.unix_ms),
+            Reply::Answered {
+                status: 200, size, ..
+            } => Err(ViewError::NoAnswer(format!(
+                "answer of {size} bytes over the limit"
+            ))),
+            Reply::Answered { status, .. } => Err(ViewError::NoAnswer(format!("status {status}"))),
+            Reply::Failed => Err(ViewError::NoAnswer("no response".into())),
+            Reply::NotStarted(why) => Err(ViewError::NoAnswer(why.clone())),
+        };
+        match applied {
             Ok(Applied::Snapshot { entries }) => report.notes.push(Note::FeedSynced { entries }),
             Ok(Applied::Changes { .. }) => {}
             Err(e) => {

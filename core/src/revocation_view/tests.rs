@@ -1,11 +1,11 @@
 use super::wire::*;
 use super::*;
-use crate::config::Config;
 
 const T0: i64 = 1_800_000_000;
 
-fn now(secs: i64, ms: u64) -> Now {
-    Now::from_unix_ms(u64::try_from(secs).unwrap() * 1000 + ms)
+/// Unix ms of `secs` + `ms`.
+fn now(secs: i64, ms: u64) -> u64 {
+    u64::try_from(secs).unwrap() * 1000 + ms
 }
 
 fn request(sub: &str, jti: &str) -> CheckRequest {
@@ -227,10 +227,10 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
     ));
     assert_eq!(view.cursor(), None);
     assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
-    assert!(view
-        .poll_call(&verifier())
-        .path
-        .ends_with("/v1/revocations?wait_ms=0"));
+    assert_eq!(
+        view.poll_path("/v1/revocations"),
+        "/v1/revocations?wait_ms=0"
+    );
 
     let mut view = synced(10);
     assert!(view.apply(changes(9, vec![]), now(T0, 1)).is_err());
@@ -248,20 +248,26 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
 #[test]
 fn malformed_answers_are_not_confirmations() {
     let mut view = synced(3);
-    for reply in [
-        Reply::answered(200, b"{\"kind\":\"changes\""),
-        Reply::answered(200, b"{\"kind\":\"changes\",\"after\":3,\"seq\":4,\"changes\":[{\"seq\":4,\"change\":{\"type\":\"later\"}}]}"),
-        Reply::answered(503, b"{}"),
-        Reply::Failed,
-        Reply::Answered { status: 200, body: b"{}".to_vec(), size: 10_000_000 },
-    ] {
-        assert!(view.apply_reply(&reply, now(T0 + 5, 0)).is_err(), "{reply:?}");
+    let bodies: [&[u8]; 4] = [
+        b"{\"kind\":\"changes\"",
+        b"{\"kind\":\"changes\",\"after\":3,\"seq\":4,\"changes\":[{\"seq\":4,\"change\":{\"type\":\"later\"}}]}",
+        b"{}",
+        b"",
+    ];
+    for body in bodies {
+        assert!(
+            matches!(
+                view.apply_body(body, now(T0 + 5, 0)),
+                Err(ViewError::Malformed(_))
+            ),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
         assert_eq!(view.decide(&request("a", "j"), now(T0 + 5, 1)), None);
     }
     // The cursor survives, so the next good answer resumes.
     let ok = br#"{"kind":"changes","after":3,"seq":3,"changes":[]}"#;
-    view.apply_reply(&Reply::answered(200, ok), now(T0 + 5, 2))
-        .unwrap();
+    view.apply_body(ok, now(T0 + 5, 2)).unwrap();
     assert_eq!(
         view.decide(&request("a", "j"), now(T0 + 5, 3)),
         Some(Verdict::Allow)
@@ -331,21 +337,16 @@ fn snapshots_leave_out_what_has_lapsed() {
     assert_eq!(view.len(), 1);
 }
 
-fn verifier() -> VerifierConfig {
-    Config::parse(r#"{"verifier":{"cluster":"v","mode":"stream"}}"#)
-        .unwrap()
-        .verifier
-        .unwrap()
-}
-
 #[test]
-fn poll_calls() {
+fn poll_paths() {
     let view = synced(42);
-    let call = view.poll_call(&verifier());
-    assert_eq!(call.method, "GET");
-    assert_eq!(call.path, "/v1/revocations?after=42&wait_ms=500");
-    assert_eq!(call.timeout_ms, 700);
-    assert_eq!(call.cluster, "v");
+    assert_eq!(
+        view.poll_path("/v1/revocations"),
+        "/v1/revocations?after=42&wait_ms=500"
+    );
+    assert_eq!(view.max_answer_bytes(), 100 * BYTES_PER_ENTRY);
+    let slow = RevocationView::new(3_600_000, 1);
+    assert_eq!(slow.wait_ms(), MAX_WAIT_MS);
 }
 
 #[test]
