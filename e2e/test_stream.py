@@ -481,3 +481,26 @@ def test_envoy_hot_restart(stream_stack, keys, tmp_path):
         for proc in (second, first):
             if proc is not None:
                 proc.stop()
+
+
+def test_past_max_entries_the_filter_calls_out(own_stack, keys):
+    """A view over `max_entries` is dropped, not trimmed: every request calls the verifier, so no
+    revocation is forgotten."""
+    stack = own_stack(mode="stream", stream=dict(STREAM, max_entries=2))
+    sub = fresh_user()
+    good = keys.token("ES256", sub=fresh_user())
+    wait_local(stack.envoy, stack.verifier.port, good)
+    revoked = []
+    for i in range(3):
+        jti = f"overflow-{i}"
+        revoked.append(keys.token("ES256", sub=sub, jti=jti))
+        revoke_token(stack.verifier, sub, jti)
+    for token in revoked:
+        eventually_denied(stack.envoy, token, "revoked")
+    time.sleep(MAX_STALENESS_MS / 1000)
+    before = verifier_checks(stack.verifier.port)
+    for token in revoked:
+        assert_denied(stack.envoy.request("/", token), "revoked")
+    assert stack.envoy.request("/", good).status == 200
+    assert verifier_checks(stack.verifier.port) - before == 4, "each request called out"
+    assert "over max_entries" in stack.envoy.proc.log_text()
