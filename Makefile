@@ -24,7 +24,7 @@ help:
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
-	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md"
+	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md; stream vs callout mode → bench/results/stream.md"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
@@ -62,6 +62,7 @@ demo: build
 
 bench: setup wasm
 	@$(VENV)/bin/python bench/envoy_bench.py
+	@$(VENV)/bin/python bench/stream_bench.py
 
 # Not part of `make test`: minutes of load; exits non-zero if a revoked token passed after its
 # acknowledgement or a 5xx came outside the injected faults.

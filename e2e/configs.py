@@ -25,12 +25,12 @@ def provider(jwks: dict, **overrides) -> dict:
 
 
 def plugin_config(jwks: dict, *, failure_mode: str = "deny", verifier_cluster: str = "warden_verifier",
-                  verifier_timeout_ms: int = 1000) -> dict:
+                  verifier_timeout_ms: int = 1000, mode: str = "callout", stream: dict | None = None) -> dict:
     """Routes used by the suite:
     /healthz (exact) and /public/* need no token; /fwd/* keeps the token (forward: true);
     /es256/* only accepts ES256; /q/* reads the token from ?access_token=; /c/* from the cookie
     `session`; /any/* accepts a token of `es256` or `fwd`; everything else requires `main`."""
-    return {
+    config = {
         "providers": {
             "main": provider(jwks),
             "fwd": provider(jwks, forward=True),
@@ -56,3 +56,9 @@ def plugin_config(jwks: dict, *, failure_mode: str = "deny", verifier_cluster: s
             "failure_mode": failure_mode,
         },
     }
+    if mode != "callout" or stream is not None:
+        # Stream mode: revocations from the verifier's feed (GET /v1/revocations), decided locally.
+        config["verifier"]["mode"] = mode
+        config["verifier"]["stream"] = stream or {"path": "/v1/revocations", "max_staleness_ms": 1000,
+                                                  "max_entries": 100000}
+    return config

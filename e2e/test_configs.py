@@ -87,6 +87,14 @@ BAD_CONFIGS = {
         lambda cfg: cfg["verifier"].pop("cluster"),
         "verifier",
     ),
+    "unknown verifier mode": (
+        lambda cfg: cfg["verifier"].update(mode="push"),
+        "verifier.mode",
+    ),
+    "stream staleness out of range": (
+        lambda cfg: cfg["verifier"].update(mode="stream", stream={"max_staleness_ms": 0}),
+        "verifier.stream.max_staleness_ms",
+    ),
 }
 
 

@@ -125,7 +125,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 14, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 15, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -159,6 +159,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
             ("GET", "/.well-known/jwks.json", None, 200),
             ("POST", "/v1/token", f"grant_type=refresh_token&refresh_token={REFRESH_SHAPED}", 400),
             ("POST", "/v1/token/revoke", f"token={REFRESH_SHAPED}", 200),
+            ("GET", "/v1/revocations", None, 200),
             ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
         ]
     return [

@@ -1,17 +1,88 @@
-"""Revocation through the verifier's admin API, each effective on the very next request."""
+"""Revocation through the verifier's admin API, in both verifier modes with the same answers:
+`callout` (a check per request: effective on the very next request) and `stream` (the filter's
+local view fed by GET /v1/revocations: effective once the change reached the view, bounded by
+`max_staleness_ms`; every later request gets the same answer as in callout mode)."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
+import pytest
+
 import harness
 from answers import assert_denied
 from configs import plugin_config
+from stack import start_stack, stop_stack
+
+MODES = ("callout", "stream")
+MAX_STALENESS_MS = 1000
+# Correctness bound for stream mode (not a speed claim): the staleness bound and a generous margin.
+PROPAGATION_BOUND_S = MAX_STALENESS_MS / 1000 + 3.0
+
+
+def mode_options(mode: str) -> dict:
+    if mode == "callout":
+        return {}
+    return {"mode": "stream", "stream": {"path": "/v1/revocations", "max_staleness_ms": MAX_STALENESS_MS,
+                                         "max_entries": 100000}}
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def stack(mode, tmp_path_factory, keys):
+    """This module's shared stack in `mode` (replaces the session-wide one of conftest)."""
+    stack = start_stack(tmp_path_factory.mktemp(f"revocation-{mode}"), keys, **mode_options(mode))
+    stack.mode = mode
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
 
 
 def fresh_user() -> str:
     return f"user-{uuid.uuid4().hex[:12]}"
+
+
+def denied(stack, token: str, reason: str, path: str = "/", envoy=None) -> None:
+    """Callout mode: the very next request is refused. Stream mode: requests may pass only until
+    the change reaches the view (within PROPAGATION_BOUND_S), then the same refusal."""
+    envoy = envoy or stack.envoy
+    response = envoy.request(path, token)
+    if stack.mode == "stream":
+        deadline = time.monotonic() + PROPAGATION_BOUND_S
+        while response.status == 200 and time.monotonic() < deadline:
+            time.sleep(0.005)
+            response = envoy.request(path, token)
+    assert_denied(response, reason)
+    # From then on, every request gets it.
+    for _ in range(3):
+        assert_denied(envoy.request(path, token), reason)
+
+
+def verifier_checks(stack) -> int:
+    answer = harness.http_request(stack.verifier.port, "GET", "/metrics")
+    assert answer.status == 200, answer
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
+               if line.startswith("warden_verifier_checks_total"))
+
+
+def test_stream_mode_decides_locally_and_callout_mode_asks(stack, mode):
+    token = stack.keys.token("ES256", sub=fresh_user())
+    if mode == "stream":
+        # Once the view is synchronised, requests make no call at all.
+        def quiet() -> bool:
+            before = verifier_checks(stack)
+            ok = all(stack.envoy.request("/", token).status == 200 for _ in range(5))
+            return ok and verifier_checks(stack) == before
+        harness.wait_until(quiet, "the stream view to answer locally", timeout=PROPAGATION_BOUND_S)
+    before = verifier_checks(stack)
+    assert [stack.envoy.request("/", token).status for _ in range(20)] == [200] * 20
+    assert verifier_checks(stack) - before == (0 if mode == "stream" else 20)
 
 
 def test_revoke_one_token_by_jti(stack):
@@ -24,7 +95,7 @@ def test_revoke_one_token_by_jti(stack):
     answer = stack.verifier.admin("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "jti-to-revoke", "exp": exp})
     assert answer.status == 200, answer
 
-    assert_denied(stack.envoy.request("/", token), "revoked")
+    denied(stack, token, "revoked")
     assert stack.envoy.request("/", other).status == 200
 
 
@@ -38,7 +109,7 @@ def test_revoke_user_bumps_the_version(stack):
     version = answer.json()["version"]
     assert isinstance(version, int) and version >= 1
 
-    assert_denied(stack.envoy.request("/", old), "stale_version")
+    denied(stack, old, "stale_version")
     assert_denied(stack.envoy.request("/", stack.keys.token("RS256", sub=sub, ver=version - 1)), "stale_version")
     assert stack.envoy.request("/", stack.keys.token("RS256", sub=sub, ver=version)).status == 200
     # Other users are untouched.
@@ -59,7 +130,7 @@ def test_sessions_end_and_belong_to_their_user(stack):
 
     ended = stack.verifier.admin("DELETE", f"/v1/admin/sessions/{sid}")
     assert ended.status == 204, ended
-    assert_denied(stack.envoy.request("/", token), "session_missing")
+    denied(stack, token, "session_missing")
 
 
 def test_revoke_user_ends_their_sessions(stack):
@@ -68,7 +139,7 @@ def test_revoke_user_ends_their_sessions(stack):
     answer = stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": sub})
     assert answer.status == 200, answer
     token = stack.keys.token("ES256", sub=sub, sid=sid, ver=answer.json()["version"])
-    assert_denied(stack.envoy.request("/", token), "session_missing")
+    denied(stack, token, "session_missing")
 
 
 def test_admin_api_requires_the_admin_token(stack):
@@ -76,8 +147,9 @@ def test_admin_api_requires_the_admin_token(stack):
     assert answer.status == 401, answer
 
 
-def test_revoke_all(own_stack):
-    stack = own_stack()
+def test_revoke_all(own_stack, mode):
+    stack = own_stack(**mode_options(mode))
+    stack.mode = mode
     now = int(time.time())
     before = stack.keys.token("ES256", iat=now - 5)
     assert stack.envoy.request("/", before).status == 200
@@ -87,7 +159,7 @@ def test_revoke_all(own_stack):
     not_before = answer.json()["not_before"]
     assert isinstance(not_before, int)
 
-    assert_denied(stack.envoy.request("/", before), "revoked_all")
+    denied(stack, before, "revoked_all")
     assert_denied(stack.envoy.request("/", stack.keys.token("ES256", iat=None)), "revoked_all")
     after = stack.keys.token("ES256", iat=not_before + 1)
     assert stack.envoy.request("/", after).status == 200
@@ -96,8 +168,8 @@ def test_revoke_all(own_stack):
 def test_revocation_reaches_every_worker(stack, tmp_path):
     """Envoy with two workers (two VMs, two token caches) in front of the shared verifier: the
     cache only skips signature checks, so a revocation holds on every connection at once."""
-    envoy = harness.Envoy(tmp_path, plugin_config(stack.keys.jwks()), upstream_port=stack.upstream.port,
-                          verifier_port=stack.verifier.port, concurrency=2)
+    envoy = harness.Envoy(tmp_path, plugin_config(stack.keys.jwks(), **mode_options(stack.mode)),
+                          upstream_port=stack.upstream.port, verifier_port=stack.verifier.port, concurrency=2)
     try:
         envoy.start()
         sub = fresh_user()
@@ -106,6 +178,11 @@ def test_revocation_reaches_every_worker(stack, tmp_path):
         answer = stack.verifier.admin("POST", "/v1/admin/revoke/token",
                                       {"sub": sub, "jti": "multi-worker", "exp": int(time.time()) + 600})
         assert answer.status == 200, answer
+        if stack.mode == "stream":
+            # Each worker's view gets the change within the bound; then every connection is refused.
+            deadline = time.monotonic() + PROPAGATION_BOUND_S
+            while time.monotonic() < deadline and any(envoy.request("/", token).status == 200 for _ in range(12)):
+                time.sleep(0.01)
         statuses = [envoy.request("/", token).status for _ in range(12)]
         assert statuses == [401] * 12, statuses
     finally:

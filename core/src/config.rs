@@ -17,6 +17,12 @@ pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 600;
 pub const MAX_JWKS_CACHE_SECONDS: u64 = 31_536_000;
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
 pub const MAX_TOKEN_BYTES_LIMIT: usize = 65_536;
+pub const DEFAULT_STREAM_PATH: &str = "/v1/revocations";
+pub const DEFAULT_MAX_STALENESS_MS: u64 = 1000;
+pub const DEFAULT_MAX_ENTRIES: u64 = 100_000;
+/// One hour: a view older than that is no view.
+pub const MAX_STALENESS_LIMIT_MS: u64 = 3_600_000;
+pub const MAX_ENTRIES_LIMIT: u64 = 10_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -135,9 +141,37 @@ struct RawVerifier {
     path: Option<String>,
     timeout_ms: Option<u64>,
     failure_mode: Option<FailureMode>,
+    mode: Option<VerifierMode>,
+    stream: Option<RawStream>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStream {
+    path: Option<String>,
+    max_staleness_ms: Option<u64>,
+    max_entries: Option<u64>,
 }
 
 // ---- The model the filter runs ----
+
+/// How revocation is checked: a `POST` per request, or a local view fed by the verifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifierMode {
+    Callout,
+    Stream,
+}
+
+/// `verifier.stream`: where the revocation feed is polled and how far the view is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    pub path: String,
+    /// The view is trusted only this long after the feed last confirmed it.
+    pub max_staleness_ms: u64,
+    /// Past this many entries the view is not trusted (callouts instead).
+    pub max_entries: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -217,6 +251,9 @@ pub struct VerifierConfig {
     pub path: String,
     pub timeout_ms: u64,
     pub failure_mode: FailureMode,
+    pub mode: VerifierMode,
+    /// Used in stream mode only (defaults otherwise).
+    pub stream: StreamConfig,
 }
 
 impl Config {
@@ -544,7 +581,17 @@ fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
     if let Some(authority) = &v.authority {
         no_whitespace("verifier.authority", authority)?;
     }
+    let mode = v.mode.unwrap_or(VerifierMode::Callout);
+    if mode == VerifierMode::Callout && v.stream.is_some() {
+        return Err(err(
+            "verifier.stream",
+            "is read only with \"mode\": \"stream\"",
+        ));
+    }
+    let stream = compile_stream(v.stream)?;
     Ok(VerifierConfig {
+        mode,
+        stream,
         authority: v.authority.unwrap_or_else(|| v.cluster.clone()),
         timeout_ms: timeout(
             "verifier.timeout_ms",
@@ -554,6 +601,44 @@ fn compile_verifier(v: RawVerifier) -> Result<VerifierConfig, ConfigError> {
         failure_mode: v.failure_mode.unwrap_or(FailureMode::Deny),
         cluster: v.cluster,
         path,
+    })
+}
+
+fn compile_stream(raw: Option<RawStream>) -> Result<StreamConfig, ConfigError> {
+    let raw = raw.unwrap_or(RawStream {
+        path: None,
+        max_staleness_ms: None,
+        max_entries: None,
+    });
+    let path = raw.path.unwrap_or_else(|| DEFAULT_STREAM_PATH.into());
+    if !path.starts_with('/') {
+        return Err(err("verifier.stream.path", "must start with '/'"));
+    }
+    if path.contains(['?', '#']) {
+        return Err(err(
+            "verifier.stream.path",
+            "must not contain '?' or '#' (the filter adds the query)",
+        ));
+    }
+    no_whitespace("verifier.stream.path", &path)?;
+    let max_staleness_ms = raw.max_staleness_ms.unwrap_or(DEFAULT_MAX_STALENESS_MS);
+    if !(1..=MAX_STALENESS_LIMIT_MS).contains(&max_staleness_ms) {
+        return Err(err(
+            "verifier.stream.max_staleness_ms",
+            format!("must be between 1 and {MAX_STALENESS_LIMIT_MS}"),
+        ));
+    }
+    let max_entries = raw.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES);
+    if !(1..=MAX_ENTRIES_LIMIT).contains(&max_entries) {
+        return Err(err(
+            "verifier.stream.max_entries",
+            format!("must be between 1 and {MAX_ENTRIES_LIMIT}"),
+        ));
+    }
+    Ok(StreamConfig {
+        path,
+        max_staleness_ms,
+        max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
     })
 }
 

@@ -11,7 +11,7 @@ mod filter;
 mod report;
 
 pub use call::{Call, Reply, MAX_JWKS_BYTES, MAX_VERIFIER_BODY};
-pub use filter::{Filter, TICK_MS, VERIFIER_WARNING_INTERVAL_MS};
+pub use filter::{Filter, STREAM_TICK_MS, TICK_MS, VERIFIER_WARNING_INTERVAL_MS};
 pub use report::{Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
@@ -181,6 +181,19 @@ impl Flow {
             Ok(r) => r,
             Err(reason) => return self.deny(reason, report),
         };
+        // Stream mode with a trusted view: decided here, no call.
+        let local = filter
+            .revocations
+            .as_ref()
+            .and_then(|view| view.decide(&request, now.unix_ms));
+        match local {
+            Some(Verdict::Allow) => {
+                report.counts.allowed += 1;
+                return self.forward(filter, Some(&allowed));
+            }
+            Some(Verdict::Deny(reason)) => return self.deny(reason, report),
+            Some(Verdict::Failure) | None => {}
+        }
         let Ok(body) = serde_json::to_vec(&request) else {
             return self.verifier_failed(filter, now, allowed, report);
         };

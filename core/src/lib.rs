@@ -16,6 +16,7 @@ pub mod keystore;
 pub mod percent;
 pub mod protocol;
 pub mod reason;
+pub mod revocation_view;
 pub mod rules;
 pub mod token;
 

@@ -9,7 +9,9 @@
 mod common;
 
 use serde_json::{json, Value};
-use warden_core::config::{Config, FailureMode, KeySource, PathMatch, TokenSource};
+use warden_core::config::{
+    Config, FailureMode, KeySource, PathMatch, StreamConfig, TokenSource, VerifierMode,
+};
 use warden_core::Algorithm;
 
 fn jwks() -> String {
@@ -107,6 +109,41 @@ fn defaults_apply_where_omitted() {
         ),
         ("/v1/check", "v", 200, FailureMode::Deny)
     );
+    assert_eq!(v.mode, VerifierMode::Callout);
+}
+
+#[test]
+fn stream_mode_defaults_and_fields() {
+    let c =
+        Config::parse(&json!({"verifier":{"cluster":"v","mode":"stream"}}).to_string()).unwrap();
+    let v = c.verifier.unwrap();
+    assert_eq!(v.mode, VerifierMode::Stream);
+    assert_eq!(
+        v.stream,
+        StreamConfig {
+            path: "/v1/revocations".into(),
+            max_staleness_ms: 1000,
+            max_entries: 100_000
+        }
+    );
+    let c = Config::parse(
+        &json!({"verifier":{"cluster":"v","mode":"stream","stream":
+            {"path":"/feed","max_staleness_ms":250,"max_entries":7}}})
+        .to_string(),
+    )
+    .unwrap();
+    let v = c.verifier.unwrap();
+    assert_eq!(
+        (
+            v.stream.path.as_str(),
+            v.stream.max_staleness_ms,
+            v.stream.max_entries
+        ),
+        ("/feed", 250, 7)
+    );
+    let c =
+        Config::parse(&json!({"verifier":{"cluster":"v","mode":"callout"}}).to_string()).unwrap();
+    assert_eq!(c.verifier.unwrap().mode, VerifierMode::Callout);
 }
 
 #[test]
@@ -152,6 +189,21 @@ fn errors_name_the_field() {
          "providers.main.claim_to_headers[0].header_name: \"bad header\" is not a valid header name"),
         (Box::new(|c| c["providers"]["main"]["from_headers"][0]["name"] = json!(":path")),
          "providers.main.from_headers[0].name"),
+        (Box::new(|c| c["verifier"]["mode"] = json!("push")), "verifier.mode: unknown variant `push`"),
+        (Box::new(|c| c["verifier"]["stream"] = json!({})),
+         "verifier.stream: is read only with \"mode\": \"stream\""),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"path": "v1"}); }),
+         "verifier.stream.path: must start with '/'"),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"path": "/r?after=1"}); }),
+         "verifier.stream.path: must not contain '?'"),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"max_staleness_ms": 0}); }),
+         "verifier.stream.max_staleness_ms: must be between 1 and 3600000"),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"max_entries": 0}); }),
+         "verifier.stream.max_entries: must be between 1 and 10000000"),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"max_entries": -1}); }),
+         "verifier.stream.max_entries: invalid value"),
+        (Box::new(|c| { c["verifier"]["mode"] = json!("stream"); c["verifier"]["stream"] = json!({"surprise": 1}); }),
+         "verifier.stream.surprise: unknown field `surprise`"),
     ];
     for (mutate, expected) in cases {
         let mut c = contract();

@@ -646,3 +646,103 @@ fn without_configuration_requests_fail_closed() {
     assert_eq!(answered(&step).0, 503);
     assert_eq!(step.report.counts, Counts::default());
 }
+
+fn stream_verifier(failure_mode: &str) -> Value {
+    let mut v = verifier(failure_mode);
+    v["mode"] = json!("stream");
+    v["stream"] = json!({"path": "/v1/revocations", "max_staleness_ms": 1000, "max_entries": 100});
+    v
+}
+
+fn at_ms(ms: u64) -> Now {
+    Now::from_unix_ms(u64::try_from(NOW).unwrap() * 1000 + ms)
+}
+
+#[test]
+fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
+    let mut f = filter(config(Some(stream_verifier("deny"))));
+    assert_eq!(f.tick_ms(), Some(warden_core::flow::STREAM_TICK_MS));
+    let poll = f.revocation_poll().unwrap();
+    assert_eq!(
+        poll.request_headers()[..2],
+        [(":method", "GET"), (":path", "/v1/revocations?wait_ms=0")]
+    );
+    // Not synchronised yet: the request calls out as in callout mode.
+    let step = Flow::new().handle(&mut f, at_ms(0), request("/api", Some(&es256())));
+    assert_eq!(verifier_call(&step).path, "/v1/check");
+
+    let snapshot = br#"{"kind":"snapshot","seq":7,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
+    let report = f.revocations_answered(&Reply::answered(200, snapshot), at_ms(10));
+    assert!(report.notes.contains(&Note::FeedSynced { entries: 0 }));
+    let poll = f.revocation_poll().unwrap();
+    assert_eq!(poll.path, "/v1/revocations?after=7&wait_ms=500");
+    assert_eq!(poll.timeout_ms, 700, "wait_ms + the verifier's timeout");
+    assert_eq!(poll.cluster, "warden_verifier");
+    let step = Flow::new().handle(&mut f, at_ms(20), request("/api", Some(&es256())));
+    assert!(has(forwarded(&step), "x-jwt-sub", "alice"));
+    assert_eq!(step.report.counts.allowed, 1);
+
+    // A change denies locally, with the verifier's reason.
+    let change = br#"{"kind":"changes","after":7,"seq":8,"changes":[{"seq":8,"change":{"type":"jti","sub":"alice","jti":"j1","until":null}}]}"#;
+    f.revocations_answered(&Reply::answered(200, change), at_ms(30));
+    let step = Flow::new().handle(&mut f, at_ms(40), request("/api", Some(&es256())));
+    let (status, challenge) = answered(&step);
+    assert_eq!(status, 401);
+    assert!(
+        challenge.contains("error_description=\"revoked\""),
+        "{challenge}"
+    );
+    assert_eq!(step.report.counts.denied, Some(Reason::Revoked));
+}
+
+#[test]
+fn stream_mode_with_a_stale_view_calls_out_and_failure_mode_applies() {
+    let mut f = filter(config(Some(stream_verifier("deny"))));
+    let snapshot = br#"{"kind":"snapshot","seq":1,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
+    f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0));
+    for bad in [
+        Reply::answered(503, b"{}"),
+        Reply::NotStarted("BadArgument".into()),
+        Reply::Answered {
+            status: 200,
+            body: b"{}".to_vec(),
+            size: 100_000_000,
+        },
+    ] {
+        let report = f.revocations_answered(&bad, at_ms(400));
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| matches!(n, Note::FeedFailed { .. })),
+            "{bad:?}"
+        );
+    }
+    let report = f.revocations_answered(&Reply::Failed, at_ms(500));
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::FeedFailed { .. })));
+    // Still within max_staleness_ms of the last good answer.
+    let step = Flow::new().handle(&mut f, at_ms(999), request("/api", Some(&es256())));
+    forwarded(&step);
+    // Past it: a callout, and a failed callout is a 503 under failure_mode deny.
+    let mut flow = Flow::new();
+    verifier_call(&flow.handle(&mut f, at_ms(1000), request("/api", Some(&es256()))));
+    let step = flow.handle(&mut f, at_ms(1001), Event::VerifierAnswered(Reply::Failed));
+    assert_eq!(answered(&step).0, 503);
+
+    let mut f = filter(config(Some(stream_verifier("allow"))));
+    let mut flow = Flow::new();
+    verifier_call(&flow.handle(&mut f, at_ms(0), request("/api", Some(&es256()))));
+    let step = flow.handle(&mut f, at_ms(1), Event::VerifierAnswered(Reply::Failed));
+    forwarded(&step);
+    assert_eq!(step.report.counts.failure_mode_allowed, 1);
+}
+
+#[test]
+fn callout_mode_never_polls() {
+    let f = filter(config(Some(verifier("deny"))));
+    assert!(f.revocations.is_none());
+    assert!(f.revocation_poll().is_none());
+}

@@ -12,6 +12,7 @@ mod logger;
 mod metrics;
 mod root;
 mod shared;
+mod stream;
 
 proxy_wasm::main! {{
     logger::install();

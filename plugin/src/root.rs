@@ -4,6 +4,7 @@
 use crate::http::RequestContext;
 use crate::jwks::Fetches;
 use crate::shared::Shared;
+use crate::stream::Poller;
 use crate::{host, logger};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
@@ -15,13 +16,17 @@ use warden_core::flow::Filter;
 pub struct WardenRoot {
     shared: Option<Rc<Shared>>,
     fetches: Fetches,
+    /// Stream mode's feed poll.
+    stream: Poller,
 }
 
 impl Context for WardenRoot {
     fn on_http_call_response(&mut self, token_id: u32, _: usize, body_size: usize, _: usize) {
         if let Some(shared) = &self.shared {
-            self.fetches
-                .finish(shared, token_id, body_size, host::now());
+            let now = host::now();
+            if !self.stream.finish(shared, token_id, body_size, now) {
+                self.fetches.finish(shared, token_id, body_size, now);
+            }
         }
     }
 }
@@ -50,6 +55,7 @@ impl RootContext for WardenRoot {
         }
         self.shared = Some(Shared::new(filter));
         self.fetches.clear();
+        self.stream.clear();
         true
     }
 
@@ -60,6 +66,7 @@ impl RootContext for WardenRoot {
         let now = host::now();
         logger::follow_level(now.unix_ms);
         self.fetches.start_due(&shared, now);
+        self.stream.start(&shared, now);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

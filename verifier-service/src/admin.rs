@@ -16,6 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
+use warden_core::revocation_view::wire::Change;
 
 /// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
 const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;
@@ -91,6 +92,18 @@ pub async fn revoke_token(
             ));
         }
         let tag = UserTag::of_sub(&request.sub);
+        // The feed entry first (see store::feed): an acknowledged revocation is always in it.
+        let change = Change::Jti {
+            sub: request.sub.clone(),
+            jti: request.jti.clone(),
+            until: expires_at,
+        };
+        state
+            .0
+            .store
+            .append_feed(&[change], now)
+            .await
+            .map_err(|e| state.store_failed("revoke_token_feed", e))?;
         state
             .0
             .store
@@ -120,12 +133,33 @@ pub async fn revoke_user(
         let request: RevokeUserRequest = json_body(body)?;
         check_id("sub", &request.sub)?;
         let tag = UserTag::of_sub(&request.sub);
+        let now = unix_now()?;
+        let skew = state.0.settings.revocation_skew_seconds;
+        let announced = state
+            .0
+            .store
+            .feed_user_revocation(&tag, &request.sub, now, skew)
+            .await
+            .map_err(|e| state.store_failed("revoke_user_feed", e))?;
         let version = state
             .0
             .store
             .revoke_user(&tag)
             .await
             .map_err(|e| state.store_failed("revoke_user", e))?;
+        if version > announced {
+            // A concurrent revocation went first: announce the version really reached.
+            let change = Change::User {
+                sub: request.sub.clone(),
+                version,
+            };
+            state
+                .0
+                .store
+                .append_feed(&[change], now)
+                .await
+                .map_err(|e| state.store_failed("revoke_user_feed", e))?;
+        }
         tracing::info!(sub = %request.sub, version, "user revoked");
         let facts = crate::events::EventFacts {
             sub: Some(&request.sub),
@@ -355,6 +389,17 @@ pub async fn delete_session(
         let Some(owner) = sid::owner_tag(&sid) else {
             return Err(ApiError::NotFound("session"));
         };
+        let now = unix_now()?;
+        let settings = &state.0.settings;
+        let skew = settings.revocation_skew_seconds;
+        let longest = i64::try_from(settings.max_session_ttl_seconds.saturating_add(skew))
+            .unwrap_or(i64::MAX);
+        state
+            .0
+            .store
+            .feed_session_end(&owner, &sid, now, skew, now.saturating_add(longest))
+            .await
+            .map_err(|e| state.store_failed("delete_session_feed", e))?;
         let deleted = state
             .0
             .store
@@ -389,6 +434,12 @@ pub async fn delete_session(
 pub async fn revoke_all(State(state): State<AppState>) -> Response {
     let result = async {
         let now = unix_now()?;
+        state
+            .0
+            .store
+            .append_feed(&[Change::NotBefore { not_before: now }], now)
+            .await
+            .map_err(|e| state.store_failed("revoke_all_feed", e))?;
         let not_before = state
             .0
             .store

@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::token::PeerAddr;
-use crate::{admin, check, introspect, ops, token};
+use crate::{admin, check, introspect, ops, revocations, token};
 use axum::extract::connect_info::Connected;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -41,7 +41,8 @@ pub fn check_router(state: AppState) -> Router {
         .route("/v1/check", post(check::handle))
         .route("/v1/token", post(token::refresh))
         .route("/v1/token/revoke", post(token::revoke))
-        .route("/.well-known/jwks.json", get(token::jwks));
+        .route("/.well-known/jwks.json", get(token::jwks))
+        .route("/v1/revocations", get(revocations::handle));
     with_common_routes(routes, state)
 }
 

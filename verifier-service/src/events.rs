@@ -102,6 +102,15 @@ pub enum SessionEnd {
 }
 
 impl SessionEnd {
+    /// Ends decided inside a refresh script; the others write their feed entry before the change
+    /// (delete) or are covered by the global not-before entry (revoke-all).
+    fn needs_feed_entry(self) -> bool {
+        matches!(
+            self,
+            SessionEnd::ReuseDetected | SessionEnd::RefreshExpired | SessionEnd::TokenRevoked
+        )
+    }
+
     fn event(self) -> (SecurityEvent, &'static str) {
         match self {
             SessionEnd::ReuseDetected => (SecurityEvent::ReuseDetected, "refresh_token_reused"),
@@ -123,6 +132,9 @@ pub async fn session_ended(
     client: Option<IpAddr>,
     now: i64,
 ) {
+    if end.needs_feed_entry() {
+        announce_session_end(state, sid, now).await;
+    }
     let (event, detail) = end.event();
     let facts = EventFacts {
         sub,
@@ -131,4 +143,34 @@ pub async fn session_ended(
         detail: Some(detail),
     };
     record(state, event, facts, now).await;
+}
+
+/// Puts a session ended inside a refresh script into the revocation feed, for filters in stream
+/// mode. The script decided the end atomically (reuse, expiry, revoke by refresh token), so the
+/// entry can only follow the change; it is retried, and a failure that remains is logged as an
+/// error: until the session's tokens expire, stream-mode filters would still accept them.
+async fn announce_session_end(state: &AppState, sid: &str, now: i64) {
+    let Some(owner) = crate::sid::owner_tag(sid) else {
+        return;
+    };
+    let settings = &state.0.settings;
+    let skew = settings.revocation_skew_seconds;
+    let longest =
+        i64::try_from(settings.max_session_ttl_seconds.saturating_add(skew)).unwrap_or(i64::MAX);
+    let fallback_until = now.saturating_add(longest);
+    for attempt in 1..=3 {
+        match state
+            .0
+            .store
+            .feed_session_end(&owner, sid, now, skew, fallback_until)
+            .await
+        {
+            Ok(_) => return,
+            Err(error) if attempt == 3 => {
+                tracing::error!(sid = %sid, error = %error,
+                    "the revocation feed missed a session end: stream-mode filters accept its tokens until they expire");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await,
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod not_before;
 pub mod ops;
 pub mod ratelimit;
+pub mod revocations;
 pub mod serve;
 pub mod sid;
 pub mod state;

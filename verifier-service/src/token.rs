@@ -452,10 +452,23 @@ async fn revoke_access(
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
     let skew = i64::try_from(state.0.settings.revocation_skew_seconds).unwrap_or(i64::MAX);
+    let until = Some(exp.saturating_add(skew));
+    // The feed entry first (see store::feed): an acknowledged revocation is always in it.
+    let change = warden_core::revocation_view::wire::Change::Jti {
+        sub: sub.to_owned(),
+        jti: jti.to_owned(),
+        until,
+    };
     state
         .0
         .store
-        .revoke_token(&tag, jti, Some(exp.saturating_add(skew)))
+        .append_feed(&[change], now)
+        .await
+        .map_err(|e| store_failed(state, "revoke_token_feed", e))?;
+    state
+        .0
+        .store
+        .revoke_token(&tag, jti, until)
         .await
         .map_err(|e| store_failed(state, "revoke_token", e))?;
     tracing::info!(sub = %sub, jti = %jti, "access token revoked by its holder");

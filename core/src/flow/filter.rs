@@ -5,25 +5,36 @@ use super::call::{Call, Reply, MAX_JWKS_BYTES};
 use super::report::{Note, Report};
 use super::Now;
 use crate::cache::{TokenCache, DEFAULT_CAPACITY};
-use crate::config::{Config, KeySource};
+use crate::config::{Config, KeySource, VerifierMode};
 use crate::keystore::{FetchError, FetchResult, KeyStore};
+use crate::revocation_view::{Applied, RevocationView, ViewError};
 
 /// How often the proxy should tick while remote key sets need refreshing.
 pub const TICK_MS: u64 = 1000;
 /// At most one verifier-failure warning per this interval; the rest go to debug.
 pub const VERIFIER_WARNING_INTERVAL_MS: u64 = 10_000;
+/// The tick in stream mode: a failed poll is retried on it.
+pub const STREAM_TICK_MS: u64 = 100;
 
 pub struct Filter {
     pub config: Config,
     pub keys: KeyStore,
     pub cache: TokenCache,
+    /// Stream mode's revocation view (`None` in callout mode).
+    pub revocations: Option<RevocationView>,
     last_verifier_warning_ms: Option<u64>,
 }
 
 impl Filter {
     pub fn new(config: Config) -> Filter {
         let keys = KeyStore::new(&config);
+        let revocations = config
+            .verifier
+            .as_ref()
+            .filter(|v| v.mode == VerifierMode::Stream)
+            .map(|v| RevocationView::new(v.stream.max_staleness_ms, v.stream.max_entries));
         Filter {
+            revocations,
             config,
             keys,
             cache: TokenCache::new(DEFAULT_CAPACITY),
@@ -57,6 +68,9 @@ impl Filter {
 
     /// The tick period the proxy should set, if any.
     pub fn tick_ms(&self) -> Option<u64> {
+        if self.revocations.is_some() {
+            return Some(STREAM_TICK_MS);
+        }
         self.config.has_remote_jwks().then_some(TICK_MS)
     }
 
@@ -121,6 +135,58 @@ impl Filter {
                 report.notes.push(Note::KeysFetchFailed {
                     provider: name,
                     why: why.to_string(),
+                });
+            }
+        }
+        report
+    }
+
+    /// Stream mode: the next poll of the revocation feed.
+    pub fn revocation_poll(&self) -> Option<Call> {
+        let verifier = self.config.verifier.as_ref()?;
+        let view = self.revocations.as_ref()?;
+        // It waits at the verifier for up to `wait_ms`: its timeout is that plus the verifier's.
+        Some(Call {
+            cluster: verifier.cluster.clone(),
+            method: "GET",
+            path: view.poll_path(&verifier.stream.path),
+            authority: verifier.authority.clone(),
+            headers: &[("accept", "application/json")],
+            body: None,
+            timeout_ms: view.wait_ms().saturating_add(verifier.timeout_ms),
+            max_response_bytes: view.max_answer_bytes(),
+        })
+    }
+
+    /// Stream mode: applies the reply to a poll of the revocation feed.
+    pub fn revocations_answered(&mut self, reply: &Reply, now: Now) -> Report {
+        let mut report = Report::default();
+        let Some(view) = self.revocations.as_mut() else {
+            return report;
+        };
+        let applied = match reply {
+            Reply::Answered {
+                status: 200,
+                body,
+                size,
+            } if *size <= body.len() => view.apply_body(body, now.unix_ms),
+            Reply::Answered {
+                status: 200, size, ..
+            } => Err(ViewError::NoAnswer(format!(
+                "answer of {size} bytes over the limit"
+            ))),
+            Reply::Answered { status, .. } => Err(ViewError::NoAnswer(format!("status {status}"))),
+            Reply::Failed => Err(ViewError::NoAnswer("no response".into())),
+            Reply::NotStarted(why) => Err(ViewError::NoAnswer(why.clone())),
+        };
+        match applied {
+            Ok(Applied::Snapshot { entries }) => report.notes.push(Note::FeedSynced { entries }),
+            Ok(Applied::Changes { .. }) => {}
+            Err(e) => {
+                let warn = self.verifier_warning_due(now.unix_ms);
+                report.notes.push(Note::FeedFailed {
+                    why: e.to_string(),
+                    warn,
                 });
             }
         }

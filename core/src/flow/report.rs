@@ -58,6 +58,15 @@ pub enum Note {
         warn: bool,
     },
     Denied(Reason),
+    /// Stream mode: a snapshot replaced the revocation view.
+    FeedSynced {
+        entries: usize,
+    },
+    /// Stream mode: a poll answer was not applied. `warn` as for `VerifierUnavailable`.
+    FeedFailed {
+        why: String,
+        warn: bool,
+    },
 }
 
 impl Note {
@@ -65,6 +74,9 @@ impl Note {
         match self {
             Note::ConfigRejected(_) | Note::VerifierNotStarted { .. } => Level::Error,
             Note::LocalKeySkipped { .. } | Note::KeysFetchFailed { .. } => Level::Warn,
+            Note::FeedFailed { warn: true, .. } => Level::Warn,
+            Note::FeedFailed { warn: false, .. } => Level::Debug,
+            Note::FeedSynced { .. } => Level::Info,
             Note::VerifierUnavailable { warn: true, .. } => Level::Warn,
             Note::Configured { .. } | Note::KeysUpdated { .. } => Level::Info,
             Note::VerifierUnavailable { warn: false, .. } | Note::Denied(_) => Level::Debug,
@@ -102,6 +114,13 @@ impl fmt::Display for Note {
                 f.write_str("verifier unavailable; request denied (failure_mode deny)")
             }
             Note::Denied(reason) => write!(f, "denied: {reason}"),
+            Note::FeedSynced { entries } => {
+                write!(f, "revocation view synchronised ({entries} entries)")
+            }
+            Note::FeedFailed { why, .. } => write!(
+                f,
+                "revocation feed: {why}; past max_staleness_ms requests call the verifier"
+            ),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! cache), every call bounded by a timeout.
 
 mod connection;
+pub mod feed;
 pub mod keys;
 mod scripts;
 mod sentinel;

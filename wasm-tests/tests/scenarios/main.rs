@@ -17,4 +17,5 @@ mod configuration;
 mod forwarding;
 mod hostile_tokens;
 mod remote_jwks;
+mod stream;
 mod verifier;

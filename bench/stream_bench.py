@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Stream mode against callout mode and against no revocation at all, in the real Envoy (V8).
+
+One Envoy worker (--concurrency 1), a direct_response route, wrk -t1 -c8 on loopback, the same
+token every request (verified-token cache hit), a real warden-verifier over a real redis-server.
+Cases:
+  passthrough                      no filter
+  warden, no revocation            no `verifier` block: local checks only
+  warden, stream mode              revocation decided from the VM's view (feed long-polled)
+  warden, callout mode             one POST /v1/check per request
+  jwt_authn + cache + ext_authz    Envoy's native JWT filter (token cache on) and ext_authz to a
+                                   service that answers 200 at once (a second Envoy)
+Also the view's memory per VM at 10k and 100k revoked jtis (core/examples/view_memory.rs).
+
+Run: .venv/bin/python bench/stream_bench.py [--seconds 5]   (make bench runs it)
+Writes bench/results/stream.md. Not a test: nothing here asserts a time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "e2e"))
+import harness  # noqa: E402
+from harness import free_port  # noqa: E402
+from tokens import AUDIENCE, ISSUER, KeySet  # noqa: E402
+
+ENVOY = ROOT / ".venv" / "bin" / "envoy"
+WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"
+
+
+def warden_filter(jwks: dict, mode: str | None) -> str:
+    config: dict = {
+        "providers": {"p": {"issuer": ISSUER, "audiences": [AUDIENCE],
+                            "local_jwks": {"inline_string": json.dumps(jwks)}}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}],
+    }
+    if mode is not None:
+        config["verifier"] = {"cluster": "verifier", "authority": "warden-verifier", "timeout_ms": 1000,
+                              "mode": mode}
+        if mode == "stream":
+            config["verifier"]["stream"] = {"path": "/v1/revocations", "max_staleness_ms": 1000,
+                                            "max_entries": 100000}
+    return f"""
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                root_id: warden
+                vm_config:
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: {WASM}}}}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {json.dumps(json.dumps(config))}"""
+
+
+def anchor_filters(jwks: dict) -> str:
+    return f"""
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers:
+                p:
+                  issuer: {ISSUER}
+                  audiences: [{AUDIENCE}]
+                  local_jwks: {{inline_string: {json.dumps(json.dumps(jwks))}}}
+                  jwt_cache_config: {{jwt_cache_size: 100}}
+              rules:
+              - match: {{prefix: /}}
+                requires: {{provider_name: p}}
+          - name: envoy.filters.http.ext_authz
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+              transport_api_version: V3
+              http_service:
+                server_uri: {{uri: "http://authz", cluster: authz, timeout: 1s}}"""
+
+
+def cluster(name: str, port: int) -> str:
+    return f"""
+  - name: {name}
+    connect_timeout: 1s
+    type: STATIC
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}"""
+
+
+def envoy_yaml(port: int, admin: int, filters: str, clusters: str) -> str:
+    return f"""
+admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
+static_resources:
+  listeners:
+  - address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                direct_response: {{status: 200, body: {{inline_string: "ok"}}}}
+          http_filters:{filters}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:{clusters or " []"}
+"""
+
+
+class EnvoyProc:
+    def __init__(self, workdir: Path, name: str, filters: str, clusters: str = ""):
+        self.port, self.admin = free_port(), free_port()
+        cfg = workdir / f"{name}.yaml"
+        cfg.write_text(envoy_yaml(self.port, self.admin, filters, clusters))
+        self.log = open(workdir / f"{name}.log", "w")
+        self.proc = subprocess.Popen([str(ENVOY), "-c", str(cfg), "--concurrency", "1", "--base-id",
+                                      str(self.port), "-l", "error"], stdout=self.log, stderr=subprocess.STDOUT)
+        harness.wait_until(lambda: harness.http_request(self.admin, "GET", "/ready", timeout=2).status == 200,
+                           f"envoy {name} ready", timeout=30)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def wrk(port: int, seconds: int, token: str) -> float:
+    cmd = ["wrk", "-t1", "-c8", f"-d{seconds}s", f"http://127.0.0.1:{port}/", "-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"benchmark requests were refused ({non2xx.group(1)} non-2xx):\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def checks(verifier_port: int) -> int:
+    body = harness.http_request(verifier_port, "GET", "/metrics").body.decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in body.splitlines()
+               if line.startswith("warden_verifier_checks_total"))
+
+
+def view_memory() -> list[str]:
+    out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "warden-core", "--example", "view_memory",
+                          "--", "10000", "100000"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="the cases run interleaved this many times; the best run of each counts "
+                         "(the machine is shared: the best run is the least disturbed)")
+    args = ap.parse_args()
+    for need in (ENVOY, WASM):
+        if not need.exists():
+            raise SystemExit(f"{need} is missing: run `make setup build` first")
+    keys = KeySet()
+    jwks = keys.jwks()
+    token = keys.token("ES256", exp=int(time.time()) + 3600)
+    rows: list[tuple[str, float, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        redis = harness.Redis(workdir).start()
+        verifier = harness.Verifier(workdir, redis.url).start()
+        authz = EnvoyProc(workdir, "authz", "")
+        try:
+            # Some revocations in the feed, so the view is not empty.
+            for i in range(1000):
+                verifier.admin("POST", "/v1/admin/revoke/token",
+                               {"sub": f"bench-{i}", "jti": f"j{i}", "exp": int(time.time()) + 3600})
+            cases = [
+                ("passthrough (no filter)", "", ""),
+                ("warden, no revocation", warden_filter(jwks, None), ""),
+                ("warden, stream mode", warden_filter(jwks, "stream"), cluster("verifier", verifier.port)),
+                ("warden, callout mode", warden_filter(jwks, "callout"), cluster("verifier", verifier.port)),
+                ("jwt_authn + cache + ext_authz", anchor_filters(jwks), cluster("authz", authz.port)),
+            ]
+            best: dict[str, tuple[float, int]] = {}
+            for _ in range(args.rounds):
+                for name, filters, clusters in cases:
+                    envoy = EnvoyProc(workdir, re.sub(r"\W+", "-", name), filters, clusters)
+                    try:
+                        wrk(envoy.port, 1, token)  # warm-up: wasm compile, caches, the view's snapshot
+                        before = checks(verifier.port)
+                        rps = wrk(envoy.port, args.seconds, token)
+                        calls = checks(verifier.port) - before
+                    finally:
+                        envoy.stop()
+                    if rps > best.get(name, (0.0, 0))[0]:
+                        best[name] = (rps, calls)
+                    print(f"{name}: {rps:.0f} req/s", flush=True)
+            for name, _, _ in cases:
+                rps, calls = best[name]
+                rows.append((name, rps, str(calls) if "warden, " in name and "no rev" not in name else "-"))
+        finally:
+            authz.stop()
+            verifier.stop()
+            redis.stop()
+    by = {name: rps for name, rps, _ in rows}
+    base = by["passthrough (no filter)"]
+    lines = [
+        "# Stream mode benchmark: revocation at local speed",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+        f"{os.cpu_count()} cores (shared); Envoy `--concurrency 1`, V8, wrk -t1 -c8 -d{args.seconds}s, best of {args.rounds} interleaved rounds, "
+        "direct_response route, one ES256 token (cache hit), real verifier and Redis (1000 revoked jtis "
+        "in the feed). `checks` = POST /v1/check calls the verifier served during the run.",
+        "",
+        "| case | req/s | × passthrough | checks |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, rps, calls in rows:
+        lines.append(f"| {name} | {rps:.0f} | {rps / base:.2f} | {calls} |")
+    stream, none = by["warden, stream mode"], by["warden, no revocation"]
+    lines += [
+        "",
+        f"- stream mode / no revocation: **{stream / none:.2f}**",
+        f"- stream mode / jwt_authn + cache + ext_authz: **{stream / by['jwt_authn + cache + ext_authz']:.2f}×**",
+        f"- stream mode / callout mode: **{stream / by['warden, callout mode']:.2f}×**",
+        "",
+        "## Revocation view memory per VM (native 64-bit heap; wasm32 needs at most this)",
+        "",
+    ]
+    lines += [f"- {line}" for line in view_memory()]
+    out = ROOT / "bench" / "results" / "stream.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

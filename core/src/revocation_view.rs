@@ -1,0 +1,390 @@
+//! Stream mode's revocation view: what one VM knows of the verifier's revocation state, fed by
+//! `GET /v1/revocations` answers, and the local answer to "is this token denied" with the
+//! verifier's own check semantics (`verifier-service/src/check.rs` and its script):
+//! `token_expired` (past `exp` + the verifier's revocation skew), `revoked_all` (`iat` at or
+//! before the global not-before, or no `iat` once one is set), `revoked` (jti of this sub),
+//! `stale_version` (`ver`, default 0, below the user's version), then the session checks.
+//!
+//! The view answers only while it is trusted: confirmed by the feed within `max_staleness_ms`,
+//! within `max_entries`, and in sequence. Otherwise [`RevocationView::decide`] answers `None`
+//! and the flow calls out per request as in callout mode (so `failure_mode` applies).
+//!
+//! Sessions: the feed carries ended sessions. A token whose `sid` is not one this verifier makes
+//! for its `sub` is refused (`session_missing`) as the verifier does; a `sid` naming another
+//! user's slot needs the verifier (`session_mismatch` or `session_missing`), so it is called out.
+
+pub mod wire;
+
+use crate::protocol::{CheckRequest, Verdict};
+use crate::Reason;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use wire::{Change, Changes, PollAnswer, Snapshot};
+
+/// Characters of the user tag in a sid (base64url of the first 128 bits of SHA-256(sub)).
+const USER_TAG_CHARS: usize = 22;
+/// Characters of a sid's random half.
+const SID_RANDOM_CHARS: usize = 22;
+/// Longest a poll waits at the verifier, whatever the staleness bound.
+pub const MAX_WAIT_MS: u64 = 25_000;
+/// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped).
+pub const BYTES_PER_ENTRY: usize = 1600;
+/// Expired entries are dropped at most this often.
+const PRUNE_INTERVAL_SECS: i64 = 10;
+
+/// Why a poll answer was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewError {
+    /// No answer, or not a `200`.
+    NoAnswer(String),
+    /// The body is not a poll answer.
+    Malformed(String),
+    /// The changes do not follow the view's cursor, or their sequence has a gap.
+    OutOfSequence { cursor: Option<u64>, got: u64 },
+    /// The state has more entries than `max_entries`: the view is dropped.
+    Overflow(usize),
+}
+
+impl std::fmt::Display for ViewError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ViewError::NoAnswer(why) => write!(f, "no feed answer: {why}"),
+            ViewError::Malformed(why) => write!(f, "malformed feed answer: {why}"),
+            ViewError::OutOfSequence { cursor, got } => {
+                write!(f, "feed out of sequence: cursor {cursor:?}, got {got}")
+            }
+            ViewError::Overflow(n) => write!(f, "revocation view over max_entries ({n})"),
+        }
+    }
+}
+
+/// What an applied answer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Snapshot { entries: usize },
+    Changes { count: usize },
+}
+
+pub struct RevocationView {
+    max_staleness_ms: u64,
+    max_entries: usize,
+    /// The sequence number the view is complete up to; `None`: needs a snapshot.
+    cursor: Option<u64>,
+    /// When the feed last confirmed the view (proxy clock, ms).
+    confirmed_at_ms: Option<u64>,
+    /// Set when the state outgrew `max_entries`: untrusted until a snapshot fits.
+    overflowed: bool,
+    skew_seconds: u64,
+    not_before: Option<i64>,
+    /// Length-prefixed `sub` followed by `jti` → revoked until (unix s; `None`: for good).
+    jtis: HashMap<String, Option<i64>>,
+    users: HashMap<String, u64>,
+    /// Ended sid → until (unix s).
+    sessions: HashMap<String, i64>,
+    last_prune_secs: i64,
+}
+
+fn jti_key(sub: &str, jti: &str) -> String {
+    let mut key = String::with_capacity(sub.len() + jti.len() + 4);
+    key.push_str(&sub.len().to_string());
+    key.push(':');
+    key.push_str(sub);
+    key.push_str(jti);
+    key
+}
+
+/// The verifier's user tag of `sub`.
+pub fn user_tag(sub: &str) -> String {
+    let mut tag = crate::b64::encode(&Sha256::digest(sub.as_bytes()));
+    tag.truncate(USER_TAG_CHARS);
+    tag
+}
+
+fn b64url_chars(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The owner tag of a sid of the verifier's shape (`<22 random>.<22 tag>`).
+fn sid_owner(sid: &str) -> Option<&str> {
+    let (random, tag) = sid.split_once('.')?;
+    (b64url_chars(random, SID_RANDOM_CHARS) && b64url_chars(tag, USER_TAG_CHARS)).then_some(tag)
+}
+
+/// The verifier refuses a token past `exp` + its revocation skew (`exp` 0: no expiry).
+fn past_revocation_window(exp: i64, now: i64, skew_seconds: u64) -> bool {
+    let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+    exp != 0 && exp.saturating_add(skew) <= now
+}
+
+/// `iat` at or before the global not-before (or no `iat` once one is set).
+fn revoked_by_not_before(not_before: Option<i64>, iat: Option<i64>) -> bool {
+    match (not_before, iat) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(not_before), Some(iat)) => iat <= not_before,
+    }
+}
+
+fn secs(unix_ms: u64) -> i64 {
+    i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX)
+}
+
+fn live(until: Option<i64>, now: i64) -> bool {
+    until.is_none_or(|until| until > now)
+}
+
+impl RevocationView {
+    pub fn new(max_staleness_ms: u64, max_entries: usize) -> RevocationView {
+        RevocationView {
+            max_staleness_ms,
+            max_entries,
+            cursor: None,
+            confirmed_at_ms: None,
+            overflowed: false,
+            skew_seconds: 0,
+            not_before: None,
+            jtis: HashMap::new(),
+            users: HashMap::new(),
+            sessions: HashMap::new(),
+            last_prune_secs: 0,
+        }
+    }
+
+    /// Entries held (jtis, user versions, ended sessions).
+    pub fn len(&self) -> usize {
+        self.jtis.len() + self.users.len() + self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn cursor(&self) -> Option<u64> {
+        self.cursor
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Whether the view may answer at `now_ms` (unix ms).
+    pub fn trusted(&self, now_ms: u64) -> bool {
+        !self.overflowed
+            && self.cursor.is_some()
+            && self
+                .confirmed_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < self.max_staleness_ms && at <= now_ms)
+    }
+
+    /// How long a poll may wait at the verifier: half the staleness bound, so an empty answer
+    /// confirms the view before it goes stale.
+    pub fn wait_ms(&self) -> u64 {
+        (self.max_staleness_ms / 2).min(MAX_WAIT_MS)
+    }
+
+    /// The path and query of the next poll under `base`: the changes after the cursor, or a
+    /// snapshot when there is none.
+    pub fn poll_path(&self, base: &str) -> String {
+        match self.cursor {
+            Some(seq) => format!("{base}?after={seq}&wait_ms={}", self.wait_ms()),
+            None => format!("{base}?wait_ms=0"),
+        }
+    }
+
+    /// The largest poll answer worth reading: a snapshot of `max_entries` entries.
+    pub fn max_answer_bytes(&self) -> usize {
+        self.max_entries.saturating_mul(BYTES_PER_ENTRY)
+    }
+
+    /// Applies the body of a `200` poll answer. On error the view keeps its state and cursor
+    /// (unless it overflowed or lost its sequence) and is simply not confirmed, so it goes stale.
+    pub fn apply_body(&mut self, body: &[u8], now_ms: u64) -> Result<Applied, ViewError> {
+        let answer: PollAnswer =
+            serde_json::from_slice(body).map_err(|e| ViewError::Malformed(e.to_string()))?;
+        self.apply(answer, now_ms)
+    }
+
+    /// Applies one decoded answer at `now_ms` (unix ms).
+    pub fn apply(&mut self, answer: PollAnswer, now_ms: u64) -> Result<Applied, ViewError> {
+        let now_secs = secs(now_ms);
+        let applied = match answer {
+            PollAnswer::Snapshot(snapshot) => self.apply_snapshot(snapshot, now_secs)?,
+            PollAnswer::Changes(changes) => self.apply_changes(changes, now_secs)?,
+        };
+        self.confirmed_at_ms = Some(now_ms);
+        if now_secs.saturating_sub(self.last_prune_secs) >= PRUNE_INTERVAL_SECS {
+            self.prune(now_secs);
+        }
+        Ok(applied)
+    }
+
+    fn apply_snapshot(&mut self, s: Snapshot, t: i64) -> Result<Applied, ViewError> {
+        let entries = s.jtis.iter().filter(|j| live(j.until, t)).count()
+            + s.users.len()
+            + s.sessions.iter().filter(|x| x.until > t).count();
+        if entries > self.max_entries {
+            self.overflow();
+            return Err(ViewError::Overflow(entries));
+        }
+        self.clear();
+        self.skew_seconds = s.skew_seconds;
+        self.not_before = s.not_before;
+        for j in s.jtis.into_iter().filter(|j| live(j.until, t)) {
+            self.add_jti(&j.sub, &j.jti, j.until);
+        }
+        for u in s.users {
+            self.raise_version(u.sub, u.version);
+        }
+        for x in s.sessions.into_iter().filter(|x| x.until > t) {
+            self.end_session(x.sid, x.until);
+        }
+        self.cursor = Some(s.seq);
+        self.overflowed = false;
+        Ok(Applied::Snapshot { entries })
+    }
+
+    fn apply_changes(&mut self, c: Changes, now_secs: i64) -> Result<Applied, ViewError> {
+        if self.cursor != Some(c.after) {
+            let cursor = self.cursor;
+            self.cursor = None;
+            return Err(ViewError::OutOfSequence {
+                cursor,
+                got: c.after,
+            });
+        }
+        let mut expected = c.after;
+        for entry in &c.changes {
+            if Some(entry.seq) != expected.checked_add(1) {
+                self.cursor = None;
+                return Err(ViewError::OutOfSequence {
+                    cursor: Some(expected),
+                    got: entry.seq,
+                });
+            }
+            expected = entry.seq;
+        }
+        if c.seq != expected {
+            self.cursor = None;
+            return Err(ViewError::OutOfSequence {
+                cursor: Some(expected),
+                got: c.seq,
+            });
+        }
+        let count = c.changes.len();
+        for entry in c.changes {
+            self.apply_change(entry.change, now_secs);
+        }
+        if self.len() > self.max_entries {
+            let n = self.len();
+            self.overflow();
+            return Err(ViewError::Overflow(n));
+        }
+        self.cursor = Some(c.seq);
+        Ok(Applied::Changes { count })
+    }
+
+    fn apply_change(&mut self, change: Change, now: i64) {
+        match change {
+            Change::Jti { sub, jti, until } => {
+                if live(until, now) {
+                    self.add_jti(&sub, &jti, until);
+                }
+            }
+            Change::User { sub, version } => self.raise_version(sub, version),
+            Change::Session { sid, until } => {
+                if until > now {
+                    self.end_session(sid, until);
+                }
+            }
+            Change::NotBefore { not_before } => {
+                self.not_before = self.not_before.max(Some(not_before));
+            }
+        }
+    }
+
+    /// A revocation is only ever lengthened (`None` = for good wins).
+    fn add_jti(&mut self, sub: &str, jti: &str, until: Option<i64>) {
+        let slot = self.jtis.entry(jti_key(sub, jti)).or_insert(until);
+        if slot.is_some() {
+            *slot = match until {
+                None => None,
+                Some(u) => slot.map(|s| s.max(u)),
+            };
+        }
+    }
+
+    fn raise_version(&mut self, sub: String, version: u64) {
+        let slot = self.users.entry(sub).or_insert(0);
+        *slot = (*slot).max(version);
+    }
+
+    fn end_session(&mut self, sid: String, until: i64) {
+        let slot = self.sessions.entry(sid).or_insert(until);
+        *slot = (*slot).max(until);
+    }
+
+    fn clear(&mut self) {
+        self.jtis = HashMap::new();
+        self.users = HashMap::new();
+        self.sessions = HashMap::new();
+        self.not_before = None;
+    }
+
+    /// Drops everything (forgetting part of it would allow what must be denied) and asks for a
+    /// snapshot; the view stays untrusted until one fits.
+    fn overflow(&mut self) {
+        self.clear();
+        self.overflowed = true;
+        self.cursor = None;
+    }
+
+    fn prune(&mut self, now: i64) {
+        self.jtis.retain(|_, until| live(*until, now));
+        self.sessions.retain(|_, until| *until > now);
+        self.last_prune_secs = now;
+    }
+
+    /// The local verdict for a token at `now_ms` (unix ms), or `None` when the view may not
+    /// answer (call out).
+    pub fn decide(&self, request: &CheckRequest, now_ms: u64) -> Option<Verdict> {
+        if !self.trusted(now_ms) {
+            return None;
+        }
+        let t = secs(now_ms);
+        if past_revocation_window(request.exp, t, self.skew_seconds) {
+            return Some(Verdict::Deny(Reason::TokenExpired));
+        }
+        if revoked_by_not_before(self.not_before, request.iat) {
+            return Some(Verdict::Deny(Reason::RevokedAll));
+        }
+        if let Some(until) = self.jtis.get(&jti_key(&request.sub, &request.jti)) {
+            if live(*until, t) {
+                return Some(Verdict::Deny(Reason::Revoked));
+            }
+        }
+        let current = self.users.get(&request.sub).copied().unwrap_or(0);
+        if request.ver.unwrap_or(0) < current {
+            return Some(Verdict::Deny(Reason::StaleVersion));
+        }
+        let Some(sid) = &request.sid else {
+            return Some(Verdict::Allow);
+        };
+        match sid_owner(sid) {
+            None => Some(Verdict::Deny(Reason::SessionMissing)),
+            Some(owner) if owner == user_tag(&request.sub) => {
+                match self.sessions.get(sid.as_str()) {
+                    Some(until) if *until > t => Some(Verdict::Deny(Reason::SessionMissing)),
+                    _ => Some(Verdict::Allow),
+                }
+            }
+            // Another user's slot: whether that session exists decides the reason.
+            Some(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

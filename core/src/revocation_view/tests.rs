@@ -1,0 +1,359 @@
+use super::wire::*;
+use super::*;
+
+const T0: i64 = 1_800_000_000;
+
+/// Unix ms of `secs` + `ms`.
+fn now(secs: i64, ms: u64) -> u64 {
+    u64::try_from(secs).unwrap() * 1000 + ms
+}
+
+fn request(sub: &str, jti: &str) -> CheckRequest {
+    CheckRequest {
+        sub: sub.into(),
+        jti: jti.into(),
+        sid: None,
+        ver: None,
+        iat: Some(T0 - 10),
+        exp: T0 + 600,
+        iss: None,
+    }
+}
+
+fn snapshot(seq: u64) -> Snapshot {
+    Snapshot {
+        seq,
+        skew_seconds: 300,
+        not_before: None,
+        jtis: vec![],
+        users: vec![],
+        sessions: vec![],
+    }
+}
+
+fn changes(after: u64, list: Vec<Change>) -> PollAnswer {
+    let changes: Vec<FeedEntry> = list
+        .into_iter()
+        .zip(after + 1..)
+        .map(|(change, seq)| FeedEntry { seq, change })
+        .collect();
+    let seq = after + changes.len() as u64;
+    PollAnswer::Changes(Changes {
+        after,
+        seq,
+        changes,
+    })
+}
+
+fn synced(seq: u64) -> RevocationView {
+    let mut view = RevocationView::new(1000, 100);
+    view.apply(PollAnswer::Snapshot(snapshot(seq)), now(T0, 0))
+        .unwrap();
+    view
+}
+
+fn sid_of(sub: &str) -> String {
+    format!("{}.{}", "A".repeat(22), user_tag(sub))
+}
+
+#[test]
+fn untrusted_until_synchronised_and_after_staleness() {
+    let mut view = RevocationView::new(1000, 100);
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 0)), None);
+    view.apply(PollAnswer::Snapshot(snapshot(5)), now(T0, 0))
+        .unwrap();
+    assert_eq!(
+        view.decide(&request("a", "j"), now(T0, 999)),
+        Some(Verdict::Allow)
+    );
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 1000)), None);
+    // An empty answer confirms it again.
+    view.apply(changes(5, vec![]), now(T0 + 1, 500)).unwrap();
+    assert_eq!(
+        view.decide(&request("a", "j"), now(T0 + 1, 600)),
+        Some(Verdict::Allow)
+    );
+    // A clock that went back is not a confirmation.
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 0)), None);
+}
+
+#[test]
+fn same_answers_as_the_verifier() {
+    let mut view = synced(1);
+    let sub = "alice";
+    view.apply(
+        changes(
+            1,
+            vec![
+                Change::Jti {
+                    sub: sub.into(),
+                    jti: "gone".into(),
+                    until: Some(T0 + 900),
+                },
+                Change::User {
+                    sub: sub.into(),
+                    version: 3,
+                },
+                Change::Session {
+                    sid: sid_of(sub),
+                    until: T0 + 900,
+                },
+            ],
+        ),
+        now(T0, 10),
+    )
+    .unwrap();
+    let at = now(T0, 20);
+    let deny = |r| Some(Verdict::Deny(r));
+    let mut r = request(sub, "gone");
+    r.ver = Some(3);
+    assert_eq!(view.decide(&r, at), deny(Reason::Revoked));
+    // The jti is per user, as in the verifier's key layout.
+    let mut other = request("bob", "gone");
+    other.ver = Some(0);
+    assert_eq!(view.decide(&other, at), Some(Verdict::Allow));
+    let mut r = request(sub, "kept");
+    r.ver = Some(2);
+    assert_eq!(view.decide(&r, at), deny(Reason::StaleVersion));
+    r.ver = None;
+    assert_eq!(view.decide(&r, at), deny(Reason::StaleVersion));
+    r.ver = Some(3);
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    r.sid = Some(sid_of(sub));
+    assert_eq!(view.decide(&r, at), deny(Reason::SessionMissing));
+    r.sid = Some(format!("{}.{}", "B".repeat(22), user_tag(sub)));
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    r.sid = Some("no-such-session".into());
+    assert_eq!(view.decide(&r, at), deny(Reason::SessionMissing));
+    // Another user's sid: only the verifier knows whether it exists.
+    r.sid = Some(sid_of("bob"));
+    assert_eq!(view.decide(&r, at), None);
+    // Past exp + the verifier's skew.
+    let mut old = request(sub, "kept");
+    old.ver = Some(3);
+    old.exp = T0 - 300;
+    assert_eq!(view.decide(&old, at), deny(Reason::TokenExpired));
+    old.exp = T0 - 299;
+    assert_eq!(view.decide(&old, at), Some(Verdict::Allow));
+    old.exp = 0;
+    assert_eq!(view.decide(&old, at), Some(Verdict::Allow));
+}
+
+#[test]
+fn revoke_all_uses_the_verifier_rule() {
+    let mut view = synced(1);
+    view.apply(
+        changes(1, vec![Change::NotBefore { not_before: T0 - 5 }]),
+        now(T0, 0),
+    )
+    .unwrap();
+    let at = now(T0, 1);
+    let mut r = request("a", "j");
+    r.iat = Some(T0 - 5);
+    assert_eq!(view.decide(&r, at), Some(Verdict::Deny(Reason::RevokedAll)));
+    r.iat = None;
+    assert_eq!(view.decide(&r, at), Some(Verdict::Deny(Reason::RevokedAll)));
+    r.iat = Some(T0 - 4);
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    // Never lowered.
+    view.apply(
+        changes(
+            2,
+            vec![Change::NotBefore {
+                not_before: T0 - 100,
+            }],
+        ),
+        now(T0, 2),
+    )
+    .unwrap();
+    r.iat = Some(T0 - 5);
+    assert_eq!(
+        view.decide(&r, now(T0, 3)),
+        Some(Verdict::Deny(Reason::RevokedAll))
+    );
+}
+
+#[test]
+fn entries_lapse_at_their_until_and_revocations_only_lengthen() {
+    let mut view = synced(1);
+    let jti = |until| Change::Jti {
+        sub: "a".into(),
+        jti: "j".into(),
+        until,
+    };
+    view.apply(changes(1, vec![jti(Some(T0 + 5))]), now(T0, 0))
+        .unwrap();
+    view.apply(changes(2, vec![jti(Some(T0 + 2))]), now(T0, 1))
+        .unwrap();
+    let mut r = request("a", "j");
+    r.exp = 0;
+    assert_eq!(
+        view.decide(&r, now(T0 + 4, 0)),
+        None,
+        "stale by then; confirm first"
+    );
+    view.apply(changes(3, vec![]), now(T0 + 4, 0)).unwrap();
+    assert_eq!(
+        view.decide(&r, now(T0 + 4, 1)),
+        Some(Verdict::Deny(Reason::Revoked))
+    );
+    view.apply(changes(3, vec![]), now(T0 + 5, 0)).unwrap();
+    assert_eq!(view.decide(&r, now(T0 + 5, 1)), Some(Verdict::Allow));
+    view.apply(changes(3, vec![jti(None)]), now(T0 + 5, 2))
+        .unwrap();
+    view.apply(changes(4, vec![jti(Some(T0 + 6))]), now(T0 + 5, 3))
+        .unwrap();
+    view.apply(changes(5, vec![]), now(T0 + 100, 0)).unwrap();
+    assert_eq!(
+        view.decide(&r, now(T0 + 100, 1)),
+        Some(Verdict::Deny(Reason::Revoked))
+    );
+}
+
+#[test]
+fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
+    let mut view = synced(10);
+    let gap = PollAnswer::Changes(Changes {
+        after: 10,
+        seq: 12,
+        changes: vec![FeedEntry {
+            seq: 12,
+            change: Change::NotBefore { not_before: 1 },
+        }],
+    });
+    assert!(matches!(
+        view.apply(gap, now(T0, 1)),
+        Err(ViewError::OutOfSequence { .. })
+    ));
+    assert_eq!(view.cursor(), None);
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
+    assert_eq!(
+        view.poll_path("/v1/revocations"),
+        "/v1/revocations?wait_ms=0"
+    );
+
+    let mut view = synced(10);
+    assert!(view.apply(changes(9, vec![]), now(T0, 1)).is_err());
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
+
+    // A seq that does not match the last change.
+    let mut view = synced(10);
+    let mut answer = changes(10, vec![Change::NotBefore { not_before: 1 }]);
+    if let PollAnswer::Changes(c) = &mut answer {
+        c.seq = 20;
+    }
+    assert!(view.apply(answer, now(T0, 1)).is_err());
+}
+
+#[test]
+fn malformed_answers_are_not_confirmations() {
+    let mut view = synced(3);
+    let bodies: [&[u8]; 4] = [
+        b"{\"kind\":\"changes\"",
+        b"{\"kind\":\"changes\",\"after\":3,\"seq\":4,\"changes\":[{\"seq\":4,\"change\":{\"type\":\"later\"}}]}",
+        b"{}",
+        b"",
+    ];
+    for body in bodies {
+        assert!(
+            matches!(
+                view.apply_body(body, now(T0 + 5, 0)),
+                Err(ViewError::Malformed(_))
+            ),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(view.decide(&request("a", "j"), now(T0 + 5, 1)), None);
+    }
+    // The cursor survives, so the next good answer resumes.
+    let ok = br#"{"kind":"changes","after":3,"seq":3,"changes":[]}"#;
+    view.apply_body(ok, now(T0 + 5, 2)).unwrap();
+    assert_eq!(
+        view.decide(&request("a", "j"), now(T0 + 5, 3)),
+        Some(Verdict::Allow)
+    );
+}
+
+#[test]
+fn past_max_entries_the_view_is_dropped_and_untrusted() {
+    let mut view = RevocationView::new(1000, 3);
+    let mut s = snapshot(1);
+    for i in 0..4 {
+        s.users.push(UserVersion {
+            sub: format!("u{i}"),
+            version: 1,
+        });
+    }
+    assert_eq!(
+        view.apply(PollAnswer::Snapshot(s.clone()), now(T0, 0)),
+        Err(ViewError::Overflow(4))
+    );
+    assert!(view.overflowed());
+    assert_eq!(view.decide(&request("a", "j"), now(T0, 1)), None);
+    s.users.pop();
+    view.apply(PollAnswer::Snapshot(s), now(T0, 2)).unwrap();
+    assert_eq!(view.len(), 3);
+    let mut r = request("u0", "j");
+    assert_eq!(
+        view.decide(&r, now(T0, 3)),
+        Some(Verdict::Deny(Reason::StaleVersion))
+    );
+    r.ver = Some(1);
+    assert_eq!(view.decide(&r, now(T0, 3)), Some(Verdict::Allow));
+    // One more by a change: dropped, untrusted, snapshot asked.
+    let more = changes(
+        1,
+        vec![Change::Jti {
+            sub: "a".into(),
+            jti: "j".into(),
+            until: None,
+        }],
+    );
+    assert_eq!(view.apply(more, now(T0, 4)), Err(ViewError::Overflow(4)));
+    assert_eq!(view.decide(&r, now(T0, 5)), None);
+    assert_eq!(view.len(), 0);
+    assert_eq!(view.cursor(), None);
+}
+
+#[test]
+fn snapshots_leave_out_what_has_lapsed() {
+    let mut view = RevocationView::new(1000, 2);
+    let mut s = snapshot(1);
+    s.jtis.push(RevokedJti {
+        sub: "a".into(),
+        jti: "old".into(),
+        until: Some(T0 - 1),
+    });
+    s.sessions.push(EndedSession {
+        sid: "x".into(),
+        until: T0,
+    });
+    s.jtis.push(RevokedJti {
+        sub: "a".into(),
+        jti: "new".into(),
+        until: None,
+    });
+    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    assert_eq!(view.len(), 1);
+}
+
+#[test]
+fn poll_paths() {
+    let view = synced(42);
+    assert_eq!(
+        view.poll_path("/v1/revocations"),
+        "/v1/revocations?after=42&wait_ms=500"
+    );
+    assert_eq!(view.max_answer_bytes(), 100 * BYTES_PER_ENTRY);
+    let slow = RevocationView::new(3_600_000, 1);
+    assert_eq!(slow.wait_ms(), MAX_WAIT_MS);
+}
+
+#[test]
+fn sid_shapes_match_the_verifier() {
+    assert_eq!(user_tag("alice").len(), 22);
+    assert!(sid_owner(&sid_of("alice")).is_some());
+    assert!(sid_owner("short.tag").is_none());
+    assert!(sid_owner(&format!("{}.{}", "A".repeat(22), "b".repeat(23))).is_none());
+    assert!(sid_owner(&format!("{}.{}", "A+".repeat(11), "b".repeat(22))).is_none());
+}

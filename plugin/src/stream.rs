@@ -1,0 +1,76 @@
+//! Stream mode: the root context long-polls the verifier's revocation feed and applies each
+//! answer to this VM's revocation view (in core's `Filter`), which the request contexts read
+//! through `Shared` with no call of their own.
+//!
+//! Each VM (Envoy worker) keeps its own view and its own poll rather than one singleton VM
+//! publishing the view through shared data: a request then reads plain maps of its own VM, and
+//! no copy of the view is (de)serialised per change; the price is one long-poll per worker.
+
+use crate::host;
+use crate::shared::Shared;
+use warden_core::flow::{Note, Now, Reply};
+
+/// Pause after a failed poll before the next, so a verifier that is down is not hammered.
+const RETRY_MS: u64 = 250;
+/// Pause before asking again for a snapshot that did not fit `max_entries`.
+const OVERFLOW_RETRY_MS: u64 = 5_000;
+
+#[derive(Default)]
+pub struct Poller {
+    /// Token and read bound of the poll in flight.
+    in_flight: Option<(u32, usize)>,
+    /// No poll starts before this time (ms).
+    next_at_ms: u64,
+}
+
+impl Poller {
+    pub fn clear(&mut self) {
+        *self = Poller::default();
+    }
+
+    /// Starts the next poll unless one is in flight or a pause is running.
+    pub fn start(&mut self, shared: &Shared, now: Now) {
+        if self.in_flight.is_some() || now.unix_ms < self.next_at_ms {
+            return;
+        }
+        let Some(call) = shared.filter.borrow().revocation_poll() else {
+            return;
+        };
+        match host::dispatch(&call) {
+            Ok(token) => self.in_flight = Some((token, call.max_response_bytes)),
+            Err(why) => self.answered(shared, &Reply::NotStarted(why), now),
+        }
+    }
+
+    /// Applies the reply to call `token` if it is this poll's, and starts the next one.
+    pub fn finish(&mut self, shared: &Shared, token: u32, body_size: usize, now: Now) -> bool {
+        let Some((_, max_bytes)) = self.in_flight.take_if(|(t, _)| *t == token) else {
+            return false;
+        };
+        let reply = host::reply(body_size, max_bytes);
+        self.answered(shared, &reply, now);
+        self.start(shared, now);
+        true
+    }
+
+    fn answered(&mut self, shared: &Shared, reply: &Reply, now: Now) {
+        let report = shared.filter.borrow_mut().revocations_answered(reply, now);
+        shared.report(&report);
+        let failed = report
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::FeedFailed { .. }));
+        let overflowed = shared
+            .filter
+            .borrow()
+            .revocations
+            .as_ref()
+            .is_some_and(|view| view.overflowed());
+        let pause = match (overflowed, failed) {
+            (true, _) => OVERFLOW_RETRY_MS,
+            (false, true) => RETRY_MS,
+            (false, false) => 0,
+        };
+        self.next_at_ms = now.unix_ms.saturating_add(pause);
+    }
+}

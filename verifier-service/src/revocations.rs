@@ -1,0 +1,158 @@
+//! `GET /v1/revocations?after=SEQ&wait_ms=N` (check listener): the revocation feed for filters in
+//! stream mode. Answers the changes after `SEQ` as soon as there are any, an empty list after
+//! `wait_ms`, or a snapshot with its sequence number when `SEQ` is absent, unknown or trimmed.
+//! The wire format is `warden_core::revocation_view::wire`.
+
+use crate::error::ApiError;
+use crate::state::{unix_now, AppState};
+use crate::store::feed::{feed_changed, FeedRead};
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::time::Duration;
+use tokio::time::Instant;
+use warden_core::revocation_view::wire::{Changes, PollAnswer};
+
+/// Longest long-poll accepted.
+pub const MAX_WAIT_MS: u64 = 30_000;
+/// Most changes in one answer; the filter asks again at once for the rest.
+pub const MAX_CHANGES: usize = 1000;
+/// How often a waiting poll re-reads the feed, for changes other verifier instances appended.
+pub const SHORT_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PollQuery {
+    pub after: Option<u64>,
+    pub wait_ms: u64,
+}
+
+/// Reads `after` and `wait_ms` (decimal, each at most once); anything else is refused.
+pub fn parse_query(raw: Option<&str>) -> Result<PollQuery, ApiError> {
+    let mut query = PollQuery::default();
+    let mut wait_ms = None;
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "after" => &mut query.after,
+            "wait_ms" => &mut wait_ms,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{}`",
+                    other.escape_default()
+                )))
+            }
+        };
+        if slot.is_some() {
+            return Err(ApiError::bad_request(format!("`{name}` given twice")));
+        }
+        let number = (!value.is_empty()
+            && value.len() <= 20
+            && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| ApiError::bad_request(format!("`{name}` must be a non-negative integer")))?;
+        *slot = Some(number);
+    }
+    query.wait_ms = wait_ms.unwrap_or(0);
+    if query.wait_ms > MAX_WAIT_MS {
+        return Err(ApiError::bad_request(format!(
+            "`wait_ms` must be at most {MAX_WAIT_MS}"
+        )));
+    }
+    Ok(query)
+}
+
+pub async fn handle(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let result = async {
+        let query = parse_query(raw.as_deref())?;
+        answer(&state, query.after, Duration::from_millis(query.wait_ms)).await
+    }
+    .await;
+    match result {
+        Ok(answer) => ([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn snapshot(state: &AppState) -> Result<PollAnswer, ApiError> {
+    let now = unix_now()?;
+    let snapshot = state
+        .0
+        .store
+        .feed_snapshot(now, state.0.settings.revocation_skew_seconds)
+        .await
+        .map_err(|e| state.store_failed("feed_snapshot", e))?;
+    Ok(PollAnswer::Snapshot(snapshot))
+}
+
+async fn answer(
+    state: &AppState,
+    after: Option<u64>,
+    wait: Duration,
+) -> Result<PollAnswer, ApiError> {
+    let Some(after) = after else {
+        return snapshot(state).await;
+    };
+    let deadline = Instant::now() + wait;
+    loop {
+        // Registered before the read, so an append between the read and the wait still wakes.
+        let notified = feed_changed().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let read = state
+            .0
+            .store
+            .read_feed(after, MAX_CHANGES)
+            .await
+            .map_err(|e| state.store_failed("read_feed", e))?;
+        let changes = match read {
+            FeedRead::Gone => return snapshot(state).await,
+            FeedRead::Changes(changes) => changes,
+        };
+        let now = Instant::now();
+        if !changes.is_empty() || now >= deadline {
+            let seq = changes.last().map_or(after, |entry| entry.seq);
+            return Ok(PollAnswer::Changes(Changes {
+                after,
+                seq,
+                changes,
+            }));
+        }
+        let nap = SHORT_POLL.min(deadline - now);
+        let _ = tokio::time::timeout(nap, notified).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        assert_eq!(parse_query(None).unwrap(), PollQuery::default());
+        assert_eq!(
+            parse_query(Some("after=17&wait_ms=500")).unwrap(),
+            PollQuery {
+                after: Some(17),
+                wait_ms: 500
+            }
+        );
+        assert_eq!(parse_query(Some("wait_ms=30000")).unwrap().wait_ms, 30_000);
+        for bad in [
+            "after=-1",
+            "after=",
+            "after=1&after=2",
+            "wait_ms=30001",
+            "wait_ms=1e3",
+            "other=1",
+            "after=99999999999999999999999",
+            "after=%31",
+        ] {
+            assert!(
+                matches!(parse_query(Some(bad)), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The revocation feed: every change that can deny a token gets a strictly increasing sequence
+//! number, and the feed keeps a bounded copy of the revocation state beside it, so a snapshot is
+//! one read of one slot.
+//!
+//! | key                        | type   | content                                              |
+//! |----------------------------|--------|------------------------------------------------------|
+//! | `warden:{feed}:seq`        | string | the last sequence number given                       |
+//! | `warden:{feed}:log`        | stream | entry `<seq>-0`, field `c`: the change as JSON       |
+//! | `warden:{feed}:jti`        | zset   | `["sub","jti"]` scored by until (`+inf`: for good)   |
+//! | `warden:{feed}:ver`        | hash   | sub → highest version announced                      |
+//! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
+//! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
+//!
+//! All feed keys share the `{feed}` hash tag: one script appends an entry and updates the state
+//! atomically, also on Redis Cluster. A user's keys live on other slots, so no script can do
+//! both; the feed entry is written FIRST and the change after it. An acknowledged change thus
+//! always has its entry; an entry whose change then failed only denies what the caller meant to
+//! deny.
+//!
+//! Sequence numbers start at the time in ms × 1000 when the counter is (re)created, so a feed
+//! rebuilt after Redis lost its data never reuses a number a filter already holds as its cursor.
+
+use super::keys::UserTag;
+use super::{ScriptRef, Store, StoreError};
+use redis::Script;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use warden_core::revocation_view::wire::{
+    Change, EndedSession, FeedEntry, RevokedJti, Snapshot, UserVersion,
+};
+
+pub const FEED_SEQ: &str = "warden:{feed}:seq";
+pub const FEED_LOG: &str = "warden:{feed}:log";
+pub const FEED_JTIS: &str = "warden:{feed}:jti";
+pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
+pub const FEED_SESSIONS: &str = "warden:{feed}:sid";
+pub const FEED_NOT_BEFORE: &str = "warden:{feed}:nb";
+
+/// Entries kept in the log (approximately); a filter further behind gets a snapshot.
+pub const FEED_MAX_LEN: u64 = 100_000;
+
+/// Wakes the long-polls of this process when it appended; polls also re-read on a short
+/// interval, for changes appended by other verifier instances.
+static FEED_CHANGED: Notify = Notify::const_new();
+
+/// Appends changes. KEYS: seq, log, jti, ver, sid, nb. ARGV: 1 initial seq, 2 log max length,
+/// 3 now (unix s), then per change: JSON, kind, member, score. Returns the last seq given.
+const APPEND: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local start = tonumber(ARGV[1])
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  if last[1] then
+    local top = tonumber(string.match(last[1][1], '^(%d+)'))
+    if top and top > start then start = top end
+  end
+  redis.call('SET', KEYS[1], string.format('%.0f', start))
+end
+local seq = 0
+for i = 4, #ARGV, 4 do
+  seq = redis.call('INCR', KEYS[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], string.format('%.0f', seq) .. '-0', 'c', ARGV[i])
+  local kind, member, score = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if kind == 'jti' then
+    redis.call('ZADD', KEYS[3], 'GT', score, member)
+  elseif kind == 'user' then
+    local current = tonumber(redis.call('HGET', KEYS[4], member) or '0') or 0
+    if tonumber(score) > current then redis.call('HSET', KEYS[4], member, score) end
+  elseif kind == 'session' then
+    redis.call('ZADD', KEYS[5], 'GT', score, member)
+  elseif kind == 'not_before' then
+    local current = tonumber(redis.call('GET', KEYS[6]) or '0') or 0
+    if tonumber(score) > current then redis.call('SET', KEYS[6], score) end
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3])
+return seq
+"#;
+
+/// The state as of one seq. KEYS: seq, jti, ver, sid, nb. ARGV: 1 now (unix s).
+const SNAPSHOT: &str = r#"
+return {
+  redis.call('GET', KEYS[1]) or '0',
+  redis.call('GET', KEYS[5]) or '',
+  redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
+  redis.call('HGETALL', KEYS[3]),
+  redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+}
+"#;
+
+fn append_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(APPEND))
+}
+
+fn snapshot_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(SNAPSHOT))
+}
+
+/// What a reader of the feed gets for a cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FeedRead {
+    /// The changes after the cursor (maybe none yet).
+    Changes(Vec<FeedEntry>),
+    /// The cursor is unknown or trimmed: the reader needs a snapshot.
+    Gone,
+}
+
+/// The kind, set member and score of a change in the feed's state.
+fn state_args(change: &Change) -> Result<(&'static str, String, String), StoreError> {
+    Ok(match change {
+        Change::Jti { sub, jti, until } => (
+            "jti",
+            serde_json::to_string(&(sub, jti))
+                .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
+            until.map_or_else(|| "+inf".to_owned(), |u| u.to_string()),
+        ),
+        Change::User { sub, version } => ("user", sub.clone(), version.to_string()),
+        Change::Session { sid, until } => ("session", sid.clone(), until.to_string()),
+        Change::NotBefore { not_before } => ("not_before", String::new(), not_before.to_string()),
+    })
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn parse_seq(id: &str) -> Result<u64, StoreError> {
+    id.split_once('-')
+        .and_then(|(seq, _)| seq.parse().ok())
+        .ok_or_else(|| StoreError::UnexpectedReply(format!("feed entry id {id}")))
+}
+
+fn parse_score(score: &str) -> Result<Option<i64>, StoreError> {
+    match score {
+        "inf" | "+inf" => Ok(None),
+        text => text
+            .parse::<f64>()
+            .map(|f| Some(f as i64))
+            .map_err(|_| StoreError::UnexpectedReply(format!("feed score {text}"))),
+    }
+}
+
+fn pairs(flat: Vec<String>) -> impl Iterator<Item = (String, String)> {
+    let mut it = flat.into_iter();
+    std::iter::from_fn(move || Some((it.next()?, it.next()?)))
+}
+
+/// Waits until this process appends to the feed (or spuriously).
+pub fn feed_changed() -> &'static Notify {
+    &FEED_CHANGED
+}
+
+impl Store {
+    /// Gives `changes` their sequence numbers and records them. Call it BEFORE making the change
+    /// itself, and acknowledge the change only after both succeeded. Returns the last number.
+    pub async fn append_feed(&self, changes: &[Change], now: i64) -> Result<u64, StoreError> {
+        let mut args = vec![
+            unix_ms().saturating_mul(1000).to_string(),
+            FEED_MAX_LEN.to_string(),
+            now.to_string(),
+        ];
+        for change in changes {
+            let (kind, member, score) = state_args(change)?;
+            args.push(
+                serde_json::to_string(change)
+                    .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
+            );
+            args.extend([kind.to_owned(), member, score]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let keys = [
+            FEED_SEQ,
+            FEED_LOG,
+            FEED_JTIS,
+            FEED_VERSIONS,
+            FEED_SESSIONS,
+            FEED_NOT_BEFORE,
+        ];
+        let script = ScriptRef {
+            script: append_script(),
+            source: APPEND,
+        };
+        let seq: u64 = self
+            .write(|by_hash| script.cmd(by_hash, &keys, &args))
+            .await?;
+        FEED_CHANGED.notify_waiters();
+        Ok(seq)
+    }
+
+    /// The changes after `after` (at most `limit`), or `Gone` when the feed no longer holds the
+    /// entry `after` itself (trimmed, or a number this feed never gave).
+    pub async fn read_feed(&self, after: u64, limit: usize) -> Result<FeedRead, StoreError> {
+        let start = format!("{after}-0");
+        let (head, entries): (Option<u64>, Vec<(String, Vec<String>)>) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(FEED_SEQ);
+                pipe.cmd("XRANGE")
+                    .arg(FEED_LOG)
+                    .arg(&start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(limit.saturating_add(1));
+                pipe
+            })
+            .await?;
+        let head = head.unwrap_or(0);
+        let holds_cursor = entries.first().is_some_and(|(id, _)| *id == start);
+        if !holds_cursor {
+            // Nothing after the cursor when it is the head itself; anything else is a gap.
+            return Ok(if after == head {
+                FeedRead::Changes(Vec::new())
+            } else {
+                FeedRead::Gone
+            });
+        }
+        let mut out = Vec::with_capacity(entries.len().saturating_sub(1));
+        for (id, fields) in entries.into_iter().skip(1) {
+            let seq = parse_seq(&id)?;
+            let json = pairs(fields)
+                .find(|(name, _)| name == "c")
+                .map(|(_, value)| value)
+                .ok_or_else(|| StoreError::UnexpectedReply(format!("feed entry {id}")))?;
+            let change: Change = serde_json::from_str(&json)
+                .map_err(|e| StoreError::UnexpectedReply(format!("feed entry {id}: {e}")))?;
+            out.push(FeedEntry { seq, change });
+        }
+        Ok(FeedRead::Changes(out))
+    }
+
+    /// The feed's state as of its current seq, without what lapsed by `now`.
+    pub async fn feed_snapshot(&self, now: i64, skew_seconds: u64) -> Result<Snapshot, StoreError> {
+        let now_arg = now.to_string();
+        let keys = [
+            FEED_SEQ,
+            FEED_JTIS,
+            FEED_VERSIONS,
+            FEED_SESSIONS,
+            FEED_NOT_BEFORE,
+        ];
+        let script = ScriptRef {
+            script: snapshot_script(),
+            source: SNAPSHOT,
+        };
+        type Raw = (String, String, Vec<String>, Vec<String>, Vec<String>);
+        let ((seq, not_before, jtis, users, sessions),): (Raw,) = self
+            .run(self.options.timeout, |by_hash| {
+                let mut pipe = redis::pipe();
+                pipe.add_command(script.cmd(by_hash, &keys, &[now_arg.as_str()]));
+                pipe
+            })
+            .await?;
+        let bad = |what: &str| StoreError::UnexpectedReply(format!("feed snapshot {what}"));
+        let mut snapshot = Snapshot {
+            seq: seq.parse().map_err(|_| bad("seq"))?,
+            skew_seconds,
+            not_before: match not_before.as_str() {
+                "" => None,
+                text => Some(text.parse().map_err(|_| bad("not-before"))?),
+            },
+            jtis: Vec::new(),
+            users: Vec::new(),
+            sessions: Vec::new(),
+        };
+        for (member, score) in pairs(jtis) {
+            let (sub, jti): (String, String) =
+                serde_json::from_str(&member).map_err(|_| bad("jti"))?;
+            let until = parse_score(&score)?;
+            snapshot.jtis.push(RevokedJti { sub, jti, until });
+        }
+        for (sub, version) in pairs(users) {
+            let version = version.parse().map_err(|_| bad("version"))?;
+            snapshot.users.push(UserVersion { sub, version });
+        }
+        for (sid, score) in pairs(sessions) {
+            let until = parse_score(&score)?.ok_or_else(|| bad("session"))?;
+            snapshot.sessions.push(EndedSession { sid, until });
+        }
+        Ok(snapshot)
+    }
+
+    /// Feed entries for revoking a user, written before the revocation itself: the version it
+    /// will at least reach, and the end of each session it will delete (until the session's own
+    /// end + skew). Returns the version announced; when the revocation then reaches a higher one
+    /// (a concurrent revocation), announce that too with [`Store::append_feed`].
+    pub async fn feed_user_revocation(
+        &self,
+        tag: &UserTag,
+        sub: &str,
+        now: i64,
+        skew_seconds: u64,
+    ) -> Result<u64, StoreError> {
+        let version_key = tag.version_key();
+        let sessions_key = tag.sessions_key();
+        let (version, sessions): (Option<u64>, Vec<String>) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(&version_key);
+                pipe.cmd("ZRANGE")
+                    .arg(&sessions_key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES");
+                pipe
+            })
+            .await?;
+        let next = version.unwrap_or(0).saturating_add(1);
+        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+        let mut changes = vec![Change::User {
+            sub: sub.to_owned(),
+            version: next,
+        }];
+        for (sid, expires_at) in pairs(sessions) {
+            let until = parse_score(&expires_at)?.unwrap_or(i64::MAX);
+            changes.push(Change::Session {
+                sid,
+                until: until.max(now).saturating_add(skew),
+            });
+        }
+        self.append_feed(&changes, now).await?;
+        Ok(next)
+    }
+
+    /// The feed entry for ending session `sid`, written before the session is deleted: it
+    /// matters until the session's own end + skew, or `fallback_until` when no record is found.
+    pub async fn feed_session_end(
+        &self,
+        owner: &UserTag,
+        sid: &str,
+        now: i64,
+        skew_seconds: u64,
+        fallback_until: i64,
+    ) -> Result<u64, StoreError> {
+        let key = owner.session_key(sid);
+        let (expires_at,): (Option<i64>,) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("HGET").arg(&key).arg("expires_at");
+                pipe
+            })
+            .await?;
+        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+        let until = expires_at.map_or(fallback_until, |at| at.max(now).saturating_add(skew));
+        self.append_feed(
+            &[Change::Session {
+                sid: sid.to_owned(),
+                until,
+            }],
+            now,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_arguments() {
+        let (kind, member, score) = state_args(&Change::Jti {
+            sub: "a\"b".into(),
+            jti: "j".into(),
+            until: None,
+        })
+        .unwrap();
+        assert_eq!(
+            (kind, member.as_str(), score.as_str()),
+            ("jti", r#"["a\"b","j"]"#, "+inf")
+        );
+        let (_, _, score) = state_args(&Change::Jti {
+            sub: "a".into(),
+            jti: "j".into(),
+            until: Some(17),
+        })
+        .unwrap();
+        assert_eq!(score, "17");
+        assert_eq!(parse_score("inf").unwrap(), None);
+        assert_eq!(parse_score("1800000000").unwrap(), Some(1_800_000_000));
+        assert_eq!(
+            parse_seq("1764500000000001-0").unwrap(),
+            1_764_500_000_000_001
+        );
+        assert!(parse_seq("x").is_err());
+    }
+
+    #[test]
+    fn the_filter_computes_the_same_user_tag() {
+        for sub in ["alice", "", "{weird}:x", &"é".repeat(100)] {
+            assert_eq!(
+                warden_core::revocation_view::user_tag(sub),
+                UserTag::of_sub(sub).as_str()
+            );
+        }
+    }
+}
