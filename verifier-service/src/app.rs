@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, check, ops};
+use crate::{admin, check, ext_authz, ops};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::serve::Listener;
@@ -33,9 +33,11 @@ fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The check listener: `POST /v1/check` and the operational routes.
+/// The check listener: `POST /v1/check`, `/v1/ext_authz` and the operational routes.
 pub fn check_router(state: AppState) -> Router {
-    with_common_routes(Router::new().route("/v1/check", post(check::handle)), state)
+    let router = Router::new().route("/v1/check", post(check::handle));
+    let router = router.merge(ext_authz::routes());
+    with_common_routes(router, state)
 }
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).

@@ -88,7 +88,10 @@ fn place_sid<'a>(sid: Option<&'a str>, tag: &UserTag) -> SidPlace<'a> {
     }
 }
 
-async fn decide(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
+pub(crate) async fn decide(
+    state: &AppState,
+    request: &CheckRequest,
+) -> Result<CheckResponse, ApiError> {
     let shared = &state.0;
     let now = unix_now()?;
     if past_revocation_window(request.exp, now, shared.settings.revocation_skew_seconds) {

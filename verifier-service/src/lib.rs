@@ -20,6 +20,7 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod error;
+pub mod ext_authz;
 pub mod jose;
 pub mod metrics;
 pub mod not_before;
