@@ -40,7 +40,7 @@ fn load(name: &str) -> Value {
 }
 
 enum Key {
-    Usable(Jwk),
+    Usable(Box<Jwk>),
     /// Warden refuses the key itself, so nothing can verify with it.
     Unusable,
     /// The group tests something JWS does not use.
@@ -49,7 +49,7 @@ enum Key {
 
 impl From<Option<Jwk>> for Key {
     fn from(k: Option<Jwk>) -> Self {
-        k.map_or(Key::Unusable, Key::Usable)
+        k.map_or(Key::Unusable, |k| Key::Usable(Box::new(k)))
     }
 }
 
@@ -144,12 +144,12 @@ fn hmac_key(full_bits: u64) -> impl Fn(&Value, &Value) -> Key {
             return Key::NotApplicable;
         }
         match t["key"].as_str().and_then(|k| hex::decode(k).ok()) {
-            Some(k) => Key::Usable(Jwk {
+            Some(k) => Key::Usable(Box::new(Jwk {
                 kid: None,
                 alg: None,
                 material: KeyMaterial::Hmac(k),
                 spki: Box::default(),
-            }),
+            })),
             None => Key::Unusable,
         }
     }
