@@ -29,6 +29,17 @@ pub const DEFAULT_PAYLOAD_HEADER: &str = "x-jwt-payload";
 /// Largest payload header read; a token's payload is far smaller (`max_token_bytes` 8 KiB).
 const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 
+/// `--ext-authz-payload-header`: a valid header name, compared in lower case.
+pub fn header_name(name: &str) -> Result<String, String> {
+    let lower = name.to_ascii_lowercase();
+    match HeaderName::try_from(lower.as_str()) {
+        Ok(_) => Ok(lower),
+        Err(_) => Err(format!(
+            "--ext-authz-payload-header: {name:?} is not a header name"
+        )),
+    }
+}
+
 /// `/v1/ext_authz` and everything under it, any method.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -198,6 +209,13 @@ mod tests {
             let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
             assert_eq!(request_from(&headers(&pairs), h), Err(reason), "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn the_header_name_is_checked() {
+        assert_eq!(header_name("X-Claims").unwrap(), "x-claims");
+        assert!(header_name("bad header").is_err());
+        assert!(header_name("").is_err());
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         last_seen_interval_seconds: args.last_seen_interval_seconds,
         default_session_ttl_seconds: args.session_ttl_seconds,
         max_session_ttl_seconds: args.max_session_ttl_seconds,
-        ext_authz_payload_header: ext_authz_header(&args.ext_authz_payload_header)?,
+        ext_authz_payload_header: crate::ext_authz::header_name(&args.ext_authz_payload_header)?,
     };
     if settings.default_session_ttl_seconds == 0
         || settings.default_session_ttl_seconds > settings.max_session_ttl_seconds
@@ -327,12 +327,4 @@ mod tests {
         );
         assert_eq!(redacted_url("rediss://:pw@host"), "rediss://:***@host");
     }
-}
-
-/// `--ext-authz-payload-header`: a valid header name, compared in lower case.
-fn ext_authz_header(name: &str) -> Result<String, String> {
-    let lower = name.to_ascii_lowercase();
-    axum::http::HeaderName::try_from(lower.as_str())
-        .map(|_| lower.clone())
-        .map_err(|_| format!("--ext-authz-payload-header: {name:?} is not a header name"))
 }
