@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup wasm verifier build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
+.PHONY: help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -24,7 +24,7 @@ help:
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
-	@echo "make bench      Envoy benchmark: the filter (cache hit/miss) vs jwt_authn → bench/results/envoy.md; stream vs callout mode → bench/results/stream.md"
+	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot; stream vs callout mode → bench/results/stream.md"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
@@ -40,6 +40,11 @@ wasm: setup
 
 verifier: setup
 	@$(CARGO) build --quiet -p warden-verifier
+
+# The verifier as it runs for real (demo, bench): optimised. The e2e suite runs the debug build
+# (quicker to build in CI); WARDEN_VERIFIER_BIN=target/release/warden-verifier makes it use this one.
+verifier-release: setup
+	@$(CARGO) build --quiet --release -p warden-verifier
 
 build: wasm verifier
 
@@ -57,10 +62,10 @@ e2e: build
 
 test: unit-test e2e
 
-demo: build
+demo: wasm verifier-release
 	@scripts/demo.sh
 
-bench: setup wasm
+bench: setup wasm verifier-release
 	@$(VENV)/bin/python bench/envoy_bench.py
 	@$(VENV)/bin/python bench/stream_bench.py
 

@@ -23,7 +23,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WASM_FILE = ROOT / "target/wasm32-wasip1/release/warden_plugin.wasm"
-VERIFIER_BIN = ROOT / "target/debug/warden-verifier"
+# WARDEN_VERIFIER_BIN picks another build (the benchmark runs the release one).
+VERIFIER_BIN = Path(os.environ.get("WARDEN_VERIFIER_BIN", ROOT / "target/debug/warden-verifier"))
 ENVOY_BIN = ROOT / ".venv/bin/envoy"
 ECHO_UPSTREAM = ROOT / "scripts/echo_upstream.py"
 E2E_TEMPLATE = ROOT / "envoy/e2e.yaml.tmpl"

@@ -20,7 +20,9 @@ pids_file="$run_dir/demo.pids"
 envoy_port=10000 envoy_admin_port=9901 upstream_port=8080
 check_port=8081 admin_port=8082 redis_port=6380
 wasm="target/wasm32-wasip1/release/warden_plugin.wasm"
-verifier="target/debug/warden-verifier"
+# `make demo` builds the optimised verifier; the debug one serves when only it exists (the e2e suite).
+verifier="${WARDEN_VERIFIER_BIN:-target/release/warden-verifier}"
+[ -x "$verifier" ] || verifier="target/debug/warden-verifier"
 envoy_bin=".venv/bin/envoy"
 python=".venv/bin/python"
 

@@ -141,7 +141,7 @@ fn verify_with(
     let Some(keys) = keys else {
         return Outcome::Denied(Reason::KeyNotFound);
     };
-    let claims = match decoded.verify_signature(keys) {
+    let claims = match decoded.verify_signature_with(keys, ctx.keys.signature_backends()) {
         Ok(c) => Rc::new(c),
         Err(reason) => return Outcome::Denied(reason),
     };

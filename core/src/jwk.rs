@@ -3,6 +3,7 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
+use crate::crypto::der;
 use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey};
 use crate::crypto::eddsa::{self, EdKeyError};
 use crate::crypto::rsa::{RsaKeyError, RsaPublicKey};
@@ -50,6 +51,9 @@ pub struct Jwk {
     /// The `alg` the key is pinned to, when the JWK names one.
     pub alg: Option<Algorithm>,
     pub material: KeyMaterial,
+    /// The public key as DER SubjectPublicKeyInfo, built once here for a host's signature check
+    /// (`crypto::host`); empty for HMAC secrets, which never leave the filter.
+    pub spki: Box<[u8]>,
 }
 
 impl Jwk {
@@ -298,50 +302,54 @@ fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
         }
         Some(_) => return Err(JwkError::AlgNotString),
     };
-    let (kty, material) = match str_field(obj, "kty")? {
+    let (kty, material, spki) = match str_field(obj, "kty")? {
         "oct" if origin == Origin::Public => return Err(JwkError::SymmetricFromRemote),
         "oct" => {
             let k = bytes_field(obj, "k")?;
             if k.len() < MIN_HMAC_KEY_BYTES {
                 return Err(JwkError::HmacTooShort { bytes: k.len() });
             }
-            ("oct", KeyMaterial::Hmac(k))
+            ("oct", KeyMaterial::Hmac(k), Vec::new())
         }
         "RSA" => {
-            let key = RsaPublicKey::new(
-                &bytes_field(obj, "n")?,
-                &bytes_field(obj, "e")?,
-                MAX_RSA_BITS,
-            )
-            .map_err(JwkError::Rsa)?;
+            let (n, e) = (bytes_field(obj, "n")?, bytes_field(obj, "e")?);
+            let key = RsaPublicKey::new(&n, &e, MAX_RSA_BITS).map_err(JwkError::Rsa)?;
             if key.bits() < MIN_RSA_BITS {
                 return Err(JwkError::RsaTooSmall { bits: key.bits() });
             }
-            ("RSA", KeyMaterial::Rsa(Box::new(key)))
+            let spki = der::rsa_spki(&n, &e);
+            ("RSA", KeyMaterial::Rsa(Box::new(key)), spki)
         }
         "EC" => {
             let crv = str_field(obj, "crv")?;
             let x = bytes_field(obj, "x")?;
             let y = bytes_field(obj, "y")?;
             // Coordinates of the field's size, each < p, on the curve (SEC 1 §3.2.2).
-            let material = match crv {
-                "P-256" => KeyMaterial::P256(Box::new(
-                    P256PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
-                )),
-                "P-384" => KeyMaterial::P384(Box::new(
-                    P384PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
-                )),
+            let (material, curve) = match crv {
+                "P-256" => (
+                    KeyMaterial::P256(Box::new(
+                        P256PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                    )),
+                    der::P256_OID,
+                ),
+                "P-384" => (
+                    KeyMaterial::P384(Box::new(
+                        P384PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                    )),
+                    der::P384_OID,
+                ),
                 other => return Err(JwkError::UnsupportedCurve(other.to_owned())),
             };
-            ("EC", material)
+            ("EC", material, der::ec_spki(curve, &x, &y))
         }
         "OKP" => {
             let crv = str_field(obj, "crv")?;
             if crv != "Ed25519" {
                 return Err(JwkError::UnsupportedCurve(crv.to_owned()));
             }
-            let key = eddsa::public_key(&bytes_field(obj, "x")?).map_err(JwkError::Ed25519)?;
-            ("OKP", KeyMaterial::Ed25519(key))
+            let x = bytes_field(obj, "x")?;
+            let key = eddsa::public_key(&x).map_err(JwkError::Ed25519)?;
+            ("OKP", KeyMaterial::Ed25519(key), der::ed25519_spki(&x))
         }
         other => return Err(JwkError::UnsupportedKty(other.to_owned())),
     };
@@ -350,7 +358,12 @@ fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
             return Err(JwkError::AlgMismatch { alg: pinned, kty });
         }
     }
-    Ok(Jwk { kid, alg, material })
+    Ok(Jwk {
+        kid,
+        alg,
+        material,
+        spki: spki.into_boxed_slice(),
+    })
 }
 
 fn str_field<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, JwkError> {

@@ -2,8 +2,10 @@
 //! The last good set keeps serving when a refresh fails.
 
 use crate::config::{Config, KeySource};
+use crate::crypto::host::SignatureBackends;
 use crate::jwk::{JwksError, KeySet};
 use std::fmt;
+use std::rc::Rc;
 
 /// Retry delay after a failed fetch (or while no key set has been loaded yet).
 pub const RETRY_MS: u64 = 5_000;
@@ -57,6 +59,9 @@ impl Remote {
 
 pub struct KeyStore {
     remotes: Vec<Option<Remote>>,
+    /// Where each algorithm's signatures are checked: found once per VM, shared by every
+    /// configuration of it.
+    signatures: Rc<SignatureBackends>,
     /// Bumped whenever any key set changes, so cached verifications made with old keys lapse.
     generation: u64,
 }
@@ -134,8 +139,18 @@ impl KeyStore {
             .collect();
         KeyStore {
             remotes,
+            signatures: Rc::default(),
             generation: 0,
         }
+    }
+
+    /// Checks signatures with `backends` from now on (the VM's, see `crypto::host`).
+    pub fn set_signature_backends(&mut self, backends: Rc<SignatureBackends>) {
+        self.signatures = backends;
+    }
+
+    pub fn signature_backends(&self) -> &SignatureBackends {
+        &self.signatures
     }
 
     pub fn generation(&self) -> u64 {

@@ -3,7 +3,7 @@
 
 use crate::alg::Algorithm;
 use crate::b64;
-use crate::crypto;
+use crate::crypto::host::SignatureBackends;
 use crate::jwk::KeySet;
 use crate::Reason;
 use serde_json::{Map, Value};
@@ -105,6 +105,15 @@ impl Decoded<'_> {
     /// Checks the signature with the keys that fit the algorithm (and the `kid`, if any), then
     /// parses the claims.
     pub fn verify_signature(&self, keys: &KeySet) -> Result<Claims, Reason> {
+        self.verify_signature_with(keys, &SignatureBackends::in_wasm())
+    }
+
+    /// [`Decoded::verify_signature`] with each algorithm checked where `backends` says.
+    pub fn verify_signature_with(
+        &self,
+        keys: &KeySet,
+        backends: &SignatureBackends,
+    ) -> Result<Claims, Reason> {
         let mut candidates = keys.candidates(self.alg, self.kid.as_deref()).peekable();
         if candidates.peek().is_none() {
             return Err(Reason::KeyNotFound);
@@ -113,7 +122,7 @@ impl Decoded<'_> {
             return Err(Reason::SignatureInvalid);
         }
         let input = self.signing_input.as_bytes();
-        if !candidates.any(|key| crypto::verify(&key.material, self.alg, input, &self.signature)) {
+        if !candidates.any(|key| backends.verify(key, self.alg, input, &self.signature)) {
             return Err(Reason::SignatureInvalid);
         }
         serde_json::from_slice(&self.payload).map_err(|_| Reason::TokenMalformed)

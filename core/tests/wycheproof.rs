@@ -5,12 +5,31 @@
     clippy::indexing_slicing
 )]
 //! Project Wycheproof vectors (Apache-2.0, `data/wycheproof/LICENSE`) through the same path the
-//! filter uses: the group's public key as a JWK → `KeySet::parse` → `crypto::verify`.
+//! filter uses: the group's public key as a JWK → `KeySet::parse` → `crypto::verify`, and again
+//! through the host backend (`crypto::host`, with the native stand-in of Envoy's
+//! `verify_signature` from the test kit) for the algorithms the host verifies.
 //! `valid` must verify, `invalid` must not; `acceptable` may go either way.
 
 use serde_json::Value;
-use warden_core::jwk::{KeyMaterial, KeySet};
+use warden_core::crypto::host::{Backend, HostCrypto, SignatureBackends};
+use warden_core::jwk::{Jwk, KeyMaterial, KeySet};
 use warden_core::{crypto, Algorithm};
+
+struct NativeHost;
+
+impl HostCrypto for NativeHost {
+    fn verify_signature(&self, arguments: &[u8]) -> Option<Vec<u8>> {
+        warden_testkit::host_crypto::verify_signature(arguments).ok()
+    }
+}
+
+fn host_backends() -> &'static SignatureBackends {
+    thread_local! {
+        static BACKENDS: &'static SignatureBackends =
+            Box::leak(Box::new(SignatureBackends::detect(Box::new(NativeHost))));
+    }
+    BACKENDS.with(|b| *b)
+}
 
 fn load(name: &str) -> Value {
     let path = format!(
@@ -21,16 +40,16 @@ fn load(name: &str) -> Value {
 }
 
 enum Key {
-    Usable(KeyMaterial),
+    Usable(Box<Jwk>),
     /// Warden refuses the key itself, so nothing can verify with it.
     Unusable,
     /// The group tests something JWS does not use.
     NotApplicable,
 }
 
-impl From<Option<KeyMaterial>> for Key {
-    fn from(k: Option<KeyMaterial>) -> Self {
-        k.map_or(Key::Unusable, Key::Usable)
+impl From<Option<Jwk>> for Key {
+    fn from(k: Option<Jwk>) -> Self {
+        k.map_or(Key::Unusable, |k| Key::Usable(Box::new(k)))
     }
 }
 
@@ -54,7 +73,18 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
             let msg = hex::decode(t["msg"].as_str().unwrap()).unwrap();
             let sig_field = if t.get("sig").is_some() { "sig" } else { "tag" };
             let sig = hex::decode(t[sig_field].as_str().unwrap()).unwrap();
-            let ok = crypto::verify(&key, alg, &msg, &sig);
+            let ok = crypto::verify(&key.material, alg, &msg, &sig);
+            let backends = host_backends();
+            if backends.backend(alg) == Backend::Host {
+                let on_host = backends.verify(&key, alg, &msg, &sig);
+                if t["result"] != "acceptable" {
+                    assert_eq!(
+                        on_host, ok,
+                        "{file} tc {} ({}): host and wasm disagree",
+                        t["tcId"], t["comment"]
+                    );
+                }
+            }
             match t["result"].as_str().unwrap() {
                 "valid" => assert!(
                     ok,
@@ -74,18 +104,17 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
     checked
 }
 
-fn jwk_key(jwk: &Value) -> Option<KeyMaterial> {
+fn jwk_key(jwk: &Value) -> Option<Jwk> {
     KeySet::parse(&jwk.to_string())
         .ok()
         .and_then(|mut set| set.keys.pop())
-        .map(|k| k.material)
 }
 
 fn public_jwk(group: &Value, t: &Value) -> Key {
     public_key(group, t).into()
 }
 
-fn public_key(group: &Value, _: &Value) -> Option<KeyMaterial> {
+fn public_key(group: &Value, _: &Value) -> Option<Jwk> {
     if let Some(jwk) = group.get("publicKeyJwk").or_else(|| group.get("keyJwk")) {
         return jwk_key(jwk);
     }
@@ -115,7 +144,12 @@ fn hmac_key(full_bits: u64) -> impl Fn(&Value, &Value) -> Key {
             return Key::NotApplicable;
         }
         match t["key"].as_str().and_then(|k| hex::decode(k).ok()) {
-            Some(k) => Key::Usable(KeyMaterial::Hmac(k)),
+            Some(k) => Key::Usable(Box::new(Jwk {
+                kid: None,
+                alg: None,
+                material: KeyMaterial::Hmac(k),
+                spki: Box::default(),
+            })),
             None => Key::Unusable,
         }
     }
@@ -196,4 +230,22 @@ fn hmac() {
     assert!(run("hmac_sha256_test.json", Algorithm::HS256, hmac_key(256)) > 50);
     assert!(run("hmac_sha384_test.json", Algorithm::HS384, hmac_key(384)) > 50);
     assert!(run("hmac_sha512_test.json", Algorithm::HS512, hmac_key(512)) > 50);
+}
+
+/// Which algorithms the native stand-in of Envoy's function verifies: the ones BoringSSL's
+/// `EVP_DigestVerify` does right (so the host path above really ran for them).
+#[test]
+fn host_backend_covers_pkcs1_and_ecdsa_only() {
+    let backends = host_backends();
+    for alg in Algorithm::ALL {
+        let expected = matches!(
+            alg,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::ES256
+                | Algorithm::ES384
+        );
+        assert_eq!(backends.backend(alg) == Backend::Host, expected, "{alg}");
+    }
 }

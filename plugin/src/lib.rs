@@ -3,8 +3,9 @@
 //!
 //! Modules, each importing only those below it: `root` (configuration, tick) → `http` (one
 //! request) and `jwks` (scheduled key fetches) → `shared` (per-VM state) → `metrics`, `logger`;
-//! `host` wraps the host calls they make.
+//! `host` wraps the host calls they make; `crypto` the proxy's own signature checks.
 
+mod crypto;
 mod host;
 mod http;
 mod jwks;

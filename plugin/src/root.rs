@@ -5,16 +5,19 @@ use crate::http::RequestContext;
 use crate::jwks::Fetches;
 use crate::shared::Shared;
 use crate::stream::Poller;
-use crate::{host, logger};
+use crate::{crypto, host, logger};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use std::rc::Rc;
 use std::time::Duration;
+use warden_core::crypto::host::SignatureBackends;
 use warden_core::flow::Filter;
 
 #[derive(Default)]
 pub struct WardenRoot {
     shared: Option<Rc<Shared>>,
+    /// Found at the first configuration, kept for the VM's life.
+    signatures: Option<Rc<SignatureBackends>>,
     fetches: Fetches,
     /// Stream mode's feed poll.
     stream: Poller,
@@ -40,7 +43,7 @@ impl RootContext for WardenRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         logger::sync_level();
         let raw = self.get_plugin_configuration().unwrap_or_default();
-        let (filter, notes) = match Filter::configure(&raw) {
+        let (mut filter, notes) = match Filter::configure(&raw) {
             Ok(configured) => configured,
             Err(rejected) => {
                 logger::note(&rejected);
@@ -53,6 +56,8 @@ impl RootContext for WardenRoot {
         if let Some(ms) = filter.tick_ms() {
             self.set_tick_period(Duration::from_millis(ms));
         }
+        let signatures = self.signatures.get_or_insert_with(crypto::detect).clone();
+        filter.keys.set_signature_backends(signatures);
         self.shared = Some(Shared::new(filter));
         self.fetches.clear();
         self.stream.clear();

@@ -18,6 +18,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod host_crypto;
 pub mod hostile;
 pub mod keys;
 pub mod sign;

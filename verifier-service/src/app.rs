@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::token::PeerAddr;
-use crate::{admin, check, introspect, ops, revocations, token};
+use crate::{admin, check, ext_authz, introspect, ops, revocations, token};
 use axum::extract::connect_info::Connected;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -35,7 +35,7 @@ fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The check listener: `POST /v1/check`, the public token routes and the operational routes.
+/// The check listener: `POST /v1/check`, `/v1/ext_authz`, the public token routes, the feed and the operational routes.
 pub fn check_router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/v1/check", post(check::handle))
@@ -43,7 +43,7 @@ pub fn check_router(state: AppState) -> Router {
         .route("/v1/token/revoke", post(token::revoke))
         .route("/.well-known/jwks.json", get(token::jwks))
         .route("/v1/revocations", get(revocations::handle));
-    with_common_routes(routes, state)
+    with_common_routes(routes.merge(ext_authz::routes()), state)
 }
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).

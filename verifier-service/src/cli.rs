@@ -178,6 +178,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    /// The header `/v1/ext_authz` reads the token's claims from: Envoy `jwt_authn`'s
+    /// `forward_payload_header` (base64url JSON).
+    #[arg(
+        long,
+        env = "WARDEN_EXT_AUTHZ_PAYLOAD_HEADER",
+        default_value = "x-jwt-payload"
+    )]
+    pub ext_authz_payload_header: String,
     /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).
     #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

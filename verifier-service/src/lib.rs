@@ -22,6 +22,7 @@ pub mod cli;
 pub mod cookie;
 pub mod error;
 pub mod events;
+pub mod ext_authz;
 pub mod form;
 pub mod introspect;
 pub mod issuer;

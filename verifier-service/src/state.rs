@@ -23,6 +23,8 @@ pub struct Settings {
     pub default_session_ttl_seconds: u64,
     /// Longest session lifetime accepted.
     pub max_session_ttl_seconds: u64,
+    /// Where `/v1/ext_authz` reads the claims Envoy's `jwt_authn` forwards (lower case).
+    pub ext_authz_payload_header: String,
 }
 
 impl Default for Settings {
@@ -32,6 +34,7 @@ impl Default for Settings {
             last_seen_interval_seconds: 5,
             default_session_ttl_seconds: 86_400,
             max_session_ttl_seconds: 30 * 86_400,
+            ext_authz_payload_header: crate::ext_authz::DEFAULT_PAYLOAD_HEADER.to_string(),
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct HostOptions {
     /// Longest a single callback may run before it traps (default 10 s; `None`: no limit).
     /// Only a guard against endless loops: it is wall-clock time, coarse (50 ms steps).
     pub callback_time_limit: Option<Duration>,
+    /// Offer the foreign function `verify_signature` as Envoy does (default true), natively with
+    /// RustCrypto (`warden_testkit::host_crypto`); false: a host without it, like other proxies.
+    pub verify_signature: bool,
 }
 
 impl Default for HostOptions {
@@ -51,6 +54,7 @@ impl Default for HostOptions {
             echo_logs: std::env::var_os("WARDEN_WASM_LOG").is_some(),
             time: None,
             callback_time_limit: Some(Duration::from_secs(10)),
+            verify_signature: true,
         }
     }
 }
@@ -190,6 +194,8 @@ impl Host {
             plugin_configuration: Vec::new(),
             notes: Vec::new(),
             done_calls: 0,
+            verify_signature: options.verify_signature,
+            foreign_calls: 0,
         };
         let mut store = Store::new(&plugin.engine, state);
         store.set_epoch_deadline(NO_DEADLINE);
@@ -769,6 +775,11 @@ impl Host {
     }
 
     /// How many times the filter called `proxy_done`.
+    /// Calls the guest made to the foreign function `verify_signature`.
+    pub fn foreign_calls(&self) -> u64 {
+        self.store.data().foreign_calls
+    }
+
     pub fn done_calls(&self) -> u32 {
         self.store.data().done_calls
     }

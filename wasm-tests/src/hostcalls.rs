@@ -578,6 +578,26 @@ fn increment_metric(caller: &mut Ctx<'_>, id: i32, offset: i64) -> Call {
     Ok(())
 }
 
+/// Envoy's `verify_signature` (see `warden_testkit::host_crypto`), when the options offer it;
+/// other foreign functions do not exist here.
+fn call_foreign_function(
+    caller: &mut Ctx<'_>,
+    name: (i32, i32),
+    arguments: (i32, i32),
+    out: (i32, i32),
+) -> Call {
+    let name = read_string(caller, name.0, name.1)?;
+    if name != "verify_signature" || !caller.data().verify_signature {
+        return unsupported(caller, "proxy_call_foreign_function", Status::NotFound);
+    }
+    caller.data_mut().foreign_calls += 1;
+    let arguments = read_bytes(caller, arguments.0, arguments.1)?;
+    match warden_testkit::host_crypto::verify_signature(&arguments) {
+        Ok(result) => return_bytes(caller, &result, out.0, out.1),
+        Err(_) => Err(Status::BadArgument.into()),
+    }
+}
+
 fn unsupported(caller: &mut Ctx<'_>, name: &str, status: Status) -> Call {
     caller.data_mut().note_unsupported(name);
     Err(status.into())
@@ -859,11 +879,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_call_foreign_function",
-        |mut c: Ctx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| {
-            answer(unsupported(
+        |mut c: Ctx<'_>, name_ptr: i32, name_len: i32, ptr: i32, len: i32, out: i32, size: i32| {
+            answer(call_foreign_function(
                 &mut c,
-                "proxy_call_foreign_function",
-                Status::NotFound,
+                (name_ptr, name_len),
+                (ptr, len),
+                (out, size),
             ))
         },
     )?;

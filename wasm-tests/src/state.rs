@@ -314,6 +314,9 @@ pub(crate) struct HostState {
     /// Host-side diagnostics: unsupported calls, refused http calls.
     pub(crate) notes: Vec<String>,
     pub(crate) done_calls: u32,
+    /// Whether the foreign function `verify_signature` exists, and how often it was called.
+    pub(crate) verify_signature: bool,
+    pub(crate) foreign_calls: u64,
 }
 
 impl HostState {

@@ -5,11 +5,15 @@
 //! - `limbs`: 32-bit-limb multi-precision and Montgomery arithmetic shared by RSA and ECDSA;
 //! - `rsa`: RS256/384/512 and PS256/384/512;
 //! - `ecdsa`: ES256 and ES384;
-//! - `hmac`: HS256/384/512; `eddsa`: EdDSA (Ed25519).
+//! - `hmac`: HS256/384/512; `eddsa`: EdDSA (Ed25519);
+//! - `host`: the proxy's own `verify_signature`, where it verifies an algorithm correctly;
+//!   `der`: the key and signature encodings it takes.
 
+pub mod der;
 pub mod ecdsa;
 pub mod eddsa;
 mod hmac;
+pub mod host;
 mod limbs;
 pub mod rsa;
 
