@@ -24,6 +24,7 @@ pub mod jose;
 pub mod metrics;
 pub mod not_before;
 pub mod ops;
+pub mod playground;
 pub mod serve;
 pub mod sid;
 pub mod state;

@@ -197,6 +197,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         last_seen_interval_seconds: args.last_seen_interval_seconds,
         default_session_ttl_seconds: args.session_ttl_seconds,
         max_session_ttl_seconds: args.max_session_ttl_seconds,
+        playground_dir: args.playground_dir.clone(),
     };
     if settings.default_session_ttl_seconds == 0
         || settings.default_session_ttl_seconds > settings.max_session_ttl_seconds

@@ -22,6 +22,8 @@ pub struct Settings {
     pub default_session_ttl_seconds: u64,
     /// Longest session lifetime accepted.
     pub max_session_ttl_seconds: u64,
+    /// Where the playground page is served from (`--playground-dir`); `None`: not served.
+    pub playground_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             last_seen_interval_seconds: 5,
             default_session_ttl_seconds: 86_400,
             max_session_ttl_seconds: 30 * 86_400,
+            playground_dir: None,
         }
     }
 }
