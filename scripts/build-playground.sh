@@ -10,7 +10,8 @@ cargo="${CARGO:-cargo}"
 out="target/playground"
 wasm="target/wasm32-unknown-unknown/release/warden_playground.wasm"
 
-"$cargo" build --quiet --release --target wasm32-unknown-unknown -p warden-playground
+# Unstripped: wasm-bindgen reads the target_features section that `strip` would remove.
+CARGO_PROFILE_RELEASE_STRIP=false "$cargo" build --quiet --release --target wasm32-unknown-unknown -p warden-playground
 command -v wasm-bindgen >/dev/null 2>&1 || { echo "build-playground: wasm-bindgen not found: run scripts/setup.sh" >&2; exit 1; }
 
 rm -rf "$out/web" "$out/node"

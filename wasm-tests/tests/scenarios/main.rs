@@ -16,5 +16,6 @@ mod cli;
 mod configuration;
 mod forwarding;
 mod hostile_tokens;
+mod parity;
 mod remote_jwks;
 mod verifier;
