@@ -380,8 +380,14 @@ fn failed_at(
         .iter()
         .find(|p| p.reason.as_deref() == Some(reason))
         .map(|p| p.stage);
-    // A verified token the verifier cannot be asked about (no `sub`/`jti`).
-    Some(stage.unwrap_or("verifier_request"))
+    match stage {
+        Some(stage) => Some(stage),
+        // A verified token the verifier cannot be asked about (no `sub`/`jti`).
+        None if trace.providers.iter().any(|p| p.outcome == "allowed") => {
+            Some("verifier_request")
+        }
+        None => Some("token"),
+    }
 }
 
 fn summary(status: u32, reason: &str, failed_at: Option<&str>, trace: &trace::Trace) -> String {

@@ -114,7 +114,7 @@ function renderProvider(p) {
     return step(`provider ${p.name}: not tried (an earlier provider verified the token)`, 'skip');
   }
   if (!p.token) {
-    const state = p.extracted === 'duplicate' ? 'fail' : 'skip';
+    const state = p.extracted === 'duplicate' || p.extracted === 'empty' ? 'fail' : 'skip';
     return step(`provider ${p.name}: token ${p.extracted}`, state, parts);
   }
   const t = p.token;

@@ -152,6 +152,16 @@ fn open_rule_and_missing_token() {
         e.www_authenticate.as_deref(),
         Some("Bearer realm=\"warden\"")
     );
+    let r: Request = serde_json::from_value(
+        json!({"path": "/api", "now": NOW, "headers": {"authorization": "Bearer "}}),
+    )
+    .unwrap();
+    let e = run(&config(), &r);
+    assert_eq!(
+        (e.reason.as_str(), e.failed_at),
+        ("token_malformed", Some("extract"))
+    );
+    assert_eq!(e.providers[0].outcome, "empty");
 }
 
 #[test]

@@ -54,8 +54,8 @@ pub struct ProviderTrace {
     pub extracted: &'static str,
     pub token_source: Option<String>,
     pub token: Option<TokenTrace>,
-    /// `allowed`, `denied`, `skipped` (no token in its sources), or `not_tried` (an earlier
-    /// provider already verified the token).
+    /// `allowed`, `denied`, `skipped` (no token in its sources), `empty` (a source with an
+    /// empty value), or `not_tried` (an earlier provider already verified the token).
     pub outcome: &'static str,
     pub reason: Option<String>,
     /// The step this provider stopped at.
@@ -268,7 +268,12 @@ fn provider_trace(
             out.outcome = "denied";
             out.reason = Some(Reason::TokenMalformed.as_str().to_string());
         }
-        Extracted::Empty => out.extracted = "empty",
+        Extracted::Empty => {
+            // Counts as a malformed token unless another provider decides.
+            out.extracted = "empty";
+            out.outcome = "empty";
+            out.reason = Some(Reason::TokenMalformed.as_str().to_string());
+        }
         Extracted::Missing => {}
     }
     out

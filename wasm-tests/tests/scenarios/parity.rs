@@ -6,7 +6,7 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use warden_wasm_tests::{Host, Outcome};
+use warden_wasm_tests::Outcome;
 
 struct Case {
     name: &'static str,
