@@ -383,9 +383,7 @@ fn failed_at(
     match stage {
         Some(stage) => Some(stage),
         // A verified token the verifier cannot be asked about (no `sub`/`jti`).
-        None if trace.providers.iter().any(|p| p.outcome == "allowed") => {
-            Some("verifier_request")
-        }
+        None if trace.providers.iter().any(|p| p.outcome == "allowed") => Some("verifier_request"),
         None => Some("token"),
     }
 }

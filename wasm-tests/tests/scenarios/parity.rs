@@ -247,7 +247,7 @@ fn host_answer(case: &Case, headers: &[(String, String)]) -> Value {
                 Value::Object(o) if o.contains_key("status") => host
                     .respond_http_call(
                         call.token,
-                        o["status"].as_u64().unwrap() as u32,
+                        o["status"].as_u64().unwrap() as u16,
                         &[],
                         o["body"].as_str().unwrap_or("").as_bytes(),
                     )
