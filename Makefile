@@ -14,6 +14,7 @@ SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
 .PHONY: help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
+.PHONY: playground playground-build
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -31,6 +32,7 @@ help:
 	@echo "make image      the verifier's container image as an OCI layout (target/oci/warden-verifier)"
 	@echo "make bench-scale  verifier checks/s on one Redis vs a Redis Cluster (bench/results/scale.md)"
 	@echo "make clean-run  stop a leftover demo and remove .run/"
+	@echo "make playground build the explain page (wasm-bindgen) and serve it on localhost; scripts/warden-explain for Node"
 
 setup:
 	@scripts/setup.sh
@@ -57,7 +59,7 @@ unit-test: build
 	    cat target/unit-test.log; echo "make: cargo test --workspace failed (log: target/unit-test.log)" >&2; exit 1; \
 	fi
 
-e2e: build
+e2e: build playground-build
 	@cd e2e && ../$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 test: unit-test e2e
@@ -93,3 +95,12 @@ bench-scale: setup
 clean-run:
 	@scripts/demo.sh --stop
 	@rm -rf .run
+
+# The playground: warden-core's explain tool as WebAssembly for the page (target/playground/web)
+# and for Node (target/playground/node, used by scripts/warden-explain). The e2e suite tests both.
+playground-build: setup
+	@scripts/build-playground.sh
+
+PLAYGROUND_PORT ?= 8099
+playground: playground-build
+	@$(VENV)/bin/python scripts/serve-playground.py --port $(PLAYGROUND_PORT) target/playground/web

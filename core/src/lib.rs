@@ -8,6 +8,7 @@ pub mod b64;
 pub mod cache;
 pub mod config;
 pub mod crypto;
+pub mod explain;
 pub mod extract;
 pub mod flow;
 pub mod forward;

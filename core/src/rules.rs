@@ -52,6 +52,22 @@ pub fn match_path<'r>(rules: &'r [Rule], path: &str) -> RuleMatch<'r> {
     }
 }
 
+/// Every reading of `path` (query ignored) that [`match_path`] judges, with the index of the
+/// first rule it falls under; `None` when the path is refused outright. For tools that explain a
+/// decision.
+pub fn readings_with_rules(rules: &[Rule], path: &str) -> Option<Vec<(String, Option<usize>)>> {
+    let raw = path.split('?').next().unwrap_or(path).as_bytes();
+    let set = readings(raw)?;
+    Some(
+        set.iter()
+            .map(|r| {
+                let hit = rules.iter().position(|rule| matches(rule, r));
+                (String::from_utf8_lossy(r).into_owned(), hit)
+            })
+            .collect(),
+    )
+}
+
 fn matches(rule: &Rule, path: &[u8]) -> bool {
     match &rule.matcher {
         PathMatch::Prefix(prefix) => path.starts_with(prefix.as_bytes()),

@@ -48,6 +48,7 @@ pub fn check_router(state: AppState) -> Router {
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).
 pub fn admin_router(state: AppState) -> Router {
+    let playground = state.0.settings.playground_dir.clone();
     let admin_api = Router::new()
         .route("/v1/admin/revoke/token", post(admin::revoke_token))
         .route("/v1/admin/revoke/user", post(admin::revoke_user))
@@ -60,7 +61,11 @@ pub fn admin_router(state: AppState) -> Router {
             state.clone(),
             admin::require_admin_token,
         ));
-    with_common_routes(admin_api, state)
+    let router = with_common_routes(admin_api, state);
+    match playground {
+        Some(dir) => router.merge(crate::playground::router(dir)),
+        None => router,
+    }
 }
 
 /// The bound sockets of both listeners: plain TCP by default, or any `axum::serve::Listener`

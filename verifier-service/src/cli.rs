@@ -186,6 +186,11 @@ pub struct ServeArgs {
         default_value = "x-jwt-payload"
     )]
     pub ext_authz_payload_header: String,
+    /// Serve the playground page (`make playground-build` puts it in `target/playground/web`) from
+    /// this directory at `/playground/` on the admin listener, without the admin token: the page
+    /// is static and sends nothing anywhere. Off when not given.
+    #[arg(long, env = "WARDEN_PLAYGROUND_DIR", value_name = "PATH")]
+    pub playground_dir: Option<PathBuf>,
     /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).
     #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

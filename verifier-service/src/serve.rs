@@ -276,6 +276,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         default_session_ttl_seconds: args.session_ttl_seconds,
         max_session_ttl_seconds: args.max_session_ttl_seconds,
         ext_authz_payload_header: crate::ext_authz::header_name(&args.ext_authz_payload_header)?,
+        playground_dir: args.playground_dir.clone(),
     };
     if settings.default_session_ttl_seconds == 0
         || settings.default_session_ttl_seconds > settings.max_session_ttl_seconds

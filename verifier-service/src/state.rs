@@ -25,6 +25,8 @@ pub struct Settings {
     pub max_session_ttl_seconds: u64,
     /// Where `/v1/ext_authz` reads the claims Envoy's `jwt_authn` forwards (lower case).
     pub ext_authz_payload_header: String,
+    /// Where the playground page is served from (`--playground-dir`); `None`: not served.
+    pub playground_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -35,6 +37,7 @@ impl Default for Settings {
             default_session_ttl_seconds: 86_400,
             max_session_ttl_seconds: 30 * 86_400,
             ext_authz_payload_header: crate::ext_authz::DEFAULT_PAYLOAD_HEADER.to_string(),
+            playground_dir: None,
         }
     }
 }

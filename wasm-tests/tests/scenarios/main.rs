@@ -17,6 +17,7 @@ mod configuration;
 mod forwarding;
 mod host_crypto;
 mod hostile_tokens;
+mod parity;
 mod remote_jwks;
 mod stream;
 mod verifier;
