@@ -3,7 +3,7 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
-use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey};
+use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey, P521PublicKey};
 use crate::crypto::eddsa::{self, EdKeyError};
 use crate::crypto::rsa::{RsaKeyError, RsaPublicKey};
 use serde_json::{Map, Value};
@@ -22,6 +22,7 @@ pub enum KeyMaterial {
     Rsa(Box<RsaPublicKey>),
     P256(Box<P256PublicKey>),
     P384(Box<P384PublicKey>),
+    P521(Box<P521PublicKey>),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -32,6 +33,7 @@ impl KeyMaterial {
             KeyMaterial::Rsa(_) => KeyKind::Rsa,
             KeyMaterial::P256(_) => KeyKind::EcP256,
             KeyMaterial::P384(_) => KeyKind::EcP384,
+            KeyMaterial::P521(_) => KeyKind::EcP521,
             KeyMaterial::Ed25519(_) => KeyKind::Ed25519,
         }
     }
@@ -330,6 +332,9 @@ fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
                 )),
                 "P-384" => KeyMaterial::P384(Box::new(
                     P384PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                )),
+                "P-521" => KeyMaterial::P521(Box::new(
+                    P521PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
                 )),
                 other => return Err(JwkError::UnsupportedCurve(other.to_owned())),
             };

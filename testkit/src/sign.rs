@@ -68,6 +68,10 @@ impl Keys {
                 let signature: p384::ecdsa::Signature = self.p384.sign(input);
                 signature.to_bytes().to_vec()
             }
+            Algorithm::ES512 => {
+                let signature: p521::ecdsa::Signature = self.p521.sign(input);
+                signature.to_bytes().to_vec()
+            }
             Algorithm::EdDSA => ed25519_dalek::Signer::sign(&self.ed25519, input)
                 .to_bytes()
                 .to_vec(),
