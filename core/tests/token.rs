@@ -134,7 +134,11 @@ fn rsa_public_key_as_hmac_secret_is_refused() {
 
 #[test]
 fn psychic_ecdsa_signatures_are_refused() {
-    for (alg, len) in [(Algorithm::ES256, 64), (Algorithm::ES384, 96)] {
+    for (alg, len) in [
+        (Algorithm::ES256, 64),
+        (Algorithm::ES384, 96),
+        (Algorithm::ES512, 132),
+    ] {
         let good = token(alg, &claims());
         let parts: Vec<&str> = good.split('.').collect();
         let zero = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![0u8; len]));

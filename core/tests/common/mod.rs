@@ -23,6 +23,7 @@ pub fn jwks_all() -> String {
         Algorithm::RS256,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ]
     .map(jwk);
