@@ -108,8 +108,11 @@ pub fn certificate_jwk(der: &[u8]) -> Result<Map<String, Value>, PublicKeyError>
     Ok(jwk)
 }
 
+/// A key as JWK members, or why a block or structure holds none.
+pub type KeyMembers = Result<Map<String, Value>, PublicKeyError>;
+
 /// Every key of a PEM document, as JWK members.
-pub fn pem_jwks(text: &str) -> Result<Vec<Result<Map<String, Value>, PublicKeyError>>, PemError> {
+pub fn pem_jwks(text: &str) -> Result<Vec<KeyMembers>, PemError> {
     Ok(pem::parse(text)?
         .iter()
         .map(|block| pem_block_jwk(&block.label, &block.der))
