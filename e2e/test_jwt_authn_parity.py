@@ -2,7 +2,8 @@
 `scripts/from-jwt-authn` from that very jwt_authn configuration, in one real Envoy (two
 listeners): every allow/deny decision must agree, except the documented, deliberate differences
 (README "Migrating from jwt_authn / RequestAuthentication"), which must differ the documented way.
-Tokens are minted by PyJWT; keys come as a JWKS, a PEM public key and a Google-style certificate map.
+Tokens are minted by PyJWT; keys come as a JWKS, a PEM public key (Warden side; jwt_authn holds the
+same key as a JWK) and a Google-style certificate map.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import time
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 import harness
-from tokens import ALGORITHMS, AUDIENCE, ISSUER, KeySet, b64url, default_claims, tamper_payload, unsigned_token
+from tokens import ALGORITHMS, AUDIENCE, ISSUER, KeySet, _uint, default_claims, tamper_payload, unsigned_token
 
 import jwt
 
@@ -37,16 +38,26 @@ def self_signed(key) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def pem_of(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def jwk_of(key) -> str:
+    numbers = key.public_key().public_numbers()
+    return json.dumps({"keys": [{"kty": "RSA", "n": _uint(numbers.n), "e": _uint(numbers.e)}]})
+
+
 def jwt_authn_config(keys: KeySet, pem_key, cert_key) -> dict:
-    pem = pem_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     return {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         "providers": {
             # No require_expiration: jwt_authn's default (false) is one of the documented differences.
             "main": {"issuer": ISSUER, "audiences": [AUDIENCE],
                      "local_jwks": {"inline_string": json.dumps(keys.jwks())}},
-            "pem": {"issuer": PEM_ISSUER, "local_jwks": {"inline_string": pem},
+            # Envoy 1.40's jwt_authn refuses PEM in local_jwks ("Jwks is an invalid JSON"): its side
+            # holds the same RSA key as a JWK, Warden's the PEM (swapped in after conversion).
+            "pem": {"issuer": PEM_ISSUER, "local_jwks": {"inline_string": jwk_of(pem_key)},
                     "from_headers": [{"name": "x-pem-token"}], "require_expiration": True},
             "x509": {"issuer": X509_ISSUER,
                      "local_jwks": {"inline_string": json.dumps({"cert-1": self_signed(cert_key)})},
@@ -120,13 +131,16 @@ def parity(tmp_path_factory):
     work = tmp_path_factory.mktemp("parity")
     keys = KeySet()
     pem_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert_key = ec.generate_private_key(ec.SECP256R1())
+    # jwt_authn reads RSA keys only out of a certificate map (Google's are RSA).
+    cert_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     source = jwt_authn_config(keys, pem_key, cert_key)
     (work / "jwt_authn.json").write_text(json.dumps(source))
     converted = subprocess.run([sys.executable, str(CONVERTER), str(work / "jwt_authn.json")],
                                capture_output=True, text=True, timeout=60)
     assert converted.returncode == 0, converted.stderr
     warden = json.loads(converted.stdout)
+    assert warden["providers"]["pem"]["local_jwks"]["inline_string"] == jwk_of(pem_key)
+    warden["providers"]["pem"]["local_jwks"]["inline_string"] = pem_of(pem_key)
     ports = {"admin": harness.free_port(), "jwt_authn": harness.free_port(), "warden": harness.free_port()}
     config_path = work / "envoy.json"
     config_path.write_text(bootstrap(source, warden, ports))
@@ -186,10 +200,10 @@ def cases(keys: KeySet, pem_key, cert_key):
     yield "pem-ps256", "/pem", [("x-pem-token", jwt.encode(pem_claims, pem_key, algorithm="PS256"))]
     yield "pem-wrong-key", "/pem", [("x-pem-token", jwt.encode(pem_claims, keys.rsa, algorithm="RS256"))]
     cert_claims = default_claims(iss=X509_ISSUER)
-    yield "x509-valid", "/x509", [("x-cert-token", "Bearer " + jwt.encode(cert_claims, cert_key, algorithm="ES256",
+    yield "x509-valid", "/x509", [("x-cert-token", "Bearer " + jwt.encode(cert_claims, cert_key, algorithm="RS256",
                                                                           headers={"kid": "cert-1"}))]
     yield "x509-wrong-key", "/x509", [("x-cert-token", "Bearer " + jwt.encode(
-        cert_claims, keys.ec256, algorithm="ES256", headers={"kid": "cert-1"}))]
+        cert_claims, keys.rsa, algorithm="RS256", headers={"kid": "cert-1"}))]
     yield "any-second-provider", "/any", [("x-pem-token", jwt.encode(pem_claims, pem_key, algorithm="RS256"))]
     yield "any-first-provider", "/any", bearer(keys.token("HS256"))
     # The deliberate differences.

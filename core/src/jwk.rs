@@ -1,9 +1,10 @@
 //! JSON Web Key Sets (RFC 7517, RFC 7518 §6, RFC 8037): parsed once into ready-to-use
 //! verification keys. Keys Warden cannot use safely are skipped with a reason, never guessed at.
 //!
-//! The other documents `jwt_authn` takes are read too and become JWKs first (`pubkey`): PEM
-//! public keys and certificates (`-----BEGIN PUBLIC KEY-----`, `RSA PUBLIC KEY`, `CERTIFICATE`),
-//! Google-style certificate maps (`{"kid": "-----BEGIN CERTIFICATE-----…"}`) and a JWK's `x5c`.
+//! Other key documents are read too and become JWKs first (`pubkey`): PEM public keys and
+//! certificates (`-----BEGIN PUBLIC KEY-----`, `RSA PUBLIC KEY`, `CERTIFICATE`), Google-style
+//! certificate maps (`{"kid": "-----BEGIN CERTIFICATE-----…"}`, as `jwt_authn` reads them) and a
+//! JWK's `x5c`.
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
