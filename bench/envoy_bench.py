@@ -148,7 +148,7 @@ def measure(kind: str, jwks: dict, seconds: int, workdir: Path, token=None, pool
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--algs", default="HS256,RS256,PS256,ES256,ES384,EdDSA")
+    ap.add_argument("--algs", default="HS256,RS256,PS256,ES256,ES384,ES512,EdDSA")
     args = ap.parse_args()
     for need in (ENVOY, WASM):
         if not need.exists():
