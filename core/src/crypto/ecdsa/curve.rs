@@ -25,10 +25,21 @@ pub trait Curve<const L: usize>: 'static {
     /// RFC 7518 §3.4).
     type Hash: Digest;
 
-    /// Field element a (< p) into Montgomery form.
+    /// Field element a (< p) into the curve's working form (Montgomery form unless the curve
+    /// has a faster reduction of its own, as P-521 does).
     #[inline(always)]
     fn fe(a: &Limbs<L>) -> Limbs<L> {
         Self::P.to_mont(a)
+    }
+    /// 1 in the working form.
+    #[inline(always)]
+    fn fone() -> Limbs<L> {
+        Self::P.one
+    }
+    /// a⁻¹ for a ≠ 0, in the working form.
+    #[inline(always)]
+    fn finv(a: &Limbs<L>) -> Limbs<L> {
+        Self::P.invert(a)
     }
     #[inline(always)]
     fn fmul(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
@@ -92,7 +103,9 @@ impl Curve<12> for P384 {
 }
 
 /// NIST P-521 (secp521r1), for ES512: 521-bit p and n in 17 limbs (the top limb holds 9 bits).
-/// p = 2⁵²¹ − 1 is a Mersenne prime; the Montgomery arithmetic here does not need that.
+/// p = 2⁵²¹ − 1 is a Mersenne prime, so field elements stay in plain form and a product is
+/// reduced by one addition of its high half to its low half (2⁵²¹ ≡ 1), about half the work of
+/// a Montgomery product; scalars (mod n) use the generic Montgomery arithmetic.
 pub struct P521;
 
 impl Curve<17> for P521 {
@@ -114,4 +127,75 @@ impl Curve<17> for P521 {
         "11839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650",
     );
     type Hash = Sha512;
+
+    #[inline(always)]
+    fn fe(a: &Limbs<17>) -> Limbs<17> {
+        *a
+    }
+    #[inline(always)]
+    fn fone() -> Limbs<17> {
+        let mut one = [0; 17];
+        one[0] = 1;
+        one
+    }
+    #[inline(always)]
+    fn fmul(a: &Limbs<17>, b: &Limbs<17>) -> Limbs<17> {
+        mersenne521::mul(a, b)
+    }
+    #[inline(always)]
+    fn fsqr(a: &Limbs<17>) -> Limbs<17> {
+        mersenne521::mul(a, a)
+    }
+    fn finv(a: &Limbs<17>) -> Limbs<17> {
+        // a^(p − 2), p − 2 = 2⁵²¹ − 3: every bit set except bit 1, squares and multiplies.
+        let mut acc = a.to_owned();
+        for bit in (0..520).rev() {
+            acc = mersenne521::mul(&acc, &acc);
+            if bit != 1 {
+                acc = mersenne521::mul(&acc, a);
+            }
+        }
+        acc
+    }
+}
+
+/// Arithmetic modulo 2⁵²¹ − 1 on 17 little-endian 32-bit limbs, inputs and results < p.
+mod mersenne521 {
+    use crate::crypto::limbs;
+
+    const P: [u32; 17] = {
+        let mut p = [u32::MAX; 17];
+        p[16] = 0x1ff;
+        p
+    };
+
+    /// a·b mod p: the 1042-bit schoolbook product t, then (t mod 2⁵²¹) + (t >> 521) < 2p, then
+    /// one conditional subtraction.
+    #[allow(clippy::indexing_slicing)] // i, j < 17, i + j + 1 < 34
+    #[inline(always)]
+    pub(super) fn mul(a: &[u32; 17], b: &[u32; 17]) -> [u32; 17] {
+        let mut t = [0u32; 34];
+        for i in 0..17 {
+            let ai = u64::from(a[i]);
+            let mut carry = 0u64;
+            for j in 0..17 {
+                let s = u64::from(t[i + j]) + ai * u64::from(b[j]) + carry;
+                t[i + j] = s as u32;
+                carry = s >> 32;
+            }
+            t[i + 17] = carry as u32;
+        }
+        let mut low = [0u32; 17];
+        low.copy_from_slice(&t[..17]);
+        low[16] &= 0x1ff;
+        let mut high = [0u32; 17];
+        for k in 0..17 {
+            high[k] = (t[16 + k] >> 9) | (t[17 + k] << 23);
+        }
+        limbs::add_assign(&mut low, &high);
+        if !limbs::less_than(&low, &P) {
+            limbs::sub_assign(&mut low, &P);
+        }
+        low
+    }
 }

@@ -345,6 +345,8 @@ mod on_p521 {
         // R = 2^544 ≡ 2^23 (mod 2^521 − 1).
         assert_eq!(p.one, small::<L>(1 << 23));
         assert_eq!(p.to_mont(&small(1)), p.one);
+        // The field works in plain form (Mersenne reduction).
+        assert_eq!(C::fone(), small(1));
         assert_eq!(n.to_mont(&small(1)), n.one);
         assert_eq!(n.to_plain(&n.one), small(1));
         assert!(on_curve::<C, L>(&generator::<C, L>()));
@@ -360,8 +362,18 @@ mod on_p521 {
                 continue;
             }
             let am = C::fe(&a);
-            assert_eq!(C::fmul(&am, &p.invert(&am)), p.one);
+            assert_eq!(C::fmul(&am, &C::finv(&am)), C::fone());
+            // The Mersenne product agrees with the Montgomery one.
+            let b = random_below(&p.m);
+            let montgomery = p.to_plain(&p.mul(&p.to_mont(&a), &p.to_mont(&b)));
+            assert_eq!(C::fmul(&a, &b), montgomery);
         }
+        // p − 1 squared is 1; the largest product reduces fully.
+        let mut p_minus_1 = p.m;
+        limbs::sub_assign(&mut p_minus_1, &small::<L>(1));
+        assert_eq!(C::fsqr(&p_minus_1), small(1));
+        assert_eq!(C::fmul(&p_minus_1, &small(1)), p_minus_1);
+        assert_eq!(C::fmul(&[0; L], &p_minus_1), [0; L]);
         let n = C::N;
         let table = C::generator_table().unwrap();
         let one = small::<L>(1);
