@@ -442,7 +442,7 @@ def results_algs(results: Results) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--algs", default="HS256,RS256,ES256,ES384,EdDSA")
+    ap.add_argument("--algs", default="HS256,RS256,PS256,ES256,ES384,ES512,EdDSA")
     ap.add_argument("--smoke", action="store_true", help="1 s per scenario, one algorithm, temporary output")
     ap.add_argument("--out", type=Path, help="folder for RESULTS.md and results/plot.svg (default bench/)")
     args = ap.parse_args()

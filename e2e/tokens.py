@@ -17,7 +17,7 @@ ISSUER = "https://issuer.e2e.test"
 AUDIENCE = "api.e2e.test"
 
 ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-              "ES256", "ES384", "EdDSA"]
+              "ES256", "ES384", "ES512", "EdDSA"]
 
 
 def b64url(data: bytes) -> str:
@@ -36,6 +36,7 @@ class KeySet:
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.ec256 = ec.generate_private_key(ec.SECP256R1())
         self.ec384 = ec.generate_private_key(ec.SECP384R1())
+        self.ec521 = ec.generate_private_key(ec.SECP521R1())
         self.ed25519 = ed25519.Ed25519PrivateKey.generate()
         self.hmac = os.urandom(64)
 
@@ -45,14 +46,14 @@ class KeySet:
             return "hmac-1"
         if alg.startswith(("RS", "PS")):
             return "rsa-1"
-        return {"ES256": "ec256-1", "ES384": "ec384-1", "EdDSA": "ed25519-1"}[alg]
+        return {"ES256": "ec256-1", "ES384": "ec384-1", "ES512": "ec521-1", "EdDSA": "ed25519-1"}[alg]
 
     def signing_key(self, alg: str):
         if alg.startswith("HS"):
             return self.hmac
         if alg.startswith(("RS", "PS")):
             return self.rsa
-        return {"ES256": self.ec256, "ES384": self.ec384, "EdDSA": self.ed25519}[alg]
+        return {"ES256": self.ec256, "ES384": self.ec384, "ES512": self.ec521, "EdDSA": self.ed25519}[alg]
 
     def jwks(self) -> dict:
         rsa_pub = self.rsa.public_key().public_numbers()
@@ -60,7 +61,8 @@ class KeySet:
             {"kty": "oct", "kid": "hmac-1", "k": b64url(self.hmac)},
             {"kty": "RSA", "kid": "rsa-1", "n": _uint(rsa_pub.n), "e": _uint(rsa_pub.e)},
         ]
-        for kid, key, crv, size in (("ec256-1", self.ec256, "P-256", 32), ("ec384-1", self.ec384, "P-384", 48)):
+        for kid, key, crv, size in (("ec256-1", self.ec256, "P-256", 32), ("ec384-1", self.ec384, "P-384", 48),
+                                    ("ec521-1", self.ec521, "P-521", 66)):
             pub = key.public_key().public_numbers()
             keys.append({"kty": "EC", "kid": kid, "crv": crv, "x": _uint(pub.x, size), "y": _uint(pub.y, size)})
         raw = self.ed25519.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -21,6 +21,7 @@ fn vector_file(alg: Algorithm) -> Option<&'static str> {
         Algorithm::PS256 => "rsa_pss_2048_sha256_mgf1_32_test.json",
         Algorithm::ES256 => "ecdsa_secp256r1_sha256_p1363_test.json",
         Algorithm::ES384 => "ecdsa_secp384r1_sha384_p1363_test.json",
+        Algorithm::ES512 => "ecdsa_secp521r1_sha512_p1363_test.json",
         Algorithm::EdDSA => "ed25519_test.json",
         _ => return None,
     })

@@ -15,6 +15,7 @@ pub enum Algorithm {
     PS512,
     ES256,
     ES384,
+    ES512,
     EdDSA,
 }
 
@@ -25,11 +26,12 @@ pub enum KeyKind {
     Rsa,
     EcP256,
     EcP384,
+    EcP521,
     Ed25519,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 13] = [
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
@@ -41,6 +43,7 @@ impl Algorithm {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ];
 
@@ -62,6 +65,7 @@ impl Algorithm {
             Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
         }
     }
@@ -77,6 +81,7 @@ impl Algorithm {
             | Algorithm::PS512 => KeyKind::Rsa,
             Algorithm::ES256 => KeyKind::EcP256,
             Algorithm::ES384 => KeyKind::EcP384,
+            Algorithm::ES512 => KeyKind::EcP521,
             Algorithm::EdDSA => KeyKind::Ed25519,
         }
     }
@@ -118,5 +123,6 @@ mod tests {
         assert_eq!(Algorithm::RS256.key_kind(), KeyKind::Rsa);
         assert_eq!(Algorithm::PS512.key_kind(), KeyKind::Rsa);
         assert_eq!(Algorithm::ES384.key_kind(), KeyKind::EcP384);
+        assert_eq!(Algorithm::ES512.key_kind(), KeyKind::EcP521);
     }
 }

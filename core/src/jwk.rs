@@ -1,12 +1,19 @@
 //! JSON Web Key Sets (RFC 7517, RFC 7518 §6, RFC 8037): parsed once into ready-to-use
 //! verification keys. Keys Warden cannot use safely are skipped with a reason, never guessed at.
+//!
+//! Other key documents are read too and become JWKs first (`pubkey`): PEM public keys and
+//! certificates (`-----BEGIN PUBLIC KEY-----`, `RSA PUBLIC KEY`, `CERTIFICATE`), Google-style
+//! certificate maps (`{"kid": "-----BEGIN CERTIFICATE-----…"}`, as `jwt_authn` reads them) and a
+//! JWK's `x5c`.
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
 use crate::crypto::der;
-use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey};
+use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey, P521PublicKey};
 use crate::crypto::eddsa::{self, EdKeyError};
 use crate::crypto::rsa::{RsaKeyError, RsaPublicKey};
+use crate::pem::{self, PemError};
+use crate::pubkey::{self, PublicKeyError};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -23,6 +30,7 @@ pub enum KeyMaterial {
     Rsa(Box<RsaPublicKey>),
     P256(Box<P256PublicKey>),
     P384(Box<P384PublicKey>),
+    P521(Box<P521PublicKey>),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -33,6 +41,7 @@ impl KeyMaterial {
             KeyMaterial::Rsa(_) => KeyKind::Rsa,
             KeyMaterial::P256(_) => KeyKind::EcP256,
             KeyMaterial::P384(_) => KeyKind::EcP384,
+            KeyMaterial::P521(_) => KeyKind::EcP521,
             KeyMaterial::Ed25519(_) => KeyKind::Ed25519,
         }
     }
@@ -107,6 +116,13 @@ pub enum JwkError {
     SymmetricFromRemote,
     /// The set already holds `MAX_KEYS` keys.
     TooManyKeys,
+    /// A PEM key or certificate (a PEM document, a certificate map entry, an `x5c` entry) that
+    /// is not a usable public key.
+    PublicKey(PublicKeyError),
+    /// `x5c` is not a non-empty array of standard base64 strings (RFC 7517 §4.7).
+    BadX5c,
+    /// The key in `x5c`'s first certificate differs from the JWK's own members (RFC 7517 §4.7).
+    X5cMismatch(&'static str),
 }
 
 impl fmt::Display for JwkError {
@@ -141,6 +157,14 @@ impl fmt::Display for JwkError {
                 f.write_str("symmetric (oct) keys are not accepted from a remote JWKS")
             }
             JwkError::TooManyKeys => write!(f, "more than {MAX_KEYS} keys"),
+            JwkError::PublicKey(e) => write!(f, "{e}"),
+            JwkError::BadX5c => {
+                f.write_str("\"x5c\" must be a non-empty array of base64 DER certificates")
+            }
+            JwkError::X5cMismatch(member) => write!(
+                f,
+                "\"{member}\" differs from the key of the first \"x5c\" certificate"
+            ),
         }
     }
 }
@@ -151,6 +175,7 @@ impl std::error::Error for JwkError {
             JwkError::Rsa(e) => Some(e),
             JwkError::Ec(e) => Some(e),
             JwkError::Ed25519(e) => Some(e),
+            JwkError::PublicKey(e) => Some(e),
             _ => None,
         }
     }
@@ -184,6 +209,8 @@ pub enum JwksError {
     KeysNotArray,
     /// No key survived; the first key left out, if any, tells why.
     NoUsableKey(Option<Box<SkippedKey>>),
+    /// Text that starts as PEM but is not.
+    Pem(PemError),
 }
 
 impl fmt::Display for JwksError {
@@ -195,6 +222,7 @@ impl fmt::Display for JwksError {
             JwksError::KeysNotArray => f.write_str("\"keys\" must be an array"),
             JwksError::NoUsableKey(None) => f.write_str("no usable key"),
             JwksError::NoUsableKey(Some(first)) => write!(f, "no usable key ({first})"),
+            JwksError::Pem(e) => write!(f, "{e}"),
         }
     }
 }
@@ -221,32 +249,23 @@ impl KeySet {
         KeySet::parse_from(json, Origin::Public)
     }
 
-    fn parse_from(json: &str, origin: Origin) -> Result<KeySet, JwksError> {
-        let doc: Value =
-            serde_json::from_str(json).map_err(|e| JwksError::NotJson(e.to_string()))?;
-        let keys: Vec<Value> = match doc {
-            Value::Object(mut obj) => match obj.remove("keys") {
-                Some(Value::Array(keys)) => keys,
-                Some(_) => return Err(JwksError::KeysNotArray),
-                None if obj.contains_key("kty") => vec![Value::Object(obj)],
-                None => return Err(JwksError::MissingKeys),
-            },
-            _ => return Err(JwksError::NotAnObject),
-        };
+    fn parse_from(text: &str, origin: Origin) -> Result<KeySet, JwksError> {
         let mut set = KeySet::default();
-        for (index, key) in keys.iter().enumerate() {
+        for (index, entry) in documents_keys(text)?.into_iter().enumerate() {
+            let kid = match &entry {
+                Ok(key) => key.get("kid").and_then(Value::as_str).map(str::to_owned),
+                Err((kid, _)) => kid.clone(),
+            };
             let parsed = if set.keys.len() >= MAX_KEYS {
                 Err(JwkError::TooManyKeys)
             } else {
-                parse_jwk(key, origin)
+                entry
+                    .and_then(|key| parse_jwk(&key, origin).map_err(|e| (None, e)))
+                    .map_err(|(_, e)| e)
             };
             match parsed {
                 Ok(jwk) => set.keys.push(jwk),
-                Err(error) => set.skipped.push(SkippedKey {
-                    index,
-                    kid: key.get("kid").and_then(Value::as_str).map(str::to_owned),
-                    error,
-                }),
+                Err(error) => set.skipped.push(SkippedKey { index, kid, error }),
             }
         }
         if set.keys.is_empty() {
@@ -283,8 +302,118 @@ enum Origin {
     Public,
 }
 
+/// One key of a document: a JWK, or why a key could not even become one (with its `kid`).
+type Entry = Result<Value, (Option<String>, JwkError)>;
+
+/// The keys of a document, whichever of the accepted forms it has: a JWKS, a single JWK, a
+/// certificate map (`{"kid": "-----BEGIN CERTIFICATE-----…"}`, each `kid` from its map key) or
+/// PEM text (keys without `kid`).
+fn documents_keys(text: &str) -> Result<Vec<Entry>, JwksError> {
+    if pem::looks_like_pem(text) {
+        return Ok(pubkey::pem_jwks(text)
+            .map_err(JwksError::Pem)?
+            .into_iter()
+            .map(|key| {
+                key.map(Value::Object)
+                    .map_err(|e| (None, JwkError::PublicKey(e)))
+            })
+            .collect());
+    }
+    let doc: Value = serde_json::from_str(text).map_err(|e| JwksError::NotJson(e.to_string()))?;
+    match doc {
+        Value::Object(mut obj) => match obj.remove("keys") {
+            Some(Value::Array(keys)) => Ok(keys.into_iter().map(Ok).collect()),
+            Some(_) => Err(JwksError::KeysNotArray),
+            None if obj.contains_key("kty") => Ok(vec![Ok(Value::Object(obj))]),
+            None if is_certificate_map(&obj) => Ok(obj
+                .into_iter()
+                .take(MAX_KEYS + 1)
+                .map(|(kid, pem)| {
+                    let key = pubkey::single_pem_jwk(pem.as_str().unwrap_or_default());
+                    match key {
+                        Ok(mut members) => {
+                            members.insert("kid".into(), Value::String(kid));
+                            Ok(Value::Object(members))
+                        }
+                        Err(e) => Err((Some(kid), JwkError::PublicKey(e))),
+                    }
+                })
+                .collect()),
+            None => Err(JwksError::MissingKeys),
+        },
+        _ => Err(JwksError::NotAnObject),
+    }
+}
+
+/// `{"kid": "-----BEGIN CERTIFICATE-----…", …}`: a non-empty object of PEM strings only.
+fn is_certificate_map(obj: &Map<String, Value>) -> bool {
+    !obj.is_empty()
+        && obj
+            .values()
+            .all(|v| v.as_str().is_some_and(pem::looks_like_pem))
+}
+
+/// The members the first `x5c` certificate (RFC 7517 §4.7) gives the key: added where the JWK
+/// lacks them, compared where it has them.
+fn with_x5c(obj: &Map<String, Value>) -> Result<Option<Map<String, Value>>, JwkError> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let Some(x5c) = obj.get("x5c") else {
+        return Ok(None);
+    };
+    let first = match x5c.as_array().map(Vec::as_slice) {
+        Some([first, rest @ ..]) if rest.iter().all(Value::is_string) => first,
+        _ => return Err(JwkError::BadX5c),
+    };
+    let der = first
+        .as_str()
+        .and_then(|s| STANDARD.decode(s).ok())
+        .ok_or(JwkError::BadX5c)?;
+    let derived = pubkey::certificate_jwk(&der).map_err(JwkError::PublicKey)?;
+    let mut merged = obj.clone();
+    for (name, value) in derived {
+        match obj.get(&name) {
+            None => {
+                merged.insert(name, value);
+            }
+            Some(own) if same_member(&name, own, &value) => {}
+            Some(_) => {
+                let name: &'static str = match name.as_str() {
+                    "kty" => "kty",
+                    "crv" => "crv",
+                    "n" => "n",
+                    "e" => "e",
+                    "x" => "x",
+                    _ => "y",
+                };
+                return Err(JwkError::X5cMismatch(name));
+            }
+        }
+    }
+    Ok(Some(merged))
+}
+
+/// Whether a JWK's own member equals the certificate's: byte strings compared as integers
+/// (leading zero bytes ignored), names exactly.
+fn same_member(name: &str, own: &Value, derived: &Value) -> bool {
+    if matches!(name, "kty" | "crv") {
+        return own == derived;
+    }
+    let bytes = |v: &Value| v.as_str().and_then(b64::decode);
+    match (bytes(own), bytes(derived)) {
+        (Some(a), Some(b)) => {
+            let strip =
+                |v: &[u8]| -> Vec<u8> { v.iter().copied().skip_while(|b| *b == 0).collect() };
+            strip(&a) == strip(&b)
+        }
+        _ => false,
+    }
+}
+
 fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
     let obj = key.as_object().ok_or(JwkError::NotAnObject)?;
+    let merged = with_x5c(obj)?;
+    let obj = merged.as_ref().unwrap_or(obj);
     let kid = match obj.get("kid") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -337,6 +466,12 @@ fn parse_jwk(key: &Value, origin: Origin) -> Result<Jwk, JwkError> {
                         P384PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
                     )),
                     der::P384_OID,
+                ),
+                "P-521" => (
+                    KeyMaterial::P521(Box::new(
+                        P521PublicKey::from_coordinates(&x, &y).map_err(JwkError::Ec)?,
+                    )),
+                    der::P521_OID,
                 ),
                 other => return Err(JwkError::UnsupportedCurve(other.to_owned())),
             };
@@ -452,14 +587,14 @@ mod tests {
     #[test]
     fn unusable_keys_are_skipped_with_reasons() {
         let set = KeySet::parse(&format!(
-            r#"{{"keys":[{{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}},{EC_P256},{{"kty":"EC","crv":"P-256","use":"enc","x":"AA","y":"AA"}}]}}"#
+            r#"{{"keys":[{{"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}},{EC_P256},{{"kty":"EC","crv":"P-256","use":"enc","x":"AA","y":"AA"}}]}}"#
         ))
         .unwrap();
         assert_eq!(set.keys.len(), 1);
         assert_eq!(set.skipped.len(), 2);
         assert_eq!(
             set.skipped[0].error,
-            JwkError::UnsupportedCurve("P-521".into())
+            JwkError::UnsupportedCurve("secp256k1".into())
         );
         assert_eq!(
             (set.skipped[1].index, &set.skipped[1].error),

@@ -18,11 +18,45 @@ pub struct CheckRequest {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ver: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_numeric_date"
+    )]
     pub iat: Option<i64>,
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+}
+
+/// A date on the wire: an integer, or a fraction truncated toward zero as the filter reads the
+/// token's NumericDates (`token::numeric_date_value`), so a caller posting a token's own
+/// claims gets the same second as the filter.
+fn wire_date(n: &serde_json::Number) -> Option<i64> {
+    if let Some(v) = n.as_i64() {
+        return Some(v);
+    }
+    // ±2⁶³ are exact in an f64; the range is half-open because i64::MAX is not.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    #[allow(clippy::cast_possible_truncation)] // in range, checked first
+    n.as_f64()
+        .filter(|v| (-LIMIT..LIMIT).contains(v))
+        .map(|v| v.trunc() as i64)
+}
+
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    wire_date(&n).ok_or_else(|| serde::de::Error::custom("date out of range"))
+}
+
+fn optional_numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => wire_date(&n)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("date out of range")),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +181,27 @@ mod tests {
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(json, r#"{"sub":"alice","jti":"j1","ver":2,"exp":100}"#);
         assert_eq!(serde_json::from_str::<CheckRequest>(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn check_request_dates_truncate_fractions_like_the_filter() {
+        let parse = |body: &str| serde_json::from_str::<CheckRequest>(body);
+        let req = parse(r#"{"sub":"a","jti":"j","iat":1234.999,"exp":1700000600.5}"#).unwrap();
+        assert_eq!((req.iat, req.exp), (Some(1234), 1_700_000_600));
+        // The same second the filter reads from the token's claims.
+        let claims: Claims =
+            serde_json::from_str(r#"{"sub":"a","jti":"j","iat":1234.999,"exp":1700000600.5}"#)
+                .unwrap();
+        assert_eq!(check_request(&claims).unwrap(), req);
+        let req = parse(r#"{"sub":"a","jti":"j","iat":null,"exp":-1}"#).unwrap();
+        assert_eq!((req.iat, req.exp), (None, -1));
+        for bad in [
+            r#"{"sub":"a","jti":"j","exp":1e19}"#,
+            r#"{"sub":"a","jti":"j","exp":"5"}"#,
+            r#"{"sub":"a","jti":"j","exp":5,"iat":true}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

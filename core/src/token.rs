@@ -132,17 +132,10 @@ impl Decoded<'_> {
 /// Claim checks that depend on time and configuration; cheap, so they also run on cache hits.
 pub fn check_claims(claims: &Claims, req: &Requirements, now: i64) -> Result<(), Reason> {
     let skew = req.clock_skew_seconds;
+    check_claim_types(claims)?;
     let exp = numeric_date(claims, "exp")?;
     let nbf = numeric_date(claims, "nbf")?;
     let iat = numeric_date(claims, "iat")?;
-    for name in ["sub", "jti", "sid"] {
-        if claims.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(Reason::TokenMalformed);
-        }
-    }
-    if claims.get("ver").is_some_and(|v| v.as_u64().is_none()) {
-        return Err(Reason::TokenMalformed);
-    }
     match exp {
         Some(exp) if now.saturating_sub(skew) >= exp => return Err(Reason::TokenExpired),
         None if req.require_expiration => return Err(Reason::ClaimMissing),
@@ -173,16 +166,56 @@ pub fn check_claims(claims: &Claims, req: &Requirements, now: i64) -> Result<(),
     Ok(())
 }
 
-/// A NumericDate claim: absent, or an integer number of seconds in [0, `MAX_NUMERIC_DATE`].
-/// Strings, fractions and out-of-range values are malformed (as Envoy's `jwt_authn` treats them).
+/// The types of the registered claims (RFC 7519 §4.1), checked whatever the configuration:
+/// `iss` and `sub` are StringOrURI (§4.1.1, §4.1.2), `aud` one string or an array of them
+/// (§4.1.3), `exp`, `nbf` and `iat` NumericDates (§4.1.4–4.1.6), `jti` a string (§4.1.7);
+/// Warden's own `sid` is a string and `ver` an unsigned integer. A claim of another type makes
+/// the token malformed even when no check reads it: an upstream might.
+pub fn check_claim_types(claims: &Claims) -> Result<(), Reason> {
+    for name in ["iss", "sub", "jti", "sid"] {
+        if claims.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(Reason::TokenMalformed);
+        }
+    }
+    match claims.get("aud") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
+        Some(_) => return Err(Reason::TokenMalformed),
+    }
+    for name in ["exp", "nbf", "iat"] {
+        numeric_date(claims, name)?;
+    }
+    if claims.get("ver").is_some_and(|v| v.as_u64().is_none()) {
+        return Err(Reason::TokenMalformed);
+    }
+    Ok(())
+}
+
+/// A NumericDate claim: absent, or a JSON number of seconds in [0, `MAX_NUMERIC_DATE`],
+/// fractions truncated (RFC 7519 §2 allows non-integer values; Envoy's `jwt_authn` truncates
+/// them too). Strings, negative and out-of-range values are malformed.
 pub fn numeric_date(claims: &Claims, name: &str) -> Result<Option<i64>, Reason> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(v) if (0..=MAX_NUMERIC_DATE).contains(&v) => Ok(Some(v)),
-            _ => Err(Reason::TokenMalformed),
-        },
+        Some(Value::Number(n)) => numeric_date_value(n).map(Some),
         Some(_) => Err(Reason::TokenMalformed),
+    }
+}
+
+/// A JSON number as a NumericDate (see `numeric_date`).
+pub fn numeric_date_value(n: &serde_json::Number) -> Result<i64, Reason> {
+    if let Some(v) = n.as_i64() {
+        return if (0..=MAX_NUMERIC_DATE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(Reason::TokenMalformed)
+        };
+    }
+    match n.as_f64() {
+        // `MAX_NUMERIC_DATE + 1` is exact in an f64 (below 2⁵³), so the bound is exact too.
+        #[allow(clippy::cast_possible_truncation)] // in range, checked just above
+        Some(v) if v >= 0.0 && v < (MAX_NUMERIC_DATE + 1) as f64 => Ok(v.trunc() as i64),
+        _ => Err(Reason::TokenMalformed),
     }
 }
 

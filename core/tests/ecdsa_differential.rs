@@ -4,13 +4,13 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Differential test of Warden's ES256 and ES384 paths (`KeySet::parse` → `crypto::verify`,
-//! i.e. `crypto::ecdsa`) against the `p256` / `p384` crates' verifiers: random keys, messages
+//! Differential test of Warden's ES256, ES384 and ES512 paths (`KeySet::parse` →
+//! `crypto::verify`, i.e. `crypto::ecdsa`) against the `p256` / `p384` / `p521` crates' verifiers: random keys, messages
 //! and signatures (signed by the reference crate), valid ones and single-bit flips of message,
 //! r, s or the key. Both must agree every time; valid signatures must verify and flipped ones
 //! must not. `WARDEN_P256_DIFF_KEYS` sets the number of P-256 keys (default 200, 8 messages
 //! each), `WARDEN_P384_DIFF_KEYS` the number of P-384 keys (default 30; the `p384` crate is
-//! slow in debug builds).
+//! slow in debug builds), `WARDEN_P521_DIFF_KEYS` the number of P-521 keys (default 12).
 
 use rand_core::{OsRng, RngCore};
 use warden_core::jwk::{KeyMaterial, KeySet};
@@ -69,7 +69,7 @@ macro_rules! differential_tests {
                 let (mut valid, mut flipped, mut bad_keys) = (0, 0, 0);
                 for _ in 0..keys {
                     let sk = SigningKey::random(&mut OsRng);
-                    let point = sk.verifying_key().to_encoded_point(false);
+                    let point = VerifyingKey::from(&sk).to_encoded_point(false);
                     let (x, y) = (point.x().unwrap().to_vec(), point.y().unwrap().to_vec());
                     let ours = parse($crv, &x, &y).expect("a valid key parses");
                     let theirs = reference(&x, &y).unwrap();
@@ -147,7 +147,7 @@ macro_rules! differential_tests {
             fn range_limits() {
                 let n = hex::decode($n_hex).unwrap();
                 let sk = SigningKey::random(&mut OsRng);
-                let point = sk.verifying_key().to_encoded_point(false);
+                let point = VerifyingKey::from(&sk).to_encoded_point(false);
                 let (x, y) = (point.x().unwrap().to_vec(), point.y().unwrap().to_vec());
                 let ours = parse($crv, &x, &y).unwrap();
                 let theirs = reference(&x, &y).unwrap();
@@ -199,4 +199,16 @@ differential_tests!(
     30,
     "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
     [0, 64, 95, 97, 192]
+);
+
+differential_tests!(
+    es512,
+    p521,
+    "P-521",
+    Algorithm::ES512,
+    66,
+    "WARDEN_P521_DIFF_KEYS",
+    12,
+    "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+    [0, 64, 96, 131, 133, 264]
 );

@@ -63,6 +63,11 @@ fn jwks_parse() {
 }
 
 #[test]
+fn der_keys() {
+    replay("der_keys", checks::der::run);
+}
+
+#[test]
 fn config_compile() {
     replay("config_compile", checks::config::run);
 }

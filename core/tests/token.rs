@@ -134,7 +134,11 @@ fn rsa_public_key_as_hmac_secret_is_refused() {
 
 #[test]
 fn psychic_ecdsa_signatures_are_refused() {
-    for (alg, len) in [(Algorithm::ES256, 64), (Algorithm::ES384, 96)] {
+    for (alg, len) in [
+        (Algorithm::ES256, 64),
+        (Algorithm::ES384, 96),
+        (Algorithm::ES512, 132),
+    ] {
         let good = token(alg, &claims());
         let parts: Vec<&str> = good.split('.').collect();
         let zero = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&vec![0u8; len]));
@@ -243,10 +247,11 @@ fn oversized_tokens_are_refused_before_parsing() {
 }
 
 #[test]
-fn numeric_dates_must_be_integer_numbers() {
+fn numeric_dates_must_be_numbers_in_range() {
     for exp in [
         json!("1700000600"),
-        json!(1_700_000_600.5),
+        json!(-0.5),
+        json!(253_402_300_800.0),
         json!(1e300),
         json!(u64::MAX),
         json!(-1.5),
@@ -273,6 +278,121 @@ fn numeric_dates_must_be_integer_numbers() {
             "{name}"
         );
     }
+}
+
+fn no_skew() -> Requirements {
+    Requirements {
+        clock_skew_seconds: 0,
+        ..Requirements::default()
+    }
+}
+
+/// Claims checked alone (the signature is not the point here).
+fn claims_check(c: serde_json::Value, req: &Requirements) -> Result<(), Reason> {
+    let claims: token::Claims = serde_json::from_value(c).unwrap();
+    token::check_claims(&claims, req, NOW)
+}
+
+#[test]
+fn fractional_numeric_dates_are_truncated() {
+    let req = no_skew();
+    let exp = |v: serde_json::Value| claims_check(json!({"sub": "a", "exp": v}), &req);
+    // exp is truncated: NOW + 0.999 is NOW, which is already expired (now ≥ exp).
+    assert_eq!(exp(json!(NOW as f64 + 0.999)), Err(Reason::TokenExpired));
+    assert_eq!(exp(json!(NOW as f64 + 1.0)), Ok(()));
+    assert_eq!(exp(json!(NOW as f64 + 1.5)), Ok(()));
+    assert_eq!(exp(json!(NOW as f64 - 0.5)), Err(Reason::TokenExpired));
+    // nbf NOW + 0.9 truncates to NOW: valid now; NOW + 1.1 is a second ahead.
+    let nbf =
+        |v: serde_json::Value| claims_check(json!({"sub": "a", "exp": NOW + 600, "nbf": v}), &req);
+    assert_eq!(nbf(json!(NOW as f64 + 0.9)), Ok(()));
+    assert_eq!(nbf(json!(NOW as f64 + 1.1)), Err(Reason::TokenNotYetValid));
+    let iat =
+        |v: serde_json::Value| claims_check(json!({"sub": "a", "exp": NOW + 600, "iat": v}), &req);
+    assert_eq!(iat(json!(1234.5678)), Ok(()));
+    assert_eq!(iat(json!(NOW as f64 + 0.5)), Ok(()));
+    assert_eq!(iat(json!(NOW as f64 + 1.5)), Err(Reason::TokenNotYetValid));
+    // The range ends: 0 and fractions of the last second of 9999 are dates, anything past not.
+    assert_eq!(iat(json!(0.0)), Ok(()));
+    assert_eq!(iat(json!(0.25)), Ok(()));
+    assert_eq!(iat(json!(-0.25)), Err(Reason::TokenMalformed));
+    let last = token::MAX_NUMERIC_DATE as f64;
+    assert_eq!(exp(json!(last + 0.5)), Ok(()));
+    assert_eq!(exp(json!(last + 1.0)), Err(Reason::TokenMalformed));
+    assert_eq!(
+        exp(json!(1e3)),
+        Err(Reason::TokenExpired),
+        "exponent form is a number"
+    );
+    let date = |v: serde_json::Value| {
+        let claims: token::Claims = serde_json::from_value(json!({ "iat": v })).unwrap();
+        token::numeric_date(&claims, "iat")
+    };
+    assert_eq!(date(json!(1234.5678)), Ok(Some(1234)));
+    assert_eq!(date(json!(last + 0.999)), Ok(Some(token::MAX_NUMERIC_DATE)));
+    assert_eq!(date(json!(1e300)), Err(Reason::TokenMalformed));
+}
+
+#[test]
+fn registered_claims_must_have_their_types_whatever_the_config() {
+    // No issuer, no audience configured: the types are checked all the same (RFC 7519 §4.1).
+    let open = Requirements::default();
+    let base = || json!({"sub": "alice", "exp": NOW + 600});
+    let with = |name: &str, v: serde_json::Value| {
+        let mut c = base();
+        c[name] = v;
+        claims_check(c, &open)
+    };
+    assert_eq!(claims_check(base(), &open), Ok(()));
+    for (name, bad) in [
+        ("iss", json!(true)),
+        ("iss", json!(1)),
+        ("iss", json!(["https://idp"])),
+        ("iss", json!(null)),
+        ("sub", json!(7)),
+        ("sub", json!({"id": 1})),
+        ("aud", json!(5)),
+        ("aud", json!([1, 2])),
+        ("aud", json!(["api", 2])),
+        ("aud", json!({"aud": "api"})),
+        ("aud", json!(null)),
+        ("jti", json!(1)),
+        ("exp", json!("soon")),
+        ("nbf", json!(false)),
+        ("iat", json!([0])),
+        ("sid", json!(3)),
+        ("ver", json!(-1)),
+    ] {
+        assert_eq!(
+            with(name, bad.clone()),
+            Err(Reason::TokenMalformed),
+            "{name}: {bad}"
+        );
+    }
+    for (name, good) in [
+        ("iss", json!("https://idp")),
+        ("aud", json!("api")),
+        ("aud", json!(["api", "other"])),
+        ("aud", json!([])),
+        ("jti", json!("j1")),
+        ("nbf", json!(NOW - 5)),
+    ] {
+        assert_eq!(with(name, good.clone()), Ok(()), "{name}: {good}");
+    }
+    // Unregistered claims are the application's business.
+    assert_eq!(with("roles", json!(7)), Ok(()));
+}
+
+#[test]
+fn a_wrongly_typed_claim_in_a_signed_token_is_malformed() {
+    let mut c = claims();
+    c["aud"] = json!([1, 2]);
+    let open = Requirements::default();
+    let tok = token(Algorithm::ES256, &c);
+    assert_eq!(
+        token::verify(&tok, &open, &keys_for(Algorithm::ES256), NOW).map(|_| ()),
+        Err(Reason::TokenMalformed)
+    );
 }
 
 #[test]
@@ -324,8 +444,6 @@ fn issuer_must_match_exactly() {
     for iss in [
         json!("https://issuer.example/"),
         json!("HTTPS://ISSUER.EXAMPLE"),
-        json!(null),
-        json!(["https://issuer.example"]),
     ] {
         let mut c = claims();
         c["iss"] = iss.clone();
@@ -341,6 +459,16 @@ fn issuer_must_match_exactly() {
         check(&token(Algorithm::HS256, &c), Algorithm::HS256),
         Err(Reason::IssuerMismatch)
     );
+    // Not a string at all: malformed before any comparison (RFC 7519 §4.1.1).
+    for iss in [json!(null), json!(["https://issuer.example"])] {
+        let mut c = claims();
+        c["iss"] = iss.clone();
+        assert_eq!(
+            check(&token(Algorithm::HS256, &c), Algorithm::HS256),
+            Err(Reason::TokenMalformed),
+            "{iss}"
+        );
+    }
 }
 
 #[test]
@@ -355,7 +483,8 @@ fn audience_string_or_array_any_of() {
     assert_eq!(with(json!(["other"])), Err(Reason::AudienceMismatch));
     assert_eq!(with(json!("API.EXAMPLE")), Err(Reason::AudienceMismatch));
     assert_eq!(with(json!([])), Err(Reason::AudienceMismatch));
-    assert_eq!(with(json!(7)), Err(Reason::AudienceMismatch));
+    assert_eq!(with(json!(7)), Err(Reason::TokenMalformed));
+    assert_eq!(with(json!(["api.example", 7])), Err(Reason::TokenMalformed));
     let mut c = claims();
     c.as_object_mut().unwrap().remove("aud");
     assert_eq!(

@@ -123,6 +123,7 @@ fn public_key(group: &Value, _: &Value) -> Option<Jwk> {
     let (crv, len) = match key["curve"].as_str()? {
         "secp256r1" => ("P-256", 32),
         "secp384r1" => ("P-384", 48),
+        "secp521r1" => ("P-521", 66),
         _ => return None,
     };
     let coord = |name: &str| -> Option<String> {
@@ -172,6 +173,17 @@ fn ecdsa_p384() {
         run(
             "ecdsa_secp384r1_sha384_p1363_test.json",
             Algorithm::ES384,
+            public_jwk
+        ) > 100
+    );
+}
+
+#[test]
+fn ecdsa_p521() {
+    assert!(
+        run(
+            "ecdsa_secp521r1_sha512_p1363_test.json",
+            Algorithm::ES512,
             public_jwk
         ) > 100
     );

@@ -25,6 +25,7 @@ pub struct Keys {
     pub rsa: rsa::RsaPrivateKey,
     pub p256: p256::ecdsa::SigningKey,
     pub p384: p384::ecdsa::SigningKey,
+    pub p521: p521::ecdsa::SigningKey,
     pub ed25519: ed25519_dalek::SigningKey,
 }
 
@@ -54,6 +55,7 @@ pub fn kid(alg: Algorithm) -> &'static str {
         | Algorithm::PS512 => "rsa",
         Algorithm::ES256 => "p256",
         Algorithm::ES384 => "p384",
+        Algorithm::ES512 => "p521",
         Algorithm::EdDSA => "ed25519",
     }
 }
@@ -96,6 +98,7 @@ impl Keys {
             rsa: rsa.clone(),
             p256: p256::ecdsa::SigningKey::random(&mut stream(seed, "p256")),
             p384: p384::ecdsa::SigningKey::random(&mut stream(seed, "p384")),
+            p521: p521::ecdsa::SigningKey::random(&mut stream(seed, "p521")),
             ed25519: ed25519_dalek::SigningKey::generate(&mut stream(seed, "ed25519")),
         }
     }
@@ -142,6 +145,11 @@ impl Keys {
                 json!({"kty": "EC", "kid": kid, "crv": "P-384",
                        "x": b64(point.x().expect("x")), "y": b64(point.y().expect("y"))})
             }
+            Algorithm::ES512 => {
+                let point = p521::ecdsa::VerifyingKey::from(&self.p521).to_encoded_point(false);
+                json!({"kty": "EC", "kid": kid, "crv": "P-521",
+                       "x": b64(point.x().expect("x")), "y": b64(point.y().expect("y"))})
+            }
             Algorithm::EdDSA => json!({"kty": "OKP", "kid": kid, "crv": "Ed25519",
                                        "x": b64(self.ed25519.verifying_key().as_bytes())}),
         }
@@ -155,6 +163,7 @@ impl Keys {
             warden_core::alg::KeyKind::Hmac => vec![],
             warden_core::alg::KeyKind::EcP256 => vec![("d", self.p256.to_bytes().to_vec())],
             warden_core::alg::KeyKind::EcP384 => vec![("d", self.p384.to_bytes().to_vec())],
+            warden_core::alg::KeyKind::EcP521 => vec![("d", self.p521.to_bytes().to_vec())],
             warden_core::alg::KeyKind::Ed25519 => vec![("d", self.ed25519.to_bytes().to_vec())],
             warden_core::alg::KeyKind::Rsa => {
                 let primes = self.rsa.primes();
@@ -176,7 +185,8 @@ impl Keys {
         jwk
     }
 
-    /// A JWK set with one key of every kind: the three HMAC secrets, RSA, P-256, P-384, Ed25519.
+    /// A JWK set with one key of every kind: the three HMAC secrets, RSA, P-256, P-384, P-521,
+    /// Ed25519.
     pub fn jwks(&self) -> Value {
         jwks_of(
             [
@@ -186,6 +196,7 @@ impl Keys {
                 Algorithm::RS256,
                 Algorithm::ES256,
                 Algorithm::ES384,
+                Algorithm::ES512,
                 Algorithm::EdDSA,
             ]
             .map(|alg| self.jwk(alg)),

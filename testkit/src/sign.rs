@@ -68,6 +68,14 @@ impl Keys {
                 let signature: p384::ecdsa::Signature = self.p384.sign(input);
                 signature.to_bytes().to_vec()
             }
+            Algorithm::ES512 => {
+                // `p521` 0.13 has no RFC 6979 signer: its nonce comes from a stream seeded by the
+                // input, like the PSS salt, so signatures stay deterministic (test keys only).
+                let signature: p521::ecdsa::Signature = self
+                    .p521
+                    .sign_with_rng(&mut stream(&b64(input), "p521-k"), input);
+                signature.to_bytes().to_vec()
+            }
             Algorithm::EdDSA => ed25519_dalek::Signer::sign(&self.ed25519, input)
                 .to_bytes()
                 .to_vec(),

@@ -79,6 +79,14 @@ pub fn verify_signature(
             let sig = p384::ecdsa::Signature::from_slice(signature).map_err(e)?;
             key.verify(input, &sig).map_err(e)
         }
+        Algorithm::ES512 => {
+            let mut sec1 = vec![4u8];
+            sec1.extend(member(jwk, "x")?);
+            sec1.extend(member(jwk, "y")?);
+            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(e)?;
+            let sig = p521::ecdsa::Signature::from_slice(signature).map_err(e)?;
+            key.verify(input, &sig).map_err(e)
+        }
         Algorithm::EdDSA => {
             let x: [u8; 32] = member(jwk, "x")?
                 .try_into()

@@ -109,7 +109,7 @@ fn hmac_secrets_have_the_hash_length_and_jwks_one_key_per_kind() {
         .collect();
     assert_eq!(
         kids,
-        ["hs256", "hs384", "hs512", "rsa", "p256", "p384", "ed25519"].map(|k| json!(k))
+        ["hs256", "hs384", "hs512", "rsa", "p256", "p384", "p521", "ed25519"].map(|k| json!(k))
     );
 }
 

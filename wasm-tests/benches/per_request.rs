@@ -147,6 +147,7 @@ fn main() {
             Alg::EdDSA => 6_000,
             Alg::ES256 => 1_000,
             Alg::ES384 => 300,
+            Alg::ES512 => 150,
             Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => 1_000,
         };
         let tokens = distinct_tokens(alg, count);

@@ -109,6 +109,22 @@ pub(crate) const fn neg_inv_mod_2_32(x: u32) -> u32 {
     inv.wrapping_neg()
 }
 
+/// `out = R mod m` with R = 2^(32·len), the Montgomery form of 1: 1 doubled 32·len times
+/// modulo m. m is odd and > 1, with the same length as `out`.
+#[allow(clippy::indexing_slicing)] // i < out.len()
+pub(crate) const fn r_mod(out: &mut [u32], m: &[u32]) {
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = if i == 0 { 1 } else { 0 };
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 32 * out.len() {
+        double_mod_assign(out, m);
+        i += 1;
+    }
+}
+
 /// `out = R² mod m` with R = 2^(32·len), the factor that enters Montgomery form
 /// (`mont_mul(a, R²) = a·R mod m`): 1 doubled 64·len times modulo m. m is odd and > 1, with
 /// the same length as `out`.

@@ -4,7 +4,7 @@
 //!
 //! - `limbs`: 32-bit-limb multi-precision and Montgomery arithmetic shared by RSA and ECDSA;
 //! - `rsa`: RS256/384/512 and PS256/384/512;
-//! - `ecdsa`: ES256 and ES384;
+//! - `ecdsa`: ES256, ES384 and ES512;
 //! - `hmac`: HS256/384/512; `eddsa`: EdDSA (Ed25519);
 //! - `host`: the proxy's own `verify_signature`, where it verifies an algorithm correctly;
 //!   `der`: the key and signature encodings it takes.
@@ -55,6 +55,7 @@ pub fn verify(key: &KeyMaterial, alg: Algorithm, signing_input: &[u8], signature
         // The ECDSA keys refuse r or s outside [1, n − 1] (CVE-2022-21449).
         (KeyMaterial::P256(key), Algorithm::ES256) => key.verify(signing_input, signature),
         (KeyMaterial::P384(key), Algorithm::ES384) => key.verify(signing_input, signature),
+        (KeyMaterial::P521(key), Algorithm::ES512) => key.verify(signing_input, signature),
         (KeyMaterial::Ed25519(key), Algorithm::EdDSA) => {
             eddsa::verify(key, signing_input, signature)
         }

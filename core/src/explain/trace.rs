@@ -412,6 +412,7 @@ fn kind_name(kind: KeyKind) -> &'static str {
         KeyKind::Rsa => "RSA",
         KeyKind::EcP256 => "EC P-256",
         KeyKind::EcP384 => "EC P-384",
+        KeyKind::EcP521 => "EC P-521",
         KeyKind::Ed25519 => "OKP Ed25519",
     }
 }

@@ -81,6 +81,7 @@ fn check_set(set: &KeySet) {
             KeyMaterial::Rsa(rsa) => rsa.bits().div_ceil(8),
             KeyMaterial::P256(_) | KeyMaterial::Ed25519(_) => 64,
             KeyMaterial::P384(_) => 96,
+            KeyMaterial::P521(_) => 132,
             KeyMaterial::Hmac(_) => match alg {
                 Algorithm::HS384 => 48,
                 Algorithm::HS512 => 64,

@@ -30,6 +30,7 @@ pub struct Keys {
     pub rsa: Vec<rsa::RsaPrivateKey>,
     pub p256: p256::ecdsa::SigningKey,
     pub p384: p384::ecdsa::SigningKey,
+    pub p521: p521::ecdsa::SigningKey,
     pub ed: ed25519_dalek::SigningKey,
 }
 
@@ -42,6 +43,9 @@ pub fn keys() -> &'static Keys {
             .collect(),
         p256: p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).expect("fixed P-256 scalar"),
         p384: p384::ecdsa::SigningKey::from_slice(&[0x42; 48]).expect("fixed P-384 scalar"),
+        // P-521 scalars have 521 bits: the top byte holds one.
+        p521: p521::ecdsa::SigningKey::from_slice(&[[0u8].as_slice(), &[0x42; 65]].concat())
+            .expect("fixed P-521 scalar"),
         ed: ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]),
     })
 }
@@ -53,6 +57,7 @@ pub fn kid(alg: Algorithm) -> &'static str {
         KeyKind::Rsa => "rs",
         KeyKind::EcP256 => "es256",
         KeyKind::EcP384 => "es384",
+        KeyKind::EcP521 => "es512",
         KeyKind::Ed25519 => "ed",
     }
 }
@@ -78,6 +83,7 @@ pub fn public_jwks() -> String {
     let rsa = k.rsa[0].to_public_key();
     let p256 = k.p256.verifying_key().to_encoded_point(false);
     let p384 = k.p384.verifying_key().to_encoded_point(false);
+    let p521 = p521::ecdsa::VerifyingKey::from(&k.p521).to_encoded_point(false);
     let keys = vec![
         json!({"kty": "oct", "kid": "hs", "k": b64::encode(HMAC_SECRET)}),
         with_kid(
@@ -91,6 +97,10 @@ pub fn public_jwks() -> String {
         with_kid(
             ec_jwk("P-384", p384.x().expect("x"), p384.y().expect("y")),
             "es384",
+        ),
+        with_kid(
+            ec_jwk("P-521", p521.x().expect("x"), p521.y().expect("y")),
+            "es512",
         ),
         json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed",
                "x": b64::encode(k.ed.verifying_key().as_bytes())}),
@@ -209,6 +219,10 @@ pub fn sign(alg: Algorithm, input: &[u8], seed: u64) -> Vec<u8> {
             let sig: p384::ecdsa::Signature = k.p384.sign(input);
             sig.to_bytes().to_vec()
         }
+        Algorithm::ES512 => {
+            let sig: p521::ecdsa::Signature = k.p521.sign(input);
+            sig.to_bytes().to_vec()
+        }
         Algorithm::EdDSA => {
             use ed25519_dalek::Signer as _;
             k.ed.sign(input).to_bytes().to_vec()
@@ -231,6 +245,11 @@ pub fn reference_verify(alg: Algorithm, input: &[u8], sig: &[u8]) -> bool {
             .is_ok_and(|s| k.p256.verifying_key().verify(input, &s).is_ok()),
         Algorithm::ES384 => p384::ecdsa::Signature::from_slice(sig)
             .is_ok_and(|s| k.p384.verifying_key().verify(input, &s).is_ok()),
+        Algorithm::ES512 => p521::ecdsa::Signature::from_slice(sig).is_ok_and(|s| {
+            p521::ecdsa::VerifyingKey::from(&k.p521)
+                .verify(input, &s)
+                .is_ok()
+        }),
         Algorithm::EdDSA => ed25519_dalek::Signature::from_slice(sig)
             .is_ok_and(|s| k.ed.verifying_key().verify_strict(input, &s).is_ok()),
         rsa_alg => rsa_reference_verify(&k.rsa[0].to_public_key(), rsa_alg, input, sig),

@@ -6,6 +6,7 @@
 pub mod bodies;
 pub mod bytes;
 pub mod config;
+pub mod der;
 pub mod diff_ecdsa;
 pub mod diff_rsa;
 pub mod input;

@@ -98,7 +98,22 @@ pub fn run(data: &[u8]) {
 }
 
 fn check_accepted_claims(claims: &token::Claims, req: &Requirements) {
-    let date = |name: &str| claims.get(name).and_then(Value::as_i64);
+    // NumericDates may be fractions, truncated (RFC 7519 §2); the i64 read keeps big integers exact.
+    let date = |name: &str| {
+        let v = claims.get(name)?;
+        v.as_i64().or_else(|| v.as_f64().map(|f| f.trunc() as i64))
+    };
+    for name in ["iss", "sub", "jti"] {
+        assert!(
+            claims.get(name).is_none_or(Value::is_string),
+            "non-string {name} accepted"
+        );
+    }
+    match claims.get("aud") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Array(list)) => assert!(list.iter().all(Value::is_string), "aud list"),
+        Some(other) => panic!("aud of the wrong type accepted: {other}"),
+    }
     match date("exp") {
         Some(exp) => assert!(NOW - req.clock_skew_seconds < exp, "expired token accepted"),
         None => assert!(

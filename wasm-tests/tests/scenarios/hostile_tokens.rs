@@ -174,11 +174,11 @@ fn oversized_token_is_refused_before_parsing() {
 }
 
 #[test]
-fn numeric_dates_must_be_integers_in_range() {
+fn numeric_dates_must_be_numbers_in_range() {
     let mut host = start(&config());
     for exp in [
         json!((NOW + 600).to_string()),
-        json!((NOW + 600) as f64 + 0.5),
+        json!(-0.5),
         json!(1e20),
         json!(-1),
         json!(true),

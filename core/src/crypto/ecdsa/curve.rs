@@ -2,13 +2,16 @@
 //! n and cofactor 1 (FIPS 186-5 / SP 800-186 §3.2.1; SEC 2 §2.4), with their field operations.
 
 use super::field::{limbs_from_hex, Limbs, Modulus};
-use sha2::{Digest, Sha256, Sha384};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
-/// A curve whose p and n both have exactly 32·L bits and whose JWS hash output is 4·L bytes
-/// (the size of a field element and of a scalar).
+/// A curve whose p and n fit in L 32-bit limbs, both of `BYTES` bytes, and whose JWS hash
+/// output has at most as many bits as n (so a digest is below 2n: one subtraction reduces it).
 pub trait Curve<const L: usize>: 'static {
     /// The name JWK `crv` uses (RFC 7518 §6.2.1.1).
     const NAME: &'static str;
+    /// Bytes of a coordinate, and of r and s in a JWS signature (RFC 7518 §3.4, §6.2.1.2):
+    /// 32 for P-256, 48 for P-384, 66 for P-521.
+    const BYTES: usize = 4 * L;
     /// The field prime p.
     const P: &'static Modulus<L>;
     /// n, the order of the base point (the curve's order: cofactor 1).
@@ -18,13 +21,25 @@ pub trait Curve<const L: usize>: 'static {
     /// The base point G.
     const GX: Limbs<L>;
     const GY: Limbs<L>;
-    /// The JWS hash of the curve (SHA-256 for ES256, SHA-384 for ES384; RFC 7518 §3.4).
+    /// The JWS hash of the curve (SHA-256 for ES256, SHA-384 for ES384, SHA-512 for ES512;
+    /// RFC 7518 §3.4).
     type Hash: Digest;
 
-    /// Field element a (< p) into Montgomery form.
+    /// Field element a (< p) into the curve's working form (Montgomery form unless the curve
+    /// has a faster reduction of its own, as P-521 does).
     #[inline(always)]
     fn fe(a: &Limbs<L>) -> Limbs<L> {
         Self::P.to_mont(a)
+    }
+    /// 1 in the working form.
+    #[inline(always)]
+    fn fone() -> Limbs<L> {
+        Self::P.one
+    }
+    /// a⁻¹ for a ≠ 0, in the working form.
+    #[inline(always)]
+    fn finv(a: &Limbs<L>) -> Limbs<L> {
+        Self::P.invert(a)
     }
     #[inline(always)]
     fn fmul(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
@@ -85,4 +100,102 @@ impl Curve<12> for P384 {
         "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
     );
     type Hash = Sha384;
+}
+
+/// NIST P-521 (secp521r1), for ES512: 521-bit p and n in 17 limbs (the top limb holds 9 bits).
+/// p = 2⁵²¹ − 1 is a Mersenne prime, so field elements stay in plain form and a product is
+/// reduced by one addition of its high half to its low half (2⁵²¹ ≡ 1), about half the work of
+/// a Montgomery product; scalars (mod n) use the generic Montgomery arithmetic.
+pub struct P521;
+
+impl Curve<17> for P521 {
+    const NAME: &'static str = "P-521";
+    const BYTES: usize = 66;
+    const P: &'static Modulus<17> = &Modulus::new(
+        "1ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    );
+    const N: &'static Modulus<17> = &Modulus::new(
+        "1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+    );
+    const B: Limbs<17> = limbs_from_hex(
+        "051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+    );
+    const GX: Limbs<17> = limbs_from_hex(
+        "0c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66",
+    );
+    const GY: Limbs<17> = limbs_from_hex(
+        "11839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650",
+    );
+    type Hash = Sha512;
+
+    #[inline(always)]
+    fn fe(a: &Limbs<17>) -> Limbs<17> {
+        *a
+    }
+    #[inline(always)]
+    fn fone() -> Limbs<17> {
+        let mut one = [0; 17];
+        one[0] = 1;
+        one
+    }
+    #[inline(always)]
+    fn fmul(a: &Limbs<17>, b: &Limbs<17>) -> Limbs<17> {
+        mersenne521::mul(a, b)
+    }
+    #[inline(always)]
+    fn fsqr(a: &Limbs<17>) -> Limbs<17> {
+        mersenne521::mul(a, a)
+    }
+    fn finv(a: &Limbs<17>) -> Limbs<17> {
+        // a^(p − 2), p − 2 = 2⁵²¹ − 3: every bit set except bit 1, squares and multiplies.
+        let mut acc = a.to_owned();
+        for bit in (0..520).rev() {
+            acc = mersenne521::mul(&acc, &acc);
+            if bit != 1 {
+                acc = mersenne521::mul(&acc, a);
+            }
+        }
+        acc
+    }
+}
+
+/// Arithmetic modulo 2⁵²¹ − 1 on 17 little-endian 32-bit limbs, inputs and results < p.
+mod mersenne521 {
+    use crate::crypto::limbs;
+
+    const P: [u32; 17] = {
+        let mut p = [u32::MAX; 17];
+        p[16] = 0x1ff;
+        p
+    };
+
+    /// a·b mod p: the 1042-bit schoolbook product t, then (t mod 2⁵²¹) + (t >> 521) < 2p, then
+    /// one conditional subtraction.
+    #[allow(clippy::indexing_slicing)] // i, j < 17, i + j + 1 < 34
+    #[inline(always)]
+    pub(super) fn mul(a: &[u32; 17], b: &[u32; 17]) -> [u32; 17] {
+        let mut t = [0u32; 34];
+        for i in 0..17 {
+            let ai = u64::from(a[i]);
+            let mut carry = 0u64;
+            for j in 0..17 {
+                let s = u64::from(t[i + j]) + ai * u64::from(b[j]) + carry;
+                t[i + j] = s as u32;
+                carry = s >> 32;
+            }
+            t[i + 17] = carry as u32;
+        }
+        let mut low = [0u32; 17];
+        low.copy_from_slice(&t[..17]);
+        low[16] &= 0x1ff;
+        let mut high = [0u32; 17];
+        for k in 0..17 {
+            high[k] = (t[16 + k] >> 9) | (t[17 + k] << 23);
+        }
+        limbs::add_assign(&mut low, &high);
+        if !limbs::less_than(&low, &P) {
+            limbs::sub_assign(&mut low, &P);
+        }
+        low
+    }
 }

@@ -6,7 +6,8 @@ use crate::crypto::limbs;
 /// An integer of 32·L bits, little-endian 32-bit limbs.
 pub(crate) type Limbs<const L: usize> = [u32; L];
 
-/// An odd modulus m with 2^(32L−1) < m < 2^(32L) and its Montgomery constants.
+/// An odd modulus m < 2^(32L) and its Montgomery constants (P-521's p and n have 521 bits in
+/// 17 limbs of 32, so the top limb need not be full).
 pub struct Modulus<const L: usize> {
     pub(crate) m: Limbs<L>,
     /// −m⁻¹ mod 2³².
@@ -21,9 +22,8 @@ impl<const L: usize> Modulus<L> {
     /// From 8·L big-endian hex digits (only called on literal curve constants).
     pub(crate) const fn new(m_be: &str) -> Modulus<L> {
         let m = limbs_from_hex(m_be);
-        // R mod m = R − m because m > R/2.
         let mut one = [0; L];
-        limbs::sub_assign(&mut one, &m);
+        limbs::r_mod(&mut one, &m);
         let mut rr = [0; L];
         limbs::r_squared(&mut rr, &m);
         Modulus {
@@ -106,9 +106,16 @@ pub(crate) const fn small<const L: usize>(v: u32) -> Limbs<L> {
 }
 
 /// Big-endian bytes, exactly 4·L of them, to limbs; `None` for any other length.
+#[cfg(test)]
 pub(crate) fn limbs_from_be<const L: usize>(bytes: &[u8]) -> Option<Limbs<L>> {
     let mut out = [0u32; L];
     (bytes.len() == 4 * L && limbs::from_be_bytes(&mut out, bytes)).then_some(out)
+}
+
+/// Big-endian bytes, exactly `len` ≤ 4·L of them, to limbs; `None` for any other length.
+pub(crate) fn limbs_from_be_exact<const L: usize>(bytes: &[u8], len: usize) -> Option<Limbs<L>> {
+    let mut out = [0u32; L];
+    (bytes.len() == len && limbs::from_be_bytes(&mut out, bytes)).then_some(out)
 }
 
 /// Big-endian hex digits to limbs (only called on literal curve constants; 8·L digits).

@@ -1,7 +1,7 @@
 //! ECDSA public keys: validation of the JWK coordinates (SEC 1 v2 §3.2.2) and signature
 //! verification (FIPS 186-5 §6.4.2) of JWS r ‖ s signatures (RFC 7518 §3.4).
 
-use super::field::{limbs_from_be, Limbs};
+use super::field::{limbs_from_be_exact, Limbs};
 use super::point::{on_curve, Affine};
 use super::table::{double_mul, FixedBase, Table};
 use crate::crypto::limbs::{self, is_zero, less_than};
@@ -52,18 +52,18 @@ pub struct EcdsaPublicKey<C, const L: usize> {
 }
 
 impl<C: FixedBase<L>, const L: usize> EcdsaPublicKey<C, L> {
-    /// From the big-endian affine coordinates (JWK `x`, `y`): each must be 4·L bytes (32 for
-    /// P-256, 48 for P-384) and < p, and the point must be on the curve. That also excludes
+    /// From the big-endian affine coordinates (JWK `x`, `y`): each must be `C::BYTES` bytes
+    /// (32 for P-256, 48 for P-384, 66 for P-521) and < p, and the point must be on the curve. That also excludes
     /// the point at infinity, which has no affine coordinates; with cofactor 1 every other
     /// point has order n (SEC 1 §3.2.2.1 step 4 holds without a scalar multiplication).
     pub fn from_coordinates(x: &[u8], y: &[u8]) -> Result<Self, EcKeyError> {
         let length = |coordinate| EcKeyError::CoordinateLength {
             curve: C::NAME,
             coordinate,
-            bytes: 4 * L,
+            bytes: C::BYTES,
         };
-        let x: Limbs<L> = limbs_from_be(x).ok_or(length("x"))?;
-        let y: Limbs<L> = limbs_from_be(y).ok_or(length("y"))?;
+        let x: Limbs<L> = limbs_from_be_exact(x, C::BYTES).ok_or(length("x"))?;
+        let y: Limbs<L> = limbs_from_be_exact(y, C::BYTES).ok_or(length("y"))?;
         if !less_than(&x, &C::P.m) || !less_than(&y, &C::P.m) {
             return Err(EcKeyError::NotReduced { curve: C::NAME });
         }
@@ -81,8 +81,8 @@ impl<C: FixedBase<L>, const L: usize> EcdsaPublicKey<C, L> {
         })
     }
 
-    /// ES256 / ES384: `signature` is r ‖ s (4·L bytes each, big-endian) over the curve's hash
-    /// (SHA-256 / SHA-384) of `message`.
+    /// ES256 / ES384 / ES512: `signature` is r ‖ s (`C::BYTES` each, big-endian) over the
+    /// curve's hash (SHA-256 / SHA-384 / SHA-512) of `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.verify_inner(message, signature).unwrap_or(false)
     }
@@ -92,19 +92,23 @@ impl<C: FixedBase<L>, const L: usize> EcdsaPublicKey<C, L> {
     /// with r, which the signer cannot choose after the fact.
     fn verify_inner(&self, message: &[u8], signature: &[u8]) -> Option<bool> {
         let n = C::N;
-        if signature.len() != 8 * L {
+        if signature.len() != 2 * C::BYTES {
             return None;
         }
-        let (r_bytes, s_bytes) = signature.split_at_checked(4 * L)?;
-        let r: Limbs<L> = limbs_from_be(r_bytes)?;
-        let s: Limbs<L> = limbs_from_be(s_bytes)?;
+        let (r_bytes, s_bytes) = signature.split_at_checked(C::BYTES)?;
+        let r: Limbs<L> = limbs_from_be_exact(r_bytes, C::BYTES)?;
+        let s: Limbs<L> = limbs_from_be_exact(s_bytes, C::BYTES)?;
         // Step 1: r, s ∈ [1, n − 1] (r = s = 0 is CVE-2022-21449).
         if is_zero(&r) || is_zero(&s) || !less_than(&r, &n.m) || !less_than(&s, &n.m) {
             return Some(false);
         }
-        // Steps 2–3: e = digest mod n; the digest is < 2^(32L) < 2n, so one subtraction suffices.
+        // Steps 2–3: e = digest mod n. The digest has no more bits than n (256/256, 384/384,
+        // 512/521), so it is whole (no truncation) and < 2n: one subtraction suffices.
         let digest = C::Hash::digest(message);
-        let mut e: Limbs<L> = limbs_from_be(&digest)?;
+        let mut e: Limbs<L> = [0; L];
+        if !limbs::from_be_bytes(&mut e, &digest) {
+            return None;
+        }
         if !less_than(&e, &n.m) {
             limbs::sub_assign(&mut e, &n.m);
         }

@@ -1,6 +1,7 @@
-//! ECDSA verification (FIPS 186-5 §6.4.2) for JWS ES256 (P-256) and ES384 (P-384), on 32-bit
-//! limbs: one implementation generic over the curve (`Curve`) and its limb count `L` (8 for
-//! P-256, 12 for P-384); only sizes and constants differ between the curves.
+//! ECDSA verification (FIPS 186-5 §6.4.2) for JWS ES256 (P-256), ES384 (P-384) and ES512
+//! (P-521), on 32-bit limbs: one implementation generic over the curve (`Curve`) and its limb
+//! count `L` (8 for P-256, 12 for P-384, 17 for P-521); only sizes and constants differ between
+//! the curves.
 //!
 //! - `field`: arithmetic mod p and mod n in Montgomery form, on the shared `crypto::limbs`;
 //! - `curve`: the curve constants (SEC 2 §2.4.2, §2.5.1) and field operations per curve;
@@ -32,10 +33,12 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use curve::{P256, P384};
+pub use curve::{P256, P384, P521};
 pub use key::{EcKeyError, EcdsaPublicKey};
 
 /// An ES256 public key.
 pub type P256PublicKey = EcdsaPublicKey<P256, 8>;
 /// An ES384 public key.
 pub type P384PublicKey = EcdsaPublicKey<P384, 12>;
+/// An ES512 public key.
+pub type P521PublicKey = EcdsaPublicKey<P521, 17>;

@@ -58,7 +58,7 @@ impl<const L: usize> Jacobian<L> {
         Jacobian {
             x: a.x,
             y: a.y,
-            z: C::P.one,
+            z: C::fone(),
         }
     }
 
@@ -136,17 +136,17 @@ pub(crate) fn batch_to_affine<C: Curve<L>, const L: usize>(
     }
     // prefix[i] = z₀·…·zᵢ
     let mut prefix = Vec::with_capacity(points.len());
-    let mut acc = C::P.one;
+    let mut acc = C::fone();
     for p in points {
         acc = C::fmul(&acc, &p.z);
         prefix.push(acc);
     }
-    let mut inv = C::P.invert(&acc); // (z₀·…·z_last)⁻¹
+    let mut inv = C::finv(&acc); // (z₀·…·z_last)⁻¹
     let mut out = vec![Affine::ZERO; points.len()];
     for i in (0..points.len()).rev() {
         let point = points.get(i)?;
         let before = if i == 0 {
-            C::P.one
+            C::fone()
         } else {
             *prefix.get(i - 1)?
         };

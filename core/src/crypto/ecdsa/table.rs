@@ -1,14 +1,15 @@
 //! Precomputed multiples of a base point and the double-scalar multiplication u1·G + u2·Q that
 //! ECDSA verification needs (FIPS 186-5 §6.4.2 step 5).
 //!
-//! Each scalar (32·L bits) is cut into L/2 parts of 64 bits, and for each base B the affine
-//! multiples j·2^(64k)·B (j = 1..15, k = 0..L/2−1) are precomputed: 3.75 KiB per base for P-256,
-//! 8.4 KiB for P-384. G's table is built once per process and curve, Q's when the key is
+//! Each scalar (32·L bits) is cut into ⌈L/2⌉ parts of 64 bits, and for each base B the affine
+//! multiples j·2^(64k)·B (j = 1..15, k = 0..⌈L/2⌉−1) are precomputed: 3.75 KiB per base for
+//! P-256, 8.4 KiB for P-384, 18 KiB for P-521. G's table is built once per process and curve, Q's when the key is
 //! parsed. `u1·G + u2·Q` is then one loop of 60 doublings and at most 16·L mixed additions
-//! (128 for P-256, 192 for P-384), the doublings shared by all parts of both scalars (a comb
+//! (128 for P-256, 192 for P-384, 288 for P-521, whose
+//! last part holds only 9 bits), the doublings shared by all parts of both scalars (a comb
 //! over 4-bit windows, interleaved for the two bases).
 
-use super::curve::{Curve, P256, P384};
+use super::curve::{Curve, P256, P384, P521};
 use super::field::Limbs;
 use super::point::{batch_to_affine, generator, Affine, Jacobian};
 use std::sync::OnceLock;
@@ -18,11 +19,12 @@ const PART_BITS: usize = 64;
 const WINDOW: usize = 4;
 const MULTIPLES: usize = (1 << WINDOW) - 1;
 
+/// Parts of a scalar of 32·L bits, the last one partial for P-521 (544 bits in 9 parts of 64).
 const fn parts<const L: usize>() -> usize {
-    32 * L / PART_BITS
+    (32 * L).div_ceil(PART_BITS)
 }
 
-/// `parts[k][j − 1]` = j · 2^(64k) · B for j = 1..15, k = 0..L/2−1, affine.
+/// `parts[k][j − 1]` = j · 2^(64k) · B for j = 1..15, k = 0..⌈L/2⌉−1, affine.
 pub struct Table<const L: usize> {
     pub(crate) parts: Box<[[Affine<L>; MULTIPLES]]>,
 }
@@ -88,6 +90,7 @@ macro_rules! fixed_base {
 
 fixed_base!(P256, 8);
 fixed_base!(P384, 12);
+fixed_base!(P521, 17);
 
 /// Window `window` (0 = least significant) of part `part` of a scalar.
 fn digit<const L: usize>(scalar: &Limbs<L>, part: usize, window: usize) -> u32 {

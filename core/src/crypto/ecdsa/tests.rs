@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use super::curve::{Curve, P256, P384};
+use super::curve::{Curve, P256, P384, P521};
 use super::field::{limbs_from_be, small, Limbs};
 use super::key::{EcKeyError, EcdsaPublicKey};
 use super::point::{batch_to_affine, generator, on_curve, Affine, Jacobian};
@@ -320,3 +320,81 @@ curve_tests!(
     "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
     "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"
 );
+
+/// P-521 (17 limbs, 521-bit moduli: the top limb is not full, so R mod m is no longer R − m).
+/// Field and verification results against the `p521` crate are in `tests/ecdsa_differential.rs`
+/// and `tests/wycheproof.rs`; here the constants and the group law.
+mod on_p521 {
+    use super::*;
+
+    type C = P521;
+    const L: usize = 17;
+
+    #[test]
+    fn constants_and_montgomery_one() {
+        let (p, n) = (C::P, C::N);
+        let p_hex = format!("0000{}", "01".to_owned() + &"ff".repeat(65));
+        assert_eq!(hex::encode(to_be(&p.m)), p_hex);
+        assert_eq!(
+            hex::encode(to_be(&n.m)),
+            format!(
+                "000001{}fa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+                "ff".repeat(32)
+            )
+        );
+        // R = 2^544 ≡ 2^23 (mod 2^521 − 1).
+        assert_eq!(p.one, small::<L>(1 << 23));
+        assert_eq!(p.to_mont(&small(1)), p.one);
+        // The field works in plain form (Mersenne reduction).
+        assert_eq!(C::fone(), small(1));
+        assert_eq!(n.to_mont(&small(1)), n.one);
+        assert_eq!(n.to_plain(&n.one), small(1));
+        assert!(on_curve::<C, L>(&generator::<C, L>()));
+        assert_eq!(C::BYTES, 66);
+    }
+
+    #[test]
+    fn inverses_and_the_group_order() {
+        let p = C::P;
+        for _ in 0..50 {
+            let a = random_below(&p.m);
+            if is_zero(&a) {
+                continue;
+            }
+            let am = C::fe(&a);
+            assert_eq!(C::fmul(&am, &C::finv(&am)), C::fone());
+            // The Mersenne product agrees with the Montgomery one.
+            let b = random_below(&p.m);
+            let montgomery = p.to_plain(&p.mul(&p.to_mont(&a), &p.to_mont(&b)));
+            assert_eq!(C::fmul(&a, &b), montgomery);
+        }
+        // p − 1 squared is 1; the largest product reduces fully.
+        let mut p_minus_1 = p.m;
+        limbs::sub_assign(&mut p_minus_1, &small::<L>(1));
+        assert_eq!(C::fsqr(&p_minus_1), small(1));
+        assert_eq!(C::fmul(&p_minus_1, &small(1)), p_minus_1);
+        assert_eq!(C::fmul(&[0; L], &p_minus_1), [0; L]);
+        let n = C::N;
+        let table = C::generator_table().unwrap();
+        let one = small::<L>(1);
+        let mut n_minus_1 = n.m;
+        limbs::sub_assign(&mut n_minus_1, &one);
+        // (n − 1)·G + 1·G = n·G = infinity; 1·G + 1·G = 2G.
+        assert!(double_mul::<C, L>(&n_minus_1, table, &one, table)
+            .unwrap()
+            .is_infinity());
+        let g = generator::<C, L>();
+        let gj = Jacobian::from_affine::<C>(&g);
+        let two_g = affine_of::<C, L>(&gj.double::<C>()).unwrap();
+        let sum = double_mul::<C, L>(&one, table, &one, table).unwrap();
+        assert_eq!(affine_of::<C, L>(&sum), Some(two_g));
+        // A scalar using the top part (bit 520) agrees with the sum of its halves.
+        let mut high = [0u32; L];
+        high[16] = 0x100;
+        let low = random_below(&n.m);
+        let both = n.add(&high, &low);
+        let direct = double_mul::<C, L>(&both, table, &[0; L], table).unwrap();
+        let split = double_mul::<C, L>(&high, table, &low, table).unwrap();
+        assert_eq!(affine_of::<C, L>(&direct), affine_of::<C, L>(&split));
+    }
+}

@@ -21,6 +21,7 @@ keys = {
     "PS256": rsa_key, "PS384": rsa_key, "PS512": rsa_key,
     "ES256": ec.generate_private_key(ec.SECP256R1()),
     "ES384": ec.generate_private_key(ec.SECP384R1()),
+    "ES512": ec.generate_private_key(ec.SECP521R1()),
     "EdDSA": ed25519.Ed25519PrivateKey.generate(),
 }
 algs = get_default_algorithms()
