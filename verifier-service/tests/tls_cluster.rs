@@ -74,6 +74,7 @@ async fn rediss_cluster_with_a_private_ca() {
 
     let mut nodes = Nodes(Vec::new());
     let mut tls_ports = Vec::new();
+    let mut plain_ports = Vec::new();
     for i in 0..3 {
         let (plain, tls, bus) = (free_port(), free_port(), free_port());
         let node_dir = dir.join(format!("node{i}"));
@@ -103,6 +104,7 @@ async fn rediss_cluster_with_a_private_ca() {
             .unwrap();
         nodes.0.push(child);
         tls_ports.push(tls);
+        plain_ports.push(plain);
         wait_until("tls node up", || {
             redis::Client::open(format!("redis://127.0.0.1:{plain}"))
                 .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_millis(300)))
@@ -121,6 +123,16 @@ async fn rediss_cluster_with_a_private_ca() {
         "{}",
         String::from_utf8_lossy(&created.stdout)
     );
+
+    // `--cluster create` returns before every node has taken the new slot map.
+    for plain in &plain_ports {
+        wait_until("every node says cluster_state:ok", || {
+            redis::Client::open(format!("redis://127.0.0.1:{plain}"))
+                .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_millis(300)))
+                .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c))
+                .is_ok_and(|info| info.contains("cluster_state:ok"))
+        });
+    }
 
     let url = format!(
         "rediss+cluster://localhost:{},localhost:{}",
