@@ -53,7 +53,7 @@ build: wasm verifier
 # The wasm-tests crate loads the release .wasm, so unit tests come after the build.
 unit-test: build
 	@mkdir -p target
-	@if $(CARGO) test --quiet --workspace >target/unit-test.log 2>&1; then \
+	@if $(CARGO) test --quiet --workspace --no-fail-fast >target/unit-test.log 2>&1; then \
 	    awk '/^test result:/ {p += $$4; f += $$6} END {printf "unit: %d passed, %d failed\n", p, f}' target/unit-test.log; \
 	else \
 	    cat target/unit-test.log; echo "make: cargo test --workspace failed (log: target/unit-test.log)" >&2; exit 1; \

@@ -37,11 +37,12 @@ fn wire_date(n: &serde_json::Number) -> Option<i64> {
     if let Some(v) = n.as_i64() {
         return Some(v);
     }
-    // ±2⁶³ are exact in an f64; the range is half-open because i64::MAX is not.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    // A fraction only within ±2⁵³, where an f64 is exact: an integer beyond i64 (such as
+    // -9223372036854775809) also arrives here, rounded, and must not pass as a nearby date.
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
     #[allow(clippy::cast_possible_truncation)] // in range, checked first
     n.as_f64()
-        .filter(|v| (-LIMIT..LIMIT).contains(v))
+        .filter(|v| (-LIMIT..=LIMIT).contains(v))
         .map(|v| v.trunc() as i64)
 }
 
@@ -195,8 +196,14 @@ mod tests {
         assert_eq!(check_request(&claims).unwrap(), req);
         let req = parse(r#"{"sub":"a","jti":"j","iat":null,"exp":-1}"#).unwrap();
         assert_eq!((req.iat, req.exp), (None, -1));
+        let req = parse(r#"{"sub":"a","jti":"j","exp":-9223372036854775808}"#).unwrap();
+        assert_eq!(req.exp, i64::MIN);
         for bad in [
             r#"{"sub":"a","jti":"j","exp":1e19}"#,
+            r#"{"sub":"a","jti":"j","exp":-9223372036854775809}"#,
+            r#"{"sub":"a","jti":"j","exp":9223372036854775808}"#,
+            r#"{"sub":"a","jti":"j","exp":-9.3e18}"#,
+            r#"{"sub":"a","jti":"j","exp":9007199254740993.5e3}"#,
             r#"{"sub":"a","jti":"j","exp":"5"}"#,
             r#"{"sub":"a","jti":"j","exp":5,"iat":true}"#,
         ] {
