@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; boxing buys nothing
 pub enum Command {
     /// Serve the check API and the admin API.
     Serve(ServeArgs),
