@@ -25,9 +25,14 @@ import harness
 
 DOC = harness.ROOT / "docs/openapi.yaml"
 APP_RS = harness.ROOT / "verifier-service/src/app.rs"
+EXT_AUTHZ_RS = harness.ROOT / "verifier-service/src/ext_authz.rs"
+# The methods a route answers when its router says `any(...)`, as the document lists them.
+ANY_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ST = harness.ROOT / ".venv/bin/st"
 # The document's default servers name the listener of each path.
 LISTENER_OF_PORT = {8081: "check", 8082: "admin"}
+# ext_authz answers Envoy with the filter's own refusal bodies, not the API's error shape: it is
+# documented and probed here, and test_ext_authz.py runs it behind a real Envoy.
 TAGS = {"check": "^(check|ops)$", "admin": "^(admin|ops)$"}
 # Per operation; the whole schemathesis part stays within a couple of minutes on a shared machine.
 MAX_EXAMPLES = int(os.environ.get("WARDEN_OPENAPI_EXAMPLES", "30"))
@@ -64,7 +69,17 @@ def router_routes() -> dict[str, set[tuple[str, str]]]:
         return {(method.upper(), path) for path, method in found}
 
     common = routes_in("with_common_routes")
-    return {"check": routes_in("check_router") | common, "admin": routes_in("admin_router") | common}
+    check = routes_in("check_router") | common | ext_authz_routes()
+    return {"check": check, "admin": routes_in("admin_router") | common}
+
+
+def ext_authz_routes() -> set[tuple[str, str]]:
+    """`/v1/ext_authz` and every path under it (`{*rest}`, documented as `{path}`; the bare trailing
+    slash is its empty case), any method."""
+    found = re.findall(r'\.route\(\s*"([^"]+)",\s*any\(', EXT_AUTHZ_RS.read_text())
+    assert found, f"no any() route in {EXT_AUTHZ_RS}"
+    paths = {path.replace("{*rest}", "{path}") for path in found if not path.endswith("/")}
+    return {(method, path) for path in paths for method in ANY_METHODS}
 
 
 @dataclass
@@ -125,7 +140,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 15, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 25, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -160,6 +175,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
             ("POST", "/v1/token", f"grant_type=refresh_token&refresh_token={REFRESH_SHAPED}", 400),
             ("POST", "/v1/token/revoke", f"token={REFRESH_SHAPED}", 200),
             ("GET", "/v1/revocations", None, 200),
+            ("GET", "/v1/ext_authz", None, 401), ("POST", "/v1/ext_authz/any/original/path", None, 401),
             ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
         ]
     return [
@@ -175,8 +191,10 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
 
 
 def matches(template: str, path: str) -> bool:
-    """Whether a concrete path fits a documented path template (`{name}` is one segment)."""
-    return re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) is not None
+    """Whether a concrete path fits a documented path template (`{name}` is one segment, except
+    `/v1/ext_authz/{path}`: any path under it, even empty)."""
+    pattern = re.escape(template).replace(r"\{path\}", ".*")
+    return re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern), path) is not None
 
 
 def template_of(path: str) -> str:
@@ -331,7 +349,7 @@ def assert_clean(result: subprocess.CompletedProcess, summary: dict, operations:
 
 
 def labels(listener: str, with_input_only: bool = False) -> set[str]:
-    routes = documented_routes()[listener]
+    routes = {(m, p) for m, p in documented_routes()[listener] if not p.startswith("/v1/ext_authz")}
     if with_input_only:
         routes = {(m, p) for m, p in routes if m != "GET" or "{" in p}
         routes.discard(("POST", "/v1/admin/revoke/all"))
@@ -360,7 +378,8 @@ def test_redis_down_gives_the_documented_503_and_bad_input_still_4xx(tmp_path, s
             for method, path, body, expected in sample_requests(listener):
                 path = path.replace("{sid}", "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA")
                 response = call(service, listener, method, path, body)
-                if path in ("/healthz", "/metrics", "/.well-known/jwks.json"):
+                # ext_authz without a forwarded payload is refused before Redis is asked.
+                if path in ("/healthz", "/metrics", "/.well-known/jwks.json") or path.startswith("/v1/ext_authz"):
                     assert response.status == expected, response
                 else:
                     assert response.status == 503, f"{method} {path}: {response}"
