@@ -289,7 +289,7 @@ NOTES = """
   (load average often above 10). A cache hit costs the same for every algorithm (the signature is
   not checked), so the spread of the `warden local hit` rows across algorithms is the noise of
   one run; compare ratios only where they are far outside it, and rerun on a quiet machine.
-- **Cache miss.** RS256/384/512 and ES256/384 signatures are checked by Envoy's own
+- **Cache miss.** RS256/384/512 and ES256/384/512 signatures are checked by Envoy's own
   `verify_signature` (BoringSSL) where the probe at start-up passes (the *Signature backends* line
   below): the same code `jwt_authn` runs, plus one foreign-function call and the protobuf
   round trip. The miss rows also rotate 4096 tokens (past the 1024-entry cache), so each pays a

@@ -1,4 +1,4 @@
-"""In the real Envoy, the filter hands RS256/384/512 and ES256/384 signatures to Envoy's own
+"""In the real Envoy, the filter hands RS256/384/512 and ES256/384/512 signatures to Envoy's own
 `verify_signature` foreign function (BoringSSL) and keeps PS* and EdDSA in wasm, because the probes
 at configure time show Envoy's function cannot verify them (no PSS padding; an Ed25519 key refuses
 a digest). Either way the answers are the filter's usual ones."""
@@ -12,11 +12,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tokens import ALGORITHMS, b64url
 
-HOSTED = {"RS256", "RS384", "RS512", "ES256", "ES384"}
+HOSTED = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
 # The curve orders, for a malleated (r, n - s) signature, which ECDSA accepts.
 ORDERS = {
     "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     "ES384": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16),
+    "ES512": int("1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+                 "A51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16),
 }
 
 

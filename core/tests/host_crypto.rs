@@ -58,12 +58,13 @@ fn host(mode: Mode) -> (SignatureBackends, Rc<Cell<Mode>>, Rc<Cell<u32>>) {
     (backends, mode, calls)
 }
 
-const HOSTED: [Algorithm; 5] = [
+const HOSTED: [Algorithm; 6] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
     Algorithm::ES256,
     Algorithm::ES384,
+    Algorithm::ES512,
 ];
 
 fn key_for(alg: Algorithm) -> warden_core::jwk::Jwk {

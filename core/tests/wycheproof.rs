@@ -257,6 +257,7 @@ fn host_backend_covers_pkcs1_and_ecdsa_only() {
                 | Algorithm::RS512
                 | Algorithm::ES256
                 | Algorithm::ES384
+                | Algorithm::ES512
         );
         assert_eq!(backends.backend(alg) == Backend::Host, expected, "{alg}");
     }

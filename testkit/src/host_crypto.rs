@@ -76,12 +76,20 @@ enum Key {
     Rsa(rsa::RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519,
 }
 
 /// Ed25519 (1.3.101.112) SPKI: 12 bytes of header, then the 32-byte key.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// EC P-521 (1.3.132.0.35) SPKI with an uncompressed point: 25 bytes of header, then the 133-byte
+/// point (p521 0.13 has no SPKI reader without its `pkcs8` feature).
+const P521_SPKI_PREFIX: [u8; 25] = [
+    0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05,
+    0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00,
 ];
 
 fn import(der: &[u8]) -> Option<Key> {
@@ -93,6 +101,11 @@ fn import(der: &[u8]) -> Option<Key> {
     }
     if let Ok(key) = p384::PublicKey::from_public_key_der(der) {
         return Some(Key::P384(key.into()));
+    }
+    if der.len() == P521_SPKI_PREFIX.len() + 133 && der.starts_with(&P521_SPKI_PREFIX) {
+        return p521::ecdsa::VerifyingKey::from_sec1_bytes(&der[P521_SPKI_PREFIX.len()..])
+            .ok()
+            .map(Key::P521);
     }
     if der.len() == 44 && der.starts_with(&ED25519_SPKI_PREFIX) {
         return Some(Key::Ed25519);
@@ -139,6 +152,8 @@ pub fn verify_signature(arguments: &[u8]) -> Result<Vec<u8>, CallError> {
             .is_ok_and(|sig| key.verify_prehash(&hashed, &sig).is_ok()),
         Key::P384(key) => p384::ecdsa::Signature::from_der(&args.signature)
             .is_ok_and(|sig| key.verify_prehash(&hashed, &sig).is_ok()),
+        Key::P521(key) => p521_signature(&args.signature)
+            .is_some_and(|sig| key.verify_prehash(&hashed, &sig).is_ok()),
         Key::Ed25519 => return Ok(answer(false, "Failed to initialize digest verify.")),
     };
     Ok(if ok {
@@ -146,4 +161,8 @@ pub fn verify_signature(arguments: &[u8]) -> Result<Vec<u8>, CallError> {
     } else {
         answer(false, "Failed to verify digest. Error code: 0")
     })
+}
+
+fn p521_signature(der: &[u8]) -> Option<p521::ecdsa::Signature> {
+    p521::ecdsa::Signature::from_der(der).ok()
 }

@@ -73,10 +73,16 @@ const P384_ORDER: &[u8] = &[
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
     0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
 ];
+/// The order n of P-521 (SEC 2 §2.6.1), big-endian, 66 bytes as in an ES512 r ‖ s half.
+const P521_ORDER: &[u8] = &[
+    0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xfa, 0x51, 0x86, 0x87, 0x83, 0xbf, 0x2f, 0x96, 0x6b, 0x7f, 0xcc, 0x01, 0x48, 0xf7, 0x09,
+    0xa5, 0xd0, 0x3b, 0xb5, 0xc9, 0xb8, 0x89, 0x9c, 0x47, 0xae, 0xbb, 0x6f, 0xb7, 0x1e, 0x91, 0x38,
+    0x64, 0x09,
+];
 
 /// Every algorithm a host may verify, with the hash it is asked for and a known-good probe.
-/// A row is all an algorithm needs here: ES512 is `alg: ES512, hash: "sha512", form: Ecdsa {
-/// order: P521_ORDER }` with its probe (its keys' SPKI from `der::P521_OID` in `jwk`).
 /// PS* and EdDSA are probed too:
 /// Envoy's function cannot do them (no PSS padding; an Ed25519 key takes no digest), so the
 /// probe fails and they stay in wasm, but a host that does them right is used.
@@ -128,6 +134,12 @@ pub const HOST_ALGORITHMS: &[HostAlgorithm] = &[
         hash: "sha384",
         form: SignatureForm::Ecdsa { order: P384_ORDER },
         probe: Probe { jwk: r#"{"crv":"P-384","kty":"EC","x":"gmlJXGosI0eNVIWD7od3EVJEx2_AeyQIUrcYTsTsninwSuVwtsWPUkxCR1bUCnbW","y":"TH2M3uYUB3HoHNP6adGFpl1dauHBH5gZDQ6xT6N2FYo24JGPJCwAV8ACh7GJdmsE"}"#, input: "eyJhbGciOiJFUzM4NCIsImtpZCI6InAzODQiLCJ0eXAiOiJKV1QifQ.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "ltTKOJSdtdXEzyxQMmDSgIWcFtgwOFj8669tawaJ-idNuj6iNILCRno6YNa8Rv4Hrot6N7yKlZQBj_dpRBpcR1bBfzmxRmgYn4SqSc6tudoXveDc7YxUGht7UQqvjN4q" },
+    },
+    HostAlgorithm {
+        alg: Algorithm::ES512,
+        hash: "sha512",
+        form: SignatureForm::Ecdsa { order: P521_ORDER },
+        probe: Probe { jwk: r#"{"crv":"P-521","kty":"EC","x":"ALYhfIVRaUBNiGyNLkDY6h83ff5FJpTboyHsjAhLi__wm5rDx5XZ5QAa6VvXSzRNIjeWgsABqvBFilHx8ej_GntS","y":"AfJI0sLJElYJTGakIES5dWL987p3ac_iePvTQXXR8rrtARpjjX0ifyfK1U6aL3Wb2qgZ2siKeWA4-2sp655iuDBR"}"#, input: "eyJhbGciOiJFUzUxMiIsImtpZCI6InA1MjEiLCJ0eXAiOiJKV1QifQ.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "AS9hYupfbbgVWcO_Ibaq_O1ao8GTwe6umqwGd9JPRKUKQfUfa-F1DBcmqCYfN-pZsrcej6R6yJU6Y4MOCecLiV48APNiqQ0onWXofzZ_lX_WcjLn613OGho71rmd-R3WdbXmW8D_cQj54bXDTa2IeUC2UMkIamshAYbNpqwLQ7O1yB0b" },
     },
     HostAlgorithm {
         alg: Algorithm::EdDSA,
