@@ -1,6 +1,11 @@
 //! A small, strict DER reader (ITU-T X.690 §10) for public keys and certificates: definite
 //! lengths in their shortest form, single-byte tags, no trailing bytes where a structure ends.
 //! Anything else is refused rather than guessed at: a key is either read exactly or not at all.
+//!
+//! [`write`] is the other direction: the DER a host's signature check takes, built from keys
+//! Warden has already read and validated.
+
+pub mod write;
 
 use std::fmt;
 

@@ -8,10 +8,10 @@
 
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
-use crate::crypto::der;
 use crate::crypto::ecdsa::{EcKeyError, P256PublicKey, P384PublicKey, P521PublicKey};
 use crate::crypto::eddsa::{self, EdKeyError};
 use crate::crypto::rsa::{RsaKeyError, RsaPublicKey};
+use crate::der::write as der;
 use crate::pem::{self, PemError};
 use crate::pubkey::{self, PublicKeyError};
 use serde_json::{Map, Value};

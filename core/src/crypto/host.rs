@@ -19,9 +19,9 @@
 //! bytes public_key = 2; bytes signature = 3; bytes text = 4 }` and
 //! `VerifySignatureResult { bool result = 1; string error = 2 }`.
 
-use super::der;
 use crate::alg::Algorithm;
 use crate::b64;
+use crate::der::write as der;
 use crate::jwk::{Jwk, KeySet};
 
 /// The name of the foreign function.

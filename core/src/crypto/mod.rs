@@ -6,10 +6,9 @@
 //! - `rsa`: RS256/384/512 and PS256/384/512;
 //! - `ecdsa`: ES256, ES384 and ES512;
 //! - `hmac`: HS256/384/512; `eddsa`: EdDSA (Ed25519);
-//! - `host`: the proxy's own `verify_signature`, where it verifies an algorithm correctly;
-//!   `der`: the key and signature encodings it takes.
+//! - `host`: the proxy's own `verify_signature`, where it verifies an algorithm correctly (the
+//!   key and signature encodings it takes are in `crate::der::write`).
 
-pub mod der;
 pub mod ecdsa;
 pub mod eddsa;
 mod hmac;
