@@ -103,8 +103,7 @@ async fn charge_address(
                 detail: Some(route),
                 ..EventFacts::default()
             };
-            events::record(state, SecurityEvent::RateLimited, facts, now).await;
-            Err(OAuthError::RateLimited(seconds))
+            Err(rate_limited(state, facts, now, seconds).await)
         }
     }
 }
@@ -262,8 +261,7 @@ async fn refresh_inner(
                 client: Some(client),
                 detail: Some("session"),
             };
-            events::record(state, SecurityEvent::RateLimited, facts, now).await;
-            return Err(OAuthError::RateLimited(retry_after));
+            return Err(rate_limited(state, facts, now, retry_after).await);
         }
         RefreshOutcome::ReuseDetected { sub } => {
             events::session_ended(
@@ -396,8 +394,7 @@ async fn revoke_inner(
                         client: Some(client),
                         detail: Some("session"),
                     };
-                    events::record(state, SecurityEvent::RateLimited, facts, now).await;
-                    return Err(OAuthError::RateLimited(retry_after));
+                    return Err(rate_limited(state, facts, now, retry_after).await);
                 }
                 RevokeRefreshOutcome::Unknown => {}
             }
@@ -446,8 +443,7 @@ async fn revoke_access(
                 detail: Some("session"),
                 ..EventFacts::default()
             };
-            events::record(state, SecurityEvent::RateLimited, facts, now).await;
-            return Err(OAuthError::RateLimited(seconds));
+            return Err(rate_limited(state, facts, now, seconds).await);
         }
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
@@ -473,4 +469,14 @@ async fn revoke_access(
         .map_err(|e| store_failed(state, "revoke_token", e))?;
     tracing::info!(sub = %sub, jti = %jti, "access token revoked by its holder");
     Ok(())
+}
+/// Records the `rate_limited` security event and gives the answer that says when to retry.
+async fn rate_limited(
+    state: &AppState,
+    facts: EventFacts<'_>,
+    now: i64,
+    retry_after: u64,
+) -> OAuthError {
+    events::record(state, SecurityEvent::RateLimited, facts, now).await;
+    OAuthError::RateLimited(retry_after)
 }
