@@ -32,58 +32,33 @@ case "$variant" in compat|oci) ;; *) echo "package-oci: --variant must be compat
 wasm="$1" out="$2"
 [ -f "$wasm" ] || { echo "package-oci: $wasm not found (build it with: make wasm)" >&2; exit 1; }
 
-exec python3 - "$variant" "$tag" "$wasm" "$out" <<'PY'
-import gzip
-import hashlib
-import io
-import json
-import shutil
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}" \
+    exec python3 - "$variant" "$tag" "$wasm" "$out" <<'PY'
 import sys
-import tarfile
 from pathlib import Path
+
+from oci_layout import IMAGE_CONFIG, MANIFEST, TAR_GZIP_LAYER, Layout, TarLayer, canonical, diff_id
 
 variant, tag, wasm_path, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 wasm = wasm_path.read_bytes()
 if wasm[:4] != b"\0asm":
     sys.exit(f"package-oci: {wasm_path} is not a WebAssembly module")
 
-if out.exists():
-    shutil.rmtree(out)
-blobs = out / "blobs" / "sha256"
-blobs.mkdir(parents=True)
-
-
-def canonical(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def put_blob(data: bytes, media_type: str, annotations: dict | None = None) -> dict:
-    digest = hashlib.sha256(data).hexdigest()
-    (blobs / digest).write_bytes(data)
-    descriptor = {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
-    if annotations:
-        descriptor["annotations"] = annotations
-    return descriptor
-
-
+layout = Layout(out)
 manifest_annotations = {"org.opencontainers.image.title": "warden", "org.opencontainers.image.version": tag}
 
 if variant == "compat":
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo("plugin.wasm")
-        info.size, info.mode, info.mtime, info.uid, info.gid = len(wasm), 0o644, 0, 0, 0
-        tar.addfile(info, io.BytesIO(wasm))
-    layer_tar = tar_bytes.getvalue()
-    layer_gz = gzip.compress(layer_tar, compresslevel=9, mtime=0)
+    layer = TarLayer()
+    layer.add_file("plugin.wasm", wasm, 0o644)
+    layer_tar, layer_gz = layer.close()
     image_config = {
         "architecture": "wasm",
         "os": "wasip1",
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer_tar).hexdigest()}"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id(layer_tar)]},
         "config": {},
     }
-    config = put_blob(canonical(image_config), "application/vnd.oci.image.config.v1+json")
-    layers = [put_blob(layer_gz, "application/vnd.oci.image.layer.v1.tar+gzip")]
+    config = layout.put_blob(canonical(image_config), IMAGE_CONFIG)
+    layers = [layout.put_blob(layer_gz, TAR_GZIP_LAYER)]
     manifest_annotations["module.wasm.image/variant"] = "compat"
 else:
     runtime_config = canonical({
@@ -91,29 +66,22 @@ else:
         "abiVersions": ["v0.2.1"],
         "config": {"root_ids": ["warden"]},
     })
-    config = put_blob(runtime_config, "application/vnd.module.wasm.config.v1+json")
+    config = layout.put_blob(runtime_config, "application/vnd.module.wasm.config.v1+json")
     layers = [
-        put_blob(runtime_config, "application/vnd.module.wasm.config.v1+json",
-                 {"org.opencontainers.image.title": "runtime-config.json"}),
-        put_blob(wasm, "application/vnd.module.wasm.content.layer.v1+wasm",
-                 {"org.opencontainers.image.title": "plugin.wasm"}),
+        layout.put_blob(runtime_config, "application/vnd.module.wasm.config.v1+json",
+                        {"org.opencontainers.image.title": "runtime-config.json"}),
+        layout.put_blob(wasm, "application/vnd.module.wasm.content.layer.v1+wasm",
+                        {"org.opencontainers.image.title": "plugin.wasm"}),
     ]
 
 manifest = {
     "schemaVersion": 2,
-    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "mediaType": MANIFEST,
     "config": config,
     "layers": layers,
     "annotations": manifest_annotations,
 }
-manifest_descriptor = put_blob(canonical(manifest), "application/vnd.oci.image.manifest.v1+json",
-                               {"org.opencontainers.image.ref.name": tag})
-index = {
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.oci.image.index.v1+json",
-    "manifests": [manifest_descriptor],
-}
-(out / "oci-layout").write_bytes(canonical({"imageLayoutVersion": "1.0.0"}))
-(out / "index.json").write_bytes(canonical(index))
+manifest_descriptor = layout.put_blob(canonical(manifest), MANIFEST, {"org.opencontainers.image.ref.name": tag})
+layout.finish([manifest_descriptor])
 print(f"{out} ({variant} variant, tag {tag}): manifest {manifest_descriptor['digest']}")
 PY

@@ -46,15 +46,12 @@ for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle
 done
 [ -n "$ca_bundle" ] || { echo "package-verifier-image: no CA bundle found (Debian: apt-get install ca-certificates)" >&2; exit 1; }
 
-exec python3 - "$tag" "$binary" "$ca_bundle" "$out" <<'PY'
-import gzip
-import hashlib
-import io
-import json
-import shutil
+PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+    exec python3 - "$tag" "$binary" "$ca_bundle" "$out" <<'PY'
 import sys
-import tarfile
 from pathlib import Path
+
+from oci_layout import IMAGE_CONFIG, MANIFEST, TAR_GZIP_LAYER, Layout, TarLayer, canonical, diff_id
 
 tag, binary_path, ca_path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 binary = binary_path.read_bytes()
@@ -65,45 +62,18 @@ if b"/lib64/ld-linux" in binary[:4096] or b"/lib/ld-musl" in binary[:4096]:
     sys.exit(f"package-verifier-image: {binary_path} is dynamically linked; build for x86_64-unknown-linux-musl")
 
 UID = 65532
-if out.exists():
-    shutil.rmtree(out)
-blobs = out / "blobs" / "sha256"
-blobs.mkdir(parents=True)
-
-
-def canonical(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def put_blob(data: bytes, media_type: str) -> dict:
-    digest = hashlib.sha256(data).hexdigest()
-    (blobs / digest).write_bytes(data)
-    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
-
-
-tar_bytes = io.BytesIO()
-with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.PAX_FORMAT) as tar:
-    def add_dir(name: str, mode: int = 0o755, owner: int = 0) -> None:
-        info = tarfile.TarInfo(name)
-        info.type, info.mode, info.mtime, info.uid, info.gid = tarfile.DIRTYPE, mode, 0, owner, owner
-        tar.addfile(info)
-
-    def add_file(name: str, data: bytes, mode: int) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime, info.uid, info.gid = len(data), mode, 0, 0, 0
-        tar.addfile(info, io.BytesIO(data))
-
-    for d in ("etc", "etc/ssl", "etc/ssl/certs", "usr", "usr/local", "usr/local/bin"):
-        add_dir(d)
-    add_dir("tmp", 0o1777)
-    add_dir("home", 0o755)
-    add_dir("home/warden", 0o700, UID)
-    add_file("etc/passwd", f"root:x:0:0:root:/root:/sbin/nologin\nwarden:x:{UID}:{UID}:warden:/home/warden:/sbin/nologin\n".encode(), 0o644)
-    add_file("etc/group", f"root:x:0:\nwarden:x:{UID}:\n".encode(), 0o644)
-    add_file("etc/ssl/certs/ca-certificates.crt", ca_path.read_bytes(), 0o644)
-    add_file("usr/local/bin/warden-verifier", binary, 0o755)
-layer_tar = tar_bytes.getvalue()
-layer_gz = gzip.compress(layer_tar, compresslevel=9, mtime=0)
+layout = Layout(out)
+layer = TarLayer()
+for d in ("etc", "etc/ssl", "etc/ssl/certs", "usr", "usr/local", "usr/local/bin"):
+    layer.add_dir(d)
+layer.add_dir("tmp", 0o1777)
+layer.add_dir("home", 0o755)
+layer.add_dir("home/warden", 0o700, UID)
+layer.add_file("etc/passwd", f"root:x:0:0:root:/root:/sbin/nologin\nwarden:x:{UID}:{UID}:warden:/home/warden:/sbin/nologin\n".encode(), 0o644)
+layer.add_file("etc/group", f"root:x:0:\nwarden:x:{UID}:\n".encode(), 0o644)
+layer.add_file("etc/ssl/certs/ca-certificates.crt", ca_path.read_bytes(), 0o644)
+layer.add_file("usr/local/bin/warden-verifier", binary, 0o755)
+layer_tar, layer_gz = layer.close()
 
 image_config = {
     "architecture": "amd64",
@@ -124,24 +94,23 @@ image_config = {
         "Labels": {"org.opencontainers.image.title": "warden-verifier",
                    "org.opencontainers.image.version": tag},
     },
-    "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer_tar).hexdigest()}"]},
+    "rootfs": {"type": "layers", "diff_ids": [diff_id(layer_tar)]},
     "history": [{"created": "1970-01-01T00:00:00Z",
                  "created_by": "scripts/package-verifier-image.sh (static musl binary, CA bundle, user 65532)"}],
 }
-config_desc = put_blob(canonical(image_config), "application/vnd.oci.image.config.v1+json")
-layer_desc = put_blob(layer_gz, "application/vnd.oci.image.layer.v1.tar+gzip")
+config_desc = layout.put_blob(canonical(image_config), IMAGE_CONFIG)
+layer_desc = layout.put_blob(layer_gz, TAR_GZIP_LAYER)
 manifest = {
     "schemaVersion": 2,
-    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "mediaType": MANIFEST,
     "config": config_desc,
     "layers": [layer_desc],
     "annotations": {"org.opencontainers.image.title": "warden-verifier",
                     "org.opencontainers.image.version": tag},
 }
-manifest_desc = put_blob(canonical(manifest), "application/vnd.oci.image.manifest.v1+json")
+manifest_desc = layout.put_blob(canonical(manifest), MANIFEST)
 manifest_desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
 manifest_desc["platform"] = {"architecture": "amd64", "os": "linux"}
-(out / "index.json").write_bytes(canonical({"schemaVersion": 2, "manifests": [manifest_desc]}))
-(out / "oci-layout").write_bytes(canonical({"imageLayoutVersion": "1.0.0"}))
+layout.finish([manifest_desc], index_media_type=False)
 print(manifest_desc["digest"])
 PY
