@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
+.PHONY: oha help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
 .PHONY: playground playground-build
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
@@ -25,7 +25,7 @@ help:
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
-	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot; stream vs callout mode → bench/results/stream.md"
+	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
@@ -67,9 +67,15 @@ test: unit-test e2e
 demo: wasm verifier-release
 	@scripts/demo.sh
 
-bench: setup wasm verifier-release
+bench: setup wasm verifier-release oha
 	@$(VENV)/bin/python bench/envoy_bench.py
 	@$(VENV)/bin/python bench/stream_bench.py
+
+# The fixed-rate load tool of `make bench` (crates.io; minutes to build once, not needed by `make test`).
+oha:
+	@command -v oha >/dev/null 2>&1 || [ -x "$(HOME)/.cargo/bin/oha" ] || \
+	    { echo "installing oha (fixed-rate latency for make bench) with cargo install"; \
+	      $(CARGO) install --locked --quiet oha; }
 
 # Not part of `make test`: minutes of load; exits non-zero if a revoked token passed after its
 # acknowledgement or a 5xx came outside the injected faults.

@@ -8,8 +8,9 @@ Scenarios (one Envoy worker, a direct_response route, wrk on loopback), per algo
   jwt_authn + ext_authz           jwt_authn (cache on) then HTTP ext_authz → verifier /v1/ext_authz
   warden local hit / miss         the filter without verifier; same token / 4096 rotating tokens
   warden + verifier hit / miss    the same, with the verifier's POST /v1/check on every request
-Throughput is closed loop (wrk -t1 -c8); latency percentiles come from wrk's --latency (closed
-loop: no fixed-rate tool ships with Debian). Envoy's RSS is read after each run, and again for
+Throughput is closed loop (wrk -t1 -c8). Latency percentiles are taken at a fixed rate (oha -q,
+--latency-correction; `make bench` installs oha from crates.io) for every row with one token or
+none; wrk's closed-loop p99 is kept beside them. Envoy's RSS is read after each run, and again for
 passthrough / Warden at 1 and 2 workers. The verifier's checks/s is compared with redis-benchmark
 running the same EVALSHA (same keys, same connection count) on the same Redis.
 
@@ -26,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,17 @@ ENVOY = ROOT / ".venv" / "bin" / "envoy"
 WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"
 POOL = 4096
 CONNECTIONS = 8
+# Requests/s of the fixed-rate latency runs: well below every one-token row's capacity.
+DEFAULT_RATE = 500
+
+
+def find_oha() -> str | None:
+    found = shutil.which("oha")
+    cargo_bin = Path.home() / ".cargo" / "bin" / "oha"
+    return found or (str(cargo_bin) if cargo_bin.exists() else None)
+
+
+OHA = find_oha()
 
 
 # --- Envoy configurations -------------------------------------------------------------------------
@@ -108,19 +121,20 @@ EXT_AUTHZ_FILTER = """
                     patterns: [{exact: x-jwt-payload}]"""
 
 
-def envoy_yaml(port: int, admin: int, filters: str, verifier_port: int | None) -> str:
-    cluster = ""
-    if verifier_port is not None:
-        cluster = f"""
-  clusters:
-  - name: verifier
+def cluster(name: str, port: int) -> str:
+    """A static cluster of one local endpoint, for `envoy_yaml`'s `clusters`."""
+    return f"""
+  - name: {name}
     type: STATIC
     connect_timeout: 1s
     load_assignment:
-      cluster_name: verifier
+      cluster_name: {name}
       endpoints:
       - lb_endpoints:
-        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {verifier_port}}}}}}}"""
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}"""
+
+
+def envoy_yaml(port: int, admin: int, filters: str, clusters: str = "") -> str:
     return f"""
 admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
 static_resources:
@@ -143,7 +157,7 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-{cluster}
+  clusters:{clusters or " []"}
 """
 
 
@@ -173,6 +187,10 @@ class Run:
     p90_us: float | None = None
     p99_us: float | None = None
     rss_kib: int | None = None
+    # At a fixed rate (oha), where measured.
+    fixed_p50_us: float | None = None
+    fixed_p90_us: float | None = None
+    fixed_p99_us: float | None = None
 
 
 def _us(text: str) -> float:
@@ -204,6 +222,25 @@ def wrk(port: int, seconds: int, workdir: Path, *, token: str | None = None, poo
     )
 
 
+def fixed_rate(port: int, seconds: int, rate: int, run: Run, *, token: str | None = None,
+               path: str = "/") -> None:
+    """Latency percentiles at `rate` requests/s (open loop, coordinated omission corrected) into
+    `run`; nothing without oha."""
+    if OHA is None:
+        return
+    cmd = [OHA, "-z", f"{seconds}s", "-q", str(rate), "-c", str(CONNECTIONS), "--latency-correction",
+           "--no-tui", "--output-format", "json", f"http://127.0.0.1:{port}{path}"]
+    if token is not None:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    report = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    statuses = report.get("statusCodeDistribution", {})
+    if set(statuses) - {"200"}:
+        raise SystemExit(f"fixed-rate requests were refused: {statuses}")
+    percentiles = report["latencyPercentiles"]
+    run.fixed_p50_us, run.fixed_p90_us, run.fixed_p99_us = (
+        percentiles[p] * 1e6 for p in ("p50", "p90", "p99"))
+
+
 def rss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -215,10 +252,13 @@ def rss_kib(pid: int) -> int | None:
 
 
 class EnvoyProc:
-    def __init__(self, name: str, filters: str, workdir: Path, verifier_port: int | None, concurrency: int = 1):
+    def __init__(self, name: str, filters: str, workdir: Path, verifier_port: int | None = None,
+                 concurrency: int = 1, clusters: str = ""):
         self.port, self.admin = free_port(), free_port()
         cfg = workdir / f"{name}-{self.port}.yaml"
-        cfg.write_text(envoy_yaml(self.port, self.admin, filters, verifier_port))
+        if verifier_port is not None:
+            clusters += cluster("verifier", verifier_port)
+        cfg.write_text(envoy_yaml(self.port, self.admin, filters, clusters))
         self.log = open(workdir / f"{name}-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [str(ENVOY), "-c", str(cfg), "--concurrency", str(concurrency), "--base-id", str(self.port),
@@ -237,12 +277,15 @@ class EnvoyProc:
 
 
 def measure(name: str, filters: str, seconds: int, workdir: Path, verifier_port: int | None = None,
-            **load) -> tuple[Run, dict[str, int]]:
+            rate: int | None = None, **load) -> tuple[Run, dict[str, int]]:
     envoy = EnvoyProc(name, filters, workdir, verifier_port)
     try:
         wrk(envoy.port, 1, workdir, **load)  # warm-up (wasm compile, caches, connections)
         run = wrk(envoy.port, seconds, workdir, **load)
         run.rss_kib = rss_kib(envoy.proc.pid)
+        # oha sends one fixed header set: rotating-token rows get no fixed-rate percentiles.
+        if rate and "pool" not in load:
+            fixed_rate(envoy.port, seconds, rate, run, token=load.get("token"), path=load.get("path", "/"))
         return run, envoy.stats()
     finally:
         envoy.stop()
@@ -304,8 +347,10 @@ NOTES = """
   Redis round trip, as `jwt_authn + ext_authz` does; the verifier's own ceiling is the last
   section (a release build reaches about half of what redis-benchmark gets from the same EVALSHA;
   the debug build used by the e2e suite reached 0.07 in a smoke run).
-- **Latency.** wrk's percentiles are closed-loop at saturation (8 connections): they measure
-  queueing behind the slowest stage, not the service time of one request.
+- **Latency.** The p50/p90/p99 columns are taken at a fixed rate well below every one-token
+  row's capacity (oha, open loop with coordinated-omission correction), so they show the time one
+  request takes under light load. wrk's closed-loop p99 is at saturation (8 connections): it
+  measures queueing behind the slowest stage, not the service time of one request.
 """
 
 @dataclass
@@ -375,11 +420,15 @@ def write_report(results: Results, args, out_dir: Path) -> None:
         f"Envoy `--concurrency 1` (V8 for wasm), direct_response route, wrk -t1 -c{CONNECTIONS} "
         f"-d{args.seconds}s after a 1 s warm-up; verifier: release build, one Redis.",
         "`added µs` = 1e6 / req/s − the passthrough's; `× ext_authz` = req/s over the same algorithm's "
-        "jwt_authn + ext_authz req/s. Latency percentiles come from wrk's closed-loop --latency (no "
-        "fixed-rate load tool is installed): at saturation they show queueing, not service time.",
+        "jwt_authn + ext_authz req/s. " + (
+            f"`p50/p90/p99 µs`: latency at a fixed {args.rate} requests/s ({version([OHA, '--version'])} -q "
+            f"{args.rate} -c{CONNECTIONS} --latency-correction, -z{args.seconds}s), for the rows with one "
+            "token or none (oha cannot rotate tokens: miss rows show `-`). "
+            if OHA else "`p50/p90/p99 µs`: not measured (oha is not installed; `make bench` installs it). ")
+        + "`closed p99 µs`: wrk's closed-loop p99 at saturation (queueing, not service time).",
         "",
-        "| scenario | alg | req/s | µs/req | added µs | × passthrough | × ext_authz | p50 µs | p90 µs | p99 µs | Envoy RSS MiB |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | alg | req/s | µs/req | added µs | × passthrough | × ext_authz | p50 µs | p90 µs | p99 µs | closed p99 µs | Envoy RSS MiB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results.rows:
         ext = find(results, "jwt_authn + ext_authz", r.alg)
@@ -388,7 +437,8 @@ def write_report(results: Results, args, out_dir: Path) -> None:
         rss = f"{r.run.rss_kib / 1024:.0f}" if r.run.rss_kib else "-"
         lines.append(f"| {r.scenario} | {r.alg} | {r.run.rps:.0f} | {1e6 / r.run.rps:.0f} | "
                      f"{added_us(r.run, base):.0f} | {r.run.rps / base.rps:.2f} | {vs_ext} | "
-                     f"{fmt(r.run.p50_us)} | {fmt(r.run.p90_us)} | {fmt(r.run.p99_us)} | {rss} |")
+                     f"{fmt(r.run.fixed_p50_us)} | {fmt(r.run.fixed_p90_us)} | {fmt(r.run.fixed_p99_us)} | "
+                     f"{fmt(r.run.p99_us)} | {rss} |")
     lines += ["", "![added µs per scenario](results/plot.svg)", "", "## Targets (issue 11)", ""]
     for alg in results_algs(results):
         miss, jwt = find(results, "warden local miss", alg), find(results, "jwt_authn no cache", alg)
@@ -443,6 +493,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--algs", default="HS256,RS256,PS256,ES256,ES384,ES512,EdDSA")
+    ap.add_argument("--rate", type=int, default=DEFAULT_RATE,
+                    help="requests/s of the fixed-rate latency runs (0: none)")
     ap.add_argument("--smoke", action="store_true", help="1 s per scenario, one algorithm, temporary output")
     ap.add_argument("--out", type=Path, help="folder for RESULTS.md and results/plot.svg (default bench/)")
     args = ap.parse_args()
@@ -473,9 +525,12 @@ def run_all(args, keys: KeySet, jwks: dict, workdir: Path, redis, verifier, resu
         results.rows.append(Row(scenario, alg, run))
         print(f"{scenario:32} {alg:6} {run.rps:9.0f} req/s  p99 {run.p99_us or 0:8.0f} µs", flush=True)
 
-    base, _ = measure("passthrough", "", args.seconds, workdir)
+    def m(*a, **kw) -> tuple[Run, dict[str, int]]:  # every row also at the fixed rate
+        return measure(*a, rate=args.rate, **kw)
+
+    base, _ = m("passthrough", "", args.seconds, workdir)
     add("passthrough", "-", base)
-    floor, _ = measure("floor", warden_filter(jwks, verifier=False, open_route=True), args.seconds, workdir,
+    floor, _ = m("floor", warden_filter(jwks, verifier=False, open_route=True), args.seconds, workdir,
                        path="/open")
     add("warden floor (open route)", "-", floor)
     for alg in args.algs.split(","):
@@ -483,21 +538,21 @@ def run_all(args, keys: KeySet, jwks: dict, workdir: Path, redis, verifier, resu
         token = keys.token(alg, exp=exp)
         pool = workdir / f"{alg}.tokens"
         pool.write_text("\n".join(keys.token(alg, exp=exp) for _ in range(POOL)) + "\n")
-        add("jwt_authn no cache", alg, measure("jwt", jwt_authn_filter(jwks, cache=False), args.seconds, workdir,
+        add("jwt_authn no cache", alg, m("jwt", jwt_authn_filter(jwks, cache=False), args.seconds, workdir,
                                                token=token)[0])
-        add("jwt_authn cache", alg, measure("jwtc", jwt_authn_filter(jwks, cache=True), args.seconds, workdir,
+        add("jwt_authn cache", alg, m("jwtc", jwt_authn_filter(jwks, cache=True), args.seconds, workdir,
                                             token=token)[0])
         add("jwt_authn + ext_authz", alg,
-            measure("extauthz", jwt_authn_filter(jwks, cache=True, forward_payload=True) + EXT_AUTHZ_FILTER,
+            m("extauthz", jwt_authn_filter(jwks, cache=True, forward_payload=True) + EXT_AUTHZ_FILTER,
                     args.seconds, workdir, verifier_port=verifier.port, token=token)[0])
-        hit, stats = measure("warden", warden_filter(jwks, verifier=False), args.seconds, workdir, token=token)
+        hit, stats = m("warden", warden_filter(jwks, verifier=False), args.seconds, workdir, token=token)
         results.backends = {k: v for k, v in stats.items() if ".signature.host." in k}
         add("warden local hit", alg, hit)
-        add("warden local miss", alg, measure("warden", warden_filter(jwks, verifier=False), args.seconds, workdir,
+        add("warden local miss", alg, m("warden", warden_filter(jwks, verifier=False), args.seconds, workdir,
                                               pool=pool)[0])
-        add("warden + verifier hit", alg, measure("wardenv", warden_filter(jwks, verifier=True), args.seconds,
+        add("warden + verifier hit", alg, m("wardenv", warden_filter(jwks, verifier=True), args.seconds,
                                                   workdir, verifier_port=verifier.port, token=token)[0])
-        add("warden + verifier miss", alg, measure("wardenv", warden_filter(jwks, verifier=True), args.seconds,
+        add("warden + verifier miss", alg, m("wardenv", warden_filter(jwks, verifier=True), args.seconds,
                                                    workdir, verifier_port=verifier.port, pool=pool)[0])
     for workers in (1, 2):
         for name, filters in (("passthrough", ""), ("warden (local keys)", warden_filter(jwks, verifier=False))):

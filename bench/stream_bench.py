@@ -31,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "e2e"))
 import harness  # noqa: E402
-from harness import free_port  # noqa: E402
 from tokens import AUDIENCE, ISSUER, KeySet  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from envoy_bench import EnvoyProc, cluster, wrk  # noqa: E402
 
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"
@@ -86,71 +88,6 @@ def anchor_filters(jwks: dict) -> str:
                 server_uri: {{uri: "http://authz", cluster: authz, timeout: 1s}}"""
 
 
-def cluster(name: str, port: int) -> str:
-    return f"""
-  - name: {name}
-    connect_timeout: 1s
-    type: STATIC
-    load_assignment:
-      cluster_name: {name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}"""
-
-
-def envoy_yaml(port: int, admin: int, filters: str, clusters: str) -> str:
-    return f"""
-admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
-static_resources:
-  listeners:
-  - address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/"}}
-                direct_response: {{status: 200, body: {{inline_string: "ok"}}}}
-          http_filters:{filters}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:{clusters or " []"}
-"""
-
-
-class EnvoyProc:
-    def __init__(self, workdir: Path, name: str, filters: str, clusters: str = ""):
-        self.port, self.admin = free_port(), free_port()
-        cfg = workdir / f"{name}.yaml"
-        cfg.write_text(envoy_yaml(self.port, self.admin, filters, clusters))
-        self.log = open(workdir / f"{name}.log", "w")
-        self.proc = subprocess.Popen([str(ENVOY), "-c", str(cfg), "--concurrency", "1", "--base-id",
-                                      str(self.port), "-l", "error"], stdout=self.log, stderr=subprocess.STDOUT)
-        harness.wait_until(lambda: harness.http_request(self.admin, "GET", "/ready", timeout=2).status == 200,
-                           f"envoy {name} ready", timeout=30)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
-
-
-def wrk(port: int, seconds: int, token: str) -> float:
-    cmd = ["wrk", "-t1", "-c8", f"-d{seconds}s", f"http://127.0.0.1:{port}/", "-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non2xx:
-        raise SystemExit(f"benchmark requests were refused ({non2xx.group(1)} non-2xx):\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-
 def checks(verifier_port: int) -> int:
     body = harness.http_request(verifier_port, "GET", "/metrics").body.decode()
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in body.splitlines()
@@ -181,7 +118,7 @@ def main() -> None:
         workdir = Path(tmp)
         redis = harness.Redis(workdir).start()
         verifier = harness.Verifier(workdir, redis.url).start()
-        authz = EnvoyProc(workdir, "authz", "")
+        authz = EnvoyProc("authz", "", workdir)
         try:
             # Some revocations in the feed, so the view is not empty.
             for i in range(1000):
@@ -197,11 +134,11 @@ def main() -> None:
             best: dict[str, tuple[float, int]] = {}
             for _ in range(args.rounds):
                 for name, filters, clusters in cases:
-                    envoy = EnvoyProc(workdir, re.sub(r"\W+", "-", name), filters, clusters)
+                    envoy = EnvoyProc(re.sub(r"\W+", "-", name), filters, workdir, clusters=clusters)
                     try:
-                        wrk(envoy.port, 1, token)  # warm-up: wasm compile, caches, the view's snapshot
+                        wrk(envoy.port, 1, workdir, token=token)  # warm-up: wasm compile, caches, the view's snapshot
                         before = checks(verifier.port)
-                        rps = wrk(envoy.port, args.seconds, token)
+                        rps = wrk(envoy.port, args.seconds, workdir, token=token).rps
                         calls = checks(verifier.port) - before
                     finally:
                         envoy.stop()
