@@ -108,7 +108,7 @@ async fn a_trimmed_cursor_or_lost_data_calls_for_a_snapshot() {
         .unwrap();
     assert_eq!(c, b + 1);
     assert_eq!(store.read_feed(a, 10).await.unwrap(), FeedRead::Gone);
-    let snapshot = store.feed_snapshot(now, 300).await.unwrap();
+    let snapshot = store.feed_snapshot(now, 300, 0).await.unwrap();
     assert_eq!(snapshot.seq, c);
     assert_eq!(snapshot.jtis.len(), 3, "the state outlives the trimmed log");
 
@@ -163,7 +163,7 @@ async fn snapshots_hold_what_can_still_deny() {
         )
         .await
         .unwrap();
-    let s = store.feed_snapshot(now, 300).await.unwrap();
+    let s = store.feed_snapshot(now, 300, 0).await.unwrap();
     assert_eq!(s.skew_seconds, 300);
     assert_eq!(s.not_before, Some(now));
     let mut jtis: Vec<_> = s
