@@ -665,7 +665,10 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     let poll = f.revocation_poll().unwrap();
     assert_eq!(
         poll.request_headers()[..2],
-        [(":method", "GET"), (":path", "/v1/revocations?wait_ms=0&max_live=100")]
+        [
+            (":method", "GET"),
+            (":path", "/v1/revocations?wait_ms=0&max_live=100")
+        ]
     );
     // Not synchronised yet: the request calls out as in callout mode.
     let step = Flow::new().handle(&mut f, at_ms(0), request("/api", Some(&es256())));

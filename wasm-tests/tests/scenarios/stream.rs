@@ -51,7 +51,10 @@ fn the_root_polls_and_requests_decide_locally() {
     host.advance(Duration::from_millis(100)).unwrap();
     let first = poll(&host);
     assert_eq!(first.method(), Some("GET"));
-    assert_eq!(first.path(), Some("/v1/revocations?wait_ms=0&max_live=1000"));
+    assert_eq!(
+        first.path(),
+        Some("/v1/revocations?wait_ms=0&max_live=1000")
+    );
     assert_eq!(first.authority(), Some("warden-verifier"));
 
     // Before the first answer: callout, as in callout mode.
