@@ -210,11 +210,16 @@ impl RevocationView {
     }
 
     /// The path and query of the next poll under `base`: the changes after the cursor, or a
-    /// snapshot when there is none.
+    /// snapshot when there is none. Both ask for live sessions: the verifier answers a poll whose
+    /// cursor it no longer holds with a snapshot too.
     pub fn poll_path(&self, base: &str) -> String {
+        let max_live = self.max_entries;
         match self.cursor {
-            Some(seq) => format!("{base}?after={seq}&wait_ms={}", self.wait_ms()),
-            None => format!("{base}?wait_ms=0&max_live={}", self.max_entries),
+            Some(seq) => format!(
+                "{base}?after={seq}&wait_ms={}&max_live={max_live}",
+                self.wait_ms()
+            ),
+            None => format!("{base}?wait_ms=0&max_live={max_live}"),
         }
     }
 

@@ -344,7 +344,7 @@ fn poll_paths() {
     let view = synced(42);
     assert_eq!(
         view.poll_path("/v1/revocations"),
-        "/v1/revocations?after=42&wait_ms=500"
+        "/v1/revocations?after=42&wait_ms=500&max_live=100"
     );
     assert_eq!(
         view.max_answer_bytes(),
