@@ -146,12 +146,21 @@ async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
         return Ok(Answer::Snapshot(cached.body.clone()));
     }
     let now = unix_now()?;
-    let snapshot = state
+    let mut snapshot = state
         .0
         .store
         .feed_snapshot(now, state.0.settings.revocation_skew_seconds, max_live)
         .await
         .map_err(|e| state.store_failed("feed_snapshot", e))?;
+    // A revoke-all made before the feed existed is only in the global key (its own slot); a
+    // later one is in both, so the higher value is always right and never denies too little.
+    let global = state
+        .0
+        .store
+        .read_not_before()
+        .await
+        .map_err(|e| state.store_failed("read_not_before", e))?;
+    snapshot.not_before = snapshot.not_before.max(global);
     let seq = snapshot.seq;
     let body = Bytes::from(
         serde_json::to_vec(&PollAnswer::Snapshot(snapshot)).map_err(|_| ApiError::Internal)?,

@@ -558,3 +558,30 @@ async fn a_flood_of_snapshot_requests_reads_the_state_once() {
     };
     assert_eq!(s.jtis.len(), 2);
 }
+
+#[tokio::test]
+async fn a_revoke_all_from_before_the_feed_is_in_snapshots() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let mut conn = redis.connection().await;
+    let before_feed = unix_now() - 100;
+    let _: () = redis::cmd("SET")
+        .arg("warden:global:not_before")
+        .arg(before_feed)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(s.not_before, Some(before_feed));
+    // A later revoke-all (in the feed too) wins.
+    assert_eq!(
+        v.admin_post("/v1/admin/revoke/all", json!({})).await.status,
+        200
+    );
+    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+        panic!("no snapshot")
+    };
+    assert!(s.not_before.unwrap() > before_feed);
+}
