@@ -31,6 +31,8 @@ pub const MAX_CHANGES: usize = 1000;
 pub const SHORT_POLL: Duration = Duration::from_millis(50);
 /// Most live sessions a snapshot lists, whatever `max_live` asks.
 pub const MAX_LIVE: u64 = 10_000_000;
+/// Longest a snapshot request waits for the read in progress before answering 503.
+pub const SNAPSHOT_QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// Longest a serialised snapshot is reused (while the feed's head has not moved).
 pub const SNAPSHOT_REUSE: Duration = Duration::from_secs(5);
 
@@ -132,7 +134,10 @@ enum Answer {
 /// The snapshot answer: the cached one when the feed's head has not moved since it was read,
 /// else one fresh read (one at a time).
 async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
-    let mut last = state.0.snapshots.last.lock().await;
+    // Waiters queue behind one read; while Redis hangs they give up rather than pile up.
+    let mut last = tokio::time::timeout(SNAPSHOT_QUEUE_WAIT, state.0.snapshots.last.lock())
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
     let head = state
         .0
         .store
