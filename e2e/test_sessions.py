@@ -6,12 +6,16 @@ Create a session → request 200 → refresh through Envoy → the new token 200
 refresh token → both of the session's access tokens 401 `session_missing`. Key rotation: a second key
 file listed first and the verifier restarted → tokens of the new key pass (the filter refetches the
 JWKS for the unknown kid) and tokens of the old key still pass while its file is listed. The JWKS is
-checked with an independent JWT library (PyJWT)."""
+checked with an independent JWT library (PyJWT).
+
+Every test runs in both verifier modes with the same answers: in stream mode a session's end reaches
+the filter within the staleness bound, and a live session's tokens pass with no check call."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 
 import jwt
@@ -23,6 +27,9 @@ from answers import assert_denied, echoed_headers
 ISSUER = "https://sessions.e2e.test"
 AUDIENCE = "sessions.e2e.api"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+MAX_STALENESS_MS = 1000
+# Correctness bound for stream mode (not a speed claim): the staleness bound and a generous margin.
+BOUND_S = MAX_STALENESS_MS / 1000 + 3.0
 
 
 def keygen(workdir, alg: str, name: str):
@@ -39,7 +46,7 @@ def verifier_args(*key_files) -> list[str]:
     return argv
 
 
-def plugin_config() -> dict:
+def plugin_config(mode: str = "callout") -> dict:
     provider = {
         "issuer": ISSUER,
         "audiences": [AUDIENCE],
@@ -56,7 +63,9 @@ def plugin_config() -> dict:
             {"match": {"prefix": "/"}, "requires": {"provider_name": "sessions"}},
         ],
         "verifier": {"cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
-                     "timeout_ms": 1000, "failure_mode": "deny"},
+                     "timeout_ms": 1000, "failure_mode": "deny", "mode": mode,
+                     **({"stream": {"path": "/v1/revocations", "max_staleness_ms": MAX_STALENESS_MS,
+                                    "max_entries": 100000}} if mode == "stream" else {})},
     }
 
 
@@ -71,14 +80,15 @@ def route_config() -> dict:
 
 
 class Life:
-    def __init__(self, workdir):
+    def __init__(self, workdir, mode: str = "callout"):
         self.workdir = workdir
+        self.mode = mode
         self.old_key = keygen(workdir, "ES256", "old")
         self.new_key = keygen(workdir, "EdDSA", "new")
         self.redis = harness.Redis(workdir).start()
         self.verifier = harness.Verifier(workdir, self.redis.url, extra_args=verifier_args(self.old_key)).start()
         self.upstream = harness.EchoUpstream(workdir).start()
-        self.envoy = harness.Envoy(workdir, plugin_config(), upstream_port=self.upstream.port,
+        self.envoy = harness.Envoy(workdir, plugin_config(mode), upstream_port=self.upstream.port,
                                    verifier_port=self.verifier.port,
                                    hcm_overrides={"route_config": route_config()}).start()
 
@@ -108,13 +118,31 @@ class Life:
             part.stop()
 
 
-@pytest.fixture(scope="module")
-def life(tmp_path_factory):
-    life = Life(tmp_path_factory.mktemp("sessions"))
+@pytest.fixture(scope="module", params=["callout", "stream"])
+def life(request, tmp_path_factory):
+    life = Life(tmp_path_factory.mktemp(f"sessions-{request.param}"), request.param)
     try:
         yield life
     finally:
         life.stop()
+
+
+def denied(life, token: str, reason: str) -> None:
+    """Callout mode: the very next request is refused. Stream mode: requests may pass only until the
+    end reaches the filter (within the bound); then the same refusal."""
+    if life.mode == "stream":
+        started = time.monotonic()
+        while life.envoy.request("/hello", token).status == 200:
+            assert time.monotonic() - started < BOUND_S, "still allowed past the staleness bound"
+            time.sleep(0.01)
+    assert_denied(life.envoy.request("/hello", token), reason)
+
+
+def verifier_checks(life) -> int:
+    answer = harness.http_request(life.verifier.port, "GET", "/metrics")
+    assert answer.status == 200, answer
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
+               if line.startswith("warden_verifier_checks_total"))
 
 
 def verify_with_pyjwt(token: str, jwks: dict) -> dict:
@@ -147,7 +175,7 @@ def test_create_refresh_replay_ends_the_session_at_the_edge(life):
     assert replay.status == 400, replay
     assert replay.json()["error"] == "invalid_grant", replay
     for access in (first_access, second_access):
-        assert_denied(life.envoy.request("/hello", access), "session_missing")
+        denied(life, access, "session_missing")
 
     # Only the public token paths reach the verifier: its admin API is not exposed through Envoy.
     other = life.session(sub)["access_token"]
@@ -162,7 +190,7 @@ def test_logout_one_device_leaves_the_other(life):
     revoked = harness.http_request(life.envoy.port, "POST", "/v1/token/revoke", FORM,
                                    f"token={laptop['refresh_token']}")
     assert revoked.status == 200, revoked
-    assert_denied(life.envoy.request("/hello", laptop["access_token"]), "session_missing")
+    denied(life, laptop["access_token"], "session_missing")
     assert life.envoy.request("/hello", phone["access_token"]).status == 200
 
 
@@ -195,3 +223,27 @@ def test_key_rotation(life):
     life.restart_verifier(life.new_key)
     assert [k["kid"] for k in life.jwks()["keys"]] == [header["kid"]]
     assert json.dumps(life.jwks()).count('"kid"') == 1
+
+
+def test_session_tokens_pass_without_a_check_call_in_stream_mode(life):
+    """The verifier announces a session's start (and its extension by a refresh) in the feed: its
+    access tokens are then decided locally. In callout mode every request is checked."""
+    sub = f"dora-{uuid.uuid4().hex[:8]}"
+    created = life.session(sub)
+    access = created["access_token"]
+    harness.wait_until(lambda: life.envoy.request("/hello", access).status == 200, "ready", timeout=30)
+    refreshed = life.refresh(created["refresh_token"])
+    assert refreshed.status == 200, refreshed
+    tokens = [access, refreshed.json()["access_token"]]
+
+    def quiet() -> bool:
+        before = verifier_checks(life)
+        ok = all(life.envoy.request("/hello", t).status == 200 for t in tokens for _ in range(5))
+        return ok and verifier_checks(life) == before
+
+    if life.mode == "stream":
+        harness.wait_until(quiet, "the session to be decided locally", timeout=10)
+    else:
+        before = verifier_checks(life)
+        assert all(life.envoy.request("/hello", t).status == 200 for t in tokens)
+        assert verifier_checks(life) - before == 2

@@ -504,3 +504,66 @@ def test_past_max_entries_the_filter_calls_out(own_stack, keys):
     assert stack.envoy.request("/", good).status == 200
     assert verifier_checks(stack.verifier.port) - before == 4, "each request called out"
     assert "over max_entries" in stack.envoy.proc.log_text()
+
+
+# --- sessions: the view allows only sessions it knows to be live --------------------------------------
+
+def verifier_shaped_sid(sub: str) -> str:
+    """A sid of the verifier's shape in `sub`'s own slot (`<22 random>.<22 user tag>`)."""
+    import base64
+    import hashlib
+    import secrets
+    tag = base64.urlsafe_b64encode(hashlib.sha256(sub.encode()).digest()).decode().rstrip("=")[:22]
+    random_half = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    return f"{random_half}.{tag}"
+
+
+def test_sessions_in_stream_mode_answer_as_in_callout_mode(tmp_path, keys, stream_stack):
+    """(a) An own-slot sid of the verifier's shape that never existed: 401 `session_missing`, the same
+    answer (status, body, WWW-Authenticate) as a callout-mode Envoy on the same verifier. (b) A live
+    session's token passes with no check call. (c) Deleted, it is refused within the bound, locally."""
+    stack = stream_stack
+    callout = harness.Envoy(tmp_path, plugin_config(keys.jwks()), upstream_port=stack.upstream.port,
+                            verifier_port=stack.verifier.port).start()
+    try:
+        good = keys.token("ES256", sub=fresh_user())
+        wait_local(stack.envoy, stack.verifier.port, good)
+
+        sub = fresh_user()
+        ghost = keys.token("ES256", sub=sub, sid=verifier_shaped_sid(sub))
+        in_stream, in_callout = stack.envoy.request("/", ghost), callout.request("/", ghost)
+        assert_denied(in_callout, "session_missing")
+        assert_denied(in_stream, "session_missing")
+        assert (in_stream.status, in_stream.header("www-authenticate"), in_stream.json()) == \
+            (in_callout.status, in_callout.header("www-authenticate"), in_callout.json())
+
+        sid = stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub}).json()["sid"]
+        token = keys.token("ES256", sub=sub, sid=sid)
+        assert callout.request("/", token).status == 200
+        wait_local(stack.envoy, stack.verifier.port, token)
+        before = verifier_checks(stack.verifier.port)
+        assert [stack.envoy.request("/", token).status for _ in range(20)] == [200] * 20
+        assert verifier_checks(stack.verifier.port) == before, "a live session needs no check call"
+
+        assert stack.verifier.admin("DELETE", f"/v1/admin/sessions/{sid}").status == 204
+        eventually_denied(stack.envoy, token, "session_missing")
+        assert_denied(callout.request("/", token), "session_missing")
+        wait_local(stack.envoy, stack.verifier.port, good)
+        before = verifier_checks(stack.verifier.port)
+        assert_denied(stack.envoy.request("/", token), "session_missing")
+        assert verifier_checks(stack.verifier.port) == before, "the end is decided locally"
+    finally:
+        callout.stop()
+
+
+def test_a_session_expired_by_its_ttl_is_refused_as_in_callout_mode(stream_stack, keys):
+    """Redis drops the record at its expiry and nothing is announced: the view stops allowing the sid
+    at the until it was announced with, and the verifier answers."""
+    stack = stream_stack
+    sub = fresh_user()
+    created = stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub, "ttl_seconds": 2}).json()
+    token = keys.token("ES256", sub=sub, sid=created["sid"])
+    wait_local(stack.envoy, stack.verifier.port, token)
+    while time.time() < created["expires_at"] + 0.2:
+        time.sleep(0.05)
+    assert_denied(stack.envoy.request("/", token), "session_missing")

@@ -56,6 +56,7 @@ fn main() {
                 .collect(),
             users: vec![],
             sessions: vec![],
+            live: vec![],
         };
         let mut view = RevocationView::new(1000, n);
         let answer = PollAnswer::Snapshot(snapshot);

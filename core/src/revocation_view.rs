@@ -9,9 +9,18 @@
 //! within `max_entries`, and in sequence. Otherwise [`RevocationView::decide`] answers `None`
 //! and the flow calls out per request as in callout mode (so `failure_mode` applies).
 //!
-//! Sessions: the feed carries ended sessions. A token whose `sid` is not one this verifier makes
-//! for its `sub` is refused (`session_missing`) as the verifier does; a `sid` naming another
+//! Sessions: the feed carries ended sessions and started ones (`session_start`, announced once
+//! the record is stored, with the record's expiry). A token whose `sid` is not one this verifier
+//! makes for its `sub` is refused (`session_missing`) as the verifier does; an own-slot sid is
+//! refused when ended (an end wins over a start, whatever their order), allowed when known live,
+//! and otherwise called out: the view never allows a session it does not know to exist (never
+//! created, created before the feed, expired), the verifier answers those. A `sid` naming another
 //! user's slot needs the verifier (`session_mismatch` or `session_missing`), so it is called out.
+//!
+//! Memory: revocation entries (jtis, user versions, ended sessions) count against `max_entries`
+//! and past it the view is dropped (forgetting one would allow what must be denied). Live
+//! sessions only save callouts, so they take whatever room the revocation entries leave and are
+//! simply not recorded (or the soonest-expiring dropped) when there is none.
 
 pub mod wire;
 
@@ -29,6 +38,8 @@ const SID_RANDOM_CHARS: usize = 22;
 pub const MAX_WAIT_MS: u64 = 25_000;
 /// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped).
 pub const BYTES_PER_ENTRY: usize = 1600;
+/// Bytes of poll answer allowed per live session of a snapshot (a 45-byte sid and its until).
+pub const BYTES_PER_LIVE: usize = 128;
 /// Expired entries are dropped at most this often.
 const PRUNE_INTERVAL_SECS: i64 = 10;
 
@@ -81,6 +92,8 @@ pub struct RevocationView {
     users: HashMap<String, u64>,
     /// Ended sid → until (unix s).
     sessions: HashMap<String, i64>,
+    /// Started, not ended sid → until (unix s): its record's expiry.
+    live: HashMap<String, i64>,
     last_prune_secs: i64,
 }
 
@@ -149,13 +162,24 @@ impl RevocationView {
             jtis: HashMap::new(),
             users: HashMap::new(),
             sessions: HashMap::new(),
+            live: HashMap::new(),
             last_prune_secs: 0,
         }
     }
 
-    /// Entries held (jtis, user versions, ended sessions).
+    /// Revocation entries held (jtis, user versions, ended sessions); live sessions not counted.
     pub fn len(&self) -> usize {
         self.jtis.len() + self.users.len() + self.sessions.len()
+    }
+
+    /// Live sessions held.
+    pub fn live_len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Room left for live sessions: what the revocation entries leave of `max_entries`.
+    fn live_room(&self) -> usize {
+        self.max_entries.saturating_sub(self.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -186,17 +210,24 @@ impl RevocationView {
     }
 
     /// The path and query of the next poll under `base`: the changes after the cursor, or a
-    /// snapshot when there is none.
+    /// snapshot when there is none. Both ask for live sessions: the verifier answers a poll whose
+    /// cursor it no longer holds with a snapshot too.
     pub fn poll_path(&self, base: &str) -> String {
+        let max_live = self.max_entries;
         match self.cursor {
-            Some(seq) => format!("{base}?after={seq}&wait_ms={}", self.wait_ms()),
-            None => format!("{base}?wait_ms=0"),
+            Some(seq) => format!(
+                "{base}?after={seq}&wait_ms={}&max_live={max_live}",
+                self.wait_ms()
+            ),
+            None => format!("{base}?wait_ms=0&max_live={max_live}"),
         }
     }
 
-    /// The largest poll answer worth reading: a snapshot of `max_entries` entries.
+    /// The largest poll answer worth reading: a snapshot of `max_entries` revocation entries and
+    /// the `max_live` (= `max_entries`) live sessions it asks for.
     pub fn max_answer_bytes(&self) -> usize {
-        self.max_entries.saturating_mul(BYTES_PER_ENTRY)
+        self.max_entries
+            .saturating_mul(BYTES_PER_ENTRY.saturating_add(BYTES_PER_LIVE))
     }
 
     /// Applies the body of a `200` poll answer. On error the view keeps its state and cursor
@@ -241,6 +272,10 @@ impl RevocationView {
         for x in s.sessions.into_iter().filter(|x| x.until > t) {
             self.end_session(x.sid, x.until);
         }
+        // The verifier lists the latest-expiring first: those are the ones kept when room runs out.
+        for x in s.live.into_iter().filter(|x| x.until > t) {
+            self.start_session(x.sid, x.until, t);
+        }
         self.cursor = Some(s.seq);
         self.overflowed = false;
         Ok(Applied::Snapshot { entries })
@@ -282,6 +317,7 @@ impl RevocationView {
             self.overflow();
             return Err(ViewError::Overflow(n));
         }
+        self.fit_live(now_secs);
         self.cursor = Some(c.seq);
         Ok(Applied::Changes { count })
     }
@@ -299,6 +335,7 @@ impl RevocationView {
                     self.end_session(sid, until);
                 }
             }
+            Change::SessionStart { sid, until } => self.start_session(sid, until, now),
             Change::NotBefore { not_before } => {
                 self.not_before = self.not_before.max(Some(not_before));
             }
@@ -322,14 +359,51 @@ impl RevocationView {
     }
 
     fn end_session(&mut self, sid: String, until: i64) {
+        self.live.remove(&sid);
         let slot = self.sessions.entry(sid).or_insert(until);
         *slot = (*slot).max(until);
+    }
+
+    /// Records a started session (a later until extends it), unless it has ended or there is no
+    /// room left (then its tokens are called out, which is always correct).
+    fn start_session(&mut self, sid: String, until: i64, now: i64) {
+        if until <= now || self.sessions.get(&sid).is_some_and(|end| *end > now) {
+            return;
+        }
+        if let Some(slot) = self.live.get_mut(&sid) {
+            *slot = (*slot).max(until);
+        } else if self.live.len() < self.live_room() {
+            self.live.insert(sid, until);
+        }
+    }
+
+    /// Keeps the live sessions within the room the revocation entries leave, dropping the lapsed
+    /// ones and then those expiring soonest.
+    fn fit_live(&mut self, now: i64) {
+        let room = self.live_room();
+        if self.live.len() <= room {
+            return;
+        }
+        self.live.retain(|_, until| *until > now);
+        let excess = self.live.len().saturating_sub(room);
+        if excess == 0 {
+            return;
+        }
+        let mut ends: Vec<i64> = self.live.values().copied().collect();
+        ends.sort_unstable();
+        let cut = ends
+            .get(excess.saturating_sub(1))
+            .copied()
+            .unwrap_or(i64::MIN);
+        // Everything up to the excess-th soonest end goes (ties may take a few more).
+        self.live.retain(|_, until| *until > cut);
     }
 
     fn clear(&mut self) {
         self.jtis = HashMap::new();
         self.users = HashMap::new();
         self.sessions = HashMap::new();
+        self.live = HashMap::new();
         self.not_before = None;
     }
 
@@ -344,6 +418,7 @@ impl RevocationView {
     fn prune(&mut self, now: i64) {
         self.jtis.retain(|_, until| live(*until, now));
         self.sessions.retain(|_, until| *until > now);
+        self.live.retain(|_, until| *until > now);
         self.last_prune_secs = now;
     }
 
@@ -375,10 +450,18 @@ impl RevocationView {
         match sid_owner(sid) {
             None => Some(Verdict::Deny(Reason::SessionMissing)),
             Some(owner) if owner == user_tag(&request.sub) => {
-                match self.sessions.get(sid.as_str()) {
-                    Some(until) if *until > t => Some(Verdict::Deny(Reason::SessionMissing)),
-                    _ => Some(Verdict::Allow),
+                if self
+                    .sessions
+                    .get(sid.as_str())
+                    .is_some_and(|until| *until > t)
+                {
+                    return Some(Verdict::Deny(Reason::SessionMissing));
                 }
+                // Unknown or lapsed: the verifier knows whether the record still exists.
+                self.live
+                    .get(sid.as_str())
+                    .is_some_and(|until| *until > t)
+                    .then_some(Verdict::Allow)
             }
             // Another user's slot: whether that session exists decides the reason.
             Some(_) => None,

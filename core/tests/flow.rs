@@ -665,7 +665,10 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     let poll = f.revocation_poll().unwrap();
     assert_eq!(
         poll.request_headers()[..2],
-        [(":method", "GET"), (":path", "/v1/revocations?wait_ms=0")]
+        [
+            (":method", "GET"),
+            (":path", "/v1/revocations?wait_ms=0&max_live=100")
+        ]
     );
     // Not synchronised yet: the request calls out as in callout mode.
     let step = Flow::new().handle(&mut f, at_ms(0), request("/api", Some(&es256())));
@@ -675,7 +678,10 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     let report = f.revocations_answered(&Reply::answered(200, snapshot), at_ms(10));
     assert!(report.notes.contains(&Note::FeedSynced { entries: 0 }));
     let poll = f.revocation_poll().unwrap();
-    assert_eq!(poll.path, "/v1/revocations?after=7&wait_ms=500");
+    assert_eq!(
+        poll.path,
+        "/v1/revocations?after=7&wait_ms=500&max_live=100"
+    );
     assert_eq!(poll.timeout_ms, 700, "wait_ms + the verifier's timeout");
     assert_eq!(poll.cluster, "warden_verifier");
     let step = Flow::new().handle(&mut f, at_ms(20), request("/api", Some(&es256())));

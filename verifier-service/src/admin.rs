@@ -141,12 +141,21 @@ pub async fn revoke_user(
             .feed_user_revocation(&tag, &request.sub, now, skew)
             .await
             .map_err(|e| state.store_failed("revoke_user_feed", e))?;
-        let version = state
+        let revoked = state
             .0
             .store
             .revoke_user(&tag)
             .await
             .map_err(|e| state.store_failed("revoke_user", e))?;
+        // Sessions created between the feed entries and the revocation: their tokens may be
+        // known live to stream-mode filters, so their ends go to the feed before the answer.
+        state
+            .0
+            .store
+            .feed_missed_session_ends(&announced.sids, &revoked.sessions, now, skew)
+            .await
+            .map_err(|e| state.store_failed("revoke_user_feed", e))?;
+        let (version, announced) = (revoked.version, announced.version);
         if version > announced {
             // A concurrent revocation went first: announce the version really reached.
             let change = Change::User {
@@ -235,6 +244,7 @@ pub async fn create_session(
                 .create_session(&tag, &sid, &request.sub, device, now, expires_at)
                 .await
                 .map_err(|e| state.store_failed("create_session", e))?;
+            crate::events::announce_session_start(&state, &sid, expires_at, now).await;
             tracing::info!(sub = %request.sub, sid = %sid, expires_at, "session created");
             let facts = crate::events::EventFacts {
                 sub: Some(&request.sub),
@@ -285,6 +295,7 @@ pub async fn create_session(
             .create_session_with_refresh(&family)
             .await
             .map_err(|e| state.store_failed("create_session", e))?;
+        crate::events::announce_session_start(&state, &sid, family.record_until, now).await;
         let access = issuer
             .access_token(&request.sub, &sid, version, now, expires_at, &claims)
             .map_err(|e| {

@@ -102,12 +102,16 @@ pub enum SessionEnd {
 }
 
 impl SessionEnd {
-    /// Ends decided inside a refresh script; the others write their feed entry before the change
-    /// (delete) or are covered by the global not-before entry (revoke-all).
+    /// Ends decided inside a refresh script; a delete writes its feed entry before the change.
+    /// A revoke-all end is announced too (its tokens are also void by the global not-before), so
+    /// no filter keeps the session as live.
     fn needs_feed_entry(self) -> bool {
         matches!(
             self,
-            SessionEnd::ReuseDetected | SessionEnd::RefreshExpired | SessionEnd::TokenRevoked
+            SessionEnd::ReuseDetected
+                | SessionEnd::RefreshExpired
+                | SessionEnd::TokenRevoked
+                | SessionEnd::RevokedAll
         )
     }
 
@@ -172,5 +176,21 @@ async fn announce_session_end(state: &AppState, sid: &str, now: i64) {
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await,
         }
+    }
+}
+
+/// Announces in the revocation feed that session `sid` exists until `until` (its record's expiry),
+/// so stream-mode filters allow its tokens without a call. Call it after the record is stored (or
+/// its expiry extended). A failure is only logged: filters that do not know the session ask the
+/// verifier about its tokens, which answers exactly.
+pub async fn announce_session_start(state: &AppState, sid: &str, until: i64, now: i64) {
+    let change = warden_core::revocation_view::wire::Change::SessionStart {
+        sid: sid.to_owned(),
+        until,
+    };
+    if let Err(error) = state.0.store.append_feed(&[change], now).await {
+        state.0.metrics.record_redis_error();
+        tracing::warn!(sid = %sid, %error,
+            "session start not in the revocation feed: stream-mode filters call out for its tokens");
     }
 }

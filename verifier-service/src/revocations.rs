@@ -2,15 +2,24 @@
 //! stream mode. Answers the changes after `SEQ` as soon as there are any, an empty list after
 //! `wait_ms`, or a snapshot with its sequence number when `SEQ` is absent, unknown or trimmed.
 //! The wire format is `warden_core::revocation_view::wire`.
+//!
+//! `max_live=N` asks a snapshot to list at most N live sessions (those expiring latest); without
+//! it a snapshot lists none, as before live sessions existed.
+//!
+//! A snapshot is a full read of the feed state, so a flood of snapshot requests must not multiply
+//! it: one read runs at a time ([`SnapshotCache`]), and its serialised answer is reused for as long
+//! as the feed's head stays at the same seq (checked with one cheap read per request).
 
 use crate::error::ApiError;
 use crate::state::{unix_now, AppState};
 use crate::store::feed::{feed_changed, FeedRead};
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::time::Duration;
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 use warden_core::revocation_view::wire::{Changes, PollAnswer};
 
@@ -20,22 +29,46 @@ pub const MAX_WAIT_MS: u64 = 30_000;
 pub const MAX_CHANGES: usize = 1000;
 /// How often a waiting poll re-reads the feed, for changes other verifier instances appended.
 pub const SHORT_POLL: Duration = Duration::from_millis(50);
+/// Most live sessions a snapshot lists, whatever `max_live` asks.
+pub const MAX_LIVE: u64 = 10_000_000;
+/// Longest a snapshot request waits for the read in progress before answering 503.
+pub const SNAPSHOT_QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// Longest a serialised snapshot is reused (while the feed's head has not moved).
+pub const SNAPSHOT_REUSE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PollQuery {
     pub after: Option<u64>,
     pub wait_ms: u64,
+    /// Live sessions a snapshot may list (0: none).
+    pub max_live: u64,
+}
+
+struct CachedSnapshot {
+    seq: u64,
+    max_live: u64,
+    at: Instant,
+    body: Bytes,
+}
+
+/// The last snapshot answer, shared by concurrent requesters: the lock admits one full read at a
+/// time, and whoever waited reuses its answer when the feed has not moved since.
+#[derive(Default)]
+pub struct SnapshotCache {
+    last: Mutex<Option<CachedSnapshot>>,
 }
 
 /// Reads `after` and `wait_ms` (decimal, each at most once); anything else is refused.
 pub fn parse_query(raw: Option<&str>) -> Result<PollQuery, ApiError> {
     let mut query = PollQuery::default();
     let mut wait_ms = None;
+    let mut max_live = None;
     for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let slot = match name {
             "after" => &mut query.after,
             "wait_ms" => &mut wait_ms,
+            "max_live" => &mut max_live,
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter `{}`",
@@ -55,6 +88,7 @@ pub fn parse_query(raw: Option<&str>) -> Result<PollQuery, ApiError> {
         *slot = Some(number);
     }
     query.wait_ms = wait_ms.unwrap_or(0);
+    query.max_live = max_live.unwrap_or(0).min(MAX_LIVE);
     if query.wait_ms > MAX_WAIT_MS {
         return Err(ApiError::bad_request(format!(
             "`wait_ms` must be at most {MAX_WAIT_MS}"
@@ -66,33 +100,93 @@ pub fn parse_query(raw: Option<&str>) -> Result<PollQuery, ApiError> {
 pub async fn handle(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let result = async {
         let query = parse_query(raw.as_deref())?;
-        answer(&state, query.after, Duration::from_millis(query.wait_ms)).await
+        answer(
+            &state,
+            query.after,
+            Duration::from_millis(query.wait_ms),
+            query.max_live,
+        )
+        .await
     }
     .await;
     match result {
-        Ok(answer) => ([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response(),
+        Ok(Answer::Changes(answer)) => {
+            ([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response()
+        }
+        Ok(Answer::Snapshot(body)) => (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_TYPE, "application/json"),
+            ],
+            body,
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn snapshot(state: &AppState) -> Result<PollAnswer, ApiError> {
-    let now = unix_now()?;
-    let snapshot = state
+enum Answer {
+    Changes(PollAnswer),
+    /// A serialised snapshot answer.
+    Snapshot(Bytes),
+}
+
+/// The snapshot answer: the cached one when the feed's head has not moved since it was read,
+/// else one fresh read (one at a time).
+async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
+    // Waiters queue behind one read; while Redis hangs they give up rather than pile up.
+    let mut last = tokio::time::timeout(SNAPSHOT_QUEUE_WAIT, state.0.snapshots.last.lock())
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    let head = state
         .0
         .store
-        .feed_snapshot(now, state.0.settings.revocation_skew_seconds)
+        .feed_seq()
+        .await
+        .map_err(|e| state.store_failed("feed_seq", e))?;
+    if let Some(cached) = last
+        .as_ref()
+        .filter(|c| c.seq == head && c.max_live == max_live && c.at.elapsed() < SNAPSHOT_REUSE)
+    {
+        return Ok(Answer::Snapshot(cached.body.clone()));
+    }
+    let now = unix_now()?;
+    let mut snapshot = state
+        .0
+        .store
+        .feed_snapshot(now, state.0.settings.revocation_skew_seconds, max_live)
         .await
         .map_err(|e| state.store_failed("feed_snapshot", e))?;
-    Ok(PollAnswer::Snapshot(snapshot))
+    // A revoke-all made before the feed existed is only in the global key (its own slot); a
+    // later one is in both, so the higher value is always right and never denies too little.
+    let global = state
+        .0
+        .store
+        .read_not_before()
+        .await
+        .map_err(|e| state.store_failed("read_not_before", e))?;
+    snapshot.not_before = snapshot.not_before.max(global);
+    let seq = snapshot.seq;
+    let body = Bytes::from(
+        serde_json::to_vec(&PollAnswer::Snapshot(snapshot)).map_err(|_| ApiError::Internal)?,
+    );
+    *last = Some(CachedSnapshot {
+        seq,
+        max_live,
+        at: Instant::now(),
+        body: body.clone(),
+    });
+    Ok(Answer::Snapshot(body))
 }
 
 async fn answer(
     state: &AppState,
     after: Option<u64>,
     wait: Duration,
-) -> Result<PollAnswer, ApiError> {
+    max_live: u64,
+) -> Result<Answer, ApiError> {
     let Some(after) = after else {
-        return snapshot(state).await;
+        return snapshot(state, max_live).await;
     };
     let deadline = Instant::now() + wait;
     loop {
@@ -107,17 +201,17 @@ async fn answer(
             .await
             .map_err(|e| state.store_failed("read_feed", e))?;
         let changes = match read {
-            FeedRead::Gone => return snapshot(state).await,
+            FeedRead::Gone => return snapshot(state, max_live).await,
             FeedRead::Changes(changes) => changes,
         };
         let now = Instant::now();
         if !changes.is_empty() || now >= deadline {
             let seq = changes.last().map_or(after, |entry| entry.seq);
-            return Ok(PollAnswer::Changes(Changes {
+            return Ok(Answer::Changes(PollAnswer::Changes(Changes {
                 after,
                 seq,
                 changes,
-            }));
+            })));
         }
         let nap = SHORT_POLL.min(deadline - now);
         let _ = tokio::time::timeout(nap, notified).await;
@@ -135,8 +229,14 @@ mod tests {
             parse_query(Some("after=17&wait_ms=500")).unwrap(),
             PollQuery {
                 after: Some(17),
-                wait_ms: 500
+                wait_ms: 500,
+                max_live: 0,
             }
+        );
+        assert_eq!(parse_query(Some("max_live=7")).unwrap().max_live, 7);
+        assert_eq!(
+            parse_query(Some("max_live=99999999999")).unwrap().max_live,
+            MAX_LIVE
         );
         assert_eq!(parse_query(Some("wait_ms=30000")).unwrap().wait_ms, 30_000);
         for bad in [
@@ -148,6 +248,8 @@ mod tests {
             "other=1",
             "after=99999999999999999999999",
             "after=%31",
+            "max_live=-1",
+            "max_live=1&max_live=2",
         ] {
             assert!(
                 matches!(parse_query(Some(bad)), Err(ApiError::BadRequest(_))),

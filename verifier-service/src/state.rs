@@ -51,6 +51,8 @@ pub struct Services {
     pub not_before: NotBeforeCache,
     /// The token issuer, when signing keys are configured (`--signing-key-file`).
     pub issuer: Option<Issuer>,
+    /// The last revocation-feed snapshot, shared by concurrent snapshot requests.
+    pub snapshots: crate::revocations::SnapshotCache,
 }
 
 /// The handlers' state: a cheap, clonable handle to the one [`Services`].
@@ -76,6 +78,7 @@ impl AppState {
             metrics: Metrics::default(),
             not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
             issuer,
+            snapshots: Default::default(),
         }))
     }
 

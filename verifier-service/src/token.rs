@@ -245,7 +245,16 @@ async fn refresh_inner(
         .await
         .map_err(|e| store_failed(state, "refresh", e))?;
     let (grant, current, detail) = match outcome {
-        RefreshOutcome::Rotated(grant) => (grant, successor, "rotated"),
+        RefreshOutcome::Rotated(grant) => {
+            // The rotation moved the record's expiry (as the refresh script computes it).
+            let ttl = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+            let keep = now
+                .saturating_add(ttl(settings.refresh_idle_ttl_seconds))
+                .max(now.saturating_add(ttl(settings.access_ttl_seconds)))
+                .min(grant.expires_at);
+            events::announce_session_start(state, &sid, keep, now).await;
+            (grant, successor, "rotated")
+        }
         RefreshOutcome::Grace { grant, sealed } => {
             // The retry of a refresh whose answer was lost: the same successor again.
             let current = presented.open(&sealed).ok_or_else(|| {

@@ -108,7 +108,7 @@ async fn a_trimmed_cursor_or_lost_data_calls_for_a_snapshot() {
         .unwrap();
     assert_eq!(c, b + 1);
     assert_eq!(store.read_feed(a, 10).await.unwrap(), FeedRead::Gone);
-    let snapshot = store.feed_snapshot(now, 300).await.unwrap();
+    let snapshot = store.feed_snapshot(now, 300, 0).await.unwrap();
     assert_eq!(snapshot.seq, c);
     assert_eq!(snapshot.jtis.len(), 3, "the state outlives the trimmed log");
 
@@ -163,7 +163,7 @@ async fn snapshots_hold_what_can_still_deny() {
         )
         .await
         .unwrap();
-    let s = store.feed_snapshot(now, 300).await.unwrap();
+    let s = store.feed_snapshot(now, 300, 0).await.unwrap();
     assert_eq!(s.skew_seconds, 300);
     assert_eq!(s.not_before, Some(now));
     let mut jtis: Vec<_> = s
@@ -321,4 +321,267 @@ async fn bad_queries_and_redis_down() {
         .admin_post("/v1/admin/revoke/token", json!({"sub":"alice","jti":"j9"}))
         .await;
     assert_eq!(answer.status, 503);
+}
+
+fn live_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<(String, i64)> {
+    s.live.iter().map(|x| (x.sid.clone(), x.until)).collect()
+}
+
+#[tokio::test]
+async fn session_starts_are_announced_after_the_record_and_snapshots_list_live_sessions() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let now = unix_now();
+    let first = store(&redis)
+        .append_feed(&[Change::NotBefore { not_before: 1 }], now)
+        .await
+        .unwrap();
+    let short = v
+        .admin_post(
+            "/v1/admin/sessions",
+            json!({"sub": "erin", "ttl_seconds": 60}),
+        )
+        .await;
+    assert_eq!(short.status, 201, "{}", short.text());
+    let (short, short_until) = (
+        short.json()["sid"].as_str().unwrap().to_owned(),
+        short.json()["expires_at"].as_i64().unwrap(),
+    );
+    let long = v
+        .admin_post(
+            "/v1/admin/sessions",
+            json!({"sub": "erin", "ttl_seconds": 600}),
+        )
+        .await;
+    let (long, long_until) = (
+        long.json()["sid"].as_str().unwrap().to_owned(),
+        long.json()["expires_at"].as_i64().unwrap(),
+    );
+    // One start entry per session, with the record's expiry.
+    let PollAnswer::Changes(c) = poll(&v, &format!("?after={first}&wait_ms=0")).await else {
+        panic!("no changes")
+    };
+    let starts: Vec<_> = c.changes.iter().map(|e| e.change.clone()).collect();
+    assert_eq!(
+        starts,
+        vec![
+            Change::SessionStart {
+                sid: short.clone(),
+                until: short_until
+            },
+            Change::SessionStart {
+                sid: long.clone(),
+                until: long_until
+            },
+        ]
+    );
+    // The record exists when the start is announced: the check allows its tokens.
+    let check = v
+        .check(json!({"sub":"erin","jti":"j","sid":long,"exp":unix_now()+60}))
+        .await;
+    assert_eq!(check.json()["allow"], true, "{}", check.text());
+
+    // A snapshot lists live sessions only when asked, latest-expiring first, at most max_live.
+    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+        panic!("no snapshot")
+    };
+    assert!(s.live.is_empty());
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=10").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(
+        live_of(&s),
+        vec![(long.clone(), long_until), (short.clone(), short_until)]
+    );
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=1").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(live_of(&s), vec![(long.clone(), long_until)]);
+
+    // Ended sessions leave the live set; a revoked user's too.
+    assert_eq!(
+        v.admin_delete(&format!("/v1/admin/sessions/{long}"))
+            .await
+            .status,
+        204
+    );
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=10").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(live_of(&s), vec![(short.clone(), short_until)]);
+    assert!(s.sessions.iter().any(|x| x.sid == long));
+    assert_eq!(
+        v.admin_post("/v1/admin/revoke/user", json!({"sub":"erin"}))
+            .await
+            .status,
+        200
+    );
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=10").await else {
+        panic!("no snapshot")
+    };
+    assert!(s.live.is_empty(), "{:?}", s.live);
+    // A start announced late (after the end) does not bring a session back.
+    store(&redis)
+        .append_feed(
+            &[Change::SessionStart {
+                sid: long.clone(),
+                until: long_until,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=10").await else {
+        panic!("no snapshot")
+    };
+    assert!(s.live.is_empty(), "{:?}", s.live);
+}
+
+#[tokio::test]
+async fn a_session_created_during_a_user_revocation_is_announced_as_ended() {
+    let redis = RedisServer::start();
+    let store = store(&redis);
+    let tag = warden_verifier::store::keys::UserTag::of_sub("frank");
+    let now = unix_now();
+    let early = format!("{}.{}", "E".repeat(22), tag.as_str());
+    store
+        .create_session(&tag, &early, "frank", None, now, now + 600)
+        .await
+        .unwrap();
+    // The revocation's feed entries are written, then a session is created, then the revocation
+    // runs: the script reports both sessions it deleted.
+    let feed = store
+        .feed_user_revocation(&tag, "frank", now, 300)
+        .await
+        .unwrap();
+    assert_eq!(feed.sids, vec![early.clone()]);
+    let late = format!("{}.{}", "L".repeat(22), tag.as_str());
+    store
+        .create_session(&tag, &late, "frank", None, now, now + 900)
+        .await
+        .unwrap();
+    let revoked = store.revoke_user(&tag).await.unwrap();
+    assert_eq!(revoked.version, 1);
+    let mut ended = revoked.sessions.clone();
+    ended.sort();
+    assert_eq!(
+        ended,
+        vec![(early.clone(), now + 600), (late.clone(), now + 900)]
+    );
+    let head = store.feed_seq().await.unwrap();
+    let seq = store
+        .feed_missed_session_ends(&feed.sids, &revoked.sessions, now, 300)
+        .await
+        .unwrap();
+    assert_eq!(seq, Some(head + 1));
+    assert_eq!(
+        changes_after(&store, head).await,
+        vec![(
+            head + 1,
+            Change::Session {
+                sid: late,
+                until: now + 1200
+            }
+        )],
+        "only the one the feed missed"
+    );
+    assert_eq!(
+        store
+            .feed_missed_session_ends(&feed.sids, &[(early, now + 600)], now, 300)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn script_calls(redis: &RedisServer) -> u64 {
+    let mut conn = redis.connection().await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split_once("calls=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_flood_of_snapshot_requests_reads_the_state_once() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let now = unix_now();
+    store(&redis)
+        .append_feed(&[jti("a", "1", Some(now + 600))], now)
+        .await
+        .unwrap();
+    // The scripts are loaded once (a first EVALSHA may miss and fall back to EVAL).
+    let _ = poll(&v, "?max_live=4").await;
+    let before = script_calls(&redis).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let addr = v.check;
+        tasks.spawn(
+            async move { request(addr, "GET", "/v1/revocations?max_live=5", &[], b"").await },
+        );
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answers.push(serde_json::from_str::<PollAnswer>(&answer.text()).unwrap());
+    }
+    let after = script_calls(&redis).await;
+    assert_eq!(after - before, 1, "one snapshot read for 40 requests");
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    let PollAnswer::Snapshot(s) = &answers[0] else {
+        panic!("no snapshot")
+    };
+    assert_eq!(s.jtis.len(), 1);
+    // A change moves the head: the next snapshot is read afresh and holds it.
+    store(&redis)
+        .append_feed(&[jti("a", "2", Some(now + 600))], now)
+        .await
+        .unwrap();
+    let PollAnswer::Snapshot(s) = poll(&v, "?max_live=5").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(s.jtis.len(), 2);
+}
+
+#[tokio::test]
+async fn a_revoke_all_from_before_the_feed_is_in_snapshots() {
+    let redis = RedisServer::start();
+    let v = Verifier::start(&redis.url()).await;
+    let mut conn = redis.connection().await;
+    let before_feed = unix_now() - 100;
+    let _: () = redis::cmd("SET")
+        .arg("warden:global:not_before")
+        .arg(before_feed)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+        panic!("no snapshot")
+    };
+    assert_eq!(s.not_before, Some(before_feed));
+    // A later revoke-all (in the feed too) wins.
+    assert_eq!(
+        v.admin_post("/v1/admin/revoke/all", json!({})).await.status,
+        200
+    );
+    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+        panic!("no snapshot")
+    };
+    assert!(s.not_before.unwrap() > before_feed);
 }

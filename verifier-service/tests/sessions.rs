@@ -945,3 +945,75 @@ impl OAuthAssert for Response {
         assert_eq!(self.header("cache-control"), Some("no-store"));
     }
 }
+
+#[tokio::test]
+async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
+    use warden_core::revocation_view::wire::Change;
+    use warden_verifier::store::feed::FeedRead;
+    let redis = RedisServer::start();
+    let mut tokens = settings();
+    tokens.refresh_idle_ttl_seconds = 100;
+    tokens.access_ttl_seconds = 60;
+    let v = start(&redis, tokens, vec![signing_key(Algorithm::ES256)]).await;
+    let store = &v.state.0.store;
+    let cursor = store
+        .append_feed(&[Change::NotBefore { not_before: 1 }], unix_now())
+        .await
+        .unwrap();
+    let created = create(&v, json!({"sub": "gina", "ttl_seconds": 3600})).await;
+    let sid = created["sid"].as_str().unwrap().to_owned();
+    let starts = || async {
+        let FeedRead::Changes(list) = store.read_feed(cursor, 100).await.unwrap() else {
+            panic!("cursor gone")
+        };
+        list.into_iter()
+            .filter_map(|e| match e.change {
+                Change::SessionStart { sid: s, until } if s == sid => Some(until),
+                _ => None,
+            })
+            .collect::<Vec<i64>>()
+    };
+    let first = starts().await;
+    assert_eq!(first.len(), 1, "one start at creation");
+    // The record lives until the refresh token's idle expiry (the session's own end is later).
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!(
+            "warden:{{{}}}:session:{sid}",
+            sid.split_once('.').unwrap().1
+        ))
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert!(
+        (first[0] - unix_now() - ttl).abs() <= 1,
+        "{first:?} vs ttl {ttl}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = refresh(&v, created["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let all = starts().await;
+    assert_eq!(
+        all.len(),
+        2,
+        "the rotation announced the extension: {all:?}"
+    );
+    assert!(all[1] > all[0], "{all:?}");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!(
+            "warden:{{{}}}:session:{sid}",
+            sid.split_once('.').unwrap().1
+        ))
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert!(
+        (all[1] - unix_now() - ttl).abs() <= 1,
+        "{all:?} vs ttl {ttl}"
+    );
+    let snapshot = store.feed_snapshot(unix_now(), 300, 10).await.unwrap();
+    assert_eq!(snapshot.live.len(), 1);
+    assert_eq!(
+        (snapshot.live[0].sid.as_str(), snapshot.live[0].until),
+        (sid.as_str(), all[1])
+    );
+}

@@ -28,6 +28,7 @@ fn snapshot(seq: u64) -> Snapshot {
         jtis: vec![],
         users: vec![],
         sessions: vec![],
+        live: vec![],
     }
 }
 
@@ -121,8 +122,9 @@ fn same_answers_as_the_verifier() {
     assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
     r.sid = Some(sid_of(sub));
     assert_eq!(view.decide(&r, at), deny(Reason::SessionMissing));
+    // An own-slot sid the view does not know to be live: the verifier decides.
     r.sid = Some(format!("{}.{}", "B".repeat(22), user_tag(sub)));
-    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    assert_eq!(view.decide(&r, at), None);
     r.sid = Some("no-such-session".into());
     assert_eq!(view.decide(&r, at), deny(Reason::SessionMissing));
     // Another user's sid: only the verifier knows whether it exists.
@@ -229,7 +231,7 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
     assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
     assert_eq!(
         view.poll_path("/v1/revocations"),
-        "/v1/revocations?wait_ms=0"
+        "/v1/revocations?wait_ms=0&max_live=100"
     );
 
     let mut view = synced(10);
@@ -342,9 +344,12 @@ fn poll_paths() {
     let view = synced(42);
     assert_eq!(
         view.poll_path("/v1/revocations"),
-        "/v1/revocations?after=42&wait_ms=500"
+        "/v1/revocations?after=42&wait_ms=500&max_live=100"
     );
-    assert_eq!(view.max_answer_bytes(), 100 * BYTES_PER_ENTRY);
+    assert_eq!(
+        view.max_answer_bytes(),
+        100 * (BYTES_PER_ENTRY + BYTES_PER_LIVE)
+    );
     let slow = RevocationView::new(3_600_000, 1);
     assert_eq!(slow.wait_ms(), MAX_WAIT_MS);
 }
@@ -356,4 +361,221 @@ fn sid_shapes_match_the_verifier() {
     assert!(sid_owner("short.tag").is_none());
     assert!(sid_owner(&format!("{}.{}", "A".repeat(22), "b".repeat(23))).is_none());
     assert!(sid_owner(&format!("{}.{}", "A+".repeat(11), "b".repeat(22))).is_none());
+}
+
+fn start(sid: &str, until: i64) -> Change {
+    Change::SessionStart {
+        sid: sid.into(),
+        until,
+    }
+}
+
+fn end(sid: &str, until: i64) -> Change {
+    Change::Session {
+        sid: sid.into(),
+        until,
+    }
+}
+
+fn with_sid(sub: &str, sid: &str) -> CheckRequest {
+    let mut r = request(sub, "j");
+    r.sid = Some(sid.into());
+    r
+}
+
+#[test]
+fn a_started_session_is_allowed_until_its_record_expires_then_called_out() {
+    let mut view = synced(1);
+    let sid = sid_of("alice");
+    let r = with_sid("alice", &sid);
+    assert_eq!(view.decide(&r, now(T0, 1)), None, "unknown: call out");
+    view.apply(changes(1, vec![start(&sid, T0 + 2)]), now(T0, 2))
+        .unwrap();
+    assert_eq!(view.decide(&r, now(T0, 3)), Some(Verdict::Allow));
+    assert_eq!(view.live_len(), 1);
+    assert_eq!(view.len(), 0, "live sessions are not revocation entries");
+    // Only for its owner: another user's token naming it is still called out.
+    assert_eq!(view.decide(&with_sid("bob", &sid), now(T0, 3)), None);
+    // A later start extends it; an earlier one does not shorten it.
+    view.apply(
+        changes(2, vec![start(&sid, T0 + 5), start(&sid, T0 + 3)]),
+        now(T0, 4),
+    )
+    .unwrap();
+    view.apply(changes(4, vec![]), now(T0 + 4, 0)).unwrap();
+    assert_eq!(view.decide(&r, now(T0 + 4, 1)), Some(Verdict::Allow));
+    // Past its until the record may be gone: the verifier answers.
+    view.apply(changes(4, vec![]), now(T0 + 5, 0)).unwrap();
+    assert_eq!(view.decide(&r, now(T0 + 5, 1)), None);
+    // The other checks still come first.
+    view.apply(changes(4, vec![start(&sid, T0 + 50)]), now(T0 + 5, 2))
+        .unwrap();
+    let mut stale = r.clone();
+    stale.jti = "gone".into();
+    view.apply(
+        changes(
+            5,
+            vec![Change::Jti {
+                sub: "alice".into(),
+                jti: "gone".into(),
+                until: None,
+            }],
+        ),
+        now(T0 + 5, 3),
+    )
+    .unwrap();
+    assert_eq!(
+        view.decide(&stale, now(T0 + 5, 4)),
+        Some(Verdict::Deny(Reason::Revoked))
+    );
+    assert_eq!(view.decide(&r, now(T0 + 5, 4)), Some(Verdict::Allow));
+}
+
+#[test]
+fn an_end_wins_over_a_start_in_either_order() {
+    let deny = Some(Verdict::Deny(Reason::SessionMissing));
+    // Started, then ended.
+    let mut view = synced(1);
+    let sid = sid_of("alice");
+    let r = with_sid("alice", &sid);
+    view.apply(changes(1, vec![start(&sid, T0 + 60)]), now(T0, 0))
+        .unwrap();
+    view.apply(changes(2, vec![end(&sid, T0 + 360)]), now(T0, 1))
+        .unwrap();
+    assert_eq!(view.decide(&r, now(T0, 2)), deny);
+    assert_eq!(view.live_len(), 0);
+    // Ended, then a late start announcement.
+    let mut view = synced(1);
+    view.apply(
+        changes(1, vec![end(&sid, T0 + 360), start(&sid, T0 + 60)]),
+        now(T0, 0),
+    )
+    .unwrap();
+    assert_eq!(view.decide(&r, now(T0, 1)), deny);
+    // Both in a snapshot.
+    let mut view = RevocationView::new(1000, 10);
+    let mut s = snapshot(3);
+    s.sessions.push(EndedSession {
+        sid: sid.clone(),
+        until: T0 + 360,
+    });
+    s.live.push(LiveSession {
+        sid: sid.clone(),
+        until: T0 + 60,
+    });
+    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    assert_eq!(view.decide(&r, now(T0, 1)), deny);
+}
+
+#[test]
+fn snapshots_carry_live_sessions() {
+    let mut view = RevocationView::new(1000, 10);
+    let (a, b, c) = (
+        sid_of("alice"),
+        format!("{}.{}", "C".repeat(22), user_tag("alice")),
+        format!("{}.{}", "D".repeat(22), user_tag("alice")),
+    );
+    let mut s = snapshot(3);
+    s.live.push(LiveSession {
+        sid: a.clone(),
+        until: T0 + 60,
+    });
+    s.live.push(LiveSession {
+        sid: b.clone(),
+        until: T0,
+    });
+    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    assert_eq!(
+        view.decide(&with_sid("alice", &a), now(T0, 1)),
+        Some(Verdict::Allow)
+    );
+    assert_eq!(
+        view.decide(&with_sid("alice", &b), now(T0, 1)),
+        None,
+        "lapsed"
+    );
+    assert_eq!(
+        view.decide(&with_sid("alice", &c), now(T0, 1)),
+        None,
+        "unknown"
+    );
+    assert_eq!(view.live_len(), 1);
+    // A new snapshot replaces the live set too.
+    view.apply(PollAnswer::Snapshot(snapshot(4)), now(T0, 2))
+        .unwrap();
+    assert_eq!(view.decide(&with_sid("alice", &a), now(T0, 3)), None);
+    // The body without `live` (an older verifier, or `max_live` not asked) still reads.
+    let body = br#"{"kind":"snapshot","seq":9,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
+    view.apply_body(body, now(T0, 4)).unwrap();
+    let text = serde_json::to_string(&PollAnswer::Snapshot(snapshot(9))).unwrap();
+    assert!(!text.contains("live"), "{text}");
+}
+
+#[test]
+fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
+    let mut view = RevocationView::new(1000, 4);
+    let sids: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "{}.{}",
+                char::from(b'A' + i).to_string().repeat(22),
+                user_tag("alice")
+            )
+        })
+        .collect();
+    let mut s = snapshot(1);
+    s.users.push(UserVersion {
+        sub: "u".into(),
+        version: 1,
+    });
+    for (i, sid) in sids.iter().enumerate() {
+        s.live.push(LiveSession {
+            sid: sid.clone(),
+            until: T0 + 100 - i as i64,
+        });
+    }
+    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    assert!(!view.overflowed());
+    assert_eq!((view.len(), view.live_len()), (1, 3));
+    // The first listed (latest-expiring) are kept; the others are called out.
+    let r = |i: usize| with_sid("alice", &sids[i]);
+    assert_eq!(view.decide(&r(0), now(T0, 1)), Some(Verdict::Allow));
+    assert_eq!(view.decide(&r(2), now(T0, 1)), Some(Verdict::Allow));
+    assert_eq!(view.decide(&r(3), now(T0, 1)), None);
+    // A start with no room is not recorded.
+    view.apply(changes(1, vec![start(&sids[4], T0 + 500)]), now(T0, 2))
+        .unwrap();
+    assert_eq!(view.decide(&r(4), now(T0, 3)), None);
+    assert_eq!(view.live_len(), 3);
+    // Revocations push live sessions out (the soonest-expiring first), never the reverse.
+    view.apply(
+        changes(
+            2,
+            vec![
+                Change::NotBefore { not_before: 1 },
+                Change::User {
+                    sub: "v".into(),
+                    version: 2,
+                },
+                Change::User {
+                    sub: "w".into(),
+                    version: 2,
+                },
+            ],
+        ),
+        now(T0, 4),
+    )
+    .unwrap();
+    assert!(!view.overflowed());
+    assert_eq!((view.len(), view.live_len()), (3, 1));
+    assert_eq!(view.decide(&r(0), now(T0, 5)), Some(Verdict::Allow));
+    assert_eq!(view.decide(&r(1), now(T0, 5)), None);
+    // An end takes room as a revocation entry and removes the live one.
+    view.apply(changes(5, vec![end(&sids[0], T0 + 400)]), now(T0, 6))
+        .unwrap();
+    assert_eq!((view.len(), view.live_len()), (4, 0));
+    assert_eq!(
+        view.decide(&r(0), now(T0, 7)),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
 }

@@ -23,6 +23,10 @@ pub enum Change {
     User { sub: String, version: u64 },
     /// Session `sid` ended; it matters until `until` (unix s), when its tokens are past use.
     Session { sid: String, until: i64 },
+    /// Session `sid` exists (its record is stored) and lasts at most until `until` (unix s), when
+    /// its record expires. Announced after the record is stored, again when a refresh extends it.
+    /// An end of the same sid wins over it, whatever their order.
+    SessionStart { sid: String, until: i64 },
     /// Tokens issued at or before `not_before` (unix s) are void ("revoke all").
     NotBefore { not_before: i64 },
 }
@@ -58,6 +62,14 @@ pub struct EndedSession {
     pub until: i64,
 }
 
+/// A session known to exist until `until` (its record's expiry, unix s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSession {
+    pub sid: String,
+    pub until: i64,
+}
+
 /// The whole revocation state as of `seq`, bounded by what can still deny a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +82,10 @@ pub struct Snapshot {
     pub jtis: Vec<RevokedJti>,
     pub users: Vec<UserVersion>,
     pub sessions: Vec<EndedSession>,
+    /// Sessions started and not ended, those expiring latest first, at most the `max_live` the
+    /// poll asked for (none when it did not ask). Left out of the body when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<LiveSession>,
 }
 
 /// The changes after `after`, in order; `seq` is the new cursor (`after` when there are none).
@@ -120,6 +136,34 @@ mod tests {
             serde_json::from_str::<PollAnswer>(snapshot).unwrap(),
             PollAnswer::Snapshot(Snapshot { seq: 7, .. })
         ));
+    }
+
+    #[test]
+    fn session_start_wire_format() {
+        let entry = FeedEntry {
+            seq: 3,
+            change: Change::SessionStart {
+                sid: "s".into(),
+                until: 10,
+            },
+        };
+        let text = serde_json::to_string(&entry).unwrap();
+        assert_eq!(
+            text,
+            r#"{"seq":3,"change":{"type":"session_start","sid":"s","until":10}}"#
+        );
+        let snapshot = r#"{"kind":"snapshot","seq":7,"skew_seconds":300,"jtis":[],"users":[],
+            "sessions":[],"live":[{"sid":"s","until":10}]}"#;
+        let PollAnswer::Snapshot(s) = serde_json::from_str::<PollAnswer>(snapshot).unwrap() else {
+            panic!("not a snapshot");
+        };
+        assert_eq!(
+            s.live,
+            vec![LiveSession {
+                sid: "s".into(),
+                until: 10
+            }]
+        );
     }
 
     #[test]

@@ -10,12 +10,17 @@
 //! | `warden:{feed}:ver`        | hash   | sub → highest version announced                      |
 //! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
 //! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
+//! | `warden:{feed}:live`       | zset   | started, not ended sid scored by its record's expiry |
 //!
 //! All feed keys share the `{feed}` hash tag: one script appends an entry and updates the state
 //! atomically, also on Redis Cluster. A user's keys live on other slots, so no script can do
 //! both; the feed entry is written FIRST and the change after it. An acknowledged change thus
 //! always has its entry; an entry whose change then failed only denies what the caller meant to
 //! deny.
+//!
+//! Session starts are the exception: they are appended AFTER the session record is stored, since
+//! they allow rather than deny. A start whose entry failed is merely unknown to the filters, which
+//! then ask the verifier about its tokens.
 //!
 //! Sequence numbers start at the time in ms × 1000 when the counter is (re)created, so a feed
 //! rebuilt after Redis lost its data never reuses a number a filter already holds as its cursor.
@@ -27,7 +32,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use warden_core::revocation_view::wire::{
-    Change, EndedSession, FeedEntry, RevokedJti, Snapshot, UserVersion,
+    Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
 };
 
 pub const FEED_SEQ: &str = "warden:{feed}:seq";
@@ -36,6 +41,7 @@ pub const FEED_JTIS: &str = "warden:{feed}:jti";
 pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
 pub const FEED_SESSIONS: &str = "warden:{feed}:sid";
 pub const FEED_NOT_BEFORE: &str = "warden:{feed}:nb";
+pub const FEED_LIVE: &str = "warden:{feed}:live";
 
 /// Entries kept in the log (approximately); a filter further behind gets a snapshot.
 pub const FEED_MAX_LEN: u64 = 100_000;
@@ -44,7 +50,7 @@ pub const FEED_MAX_LEN: u64 = 100_000;
 /// interval, for changes appended by other verifier instances.
 static FEED_CHANGED: Notify = Notify::const_new();
 
-/// Appends changes. KEYS: seq, log, jti, ver, sid, nb. ARGV: 1 initial seq, 2 log max length,
+/// Appends changes. KEYS: seq, log, jti, ver, sid, nb, live. ARGV: 1 initial seq, 2 log max length,
 /// 3 now (unix s), then per change: JSON, kind, member, score. Returns the last seq given.
 const APPEND: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -68,6 +74,10 @@ for i = 4, #ARGV, 4 do
     if tonumber(score) > current then redis.call('HSET', KEYS[4], member, score) end
   elseif kind == 'session' then
     redis.call('ZADD', KEYS[5], 'GT', score, member)
+    redis.call('ZREM', KEYS[7], member)
+  elseif kind == 'start' then
+    local ended = tonumber(redis.call('ZSCORE', KEYS[5], member) or '0') or 0
+    if ended <= tonumber(ARGV[3]) then redis.call('ZADD', KEYS[7], 'GT', score, member) end
   elseif kind == 'not_before' then
     local current = tonumber(redis.call('GET', KEYS[6]) or '0') or 0
     if tonumber(score) > current then redis.call('SET', KEYS[6], score) end
@@ -75,17 +85,24 @@ for i = 4, #ARGV, 4 do
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[3])
 return seq
 "#;
 
-/// The state as of one seq. KEYS: seq, jti, ver, sid, nb. ARGV: 1 now (unix s).
+/// The state as of one seq. KEYS: seq, jti, ver, sid, nb, live. ARGV: 1 now (unix s), 2 most
+/// live sessions to list (those expiring latest).
 const SNAPSHOT: &str = r#"
+local live = {}
+if tonumber(ARGV[2]) > 0 then
+  live = redis.call('ZREVRANGEBYSCORE', KEYS[6], '+inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+end
 return {
   redis.call('GET', KEYS[1]) or '0',
   redis.call('GET', KEYS[5]) or '',
   redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
   redis.call('HGETALL', KEYS[3]),
-  redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+  redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
+  live
 }
 "#;
 
@@ -97,6 +114,15 @@ fn append_script() -> &'static Script {
 fn snapshot_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| Script::new(SNAPSHOT))
+}
+
+/// The feed entries written ahead of a user revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRevocationFeed {
+    /// The version the revocation will at least reach.
+    pub version: u64,
+    /// The sessions whose end was announced.
+    pub sids: Vec<String>,
 }
 
 /// What a reader of the feed gets for a cursor.
@@ -119,6 +145,7 @@ fn state_args(change: &Change) -> Result<(&'static str, String, String), StoreEr
         ),
         Change::User { sub, version } => ("user", sub.clone(), version.to_string()),
         Change::Session { sid, until } => ("session", sid.clone(), until.to_string()),
+        Change::SessionStart { sid, until } => ("start", sid.clone(), until.to_string()),
         Change::NotBefore { not_before } => ("not_before", String::new(), not_before.to_string()),
     })
 }
@@ -181,6 +208,7 @@ impl Store {
             FEED_VERSIONS,
             FEED_SESSIONS,
             FEED_NOT_BEFORE,
+            FEED_LIVE,
         ];
         let script = ScriptRef {
             script: append_script(),
@@ -234,25 +262,56 @@ impl Store {
         Ok(FeedRead::Changes(out))
     }
 
-    /// The feed's state as of its current seq, without what lapsed by `now`.
-    pub async fn feed_snapshot(&self, now: i64, skew_seconds: u64) -> Result<Snapshot, StoreError> {
+    /// The feed's head: the last seq given (0 when there is no feed yet).
+    pub async fn feed_seq(&self) -> Result<u64, StoreError> {
+        let (head,): (Option<u64>,) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(FEED_SEQ);
+                pipe
+            })
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    /// The feed's state as of its current seq, without what lapsed by `now`, with at most
+    /// `max_live` live sessions (those expiring latest).
+    pub async fn feed_snapshot(
+        &self,
+        now: i64,
+        skew_seconds: u64,
+        max_live: u64,
+    ) -> Result<Snapshot, StoreError> {
         let now_arg = now.to_string();
+        let max_live = max_live.to_string();
         let keys = [
             FEED_SEQ,
             FEED_JTIS,
             FEED_VERSIONS,
             FEED_SESSIONS,
             FEED_NOT_BEFORE,
+            FEED_LIVE,
         ];
         let script = ScriptRef {
             script: snapshot_script(),
             source: SNAPSHOT,
         };
-        type Raw = (String, String, Vec<String>, Vec<String>, Vec<String>);
-        let ((seq, not_before, jtis, users, sessions),): (Raw,) = self
+        type Raw = (
+            String,
+            String,
+            Vec<String>,
+            Vec<String>,
+            Vec<String>,
+            Vec<String>,
+        );
+        let ((seq, not_before, jtis, users, sessions, live),): (Raw,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
-                pipe.add_command(script.cmd(by_hash, &keys, &[now_arg.as_str()]));
+                pipe.add_command(script.cmd(
+                    by_hash,
+                    &keys,
+                    &[now_arg.as_str(), max_live.as_str()],
+                ));
                 pipe
             })
             .await?;
@@ -267,6 +326,7 @@ impl Store {
             jtis: Vec::new(),
             users: Vec::new(),
             sessions: Vec::new(),
+            live: Vec::new(),
         };
         for (member, score) in pairs(jtis) {
             let (sub, jti): (String, String) =
@@ -282,20 +342,26 @@ impl Store {
             let until = parse_score(&score)?.ok_or_else(|| bad("session"))?;
             snapshot.sessions.push(EndedSession { sid, until });
         }
+        for (sid, score) in pairs(live) {
+            let until = parse_score(&score)?.ok_or_else(|| bad("live session"))?;
+            snapshot.live.push(LiveSession { sid, until });
+        }
         Ok(snapshot)
     }
 
     /// Feed entries for revoking a user, written before the revocation itself: the version it
     /// will at least reach, and the end of each session it will delete (until the session's own
-    /// end + skew). Returns the version announced; when the revocation then reaches a higher one
-    /// (a concurrent revocation), announce that too with [`Store::append_feed`].
+    /// end + skew). Returns the version and sids announced; when the revocation then reaches a
+    /// higher version (a concurrent revocation), announce that too with [`Store::append_feed`],
+    /// and the sessions it ended that were created in between with
+    /// [`Store::feed_missed_session_ends`].
     pub async fn feed_user_revocation(
         &self,
         tag: &UserTag,
         sub: &str,
         now: i64,
         skew_seconds: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<UserRevocationFeed, StoreError> {
         let version_key = tag.version_key();
         let sessions_key = tag.sessions_key();
         let (version, sessions): (Option<u64>, Vec<String>) = self
@@ -316,15 +382,45 @@ impl Store {
             sub: sub.to_owned(),
             version: next,
         }];
+        let mut sids = Vec::new();
         for (sid, expires_at) in pairs(sessions) {
             let until = parse_score(&expires_at)?.unwrap_or(i64::MAX);
+            sids.push(sid.clone());
             changes.push(Change::Session {
                 sid,
                 until: until.max(now).saturating_add(skew),
             });
         }
         self.append_feed(&changes, now).await?;
-        Ok(next)
+        Ok(UserRevocationFeed {
+            version: next,
+            sids,
+        })
+    }
+
+    /// Announces the ends of the `ended` sessions (sid, expiry) not among `announced`: sessions a
+    /// user revocation deleted that were created after its feed entries were written. Call it
+    /// before acknowledging the revocation. Returns the last seq, or `None` when none was missed.
+    pub async fn feed_missed_session_ends(
+        &self,
+        announced: &[String],
+        ended: &[(String, i64)],
+        now: i64,
+        skew_seconds: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+        let missed: Vec<Change> = ended
+            .iter()
+            .filter(|(sid, _)| !announced.contains(sid))
+            .map(|(sid, expires_at)| Change::Session {
+                sid: sid.clone(),
+                until: (*expires_at).max(now).saturating_add(skew),
+            })
+            .collect();
+        if missed.is_empty() {
+            return Ok(None);
+        }
+        self.append_feed(&missed, now).await.map(Some)
     }
 
     /// The feed entry for ending session `sid`, written before the session is deleted: it

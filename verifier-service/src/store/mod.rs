@@ -19,6 +19,15 @@ use std::time::Duration;
 use target::RedisTarget;
 use warden_core::Reason;
 
+/// What revoking a user did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRevoked {
+    /// The user's new version.
+    pub version: u64,
+    /// The sessions ended: sid and expiry (unix s).
+    pub sessions: Vec<(String, i64)>,
+}
+
 #[derive(Debug)]
 pub enum StoreError {
     /// Redis could not be reached or answered with an error.
@@ -518,20 +527,34 @@ impl Store {
         Ok(())
     }
 
-    /// Bumps the user's version and ends all their sessions; returns the new version.
-    pub async fn revoke_user(&self, tag: &UserTag) -> Result<u64, StoreError> {
+    /// Bumps the user's version and ends all their sessions; returns the new version and the
+    /// sessions it ended.
+    pub async fn revoke_user(&self, tag: &UserTag) -> Result<UserRevoked, StoreError> {
         let version_key = tag.version_key();
         let sessions_key = tag.sessions_key();
         let prefix = tag.session_key_prefix();
         let script = self.script(&self.scripts.revoke_user, scripts::REVOKE_USER);
-        self.write(|by_hash| {
-            script.cmd(
-                by_hash,
-                &[version_key.as_str(), sessions_key.as_str()],
-                &[prefix.as_str()],
-            )
-        })
-        .await
+        let reply: Vec<String> = self
+            .write(|by_hash| {
+                script.cmd(
+                    by_hash,
+                    &[version_key.as_str(), sessions_key.as_str()],
+                    &[prefix.as_str()],
+                )
+            })
+            .await?;
+        let bad = || StoreError::UnexpectedReply(format!("revoke_user reply {reply:?}"));
+        let mut it = reply.iter();
+        let version = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let mut sessions = Vec::new();
+        while let Some(sid) = it.next() {
+            let expires_at = it
+                .next()
+                .and_then(|at| at.parse::<f64>().ok())
+                .ok_or_else(bad)?;
+            sessions.push((sid.clone(), expires_at as i64));
+        }
+        Ok(UserRevoked { version, sessions })
     }
 
     pub async fn create_session(

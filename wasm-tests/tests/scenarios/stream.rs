@@ -51,7 +51,10 @@ fn the_root_polls_and_requests_decide_locally() {
     host.advance(Duration::from_millis(100)).unwrap();
     let first = poll(&host);
     assert_eq!(first.method(), Some("GET"));
-    assert_eq!(first.path(), Some("/v1/revocations?wait_ms=0"));
+    assert_eq!(
+        first.path(),
+        Some("/v1/revocations?wait_ms=0&max_live=1000")
+    );
     assert_eq!(first.authority(), Some("warden-verifier"));
 
     // Before the first answer: callout, as in callout mode.
@@ -62,7 +65,10 @@ fn the_root_polls_and_requests_decide_locally() {
     host.respond_http_call(first.token, 200, &[], SNAPSHOT)
         .unwrap();
     let next = poll(&host);
-    assert_eq!(next.path(), Some("/v1/revocations?after=5&wait_ms=500"));
+    assert_eq!(
+        next.path(),
+        Some("/v1/revocations?after=5&wait_ms=500&max_live=1000")
+    );
     assert_eq!(next.timeout, Duration::from_millis(700));
 
     let request = get(
@@ -79,7 +85,7 @@ fn the_root_polls_and_requests_decide_locally() {
         .unwrap();
     assert_eq!(
         poll(&host).path(),
-        Some("/v1/revocations?after=6&wait_ms=500")
+        Some("/v1/revocations?after=6&wait_ms=500&max_live=1000")
     );
     let request = get(&mut host, "/api", Some(&token()), &[]);
     assert_denied(&host, request, "revoked");
