@@ -333,6 +333,10 @@ impl RevocationView {
             Change::Session { sid, until } => {
                 if until > now {
                     self.end_session(sid, until);
+                } else {
+                    // Nothing left to deny by the end itself, but the session is no longer live:
+                    // its tokens go back to the verifier.
+                    self.live.remove(&sid);
                 }
             }
             Change::SessionStart { sid, until } => self.start_session(sid, until, now),

@@ -468,6 +468,22 @@ fn an_end_wins_over_a_start_in_either_order() {
 }
 
 #[test]
+fn an_end_already_past_its_until_still_ends_a_live_session() {
+    let mut view = synced(1);
+    let sid = sid_of("alice");
+    let r = with_sid("alice", &sid);
+    view.apply(changes(1, vec![start(&sid, T0 + 600)]), now(T0, 0))
+        .unwrap();
+    assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
+    // The end arrives after its own until (a filter that was behind): it denies nothing by
+    // itself, but the session must not stay live.
+    view.apply(changes(2, vec![end(&sid, T0 + 5)]), now(T0 + 10, 0))
+        .unwrap();
+    assert_eq!(view.live_len(), 0);
+    assert_eq!(view.decide(&r, now(T0 + 10, 1)), None);
+}
+
+#[test]
 fn snapshots_carry_live_sessions() {
     let mut view = RevocationView::new(1000, 10);
     let (a, b, c) = (
