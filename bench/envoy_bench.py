@@ -43,7 +43,8 @@ from harness import free_port  # noqa: E402
 from tokens import KeySet, ISSUER, AUDIENCE  # noqa: E402
 
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
-WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"
+# WARDEN_WASM: another build of the filter (e.g. an older one, for a before/after comparison).
+WASM = Path(os.environ.get("WARDEN_WASM", ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"))
 POOL = 4096
 CONNECTIONS = 8
 

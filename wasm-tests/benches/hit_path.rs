@@ -255,7 +255,8 @@ fn main() {
     match args.as_slice() {
         ["calls"] => calls(),
         [case, n] => {
-            let (case, native) = Case::parse(case).expect("a case: floor|hit|stream-hit, -wasm|-native");
+            let (case, native) =
+                Case::parse(case).expect("a case: floor|hit|stream-hit, -wasm|-native");
             let n: usize = n.parse().expect("a request count");
             if native {
                 run_native(case, n);
