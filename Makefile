@@ -15,6 +15,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: oha help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
 .PHONY: playground playground-build
+.PHONY: profile-hit-path
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
 .NOTPARALLEL:
 
@@ -26,6 +27,7 @@ help:
 	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
+	@echo "make profile-hit-path  callgrind: instructions and host calls per request, floor and cache hit (bench/PROFILE.md)"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
 	@echo "make oci        package the .wasm as an OCI image layout for Istio (target/oci/warden)"
@@ -76,6 +78,11 @@ oha:
 	@command -v oha >/dev/null 2>&1 || [ -x "$(HOME)/.cargo/bin/oha" ] || \
 	    { echo "installing oha (fixed-rate latency for make bench) with cargo install"; \
 	      $(CARGO) install --locked --quiet oha; }
+
+# Not part of `make test`: callgrind counts instructions and host calls per request of the wasm
+# floor and the cache hit, on the wasmtime host and natively (bench/PROFILE.md).
+profile-hit-path: setup
+	@bench/profile_hit_path.sh
 
 # Not part of `make test`: minutes of load; exits non-zero if a revoked token passed after its
 # acknowledgement or a 5xx came outside the injected faults.

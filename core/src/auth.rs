@@ -2,7 +2,7 @@
 //! which provider's token verifies. What is forwarded is `forward`'s business, what the verifier
 //! is asked `protocol`'s.
 
-use crate::cache::TokenCache;
+use crate::cache::{TokenCache, Verified};
 use crate::config::Config;
 use crate::extract::{self, Extracted, Headers};
 use crate::keystore::KeyStore;
@@ -110,14 +110,14 @@ fn verify_with(
     if token.len() > req.max_token_bytes {
         return Outcome::Denied(Reason::TokenTooLarge);
     }
-    let cache_key = TokenCache::key(idx, token);
     let generation = ctx.keys.generation();
-    if let Some(claims) = ctx.cache.get(&cache_key, generation) {
+    if let Some(hit) = ctx.cache.get(idx, token, generation) {
         used.hits += 1;
-        return match token::check_claims(&claims, req, ctx.now) {
+        // The rest of `check_claims` passed when the token was cached and cannot change.
+        return match token::check_dates(&hit.dates, req, ctx.now) {
             Ok(()) => Outcome::Allowed(Allowed {
                 provider: idx,
-                claims,
+                claims: hit.claims,
                 source,
                 rule_providers: Vec::new(),
             }),
@@ -148,7 +148,16 @@ fn verify_with(
     if let Err(reason) = token::check_claims(&claims, req, ctx.now) {
         return Outcome::Denied(reason);
     }
-    ctx.cache.insert(cache_key, claims.clone(), generation);
+    // `check_claims` just read the dates, so this cannot fail; a token it would refuse is
+    // refused anyway rather than cached without its dates.
+    let Ok(dates) = token::claim_dates(&claims) else {
+        return Outcome::Denied(Reason::TokenMalformed);
+    };
+    let verified = Verified {
+        claims: claims.clone(),
+        dates,
+    };
+    ctx.cache.insert(idx, token, verified, generation);
     Outcome::Allowed(Allowed {
         provider: idx,
         claims,

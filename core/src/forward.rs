@@ -14,23 +14,26 @@ pub struct Forwarding {
     pub set: Vec<(String, String)>,
 }
 
-/// The edits for one request. Claim headers are removed in every spelling an upstream reads as
-/// the same name (`x_jwt_sub` is `HTTP_X_JWT_SUB` to CGI, like `x-jwt-sub`). On success the
-/// claims are set, and the token is taken out of every source of every provider the rule accepts,
-/// except the verified source when its provider forwards it: a second, unverified token in
-/// another source must not reach an upstream that reads that source.
+/// The edits for one request. `headers` must be every header of the request (the proxy's whole
+/// map). Claim headers are removed in every spelling an upstream reads as the same name
+/// (`x_jwt_sub` is `HTTP_X_JWT_SUB` to CGI, like `x-jwt-sub`). On success the claims are set, and
+/// the token is taken out of every source of every provider the rule accepts, except the
+/// verified source when its provider forwards it: a second, unverified token in another source
+/// must not reach an upstream that reads that source.
 pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers) -> Forwarding {
-    let mut out = Forwarding {
-        remove: config.claim_header_names.clone(),
-        set: Vec::new(),
-    };
-    for (name, _) in headers {
-        let spoofed = config
-            .claim_header_names
-            .iter()
-            .any(|claim_header| same_header_name(name, claim_header));
-        if spoofed && !out.remove.contains(name) {
-            out.remove.push(name.clone());
+    // Only the spellings the request holds are removed: `headers` is the whole header map the
+    // proxy forwards, so a claim header absent from it cannot reach the upstream, and removing
+    // it anyway would cost a host call per name on every request.
+    let mut out = Forwarding::default();
+    if !config.claim_header_names.is_empty() {
+        for (name, _) in headers {
+            let spoofed = config
+                .claim_header_names
+                .iter()
+                .any(|claim_header| same_header_name(name, claim_header));
+            if spoofed && !out.remove.contains(name) {
+                out.remove.push(name.clone());
+            }
         }
     }
     let Some(allowed) = allowed else { return out };

@@ -129,24 +129,15 @@ impl Decoded<'_> {
     }
 }
 
-/// Claim checks that depend on time and configuration; cheap, so they also run on cache hits.
+/// Claim checks that depend on time and configuration; a cache hit runs only [`check_dates`]
+/// again, on the dates kept from this check (the rest cannot change under one configuration).
 pub fn check_claims(claims: &Claims, req: &Requirements, now: i64) -> Result<(), Reason> {
-    let skew = req.clock_skew_seconds;
     check_claim_types(claims)?;
-    let exp = numeric_date(claims, "exp")?;
-    let nbf = numeric_date(claims, "nbf")?;
-    let iat = numeric_date(claims, "iat")?;
-    match exp {
-        Some(exp) if now.saturating_sub(skew) >= exp => return Err(Reason::TokenExpired),
-        None if req.require_expiration => return Err(Reason::ClaimMissing),
-        _ => {}
+    let dates = claim_dates(claims)?;
+    if dates.exp.is_none() && req.require_expiration {
+        return Err(Reason::ClaimMissing);
     }
-    if nbf.is_some_and(|nbf| now.saturating_add(skew) < nbf) {
-        return Err(Reason::TokenNotYetValid);
-    }
-    if iat.is_some_and(|iat| now.saturating_add(skew) < iat) {
-        return Err(Reason::TokenNotYetValid);
-    }
+    check_dates(&dates, req, now)?;
     if let Some(issuer) = &req.issuer {
         if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
             return Err(Reason::IssuerMismatch);
@@ -162,6 +153,38 @@ pub fn check_claims(claims: &Claims, req: &Requirements, now: i64) -> Result<(),
         if !ok {
             return Err(Reason::AudienceMismatch);
         }
+    }
+    Ok(())
+}
+
+/// A token's NumericDates, read once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dates {
+    pub exp: Option<i64>,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+/// `exp`, `nbf` and `iat` (see [`numeric_date`]).
+pub fn claim_dates(claims: &Claims) -> Result<Dates, Reason> {
+    Ok(Dates {
+        exp: numeric_date(claims, "exp")?,
+        nbf: numeric_date(claims, "nbf")?,
+        iat: numeric_date(claims, "iat")?,
+    })
+}
+
+/// The time checks: `exp` (with the clock skew), then `nbf` and `iat` not in the future.
+pub fn check_dates(dates: &Dates, req: &Requirements, now: i64) -> Result<(), Reason> {
+    let skew = req.clock_skew_seconds;
+    if dates.exp.is_some_and(|exp| now.saturating_sub(skew) >= exp) {
+        return Err(Reason::TokenExpired);
+    }
+    if dates.nbf.is_some_and(|nbf| now.saturating_add(skew) < nbf) {
+        return Err(Reason::TokenNotYetValid);
+    }
+    if dates.iat.is_some_and(|iat| now.saturating_add(skew) < iat) {
+        return Err(Reason::TokenNotYetValid);
     }
     Ok(())
 }

@@ -54,13 +54,22 @@ pub fn reply(body_size: usize, max_bytes: usize) -> Reply {
     }
 }
 
-/// The request headers, values made text without ever failing on non-UTF-8 input.
-pub fn request_headers() -> Vec<(String, String)> {
-    hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
-        .collect()
+/// Every request header in one host call (a name at a time cannot see a second header of the
+/// same name: the proxy answers only the first), values made text without ever failing on
+/// non-UTF-8 input; `None` when the proxy would not hand them over.
+pub fn request_headers() -> Option<Vec<(String, String)>> {
+    let pairs = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).ok()?;
+    Some(
+        pairs
+            .into_iter()
+            .map(|(name, value)| {
+                // Valid UTF-8 (nearly every value) keeps its buffer instead of being copied.
+                let value = String::from_utf8(value)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (name, value)
+            })
+            .collect(),
+    )
 }
 
 pub fn edit_request_headers(edits: &Forwarding) {

@@ -36,11 +36,7 @@ impl RequestContext {
     /// forwarded.
     fn run(&mut self, now: Now, event: Event) -> bool {
         let Some(shared) = self.shared.clone() else {
-            let step = Flow::unconfigured();
-            for note in &step.report.notes {
-                logger::note(note);
-            }
-            return decide(step.action);
+            return fail_closed();
         };
         let mut event = event;
         loop {
@@ -75,6 +71,15 @@ impl RequestContext {
         });
         Ok(())
     }
+}
+
+/// Refuses the request as core does without a configuration (503); returns false.
+fn fail_closed() -> bool {
+    let step = Flow::unconfigured();
+    for note in &step.report.notes {
+        logger::note(note);
+    }
+    decide(step.action)
 }
 
 /// Forwards or answers; returns whether the request was forwarded.
@@ -112,7 +117,12 @@ impl HttpContext for RequestContext {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Proceed {
         let now = host::now();
         logger::follow_level(now.unix_ms);
-        if self.run(now, Event::RequestHeaders(host::request_headers())) {
+        // Without the header map neither the rule nor the spoofed claim headers are known.
+        let forwarded = match host::request_headers() {
+            Some(headers) => self.run(now, Event::RequestHeaders(headers)),
+            None => fail_closed(),
+        };
+        if forwarded {
             Proceed::Continue
         } else {
             Proceed::Pause

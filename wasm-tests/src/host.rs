@@ -196,6 +196,7 @@ impl Host {
             done_calls: 0,
             verify_signature: options.verify_signature,
             foreign_calls: 0,
+            host_calls: BTreeMap::new(),
         };
         let mut store = Store::new(&plugin.engine, state);
         store.set_epoch_deadline(NO_DEADLINE);
@@ -775,6 +776,12 @@ impl Host {
     }
 
     /// How many times the filter called `proxy_done`.
+    /// Calls the guest made so far to each `env::proxy_*` host function, by name (WASI calls
+    /// not counted). Take the difference of two readings for the calls of some requests.
+    pub fn host_calls(&self) -> BTreeMap<&'static str, u64> {
+        self.store.data().host_calls.clone()
+    }
+
     /// Calls the guest made to the foreign function `verify_signature`.
     pub fn foreign_calls(&self) -> u64 {
         self.store.data().foreign_calls

@@ -608,166 +608,234 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_log",
-        |mut c: Ctx<'_>, level: i32, ptr: i32, len: i32| answer(log(&mut c, level, ptr, len)),
+        |mut c: Ctx<'_>, level: i32, ptr: i32, len: i32| {
+            c.data_mut().count_call("proxy_log");
+            answer(log(&mut c, level, ptr, len))
+        },
     )?;
     linker.func_wrap("env", "proxy_get_log_level", |mut c: Ctx<'_>, out: i32| {
-        let level = c.data().log_level.code() as u32;
-        answer(write_u32(&mut c, out, level))
+        c.data_mut().count_call("proxy_get_log_level");
+        {
+            let level = c.data().log_level.code() as u32;
+            answer(write_u32(&mut c, out, level))
+        }
     })?;
     linker.func_wrap(
         "env",
         "proxy_get_current_time_nanoseconds",
         |mut c: Ctx<'_>, out: i32| {
-            let now = c.data().clock.nanos();
-            answer(write_u64(&mut c, out, now))
+            c.data_mut()
+                .count_call("proxy_get_current_time_nanoseconds");
+            {
+                let now = c.data().clock.nanos();
+                answer(write_u64(&mut c, out, now))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_tick_period_milliseconds",
-        |mut c: Ctx<'_>, period: i32| answer(set_tick_period(&mut c, period)),
+        |mut c: Ctx<'_>, period: i32| {
+            c.data_mut()
+                .count_call("proxy_set_tick_period_milliseconds");
+            answer(set_tick_period(&mut c, period))
+        },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_buffer_bytes",
         |mut c: Ctx<'_>, kind: i32, start: i32, max: i32, ptr_out: i32, size_out: i32| {
-            answer(get_buffer_bytes(
-                &mut c, kind, start, max, ptr_out, size_out,
-            ))
+            c.data_mut().count_call("proxy_get_buffer_bytes");
+            {
+                answer(get_buffer_bytes(
+                    &mut c, kind, start, max, ptr_out, size_out,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_buffer_bytes",
         |mut c: Ctx<'_>, kind: i32, start: i32, size: i32, ptr: i32, len: i32| {
-            answer(set_buffer_bytes(&mut c, kind, start, size, ptr, len))
+            c.data_mut().count_call("proxy_set_buffer_bytes");
+            {
+                answer(set_buffer_bytes(&mut c, kind, start, size, ptr, len))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_header_map_pairs",
         |mut c: Ctx<'_>, map: i32, ptr_out: i32, size_out: i32| {
-            answer(get_header_map_pairs(&mut c, map, ptr_out, size_out))
+            c.data_mut().count_call("proxy_get_header_map_pairs");
+            {
+                answer(get_header_map_pairs(&mut c, map, ptr_out, size_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_header_map_pairs",
         |mut c: Ctx<'_>, map: i32, ptr: i32, len: i32| {
-            answer(set_header_map_pairs(&mut c, map, ptr, len))
+            c.data_mut().count_call("proxy_set_header_map_pairs");
+            {
+                answer(set_header_map_pairs(&mut c, map, ptr, len))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_header_map_value",
         |mut c: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32, ptr_out: i32, size_out: i32| {
-            answer(get_header_map_value(
-                &mut c, map, key_ptr, key_len, ptr_out, size_out,
-            ))
+            c.data_mut().count_call("proxy_get_header_map_value");
+            {
+                answer(get_header_map_value(
+                    &mut c, map, key_ptr, key_len, ptr_out, size_out,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_remove_header_map_value",
         |mut c: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32| {
-            answer(remove_header_map_value(&mut c, map, key_ptr, key_len))
+            c.data_mut().count_call("proxy_remove_header_map_value");
+            {
+                answer(remove_header_map_value(&mut c, map, key_ptr, key_len))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_replace_header_map_value",
         |mut c: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32, ptr: i32, len: i32| {
-            answer(edit_header_map_value(
-                &mut c,
-                MapEdit::Replace,
-                map,
-                (key_ptr, key_len),
-                (ptr, len),
-            ))
+            c.data_mut().count_call("proxy_replace_header_map_value");
+            {
+                answer(edit_header_map_value(
+                    &mut c,
+                    MapEdit::Replace,
+                    map,
+                    (key_ptr, key_len),
+                    (ptr, len),
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_add_header_map_value",
         |mut c: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32, ptr: i32, len: i32| {
-            answer(edit_header_map_value(
-                &mut c,
-                MapEdit::Add,
-                map,
-                (key_ptr, key_len),
-                (ptr, len),
-            ))
+            c.data_mut().count_call("proxy_add_header_map_value");
+            {
+                answer(edit_header_map_value(
+                    &mut c,
+                    MapEdit::Add,
+                    map,
+                    (key_ptr, key_len),
+                    (ptr, len),
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_property",
         |mut c: Ctx<'_>, path_ptr: i32, path_len: i32, ptr_out: i32, size_out: i32| {
-            answer(get_property(&mut c, path_ptr, path_len, ptr_out, size_out))
+            c.data_mut().count_call("proxy_get_property");
+            {
+                answer(get_property(&mut c, path_ptr, path_len, ptr_out, size_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_property",
         |mut c: Ctx<'_>, path_ptr: i32, path_len: i32, ptr: i32, len: i32| {
-            answer(set_property(&mut c, path_ptr, path_len, ptr, len))
+            c.data_mut().count_call("proxy_set_property");
+            {
+                answer(set_property(&mut c, path_ptr, path_len, ptr, len))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_shared_data",
         |mut c: Ctx<'_>, key_ptr: i32, key_len: i32, ptr_out: i32, size_out: i32, cas_out: i32| {
-            answer(get_shared_data(
-                &mut c,
-                (key_ptr, key_len),
-                ptr_out,
-                size_out,
-                cas_out,
-            ))
+            c.data_mut().count_call("proxy_get_shared_data");
+            {
+                answer(get_shared_data(
+                    &mut c,
+                    (key_ptr, key_len),
+                    ptr_out,
+                    size_out,
+                    cas_out,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_shared_data",
         |mut c: Ctx<'_>, key_ptr: i32, key_len: i32, ptr: i32, len: i32, cas: i32| {
-            answer(set_shared_data(&mut c, (key_ptr, key_len), (ptr, len), cas))
+            c.data_mut().count_call("proxy_set_shared_data");
+            {
+                answer(set_shared_data(&mut c, (key_ptr, key_len), (ptr, len), cas))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_register_shared_queue",
         |mut c: Ctx<'_>, name_ptr: i32, name_len: i32, id_out: i32| {
-            answer(register_shared_queue(&mut c, name_ptr, name_len, id_out))
+            c.data_mut().count_call("proxy_register_shared_queue");
+            {
+                answer(register_shared_queue(&mut c, name_ptr, name_len, id_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_resolve_shared_queue",
         |mut c: Ctx<'_>, _vm_ptr: i32, _vm_len: i32, name_ptr: i32, name_len: i32, id_out: i32| {
-            answer(resolve_shared_queue(&mut c, name_ptr, name_len, id_out))
+            c.data_mut().count_call("proxy_resolve_shared_queue");
+            {
+                answer(resolve_shared_queue(&mut c, name_ptr, name_len, id_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_dequeue_shared_queue",
         |mut c: Ctx<'_>, id: i32, ptr_out: i32, size_out: i32| {
-            answer(dequeue_shared_queue(&mut c, id, ptr_out, size_out))
+            c.data_mut().count_call("proxy_dequeue_shared_queue");
+            {
+                answer(dequeue_shared_queue(&mut c, id, ptr_out, size_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_enqueue_shared_queue",
         |mut c: Ctx<'_>, id: i32, ptr: i32, len: i32| {
-            answer(enqueue_shared_queue(&mut c, id, ptr, len))
+            c.data_mut().count_call("proxy_enqueue_shared_queue");
+            {
+                answer(enqueue_shared_queue(&mut c, id, ptr, len))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_continue_stream",
-        |mut c: Ctx<'_>, kind: i32| answer(continue_stream(&mut c, kind)),
+        |mut c: Ctx<'_>, kind: i32| {
+            c.data_mut().count_call("proxy_continue_stream");
+            answer(continue_stream(&mut c, kind))
+        },
     )?;
     linker.func_wrap("env", "proxy_close_stream", |mut c: Ctx<'_>, kind: i32| {
-        answer(close_stream(&mut c, kind))
+        c.data_mut().count_call("proxy_close_stream");
+        {
+            answer(close_stream(&mut c, kind))
+        }
     })?;
     linker.func_wrap(
         "env",
@@ -781,14 +849,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          headers_ptr: i32,
          headers_len: i32,
          grpc_status: i32| {
-            answer(send_local_response(
-                &mut c,
-                status,
-                (details_ptr, details_len),
-                (body_ptr, body_len),
-                (headers_ptr, headers_len),
-                grpc_status,
-            ))
+            c.data_mut().count_call("proxy_send_local_response");
+            {
+                answer(send_local_response(
+                    &mut c,
+                    status,
+                    (details_ptr, details_len),
+                    (body_ptr, body_len),
+                    (headers_ptr, headers_len),
+                    grpc_status,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
@@ -805,17 +876,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          trailers_len: i32,
          timeout_ms: i32,
          token_out: i32| {
-            answer(http_call(
-                &mut c,
-                CallRequest {
-                    upstream: (upstream_ptr, upstream_len),
-                    headers: (headers_ptr, headers_len),
-                    body: (body_ptr, body_len),
-                    trailers: (trailers_ptr, trailers_len),
-                    timeout_ms,
-                    token_out,
-                },
-            ))
+            c.data_mut().count_call("proxy_http_call");
+            {
+                answer(http_call(
+                    &mut c,
+                    CallRequest {
+                        upstream: (upstream_ptr, upstream_len),
+                        headers: (headers_ptr, headers_len),
+                        body: (body_ptr, body_len),
+                        trailers: (trailers_ptr, trailers_len),
+                        timeout_ms,
+                        token_out,
+                    },
+                ))
+            }
         },
     )?;
     linker.func_wrap(
@@ -834,90 +908,129 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          _: i32,
          _: i32,
          _: i32| {
-            answer(unsupported(
-                &mut c,
-                "proxy_grpc_call",
-                Status::Unimplemented,
-            ))
+            c.data_mut().count_call("proxy_grpc_call");
+            {
+                answer(unsupported(
+                    &mut c,
+                    "proxy_grpc_call",
+                    Status::Unimplemented,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_grpc_stream",
         |mut c: Ctx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| {
-            answer(unsupported(
-                &mut c,
-                "proxy_grpc_stream",
-                Status::Unimplemented,
-            ))
+            c.data_mut().count_call("proxy_grpc_stream");
+            {
+                answer(unsupported(
+                    &mut c,
+                    "proxy_grpc_stream",
+                    Status::Unimplemented,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_grpc_send",
         |mut c: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| {
-            answer(unsupported(&mut c, "proxy_grpc_send", Status::NotFound))
+            c.data_mut().count_call("proxy_grpc_send");
+            {
+                answer(unsupported(&mut c, "proxy_grpc_send", Status::NotFound))
+            }
         },
     )?;
     linker.func_wrap("env", "proxy_grpc_cancel", |mut c: Ctx<'_>, _: i32| {
-        answer(unsupported(&mut c, "proxy_grpc_cancel", Status::NotFound))
+        c.data_mut().count_call("proxy_grpc_cancel");
+        {
+            answer(unsupported(&mut c, "proxy_grpc_cancel", Status::NotFound))
+        }
     })?;
     linker.func_wrap("env", "proxy_grpc_close", |mut c: Ctx<'_>, _: i32| {
-        answer(unsupported(&mut c, "proxy_grpc_close", Status::NotFound))
+        c.data_mut().count_call("proxy_grpc_close");
+        {
+            answer(unsupported(&mut c, "proxy_grpc_close", Status::NotFound))
+        }
     })?;
     linker.func_wrap(
         "env",
         "proxy_get_status",
         |mut c: Ctx<'_>, _: i32, _: i32, _: i32| {
-            answer(unsupported(
-                &mut c,
-                "proxy_get_status",
-                Status::Unimplemented,
-            ))
+            c.data_mut().count_call("proxy_get_status");
+            {
+                answer(unsupported(
+                    &mut c,
+                    "proxy_get_status",
+                    Status::Unimplemented,
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_call_foreign_function",
         |mut c: Ctx<'_>, name_ptr: i32, name_len: i32, ptr: i32, len: i32, out: i32, size: i32| {
-            answer(call_foreign_function(
-                &mut c,
-                (name_ptr, name_len),
-                (ptr, len),
-                (out, size),
-            ))
+            c.data_mut().count_call("proxy_call_foreign_function");
+            {
+                answer(call_foreign_function(
+                    &mut c,
+                    (name_ptr, name_len),
+                    (ptr, len),
+                    (out, size),
+                ))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_effective_context",
-        |mut c: Ctx<'_>, id: i32| answer(set_effective_context(&mut c, id)),
+        |mut c: Ctx<'_>, id: i32| {
+            c.data_mut().count_call("proxy_set_effective_context");
+            answer(set_effective_context(&mut c, id))
+        },
     )?;
     linker.func_wrap("env", "proxy_done", |mut c: Ctx<'_>| {
-        c.data_mut().done_calls += 1;
-        answer(Ok(()))
+        c.data_mut().count_call("proxy_done");
+        {
+            c.data_mut().done_calls += 1;
+            answer(Ok(()))
+        }
     })?;
     linker.func_wrap(
         "env",
         "proxy_define_metric",
         |mut c: Ctx<'_>, kind: i32, name_ptr: i32, name_len: i32, id_out: i32| {
-            answer(define_metric(&mut c, kind, name_ptr, name_len, id_out))
+            c.data_mut().count_call("proxy_define_metric");
+            {
+                answer(define_metric(&mut c, kind, name_ptr, name_len, id_out))
+            }
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_metric",
-        |mut c: Ctx<'_>, id: i32, out: i32| answer(get_metric(&mut c, id, out)),
+        |mut c: Ctx<'_>, id: i32, out: i32| {
+            c.data_mut().count_call("proxy_get_metric");
+            answer(get_metric(&mut c, id, out))
+        },
     )?;
     linker.func_wrap(
         "env",
         "proxy_record_metric",
-        |mut c: Ctx<'_>, id: i32, value: i64| answer(record_metric(&mut c, id, value)),
+        |mut c: Ctx<'_>, id: i32, value: i64| {
+            c.data_mut().count_call("proxy_record_metric");
+            answer(record_metric(&mut c, id, value))
+        },
     )?;
     linker.func_wrap(
         "env",
         "proxy_increment_metric",
-        |mut c: Ctx<'_>, id: i32, offset: i64| answer(increment_metric(&mut c, id, offset)),
+        |mut c: Ctx<'_>, id: i32, offset: i64| {
+            c.data_mut().count_call("proxy_increment_metric");
+            answer(increment_metric(&mut c, id, offset))
+        },
     )?;
     Ok(())
 }

@@ -317,6 +317,8 @@ pub(crate) struct HostState {
     /// Whether the foreign function `verify_signature` exists, and how often it was called.
     pub(crate) verify_signature: bool,
     pub(crate) foreign_calls: u64,
+    /// Calls the guest made to each `env::proxy_*` function (WASI calls are not counted).
+    pub(crate) host_calls: BTreeMap<&'static str, u64>,
 }
 
 impl HostState {
@@ -331,6 +333,10 @@ impl HostState {
         if !self.notes.contains(&note) {
             self.notes.push(note);
         }
+    }
+
+    pub(crate) fn count_call(&mut self, name: &'static str) {
+        *self.host_calls.entry(name).or_default() += 1;
     }
 
     pub(crate) fn note_unsupported(&mut self, name: &str) {

@@ -15,6 +15,7 @@ mod cache_and_metrics;
 mod cli;
 mod configuration;
 mod forwarding;
+mod hit_path;
 mod host_crypto;
 mod hostile_tokens;
 mod parity;
