@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -381,6 +382,43 @@ def added_us(run: Run, base: Run) -> float:
     return 1e6 / run.rps - 1e6 / base.rps
 
 
+# Below this many µs over passthrough a cost is within one run's noise: no ratio is taken to it.
+NOISE_US = 3.0
+
+
+def target_lines(results: Results, base: Run) -> list[str]:
+    """Issue 11's targets: a miss against jwt_authn without cache (RS256, ES256, ES384), per
+    algorithm; the hit against jwt_authn + cache as the median over all algorithms, since neither
+    checks a signature on a hit (the spread across algorithms is the run's noise)."""
+    lines = []
+    for alg in results_algs(results):
+        miss, jwt = find(results, "warden local miss", alg), find(results, "jwt_authn no cache", alg)
+        if miss and jwt and alg in ("RS256", "ES256", "ES384"):
+            ratio = added_us(miss.run, base) / max(added_us(jwt.run, base), 1e-9)
+            lines.append(f"- {alg} cache miss: {added_us(miss.run, base):.0f} µs vs jwt_authn "
+                         f"{added_us(jwt.run, base):.0f} µs → {ratio:.2f}× (target ≤ 1.25×: "
+                         f"{'met' if ratio <= 1.25 else 'missed'})")
+    hits = [added_us(r.run, base) for r in results.rows if r.scenario == "warden local hit"]
+    cached = [added_us(r.run, base) for r in results.rows if r.scenario == "jwt_authn cache"]
+    if hits and cached:
+        hit, jwtc = statistics.median(hits), statistics.median(cached)
+        spread = f"hits {min(hits):.0f}–{max(hits):.0f} µs, jwt_authn + cache {min(cached):.0f}–{max(cached):.0f} µs"
+        if jwtc < NOISE_US:
+            lines.append(f"- cache hit (median over {len(hits)} algorithms): {hit:.0f} µs vs jwt_authn + cache "
+                         f"{jwtc:.0f} µs ({spread}): jwt_authn + cache is within noise of passthrough, so "
+                         f"no ratio; the target (≤ 1.5×) is not met while Warden's hit exceeds "
+                         f"{1.5 * NOISE_US:.1f} µs")
+        else:
+            ratio = hit / jwtc
+            lines.append(f"- cache hit (median over {len(hits)} algorithms): {hit:.0f} µs vs jwt_authn + cache "
+                         f"{jwtc:.0f} µs → {ratio:.2f}× ({spread}; target ≤ 1.5×: "
+                         f"{'met' if ratio <= 1.5 else 'missed'})")
+    floor = find(results, "warden floor (open route)", "-")
+    if floor:
+        lines.append(f"- wasm floor (open route, no token): {added_us(floor.run, base):.0f} µs over passthrough")
+    return lines
+
+
 def find(results: Results, scenario: str, alg: str) -> Row | None:
     return next((r for r in results.rows if r.scenario == scenario and r.alg == alg), None)
 
@@ -449,23 +487,8 @@ def write_report(results: Results, args, out_dir: Path) -> None:
                      f"{added_us(r.run, base):.0f} | {r.run.rps / base.rps:.2f} | {vs_ext} | "
                      f"{fmt(r.run.fixed_p50_us)} | {fmt(r.run.fixed_p90_us)} | {fmt(r.run.fixed_p99_us)} | "
                      f"{fmt(r.run.p99_us)} | {rss} |")
-    lines += ["", "![added µs per scenario](results/plot.svg)", "", "## Targets (issue 11)", ""]
-    for alg in results_algs(results):
-        miss, jwt = find(results, "warden local miss", alg), find(results, "jwt_authn no cache", alg)
-        hit, jwtc = find(results, "warden local hit", alg), find(results, "jwt_authn cache", alg)
-        if miss and jwt and alg in ("RS256", "ES256", "ES384"):
-            ratio = added_us(miss.run, base) / max(added_us(jwt.run, base), 1e-9)
-            lines.append(f"- {alg} cache miss: {added_us(miss.run, base):.0f} µs vs jwt_authn "
-                         f"{added_us(jwt.run, base):.0f} µs → {ratio:.2f}× (target ≤ 1.25×: "
-                         f"{'met' if ratio <= 1.25 else 'missed'})")
-        if hit and jwtc:
-            ratio = added_us(hit.run, base) / max(added_us(jwtc.run, base), 1e-9)
-            lines.append(f"- {alg} cache hit: {added_us(hit.run, base):.0f} µs vs jwt_authn + cache "
-                         f"{added_us(jwtc.run, base):.0f} µs → {ratio:.2f}× (target ≤ 1.5×: "
-                         f"{'met' if ratio <= 1.5 else 'missed'})")
-    floor = find(results, "warden floor (open route)", "-")
-    if floor:
-        lines.append(f"- wasm floor (open route, no token): {added_us(floor.run, base):.0f} µs over passthrough")
+    lines += ["", "![added µs per scenario](results/plot.svg)", "", "## Targets (issue 11)", "",
+              *target_lines(results, base)]
     if results.verifier:
         v = results.verifier
         lines += ["", "## Verifier against redis-benchmark", "",
