@@ -3,6 +3,7 @@ again replaces the running demo (idempotent); an interrupt (Ctrl-C) stops every 
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -62,6 +63,17 @@ class Demo:
             raise
 
 
+def refresh_status(source: str) -> int:
+    """A junk refresh through the demo's Envoy from the local address `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", 10000, timeout=10, source_address=(source, 0))
+    try:
+        conn.request("POST", "/v1/token", body="grant_type=refresh_token&refresh_token=junk",
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def alive(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in pids):
@@ -99,6 +111,13 @@ def test_demo_curl_flow_rerun_and_ctrl_c(tmp_path):
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
         statuses = [line for line in result.stdout.splitlines() if line.isdigit()]
         assert statuses == ["200", "200", "400", "401", "401"], (result.stdout, result.stderr)
+
+        # The shipped pair (Envoy's use_remote_address + the verifier's --trusted-proxy): clients
+        # of different addresses have their own refresh budgets (30 a minute), not Envoy's one.
+        first_client = [refresh_status("127.0.0.2") for _ in range(31)]
+        assert first_client == [400] * 30 + [429], first_client
+        assert refresh_status("127.0.0.3") == 400, "another client shares the first one's budget"
+        assert "no --trusted-proxy" not in (second.run_dir / "verifier.log").read_text()
         second_pids = second.recorded_pids()
     finally:
         for demo in (second, first):

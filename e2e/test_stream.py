@@ -567,3 +567,54 @@ def test_a_session_expired_by_its_ttl_is_refused_as_in_callout_mode(stream_stack
     while time.time() < created["expires_at"] + 0.2:
         time.sleep(0.05)
     assert_denied(stack.envoy.request("/", token), "session_missing")
+
+
+FEED_TOKEN = "feed-token-0123456789abcdef"
+
+
+def test_feed_token_guards_the_feed_and_the_filter_sends_it(tmp_path, keys):
+    """Finding 7: with `--feed-token-file` the feed (every revoked sub/jti, every live sid) answers
+    only its bearer token (401 with `WWW-Authenticate: Bearer` otherwise, JSON error); a filter
+    configured with `verifier.stream.feed_token` polls with it, synchronises and decides locally,
+    and revocations reach it. A filter without it never trusts a view (it calls out instead)."""
+    token_file = tmp_path / "feed-token"
+    token_file.write_text(FEED_TOKEN + "\n")
+    redis = harness.Redis(tmp_path)
+    redis.start()
+    verifier = harness.Verifier(tmp_path, redis.url, extra_args=["--feed-token-file", str(token_file)])
+    verifier.start()
+    upstream = harness.EchoUpstream(tmp_path)
+    upstream.start()
+    with_token = harness.Envoy(tmp_path, plugin_config(keys.jwks(), mode="stream",
+                                                       stream=dict(STREAM, feed_token=FEED_TOKEN)),
+                               upstream_port=upstream.port, verifier_port=verifier.port)
+    without = harness.Envoy(tmp_path, plugin_config(keys.jwks(), mode="stream", stream=dict(STREAM)),
+                            upstream_port=upstream.port, verifier_port=verifier.port)
+    try:
+        for headers in ({}, {"authorization": "Bearer wrong-token-0123456789"},
+                        {"authorization": FEED_TOKEN}):
+            answer = harness.http_request(verifier.port, "GET", "/v1/revocations?max_live=10", headers=headers)
+            assert answer.status == 401, answer
+            assert answer.header("www-authenticate").startswith("Bearer "), answer
+            assert answer.json()["error"] == "unauthorized", answer
+        answer = harness.http_request(verifier.port, "GET", "/v1/revocations",
+                                      headers={"authorization": f"Bearer {FEED_TOKEN}"})
+        assert answer.status == 200 and answer.json()["kind"] == "snapshot", answer
+
+        with_token.start()
+        sub = fresh_user()
+        revoked = keys.token("ES256", sub=sub, jti="feed-token-revoked")
+        good = keys.token("ES256", sub=fresh_user())
+        wait_local(with_token, verifier.port, good)
+        revoke_token(verifier, sub, "feed-token-revoked")
+        eventually_denied(with_token, revoked, "revoked")
+
+        without.start()
+        assert without.request("/", good).status == 200
+        before = verifier_checks(verifier.port)
+        for _ in range(5):
+            assert without.request("/", good).status == 200
+        assert verifier_checks(verifier.port) - before == 5, "a filter refused by the feed must call out"
+    finally:
+        for part in (without, with_token, upstream, verifier, redis):
+            part.stop()

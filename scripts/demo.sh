@@ -128,7 +128,8 @@ start redis "redis-server" redis-server --port "$redis_port" --bind 127.0.0.1 --
 start verifier "warden-verifier" "$verifier" serve \
     --listen "127.0.0.1:$check_port" --admin-listen "127.0.0.1:$admin_port" \
     --redis-url "redis://127.0.0.1:$redis_port" --admin-token-file "$run_dir/admin-token" \
-    --signing-key-file "$run_dir/demo-key.jwk" --issuer warden-demo --audience demo-api
+    --signing-key-file "$run_dir/demo-key.jwk" --issuer warden-demo --audience demo-api \
+    --trusted-proxy 127.0.0.1/32  # Envoy's address: the pair of use_remote_address in envoy/envoy.yaml
 start upstream "echo_upstream.py" "$python" scripts/echo_upstream.py --port "$upstream_port"
 wait_http "verifier" "http://127.0.0.1:$check_port/readyz"
 wait_http "echo upstream" "http://127.0.0.1:$upstream_port/"

@@ -151,6 +151,7 @@ struct RawStream {
     path: Option<String>,
     max_staleness_ms: Option<u64>,
     max_entries: Option<u64>,
+    feed_token: Option<String>,
 }
 
 // ---- The model the filter runs ----
@@ -171,6 +172,45 @@ pub struct StreamConfig {
     pub max_staleness_ms: u64,
     /// Past this many entries the view is not trusted (callouts instead).
     pub max_entries: usize,
+    /// Sent as `Authorization: Bearer …` with every poll (the verifier's `--feed-token-file`).
+    pub feed_token: Option<BearerToken>,
+}
+
+/// Shortest feed token accepted, as the verifier requires for its token files.
+pub const MIN_FEED_TOKEN_BYTES: usize = 16;
+
+/// A bearer token the filter sends: kept as the whole header value, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken {
+    header_value: String,
+}
+
+impl BearerToken {
+    /// `value` must be printable ASCII without spaces, at least [`MIN_FEED_TOKEN_BYTES`] long.
+    pub fn new(value: &str) -> Result<BearerToken, String> {
+        if value.len() < MIN_FEED_TOKEN_BYTES {
+            return Err(format!(
+                "must be at least {MIN_FEED_TOKEN_BYTES} characters"
+            ));
+        }
+        if !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be printable ASCII without spaces".into());
+        }
+        Ok(BearerToken {
+            header_value: format!("Bearer {value}"),
+        })
+    }
+
+    /// `Bearer <token>`.
+    pub fn header_value(&self) -> &str {
+        &self.header_value
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -609,6 +649,7 @@ fn compile_stream(raw: Option<RawStream>) -> Result<StreamConfig, ConfigError> {
         path: None,
         max_staleness_ms: None,
         max_entries: None,
+        feed_token: None,
     });
     let path = raw.path.unwrap_or_else(|| DEFAULT_STREAM_PATH.into());
     if !path.starts_with('/') {
@@ -635,10 +676,16 @@ fn compile_stream(raw: Option<RawStream>) -> Result<StreamConfig, ConfigError> {
             format!("must be between 1 and {MAX_ENTRIES_LIMIT}"),
         ));
     }
+    // The message never repeats the token.
+    let feed_token = raw
+        .feed_token
+        .map(|t| BearerToken::new(&t).map_err(|why| err("verifier.stream.feed_token", why)))
+        .transpose()?;
     Ok(StreamConfig {
         path,
         max_staleness_ms,
         max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
+        feed_token,
     })
 }
 

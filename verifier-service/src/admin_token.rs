@@ -30,9 +30,9 @@ impl std::fmt::Display for AdminTokenError {
         match self {
             AdminTokenError::TooShort { bytes } => write!(
                 f,
-                "the admin token has {bytes} bytes; at least {MIN_ADMIN_TOKEN_BYTES} are required"
+                "the token has {bytes} bytes; at least {MIN_ADMIN_TOKEN_BYTES} are required"
             ),
-            AdminTokenError::NotText => f.write_str("the admin token must be printable ASCII"),
+            AdminTokenError::NotText => f.write_str("the token must be printable ASCII"),
         }
     }
 }

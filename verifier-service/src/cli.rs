@@ -89,6 +89,21 @@ pub struct ServeArgs {
     /// File holding the admin bearer token (at least 16 printable ASCII characters). Required.
     #[arg(long, env = "WARDEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding a bearer token (at least 16 printable ASCII characters) that the revocation
+    /// feed (`GET /v1/revocations`) then requires; the filters send it (`verifier.stream.feed_token`).
+    /// Without it the feed answers anyone who reaches the check listener (guard it with mTLS).
+    #[arg(long, env = "WARDEN_FEED_TOKEN_FILE", value_name = "PATH")]
+    pub feed_token_file: Option<PathBuf>,
+    /// Most live sessions one feed snapshot lists, whatever a filter's `max_live` asks (at most
+    /// 10000000); a filter does not learn the others and checks their tokens by callout.
+    #[arg(
+        long,
+        env = "WARDEN_FEED_MAX_LIVE",
+        default_value_t = crate::revocations::DEFAULT_FEED_MAX_LIVE,
+        value_parser = clap::value_parser!(u64).range(0..=crate::revocations::MAX_LIVE),
+        value_name = "N"
+    )]
+    pub feed_max_live: u64,
     /// Replicas that must acknowledge each admin write (Redis `WAIT`); 0 = the primary alone.
     #[arg(long, env = "WARDEN_MIN_REPLICAS_ACK", default_value_t = 0)]
     pub min_replicas_ack: u32,
@@ -161,6 +176,15 @@ pub struct ServeArgs {
     /// same successor (a retried request); 0 disables.
     #[arg(long, env = "WARDEN_REFRESH_RETRY_GRACE_SECONDS", default_value_t = 10)]
     pub refresh_retry_grace_seconds: u64,
+    /// How many times the retry grace answers one predecessor; a further presentation counts as
+    /// reuse of a rotated token (the family ends). 0 = no bound (any number within the grace);
+    /// 1 makes the grace single-use.
+    #[arg(long, env = "WARDEN_REFRESH_RETRY_MAX_USES", default_value_t = 0, value_name = "N")]
+    pub refresh_retry_max_uses: u64,
+    /// `client_id` claim of the access tokens (RFC 9068 §2.2). Default: the audience when
+    /// there is one `--audience`, else `warden`.
+    #[arg(long, env = "WARDEN_CLIENT_ID")]
+    pub client_id: Option<String>,
     /// Cookie mode: `/v1/token` and `/v1/token/revoke` read the refresh token from this cookie
     /// (must start with `__Host-`) and `/v1/token` sets the successor in it.
     #[arg(long, env = "WARDEN_REFRESH_COOKIE", value_name = "NAME")]
@@ -248,4 +272,8 @@ pub struct MintArgs {
     /// Leave this claim out (e.g. `--omit jti`, `--omit exp`); may be repeated.
     #[arg(long = "omit", value_name = "NAME")]
     pub omit: Vec<String>,
+    /// The header's `typ`. The verifier's own checks (introspection, revocation by access
+    /// token) accept only `at+jwt` (RFC 9068), which its sessions' access tokens carry.
+    #[arg(long, default_value = "JWT")]
+    pub typ: String,
 }

@@ -11,6 +11,8 @@ pub enum ApiError {
     BadRequest(String),
     PayloadTooLarge,
     Unauthorized,
+    /// `GET /v1/revocations` without the feed's bearer token (`--feed-token-file`).
+    FeedUnauthorized,
     NotFound(&'static str),
     MethodNotAllowed,
     /// Redis could not answer; the detail is logged, not returned.
@@ -37,7 +39,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::FeedUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable | ApiError::ReplicationTimeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -49,7 +51,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::FeedUnauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable => "unavailable",
@@ -66,6 +68,7 @@ impl ApiError {
                 crate::MAX_BODY_BYTES
             ),
             ApiError::Unauthorized => "a valid admin bearer token is required".into(),
+            ApiError::FeedUnauthorized => "a valid feed bearer token is required".into(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::Unavailable => "the revocation store is unavailable".into(),
@@ -81,11 +84,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.code(), "message": self.message() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if self == ApiError::Unauthorized {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"warden-admin\""),
-            );
+        let realm = match self {
+            ApiError::Unauthorized => Some("Bearer realm=\"warden-admin\""),
+            ApiError::FeedUnauthorized => Some("Bearer realm=\"warden-feed\""),
+            _ => None,
+        };
+        if let Some(realm) = realm {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(realm));
         }
         response
     }

@@ -100,7 +100,7 @@ async fn introspect(
     let mut answer = Map::new();
     answer.insert("active".into(), Value::from(true));
     answer.insert("token_type".into(), Value::from("access_token"));
-    for name in ["sub", "sid", "exp", "iat", "jti", "iss", "aud"] {
+    for name in ["sub", "sid", "exp", "iat", "jti", "iss", "aud", "client_id"] {
         if let Some(value) = claims.get(name) {
             answer.insert(name.into(), value.clone());
         }

@@ -2,7 +2,7 @@
 //! `at+jwt`), and opaque refresh tokens with their hashes and the sealed retry-grace successor.
 
 use crate::jose::jwk::Jwk;
-use crate::jose::sign::{header_kid, SigningKey};
+use crate::jose::sign::{header_kid, header_typ, SigningKey};
 use crate::jose::{Algorithm, JoseError};
 use crate::sid;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -14,9 +14,23 @@ use std::path::Path;
 use warden_core::b64;
 
 /// Claims the issuer sets itself; a create call's `claims` may not hold them.
-pub const REGISTERED_CLAIMS: [&str; 9] = [
-    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "ver",
+pub const REGISTERED_CLAIMS: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "ver",
+    "client_id",
 ];
+/// `client_id` of the access tokens when `--client-id` is not given and there are several
+/// audiences (with one, it is that audience).
+pub const DEFAULT_CLIENT_ID: &str = "warden";
+/// The JWS `typ` of access tokens (RFC 9068 §2.1); `application/at+jwt` is accepted too.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// `Cache-Control: max-age` of the JWKS answer, in seconds. Short, so an added key is seen soon
 /// even by clients without an unknown-`kid` refetch.
 pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
@@ -35,6 +49,11 @@ pub struct TokenSettings {
     pub access_ttl_seconds: u64,
     pub refresh_idle_ttl_seconds: u64,
     pub refresh_retry_grace_seconds: u64,
+    /// How many times the retry grace answers the predecessor of a refresh token (0: no bound).
+    pub refresh_retry_max_uses: u64,
+    /// `client_id` of the access tokens (RFC 9068 §2.2); `None`: the one audience, or
+    /// [`DEFAULT_CLIENT_ID`] with several.
+    pub client_id: Option<String>,
     /// Cookie mode: the `__Host-` cookie carrying the refresh token.
     pub refresh_cookie: Option<String>,
     pub refresh_rate_per_minute: u32,
@@ -50,6 +69,8 @@ impl TokenSettings {
             access_ttl_seconds: 900,
             refresh_idle_ttl_seconds: 14 * 86_400,
             refresh_retry_grace_seconds: 10,
+            refresh_retry_max_uses: 0,
+            client_id: None,
             refresh_cookie: None,
             refresh_rate_per_minute: 30,
             trusted_proxies: Vec::new(),
@@ -123,6 +144,13 @@ impl Issuer {
         if let Some(cookie) = &settings.refresh_cookie {
             crate::cookie::check_name(cookie)?;
         }
+        if settings
+            .client_id
+            .as_ref()
+            .is_some_and(|id| id.is_empty() || id.chars().any(char::is_control))
+        {
+            return Err("--client-id must not be empty or hold control characters".into());
+        }
         let mut kids = std::collections::HashSet::new();
         for key in &keys {
             if !kids.insert(key.kid().unwrap_or_default().to_owned()) {
@@ -149,6 +177,16 @@ impl Issuer {
             .filter_map(|k| serde_json::to_value(k.public_jwk()).ok())
             .collect();
         serde_json::json!({ "keys": keys })
+    }
+
+    /// `client_id` of the access tokens: `--client-id`, else the one audience, else
+    /// [`DEFAULT_CLIENT_ID`].
+    pub fn client_id(&self) -> &str {
+        match (&self.settings.client_id, self.settings.audiences.as_slice()) {
+            (Some(id), _) => id,
+            (None, [one]) => one,
+            (None, _) => DEFAULT_CLIENT_ID,
+        }
     }
 
     fn audience_claim(&self) -> Value {
@@ -184,9 +222,10 @@ impl Issuer {
         claims.insert("sid".into(), Value::from(sid));
         claims.insert("jti".into(), Value::from(jti.clone()));
         claims.insert("ver".into(), Value::from(version));
+        claims.insert("client_id".into(), Value::from(self.client_id()));
         claims.insert("iat".into(), Value::from(now));
         claims.insert("exp".into(), Value::from(exp));
-        let token = key.sign(&claims, "at+jwt")?;
+        let token = key.sign(&claims, ACCESS_TOKEN_TYP)?;
         Ok(AccessToken {
             token,
             jti,
@@ -196,8 +235,12 @@ impl Issuer {
     }
 
     /// The claims of an access token this issuer signed with any listed key, checked for
-    /// signature, `typ`-independent expiry (`exp` > now), issuer and audience. `None` otherwise.
+    /// signature, `typ` (`at+jwt`, RFC 9068 §4: so no other JWT signed with the same key passes
+    /// as an access token), expiry (`exp` > now), issuer and audience. `None` otherwise.
     pub fn verify_access(&self, token: &str, now: i64) -> Option<Map<String, Value>> {
+        if !is_access_token_typ(&header_typ(token)?) {
+            return None;
+        }
         let kid = header_kid(token)?;
         let key = self.keys.iter().find(|k| k.kid() == Some(kid.as_str()))?;
         let claims = key.verify(token, now).ok()?;
@@ -221,6 +264,13 @@ impl Issuer {
         }
         Some(claims)
     }
+}
+
+/// Whether a JWS `typ` names an RFC 9068 access token: `at+jwt` or `application/at+jwt`, in any
+/// case (RFC 7515 §4.1.9: media type names are case-insensitive).
+pub fn is_access_token_typ(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/").unwrap_or(&typ) == ACCESS_TOKEN_TYP
 }
 
 /// A refresh token: `<sid>.<43 base64url characters of 256 random bits>`. The sid locates the

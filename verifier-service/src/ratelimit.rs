@@ -64,21 +64,26 @@ fn trusted(proxies: &[Cidr], address: IpAddr) -> bool {
 /// The client's address: the peer's, unless the peer is a trusted proxy; then the rightmost
 /// `X-Forwarded-For` entry that is not a trusted proxy (entries left of it are the client's own
 /// claims and may be forged). When every entry is trusted, the leftmost; when an entry is not an
-/// address, the trusted hop to its right (the client's word stops counting there).
+/// address (garbage, non-ASCII bytes), it is an untrusted client of unknown address: the trusted
+/// hop to its right, which handed it over, stands for it. So no bytes a client sends can name a
+/// fresh budget, and a header value with bytes outside ASCII is read like any other (the
+/// entries a trusted proxy appended after them still count).
 pub fn client_address(peer: SocketAddr, headers: &HeaderMap, proxies: &[Cidr]) -> IpAddr {
     let mut current = peer.ip().to_canonical();
     if !trusted(proxies, current) {
         return current;
     }
-    let entries: Vec<&str> = headers
+    let entries: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
         .collect();
     for entry in entries.iter().rev() {
-        let Ok(address) = entry.parse::<IpAddr>() else {
+        let Some(address) = std::str::from_utf8(entry)
+            .ok()
+            .and_then(|text| text.parse::<IpAddr>().ok())
+        else {
             return current;
         };
         current = address.to_canonical();
@@ -157,6 +162,29 @@ mod tests {
         assert_eq!(
             client_address(via_proxy, &xff(&["1.1.1.1, nonsense, 10.2.2.2"]), &proxies),
             "10.2.2.2".parse::<IpAddr>().unwrap()
+        );
+        // Bytes outside ASCII are untrusted input, not a reason to skip the header: the entry a
+        // trusted proxy appended after them is the client.
+        let mut raw = HeaderMap::new();
+        raw.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"6.6.6.6\xff\xfe, 198.51.100.7").unwrap(),
+        );
+        assert_eq!(
+            client_address(via_proxy, &raw, &proxies),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        let mut raw = HeaderMap::new();
+        raw.append("x-forwarded-for", "198.51.100.9".parse().unwrap());
+        raw.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xc3\xa9, 10.3.3.3").unwrap(),
+        );
+        // The non-ASCII entry is the untrusted client: the trusted hop that handed it over
+        // stands for it, never the forgeable entry to its left.
+        assert_eq!(
+            client_address(via_proxy, &raw, &proxies),
+            "10.3.3.3".parse::<IpAddr>().unwrap()
         );
         // Without trusted proxies the header never counts.
         assert_eq!(

@@ -4,24 +4,30 @@
 //! The wire format is `warden_core::revocation_view::wire`.
 //!
 //! `max_live=N` asks a snapshot to list at most N live sessions (those expiring latest); without
-//! it a snapshot lists none, as before live sessions existed.
+//! it a snapshot lists none, as before live sessions existed. N is capped by the verifier's own
+//! `--feed-max-live`.
+//!
+//! The route lists every revoked `sub`/`jti` and every live `sid`: with `--feed-token-file` it
+//! answers only requests with that bearer token (401 otherwise), beside or instead of mTLS.
 //!
 //! A snapshot is a full read of the feed state, so a flood of snapshot requests must not multiply
-//! it: one read runs at a time ([`SnapshotCache`]), and its serialised answer is reused for as long
-//! as the feed's head stays at the same seq (checked with one cheap read per request).
+//! it: one read runs at a time ([`SnapshotCache`]), always at the cap of live sessions whatever
+//! the caller asked, and is reused for as long as the feed's head stays at the same seq (checked
+//! with one cheap read per request). A caller asking fewer live sessions gets a prefix of the
+//! cached list (it is sorted latest-expiring first), so no choice of `max_live` causes a read.
 
 use crate::error::ApiError;
 use crate::state::{unix_now, AppState};
 use crate::store::feed::{feed_changed, FeedRead};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::{Changes, PollAnswer};
+use warden_core::revocation_view::wire::{Changes, PollAnswer, Snapshot};
 
 /// Longest long-poll accepted.
 pub const MAX_WAIT_MS: u64 = 30_000;
@@ -29,8 +35,13 @@ pub const MAX_WAIT_MS: u64 = 30_000;
 pub const MAX_CHANGES: usize = 1000;
 /// How often a waiting poll re-reads the feed, for changes other verifier instances appended.
 pub const SHORT_POLL: Duration = Duration::from_millis(50);
-/// Most live sessions a snapshot lists, whatever `max_live` asks.
+/// Most live sessions a snapshot lists, whatever `max_live` asks; `--feed-max-live` (default
+/// [`DEFAULT_FEED_MAX_LIVE`]) may lower it.
 pub const MAX_LIVE: u64 = 10_000_000;
+/// `--feed-max-live` by default: the filter's default `max_entries`.
+pub const DEFAULT_FEED_MAX_LIVE: u64 = 100_000;
+/// Serialised snapshot answers kept per read (one per distinct `max_live` asked).
+const BODIES_KEPT: usize = 4;
 /// Longest a snapshot request waits for the read in progress before answering 503.
 pub const SNAPSHOT_QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// Longest a serialised snapshot is reused (while the feed's head has not moved).
@@ -46,9 +57,32 @@ pub struct PollQuery {
 
 struct CachedSnapshot {
     seq: u64,
-    max_live: u64,
     at: Instant,
-    body: Bytes,
+    /// The read, with up to the verifier's cap of live sessions, latest-expiring first.
+    snapshot: Snapshot,
+    /// Serialised answers of this read by `max_live`, the latest last.
+    bodies: Vec<(u64, Bytes)>,
+}
+
+impl CachedSnapshot {
+    /// The answer listing the first `max_live` live sessions, serialised once per value.
+    fn body(&mut self, max_live: u64) -> Result<Bytes, ApiError> {
+        if let Some((_, body)) = self.bodies.iter().find(|(n, _)| *n == max_live) {
+            return Ok(body.clone());
+        }
+        let mut snapshot = self.snapshot.clone();
+        snapshot
+            .live
+            .truncate(usize::try_from(max_live).unwrap_or(usize::MAX));
+        let body = Bytes::from(
+            serde_json::to_vec(&PollAnswer::Snapshot(snapshot)).map_err(|_| ApiError::Internal)?,
+        );
+        if self.bodies.len() >= BODIES_KEPT {
+            self.bodies.remove(0);
+        }
+        self.bodies.push((max_live, body.clone()));
+        Ok(body)
+    }
 }
 
 /// The last snapshot answer, shared by concurrent requesters: the lock admits one full read at a
@@ -97,14 +131,24 @@ pub fn parse_query(raw: Option<&str>) -> Result<PollQuery, ApiError> {
     Ok(query)
 }
 
-pub async fn handle(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+pub async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(token) = &state.0.settings.feed_token {
+        let presented = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        if !token.accepts(presented) {
+            return ApiError::FeedUnauthorized.into_response();
+        }
+    }
     let result = async {
         let query = parse_query(raw.as_deref())?;
         answer(
             &state,
             query.after,
             Duration::from_millis(query.wait_ms),
-            query.max_live,
+            query.max_live.min(state.0.settings.feed_max_live),
         )
         .await
     }
@@ -131,8 +175,8 @@ enum Answer {
     Snapshot(Bytes),
 }
 
-/// The snapshot answer: the cached one when the feed's head has not moved since it was read,
-/// else one fresh read (one at a time).
+/// The snapshot answer: from the cached read when the feed's head has not moved since, else
+/// from one fresh read (one at a time, always at the verifier's cap of live sessions).
 async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
     // Waiters queue behind one read; while Redis hangs they give up rather than pile up.
     let mut last = tokio::time::timeout(SNAPSHOT_QUEUE_WAIT, state.0.snapshots.last.lock())
@@ -145,16 +189,20 @@ async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
         .await
         .map_err(|e| state.store_failed("feed_seq", e))?;
     if let Some(cached) = last
-        .as_ref()
-        .filter(|c| c.seq == head && c.max_live == max_live && c.at.elapsed() < SNAPSHOT_REUSE)
+        .as_mut()
+        .filter(|c| c.seq == head && c.at.elapsed() < SNAPSHOT_REUSE)
     {
-        return Ok(Answer::Snapshot(cached.body.clone()));
+        return Ok(Answer::Snapshot(cached.body(max_live)?));
     }
     let now = unix_now()?;
     let mut snapshot = state
         .0
         .store
-        .feed_snapshot(now, state.0.settings.revocation_skew_seconds, max_live)
+        .feed_snapshot(
+            now,
+            state.0.settings.revocation_skew_seconds,
+            state.0.settings.feed_max_live,
+        )
         .await
         .map_err(|e| state.store_failed("feed_snapshot", e))?;
     // A revoke-all made before the feed existed is only in the global key (its own slot); a
@@ -166,17 +214,13 @@ async fn snapshot(state: &AppState, max_live: u64) -> Result<Answer, ApiError> {
         .await
         .map_err(|e| state.store_failed("read_not_before", e))?;
     snapshot.not_before = snapshot.not_before.max(global);
-    let seq = snapshot.seq;
-    let body = Bytes::from(
-        serde_json::to_vec(&PollAnswer::Snapshot(snapshot)).map_err(|_| ApiError::Internal)?,
-    );
-    *last = Some(CachedSnapshot {
-        seq,
-        max_live,
+    let cached = last.insert(CachedSnapshot {
+        seq: snapshot.seq,
         at: Instant::now(),
-        body: body.clone(),
+        snapshot,
+        bodies: Vec::new(),
     });
-    Ok(Answer::Snapshot(body))
+    Ok(Answer::Snapshot(cached.body(max_live)?))
 }
 
 async fn answer(

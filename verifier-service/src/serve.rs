@@ -23,44 +23,19 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// The Redis URL without its passwords (the user's, and a sentinel URL's `sentinel_password`),
-/// for logs.
-pub fn redacted_url(url: &str) -> String {
-    const SENTINEL_PASSWORD: &str = "sentinel_password=";
-    let url = match url.find(SENTINEL_PASSWORD) {
-        Some(start) => {
-            let value = start + SENTINEL_PASSWORD.len();
-            let end = url
-                .get(value..)
-                .and_then(|rest| rest.find('&'))
-                .map_or(url.len(), |i| value + i);
-            format!(
-                "{}***{}",
-                url.get(..value).unwrap_or_default(),
-                url.get(end..).unwrap_or_default()
-            )
-        }
-        None => url.to_owned(),
-    };
-    // The last '@': a password may hold a raw '@' (redacting too much is the safe mistake).
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = url.get(scheme_end + 3..at).unwrap_or_default();
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!(
-                "{}{}:***{}",
-                url.get(..scheme_end + 3).unwrap_or_default(),
-                user,
-                url.get(at..).unwrap_or_default()
-            )
-        }
-        _ => url,
-    }
-}
+pub use crate::store::target::redacted_url;
 
 /// The Redis client for `url`; `ca_file` adds a private CA for `rediss://` (builds with `tls`).
 pub fn open_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis::Client, String> {
-    let invalid = |e: redis::RedisError| format!("invalid --redis-url {}: {e}", redacted_url(url));
+    let invalid = |e: redis::RedisError| {
+        format!(
+            "invalid --redis-url {}: {}",
+            redacted_url(url),
+            crate::store::target::redis_url_error(&e)
+        )
+    };
+    let normalized = crate::store::target::normalized_single_url(url);
+    let url = normalized.as_str();
     #[cfg(feature = "tls")]
     {
         // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
@@ -216,11 +191,21 @@ fn token_issuer(args: &ServeArgs) -> Result<Option<Issuer>, String> {
         access_ttl_seconds: args.access_ttl_seconds,
         refresh_idle_ttl_seconds: args.refresh_idle_ttl_seconds,
         refresh_retry_grace_seconds: args.refresh_retry_grace_seconds,
+        refresh_retry_max_uses: args.refresh_retry_max_uses,
+        client_id: args.client_id.clone(),
         refresh_cookie: args.refresh_cookie.clone(),
         refresh_rate_per_minute: args.refresh_rate_per_minute,
         trusted_proxies: args.trusted_proxies.clone(),
     };
     let issuer = Issuer::new(keys, settings)?;
+    if args.trusted_proxies.is_empty() && args.refresh_rate_per_minute > 0 {
+        tracing::warn!(
+            "/v1/token and /v1/token/revoke are served and no --trusted-proxy is set: behind a \
+             proxy (Envoy) every client shares the proxy's refresh budget; pass the proxy's address \
+             as --trusted-proxy and have it append the client to X-Forwarded-For \
+             (Envoy: use_remote_address: true)"
+        );
+    }
     for key in &args.signing_key_files {
         tracing::info!(file = %key.display(), "signing key loaded");
     }
@@ -269,8 +254,22 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
     })?;
     let admin_token = AdminToken::from_file_content(&content)
         .map_err(|e| format!("admin token file {}: {e}", token_file.display()))?;
+    let feed_token = match &args.feed_token_file {
+        Some(path) => {
+            let content = std::fs::read(path).map_err(|e| {
+                format!("cannot read the feed token file {}: {e}", path.display())
+            })?;
+            Some(
+                AdminToken::from_file_content(&content)
+                    .map_err(|e| format!("feed token file {}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let target = open_target(&args.redis_url, args.redis_ca_file.as_deref())?;
     let settings = Settings {
+        feed_token,
+        feed_max_live: args.feed_max_live,
         revocation_skew_seconds: args.revocation_skew_seconds,
         last_seen_interval_seconds: args.last_seen_interval_seconds,
         default_session_ttl_seconds: args.session_ttl_seconds,
@@ -431,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             redacted_url("redis+sentinel://s1/m?sentinel_password=spw&sentinel_username=s"),
-            "redis+sentinel://s1/m?sentinel_password=***&sentinel_username=s"
+            "redis+sentinel://s1/m?sentinel_password=***"
         );
     }
 }

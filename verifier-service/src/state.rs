@@ -27,6 +27,10 @@ pub struct Settings {
     pub ext_authz_payload_header: String,
     /// Where the playground page is served from (`--playground-dir`); `None`: not served.
     pub playground_dir: Option<std::path::PathBuf>,
+    /// The bearer token `GET /v1/revocations` requires (`--feed-token-file`); `None`: open.
+    pub feed_token: Option<AdminToken>,
+    /// Most live sessions a feed snapshot lists (`--feed-max-live`).
+    pub feed_max_live: u64,
 }
 
 impl Default for Settings {
@@ -38,6 +42,8 @@ impl Default for Settings {
             max_session_ttl_seconds: 30 * 86_400,
             ext_authz_payload_header: crate::ext_authz::DEFAULT_PAYLOAD_HEADER.to_string(),
             playground_dir: None,
+            feed_token: None,
+            feed_max_live: crate::revocations::DEFAULT_FEED_MAX_LIVE,
         }
     }
 }

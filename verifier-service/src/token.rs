@@ -234,6 +234,7 @@ async fn refresh_inner(
         now_ms,
         idle_ttl_seconds: settings.refresh_idle_ttl_seconds,
         retry_grace_seconds: settings.refresh_retry_grace_seconds,
+        retry_max_uses: settings.refresh_retry_max_uses,
         access_ttl_seconds: settings.access_ttl_seconds,
         not_before,
         rate_per_minute: settings.refresh_rate_per_minute,

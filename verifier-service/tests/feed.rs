@@ -11,6 +11,7 @@
 mod common;
 
 use common::{request, test_store_options, unix_now, RedisServer, Verifier};
+use warden_verifier::{AdminToken, Settings};
 use serde_json::json;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
 use warden_verifier::store::feed::{FeedRead, FEED_LOG};
@@ -519,12 +520,12 @@ async fn a_flood_of_snapshot_requests_reads_the_state_once() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
     let now = unix_now();
+    // The scripts are loaded once (a first EVALSHA may miss and fall back to EVAL).
+    let _ = poll(&v, "?max_live=4").await;
     store(&redis)
         .append_feed(&[jti("a", "1", Some(now + 600))], now)
         .await
         .unwrap();
-    // The scripts are loaded once (a first EVALSHA may miss and fall back to EVAL).
-    let _ = poll(&v, "?max_live=4").await;
     let before = script_calls(&redis).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
@@ -584,4 +585,87 @@ async fn a_revoke_all_from_before_the_feed_is_in_snapshots() {
         panic!("no snapshot")
     };
     assert!(s.not_before.unwrap() > before_feed);
+}
+
+/// Finding 7: the feed lists every revoked sub/jti and live sid, so `--feed-token-file` guards it;
+/// and no caller's `max_live` reads more than the verifier's cap or more than once per head.
+#[tokio::test]
+async fn the_feed_token_guards_the_feed_and_max_live_neither_exceeds_the_cap_nor_defeats_the_cache(
+) {
+    let redis = RedisServer::start();
+    let token = "feed-token-0123456789abcdef";
+    let settings = Settings {
+        feed_token: Some(AdminToken::from_file_content(token.as_bytes()).unwrap()),
+        feed_max_live: 3,
+        ..Settings::default()
+    };
+    let v = Verifier::start_with(&redis.url(), test_store_options(), settings).await;
+    let mut sessions = Vec::new();
+    for minutes in 1..=5 {
+        let r = v
+            .admin_post(
+                "/v1/admin/sessions",
+                json!({"sub": "fay", "ttl_seconds": 60 * minutes}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        sessions.push(r.json()["sid"].as_str().unwrap().to_owned());
+    }
+    let wrong = format!("Bearer {token}x");
+    for auth in [
+        None,
+        Some("Bearer wrong-token-0123456789abcdef"),
+        Some(wrong.as_str()),
+        Some("Basic ZmVlZDp0b2tlbg=="),
+        Some(token),
+    ] {
+        for query in ["?max_live=10", "?after=1&wait_ms=0"] {
+            let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+            let r = request(v.check, "GET", &format!("/v1/revocations{query}"), &headers, b"").await;
+            r.assert_error(401, "unauthorized");
+            assert!(
+                r.header("www-authenticate").unwrap().starts_with("Bearer "),
+                "{auth:?}"
+            );
+        }
+    }
+    let auth = format!("Bearer {token}");
+    let get = |query: String| {
+        let auth = auth.clone();
+        let addr = v.check;
+        async move {
+            let r = request(
+                addr,
+                "GET",
+                &format!("/v1/revocations{query}"),
+                &[("authorization", auth.as_str())],
+                b"",
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            serde_json::from_str::<PollAnswer>(&r.text()).unwrap()
+        }
+    };
+    // Above the cap: the cap, the latest-expiring first.
+    let PollAnswer::Snapshot(s) = get("?max_live=10000000".into()).await else {
+        panic!("no snapshot")
+    };
+    let listed: Vec<&str> = s.live.iter().map(|l| l.sid.as_str()).collect();
+    let latest: Vec<&str> = sessions.iter().rev().take(3).map(String::as_str).collect();
+    assert_eq!(listed, latest);
+    // Many distinct values: no read beyond that one while the head stays.
+    let before = script_calls(&redis).await;
+    for n in 0..60u64 {
+        let PollAnswer::Snapshot(s) = get(format!("?max_live={n}")).await else {
+            panic!("no snapshot")
+        };
+        assert_eq!(s.live.len() as u64, n.min(3), "max_live={n}");
+        let listed: Vec<&str> = s.live.iter().map(|l| l.sid.as_str()).collect();
+        assert_eq!(listed, latest[..listed.len()], "a prefix of the list");
+    }
+    assert_eq!(script_calls(&redis).await - before, 0, "snapshot reads");
+    // The long-poll answers with the token.
+    let PollAnswer::Changes(_) = get(format!("?after={}&wait_ms=0", s.seq)).await else {
+        panic!("no changes")
+    };
 }

@@ -232,3 +232,66 @@ async fn environment_variables_configure_the_issuer() {
     assert_eq!(header["kid"], keys[0]["kid"], "the first key signs");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts `serve` with a signing key and `extra`, waits until it answers, and returns its log.
+async fn started_log(redis: &RedisServer, dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
+    let (check, admin) = (common::free_port(), common::free_port());
+    let key = keygen(dir, "ES256", &format!("key-{check}"));
+    let log = dir.join(format!("serve-{check}.log"));
+    let mut command = serve(dir, &[], &[]);
+    command
+        .arg("--signing-key-file")
+        .arg(&key)
+        .args(["--issuer", "https://i.test", "--audience", "api.test"])
+        .args(extra)
+        .args(["--listen", &format!("127.0.0.1:{check}")])
+        .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+        .args(["--redis-url", &redis.url()])
+        .env_remove("WARDEN_TRUSTED_PROXY")
+        .env_remove("WARDEN_CLIENT_ID")
+        .env("WARDEN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let _running = Running(command.spawn().unwrap());
+    let check: std::net::SocketAddr = format!("127.0.0.1:{check}").parse().unwrap();
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{admin}").parse().unwrap();
+    let deadline = Instant::now() + common::PATIENCE;
+    while !(tokio::net::TcpStream::connect(check).await.is_ok()
+        && request(check, "GET", "/readyz", &[], b"").await.status == 200)
+    {
+        assert!(Instant::now() < deadline, "verifier did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let created = common::post_json(
+        admin,
+        "/v1/admin/sessions",
+        &serde_json::json!({"sub": "u"}),
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let token = created.json()["access_token"].as_str().unwrap().to_owned();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&warden_testkit::unb64(token.split('.').nth(1).unwrap())).unwrap();
+    (std::fs::read_to_string(&log).unwrap(), claims)
+}
+
+/// Finding 9: with the token routes on and no `--trusted-proxy`, every client behind a proxy
+/// shares its refresh budget: the verifier says so at start. `--client-id` sets the claim.
+#[tokio::test]
+async fn serve_warns_without_a_trusted_proxy_and_sets_client_id() {
+    let redis = RedisServer::start();
+    let dir = temp_dir("proxy-warning");
+    let (log, claims) = started_log(&redis, &dir, &[]).await;
+    assert!(log.contains("no --trusted-proxy"), "{log}");
+    assert_eq!(claims["client_id"], "api.test", "the one audience by default");
+    let (log, claims) = started_log(
+        &redis,
+        &dir,
+        &["--trusted-proxy", "127.0.0.1/32", "--client-id", "web-app"],
+    )
+    .await;
+    assert!(!log.contains("no --trusted-proxy"), "{log}");
+    assert_eq!(claims["client_id"], "web-app");
+    let _ = std::fs::remove_dir_all(&dir);
+}

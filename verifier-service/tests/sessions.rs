@@ -514,6 +514,7 @@ async fn idle_and_absolute_expiry_end_the_family() {
             now_ms: now * 1000,
             idle_ttl_seconds: idle,
             retry_grace_seconds: 10,
+            retry_max_uses: 0,
             access_ttl_seconds: 900,
             not_before: None,
             rate_per_minute: 0,
@@ -1016,4 +1017,165 @@ async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
         (snapshot.live[0].sid.as_str(), snapshot.live[0].until),
         (sid.as_str(), all[1])
     );
+}
+
+/// Finding 9: access tokens carry RFC 9068's `client_id`, and the verifier's own checks accept
+/// only `typ` `at+jwt` (so a token of the same key minted for another use is no access token).
+#[tokio::test]
+async fn access_tokens_carry_client_id_and_the_verifier_requires_at_jwt() {
+    let redis = RedisServer::start();
+    let key = signing_key(Algorithm::ES256);
+    let v = start(&redis, settings(), vec![key]).await;
+    let created = create(&v, json!({"sub": "alice"})).await;
+    let access = created["access_token"].as_str().unwrap().to_owned();
+    let (header, claims) = decode(&access);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(claims["client_id"], AUDIENCE, "the one audience by default");
+    // The same claims and key under another `typ`: not an access token of this verifier.
+    let key = signing_key(Algorithm::ES256);
+    let introspect = |token: String| {
+        let addr = v.admin;
+        async move {
+            let auth = format!("Bearer {ADMIN_TOKEN}");
+            let headers = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("authorization", auth.as_str()),
+            ];
+            let body = format!("token={token}");
+            let r = request(addr, "POST", "/v1/admin/introspect", &headers, body.as_bytes()).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    let claims = claims.as_object().unwrap().clone();
+    for (typ, active) in [
+        ("at+jwt", true),
+        ("AT+JWT", true),
+        ("application/at+jwt", true),
+        ("JWT", false),
+        ("jwt", false),
+        ("at+jwt2", false),
+        ("application/jwt", false),
+    ] {
+        let token = key.sign(&claims, typ).unwrap();
+        let answer = introspect(token).await;
+        assert_eq!(answer["active"], active, "typ {typ}: {answer}");
+        if active {
+            assert_eq!(answer["client_id"], AUDIENCE);
+        }
+    }
+    // A given --client-id, and the fixed default with several audiences.
+    let redis = RedisServer::start();
+    let mut tokens = settings();
+    tokens.client_id = Some("my-app".into());
+    let v = start(&redis, tokens, vec![signing_key(Algorithm::ES256)]).await;
+    let created = create(&v, json!({"sub": "alice"})).await;
+    let (_, claims) = decode(created["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], "my-app");
+    let redis = RedisServer::start();
+    let mut tokens = settings();
+    tokens.audiences = vec!["a.test".into(), "b.test".into()];
+    let v = start(&redis, tokens, vec![signing_key(Algorithm::ES256)]).await;
+    let created = create(&v, json!({"sub": "alice"})).await;
+    let (_, claims) = decode(created["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], "warden");
+    // A create call may not set it.
+    let r = v
+        .admin_post(
+            "/v1/admin/sessions",
+            json!({"sub": "alice", "claims": {"client_id": "evil"}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+/// Finding 9: `--refresh-retry-max-uses 1` makes the retry grace single-use; a second replay of
+/// the predecessor is reuse of a rotated token (RFC 9700 §4.14.2): the family ends. Without a
+/// bound (the default) every replay within the grace gets the same successor.
+#[tokio::test]
+async fn the_retry_grace_can_be_made_single_use() {
+    let redis = RedisServer::start();
+    let v = start_default(&redis).await;
+    let created = create(&v, json!({"sub": "alice"})).await;
+    let a = created["refresh_token"].as_str().unwrap().to_owned();
+    let b = refresh(&v, &a).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        let retry = refresh(&v, &a).await;
+        assert_eq!(retry.status, 200, "{}", retry.text());
+        assert_eq!(retry.json()["refresh_token"], b);
+    }
+
+    let redis = RedisServer::start();
+    let mut tokens = settings();
+    tokens.refresh_retry_max_uses = 1;
+    let v = start(&redis, tokens, vec![signing_key(Algorithm::ES256)]).await;
+    let created = create(&v, json!({"sub": "alice"})).await;
+    let a = created["refresh_token"].as_str().unwrap().to_owned();
+    let first = refresh(&v, &a).await.json();
+    let b = first["refresh_token"].as_str().unwrap().to_owned();
+    let retry = refresh(&v, &a).await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.json()["refresh_token"], b, "the one retry");
+    refresh(&v, &a)
+        .await
+        .assert_oauth_error(400, "invalid_grant");
+    // The family ended: the current token and its access tokens are dead too.
+    refresh(&v, &b)
+        .await
+        .assert_oauth_error(400, "invalid_grant");
+    assert_eq!(
+        check_reason(&v, first["access_token"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("session_missing")
+    );
+    // Each rotation gives its predecessor a fresh single use.
+    let created = create(&v, json!({"sub": "bob"})).await;
+    let a = created["refresh_token"].as_str().unwrap().to_owned();
+    let b = refresh(&v, &a).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(refresh(&v, &a).await.status, 200);
+    let c = refresh(&v, &b).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let retry = refresh(&v, &b).await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.json()["refresh_token"], c);
+}
+
+/// Finding 9: an `X-Forwarded-For` entry with bytes outside ASCII is untrusted input, not a
+/// reason to skip the header: with it, the entries a client forges to its left never name a
+/// fresh budget (the trusted hop that handed it over stands for the client).
+#[tokio::test]
+async fn a_non_ascii_forwarded_entry_cannot_buy_a_fresh_budget() {
+    let redis = RedisServer::start();
+    let mut tokens = settings();
+    tokens.refresh_rate_per_minute = 3;
+    tokens.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let v = start(&redis, tokens, vec![signing_key(Algorithm::ES256)]).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let forged = format!("203.0.113.{i}");
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-forwarded-for", forged.as_str()),
+            ("x-forwarded-for", "\u{e9}t\u{e9}"),
+        ];
+        let r = request(
+            v.check,
+            "POST",
+            "/v1/token",
+            &headers,
+            b"grant_type=refresh_token&refresh_token=junk",
+        )
+        .await;
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, [400, 400, 400, 429, 429, 429]);
 }

@@ -1,6 +1,6 @@
 //! Outgoing calls the flow asks for (JWKS fetch, verifier check) and the replies it is fed.
 
-use crate::config::{RemoteJwks, VerifierConfig};
+use crate::config::{BearerToken, RemoteJwks, VerifierConfig};
 
 /// Largest JWKS document read from an HTTP response.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -16,6 +16,8 @@ pub struct Call {
     pub authority: String,
     /// Request headers besides the pseudo-headers.
     pub headers: &'static [(&'static str, &'static str)],
+    /// An `authorization` header value to add (a secret: `Debug` hides it).
+    pub authorization: Option<BearerToken>,
     pub body: Option<Vec<u8>>,
     pub timeout_ms: u64,
     /// Read at most this much of the reply's body; the reply still reports the full size.
@@ -30,6 +32,7 @@ impl Call {
             path: remote.path.clone(),
             authority: remote.authority.clone(),
             headers: &[("accept", "application/json")],
+            authorization: None,
             body: None,
             timeout_ms: remote.timeout_ms,
             max_response_bytes: MAX_JWKS_BYTES,
@@ -43,6 +46,7 @@ impl Call {
             path: verifier.path.clone(),
             authority: verifier.authority.clone(),
             headers: &[("content-type", "application/json")],
+            authorization: None,
             body: Some(body),
             timeout_ms: verifier.timeout_ms,
             max_response_bytes: MAX_VERIFIER_BODY,
@@ -57,6 +61,9 @@ impl Call {
             (":authority", self.authority.as_str()),
         ];
         out.extend_from_slice(self.headers);
+        if let Some(token) = &self.authorization {
+            out.push(("authorization", token.header_value()));
+        }
         out
     }
 }

@@ -54,12 +54,23 @@ pub fn claims(request: &MintRequest) -> Map<String, Value> {
     claims
 }
 
-/// Signs `claims` with `jwk` (which must carry `alg`); the header has `alg`, `typ` and `kid`.
+/// Signs `claims` with `jwk` (which must carry `alg`); the header has `alg`, `typ` (`JWT`) and
+/// `kid`.
 pub fn mint(jwk: &Jwk, claims: &Map<String, Value>) -> Result<String, JoseError> {
+    mint_with_typ(jwk, claims, "JWT")
+}
+
+/// [`mint`] with another `typ`, e.g. `at+jwt` for a token the verifier's own checks accept as
+/// one of its access tokens.
+pub fn mint_with_typ(
+    jwk: &Jwk,
+    claims: &Map<String, Value>,
+    typ: &str,
+) -> Result<String, JoseError> {
     if jwk.alg.is_none() {
         return fail("the private JWK has no `alg`; make it with `warden-verifier keygen`");
     }
-    SigningKey::from_jwk(jwk, jwk.kid.clone())?.sign(claims, "JWT")
+    SigningKey::from_jwk(jwk, jwk.kid.clone())?.sign(claims, typ)
 }
 
 /// `NAME=VALUE`, VALUE as JSON when it parses, else as a string.
@@ -112,7 +123,7 @@ pub fn main(args: &MintArgs) -> Result<(), String> {
         extra,
         omit: args.omit.clone(),
     };
-    let token = mint(&jwk, &claims(&request)).map_err(|e| e.to_string())?;
+    let token = mint_with_typ(&jwk, &claims(&request), &args.typ).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())
 }

@@ -240,12 +240,22 @@ fn set_kid(pair: Pair, kid: &Option<String>) -> Pair {
     }
 }
 
-/// The `kid` in a compact JWS header, without verifying anything.
-pub fn header_kid(token: &str) -> Option<String> {
+/// A string member of a compact JWS header, without verifying anything.
+fn header_member(token: &str, name: &str) -> Option<String> {
     let header = token.split('.').next()?;
     let bytes = b64::decode(header)?;
     let header: Value = serde_json::from_slice(&bytes).ok()?;
-    header.get("kid")?.as_str().map(str::to_owned)
+    header.get(name)?.as_str().map(str::to_owned)
+}
+
+/// The `kid` in a compact JWS header, without verifying anything.
+pub fn header_kid(token: &str) -> Option<String> {
+    header_member(token, "kid")
+}
+
+/// The `typ` in a compact JWS header, without verifying anything (the signature covers it).
+pub fn header_typ(token: &str) -> Option<String> {
+    header_member(token, "typ")
 }
 
 #[cfg(test)]

@@ -53,7 +53,8 @@ return tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 /// KEYS: 1 session record, 2 rotated-hashes set, 3 version, 4 session rate key, 5 sessions zset.
 /// ARGV: 1 presented hash, 2 successor hash, 3 successor sealed under the presented token, 4 now (s),
 /// 5 now (ms), 6 idle TTL (s), 7 retry grace (s), 8 global not-before ('' = none), 9 rate per
-/// minute, 10 access TTL (s), 11 sid.
+/// minute, 10 access TTL (s), 11 sid, 12 most grace answers per predecessor (0 = no bound; past
+/// them the predecessor counts as a rotated token presented again: reuse).
 /// Returns {'rotated', sub, version, expires_at, claims} | {'grace', sub, version, expires_at,
 /// claims, sealed} | {'limited', sub, seconds} | {'reuse', sub} | {'expired', sub} |
 /// {'revoked_all', sub} | {'invalid'}.
@@ -63,14 +64,16 @@ pub fn refresh() -> String {
 
 const REFRESH_BODY: &str = r#"
 local rec = redis.call('HMGET', KEYS[1], 'sub', 'rt', 'prev', 'prev_until', 'prev_box',
-  'expires_at', 'rt_idle', 'created', 'claims')
+  'expires_at', 'rt_idle', 'created', 'claims', 'prev_uses')
 if not rec[1] or not rec[2] then return {'invalid'} end
 local h = ARGV[1]
 local now = tonumber(ARGV[4])
+local max_uses = tonumber(ARGV[12]) or 0
 local kind
 if h == rec[2] then
   kind = 'current'
-elseif h == rec[3] and now < (tonumber(rec[4]) or 0) then
+elseif h == rec[3] and now < (tonumber(rec[4]) or 0)
+    and (max_uses <= 0 or (tonumber(rec[10]) or 0) < max_uses) then
   kind = 'grace'
 elseif h == rec[3] or redis.call('SISMEMBER', KEYS[2], h) == 1 then
   kind = 'reuse'
@@ -95,13 +98,14 @@ if wait > 0 then return {'limited', rec[1], tostring(wait)} end
 local version = redis.call('GET', KEYS[3]) or '0'
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
 if kind == 'grace' then
+  redis.call('HINCRBY', KEYS[1], 'prev_uses', 1)
   return {'grace', rec[1], version, rec[6], rec[9] or '{}', rec[5] or ''}
 end
 redis.call('SADD', KEYS[2], h)
 redis.call('EXPIREAT', KEYS[2], rec[6])
 local idle = now + tonumber(ARGV[6])
 redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'rt_iat', ARGV[4], 'rt_idle', tostring(idle),
-  'prev', h, 'prev_until', tostring(now + tonumber(ARGV[7])), 'prev_box', ARGV[3])
+  'prev', h, 'prev_until', tostring(now + tonumber(ARGV[7])), 'prev_box', ARGV[3], 'prev_uses', '0')
 local keep = math.max(idle, now + tonumber(ARGV[10]))
 if keep > expires_at then keep = expires_at end
 redis.call('EXPIREAT', KEYS[1], keep)

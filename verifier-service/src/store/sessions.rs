@@ -94,6 +94,8 @@ pub struct RefreshCall<'a> {
     pub now_ms: i64,
     pub idle_ttl_seconds: u64,
     pub retry_grace_seconds: u64,
+    /// Answers the retry grace gives one predecessor (0: no bound); past them it is reuse.
+    pub retry_max_uses: u64,
     pub access_ttl_seconds: u64,
     pub not_before: Option<i64>,
     pub rate_per_minute: u32,
@@ -227,6 +229,7 @@ impl Store {
             call.rate_per_minute.to_string(),
             call.access_ttl_seconds.to_string(),
             call.sid.to_owned(),
+            call.retry_max_uses.to_string(),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -5,6 +5,11 @@
 //! - `redis+sentinel://[user:password@]s1:26379,s2:26379/MASTER_NAME[?sentinel_username=U&sentinel_password=P]`
 //!   (`rediss+sentinel://`) — the credentials are the data nodes'; the sentinels' own come from
 //!   the query (many deployments run sentinels without a password).
+//!
+//! Credentials are cut off first, before anything else reads the URL: they end at the last `@`
+//! (in a sentinel URL, the last before its `?sentinel_` query), so a password may hold any
+//! character, `?#/@:%` included (a `%` followed by two hex digits is an escape, as in any URL).
+//! Every message built from a URL quotes only [`redacted_url`], never a piece of it.
 
 use redis::IntoConnectionInfo;
 
@@ -16,9 +21,119 @@ pub enum Topology {
     Sentinel,
 }
 
+const SENTINEL_QUERY: &str = "?sentinel_";
+const SENTINEL_PASSWORD: &str = "sentinel_password=";
+
+/// The URL without its secrets, for logs and refusals. It hides everything from `://` to the
+/// last `@` of the whole URL (more than the credentials when a query value holds an `@`: the
+/// safe mistake), keeping a user name made of plain characters, and everything after the first
+/// `sentinel_password=` (its value may hold `&`). An unknown scheme is not shown either.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL: expected SCHEME://…)".into();
+    };
+    let known = [
+        "redis",
+        "rediss",
+        "redis+cluster",
+        "rediss+cluster",
+        "redis+sentinel",
+        "rediss+sentinel",
+    ];
+    let scheme = if known.iter().any(|k| k.eq_ignore_ascii_case(scheme)) {
+        scheme
+    } else {
+        "(unknown scheme)"
+    };
+    let (rest, sentinel_password) = match rest.find(SENTINEL_PASSWORD) {
+        Some(start) => (
+            rest.get(..start).unwrap_or_default(),
+            Some(format!("{SENTINEL_PASSWORD}***")),
+        ),
+        None => (rest, None),
+    };
+    let mut out = format!("{scheme}://");
+    // The last '@' of the whole URL, not only of what is shown: a password may hold
+    // `sentinel_password=` itself.
+    let all = url.split_once("://").map_or("", |(_, all)| all);
+    let shown_from = match all.rfind('@') {
+        Some(at) => {
+            let userinfo = all.get(..at).unwrap_or_default();
+            match userinfo.split_once(':') {
+                Some((user, _))
+                    if user
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) =>
+                {
+                    out.push_str(user);
+                    out.push_str(":***@");
+                }
+                _ => out.push_str("***@"),
+            }
+            at + 1
+        }
+        None => 0,
+    };
+    out.push_str(rest.get(shown_from..).unwrap_or_default());
+    if let Some(tail) = sentinel_password {
+        out.push_str(&tail);
+    }
+    out
+}
+
+/// A URL's credentials as the redis crate reads them: kept where they are a valid userinfo
+/// (unreserved and sub-delimiter characters, `:` when `colon`, `%XX` escapes), percent-encoded
+/// elsewhere, so `?`, `#`, `/`, `@` or a lone `%` in a password never end the userinfo early.
+fn encode_userinfo(text: &str, colon: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        let plain = b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=".contains(&b)
+            || (colon && b == b':')
+            || escape;
+        if plain {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Splits `rest` (what follows `scheme://`) into its credentials and what follows them.
+fn split_credentials(rest: &str, topology: Topology) -> (Option<&str>, &str) {
+    let head_end = match topology {
+        Topology::Sentinel => rest.find(SENTINEL_QUERY).unwrap_or(rest.len()),
+        _ => rest.len(),
+    };
+    match rest.get(..head_end).and_then(|head| head.rfind('@')) {
+        Some(at) => (rest.get(..at), rest.get(at + 1..).unwrap_or_default()),
+        None => (None, rest),
+    }
+}
+
+/// A one-server URL in the form the redis crate parses as meant: its credentials percent-encoded
+/// where they would otherwise end the userinfo early.
+pub fn normalized_single_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match split_credentials(rest, Topology::Single) {
+        (Some(credentials), after) => {
+            format!("{scheme}://{}@{after}", encode_userinfo(credentials, true))
+        }
+        (None, _) => url.to_owned(),
+    }
+}
+
 /// A parsed `--redis-url` for several nodes: per-node URLs in the plain `redis://` form, so the
 /// redis crate parses (and percent-decodes) every part exactly as it does for one server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows them redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct MultiNodeUrl {
     pub topology: Topology,
     pub tls: bool,
@@ -31,6 +146,21 @@ pub struct MultiNodeUrl {
     pub credentials: Option<String>,
 }
 
+impl std::fmt::Debug for MultiNodeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nodes: Vec<String> = self.nodes.iter().map(|n| redacted_url(n)).collect();
+        f.debug_struct("MultiNodeUrl")
+            .field("topology", &self.topology)
+            .field("tls", &self.tls)
+            .field("nodes", &nodes)
+            .field("master_name", &self.master_name)
+            .field("credentials", &self.credentials.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// A refusal of a `--redis-url`; its text never holds a piece of the URL (the caller shows the
+/// [`redacted_url`] beside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlError(pub String);
 
@@ -56,45 +186,37 @@ pub fn topology_of(url: &str) -> Topology {
     }
 }
 
-/// Parses a `redis[s]+cluster://` or `redis[s]+sentinel://` URL. Messages never repeat the
-/// password.
+/// Parses a `redis[s]+cluster://` or `redis[s]+sentinel://` URL. Messages never quote the URL.
 pub fn parse_multi_node(url: &str) -> Result<MultiNodeUrl, UrlError> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return fail("expected SCHEME://…");
     };
-    let scheme = scheme.to_ascii_lowercase();
-    let (tls, topology) = match scheme.as_str() {
+    let (tls, topology) = match scheme.to_ascii_lowercase().as_str() {
         "redis+cluster" => (false, Topology::Cluster),
         "rediss+cluster" => (true, Topology::Cluster),
         "redis+sentinel" => (false, Topology::Sentinel),
         "rediss+sentinel" => (true, Topology::Sentinel),
-        _ => return fail(format!("unknown scheme {scheme}://")),
+        _ => return fail("unknown scheme (expected redis[s]+cluster:// or redis[s]+sentinel://)"),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
+    let (credentials, after) = split_credentials(rest, topology);
+    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (hosts, tail) = after.split_at(authority_end);
     let (path, query) = match tail.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (tail, None),
-    };
-    let (credentials, hosts) = match authority.rfind('@') {
-        Some(at) => (
-            Some(authority.get(..at).unwrap_or_default()),
-            authority.get(at + 1..).unwrap_or_default(),
-        ),
-        None => (None, authority),
     };
     let default_port = match topology {
         Topology::Sentinel => 26379,
         _ => 6379,
     };
     let mut addresses = Vec::new();
-    for host in hosts.split(',') {
+    for (i, host) in hosts.split(',').enumerate() {
         let host = host.trim();
         if host.is_empty() {
             return fail("empty host in the node list (expected host:port,host:port)");
         }
-        if host.contains(['/', '@', ' ']) {
-            return fail(format!("bad host {host:?}"));
+        if host.contains(['/', '@', ' ', '#', '%']) {
+            return fail(format!("bad host #{} in the node list", i + 1));
         }
         let has_port = match host.rfind(':') {
             Some(colon) => !host.ends_with(']') && host.get(colon + 1..).is_some(),
@@ -115,65 +237,66 @@ pub fn parse_multi_node(url: &str) -> Result<MultiNodeUrl, UrlError> {
             if !(path.is_empty() || path == "/") {
                 return fail("a cluster URL takes no path (Redis Cluster has database 0 only)");
             }
-            if let Some(query) = query.filter(|q| !q.is_empty()) {
-                return fail(format!("unsupported query {query:?} in a cluster URL"));
+            if query.is_some_and(|q| !q.is_empty()) {
+                return fail("a cluster URL takes no query");
             }
         }
         Topology::Sentinel => {
             let name = path.trim_start_matches('/');
-            if name.is_empty() || name.contains('/') {
+            if name.is_empty() || name.contains(['/', '#']) {
                 return fail(
                     "a sentinel URL names the master: redis+sentinel://s1:26379,s2:26379/MASTER_NAME",
                 );
             }
             master_name = Some(name.to_owned());
             let (mut user, mut password) = (None, None);
-            for pair in query
+            for (i, pair) in query
                 .unwrap_or_default()
                 .split('&')
                 .filter(|p| !p.is_empty())
+                .enumerate()
             {
-                match pair.split_once('=') {
-                    Some(("sentinel_username", v)) => user = Some(v.to_owned()),
-                    Some(("sentinel_password", v)) => password = Some(v.to_owned()),
+                // By position only: a value with a raw `&` would make the rest look like a
+                // parameter, and its name may be a piece of a password.
+                let slot = match pair.split_once('=') {
+                    Some(("sentinel_username", v)) => (&mut user, v),
+                    Some(("sentinel_password", v)) => (&mut password, v),
                     _ => {
-                        let name = pair.split('=').next().unwrap_or_default();
                         return fail(format!(
-                            "unsupported query parameter {name:?} in a sentinel URL (known: sentinel_username, sentinel_password)"
-                        ));
+                            "unsupported query parameter #{} in a sentinel URL (known: sentinel_username, sentinel_password; percent-encode `&` in values)",
+                            i + 1
+                        ))
                     }
+                };
+                if slot.0.replace(slot.1).is_some() {
+                    return fail(format!("query parameter #{} given twice", i + 1));
                 }
             }
             if user.is_some() || password.is_some() {
                 sentinel_credentials = Some(format!(
                     "{}:{}",
-                    user.unwrap_or_default(),
-                    password.unwrap_or_default()
+                    encode_userinfo(user.unwrap_or_default(), false),
+                    encode_userinfo(password.unwrap_or_default(), true)
                 ));
             }
         }
         Topology::Single => return fail("not a multi-node URL"),
     }
     let node_credentials = match topology {
-        Topology::Cluster => credentials.map(str::to_owned),
+        Topology::Cluster => credentials.map(|c| encode_userinfo(c, true)),
         _ => sentinel_credentials,
     };
-    let nodes: Vec<String> = addresses
-        .iter()
-        .map(|address| match &node_credentials {
+    let mut nodes = Vec::with_capacity(addresses.len());
+    for (i, address) in addresses.iter().enumerate() {
+        let node = match &node_credentials {
             Some(c) => format!("{plain}://{c}@{address}"),
             None => format!("{plain}://{address}"),
-        })
-        .collect();
-    for node in &nodes {
+        };
         // Parsed here so a bad port or host is reported at start, not on first use.
         if let Err(e) = node.as_str().into_connection_info() {
-            let shown = addresses
-                .get(nodes.iter().position(|n| n == node).unwrap_or(0))
-                .cloned()
-                .unwrap_or_default();
-            return fail(format!("bad node {shown}: {e}"));
+            return fail(format!("bad node #{}: {}", i + 1, redis_error(e)));
         }
+        nodes.push(node);
     }
     Ok(MultiNodeUrl {
         topology,
@@ -181,7 +304,7 @@ pub fn parse_multi_node(url: &str) -> Result<MultiNodeUrl, UrlError> {
         nodes,
         master_name,
         credentials: match topology {
-            Topology::Sentinel => credentials.map(str::to_owned),
+            Topology::Sentinel => credentials.map(|c| encode_userinfo(c, true)),
             _ => None,
         },
     })
@@ -205,8 +328,23 @@ impl RedisTarget {
     }
 }
 
+/// The redis crate's refusal of a URL it was handed: its kind and fixed description only (a
+/// detail may quote a piece of the URL).
 fn redis_error(e: redis::RedisError) -> UrlError {
-    UrlError(e.to_string())
+    UrlError(redis_url_error(&e))
+}
+
+/// The redis crate's refusal of a URL without its detail, which may quote a piece of the URL
+/// (e.g. an unknown `protocol=` value): its fixed description, or its category.
+pub fn redis_url_error(e: &redis::RedisError) -> String {
+    let text = e.to_string();
+    match e.detail() {
+        None => text,
+        Some(detail) => text
+            .strip_suffix(detail)
+            .map(|t| t.trim_end_matches([':', ' ']).to_owned())
+            .unwrap_or_else(|| e.category().to_owned()),
+    }
 }
 
 /// The cluster or sentinel client for a multi-node URL. `root_cert` (PEM) replaces the webpki
@@ -350,6 +488,111 @@ mod tests {
         ] {
             let e = parse_multi_node(bad).unwrap_err();
             assert!(!e.0.contains("hunter2"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn passwords_may_hold_any_character() {
+        let u = parse_multi_node("redis+cluster://:Kq7Zx?Wv9Jt@h:1").unwrap();
+        assert_eq!(u.nodes, ["redis://:Kq7Zx%3FWv9Jt@h:1"]);
+        let info = u.nodes[0].as_str().into_connection_info().unwrap();
+        assert_eq!(info.redis_settings().password(), Some("Kq7Zx?Wv9Jt"));
+        let u = parse_multi_node("redis+cluster://u:a/b#c@d%zz%41@h1:1,h2:2").unwrap();
+        let info = u.nodes[1].as_str().into_connection_info().unwrap();
+        assert_eq!(info.redis_settings().password(), Some("a/b#c@d%zzA"));
+        assert_eq!(info.redis_settings().username(), Some("u"));
+        let s = parse_multi_node("redis+sentinel://:p/q?r@s1/m?sentinel_password=x%26y@z").unwrap();
+        assert_eq!(s.master_name.as_deref(), Some("m"));
+        assert_eq!(s.nodes, ["redis://:x%26y%40z@s1:26379"]);
+        let single = normalized_single_url("redis://:Kq7Zx?Wv9Jt@h:1/2");
+        let info = single.as_str().into_connection_info().unwrap();
+        assert_eq!(info.redis_settings().password(), Some("Kq7Zx?Wv9Jt"));
+        assert_eq!(info.redis_settings().db(), 2);
+    }
+
+    /// Finding 8: for random passwords over all printable ASCII (`?#/@:%` and space included),
+    /// no refusal, `Debug` or redacted form built from a URL holds a piece of the password.
+    /// Oracle: every third character of the password is one of `~$!`, which occur in no message
+    /// and no other part of the URLs, so any 3-character window of it found in an output came
+    /// from the password (also checked on its percent-encoded form).
+    #[test]
+    fn no_output_of_url_parsing_holds_a_piece_of_a_password() {
+        const RARE: &[u8] = b"~$!";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let shapes = [
+            "redis+cluster://:{pw}@h:1",
+            "redis+cluster://user:{pw}@h1:1,h2:2",
+            "rediss+cluster://u:{pw}@h:notaport",
+            "redis+cluster://:{pw}@h:1/3",
+            "redis+cluster://:{pw}@h:1?x=1",
+            "redis+cluster://:{pw}@,h:1",
+            "redis+sentinel://:{pw}@s1:1/m",
+            "redis+sentinel://:{pw}@s1:1",
+            "redis+sentinel://s1:1/m?sentinel_password={pw}",
+            "redis+sentinel://s1:1/m?sentinel_username=u&sentinel_password={pw}&x=1",
+            "redis+sentinel://:{pw}@s1/m?sentinel_password={pw}",
+            "redis+sentinel://:{pw}@s1:x/m",
+            "redis://:{pw}@h:1",
+            "redis://u:{pw}@h:1/x",
+            "redis://:{pw}@h:notaport",
+            "redis://:{pw}@0.0.0.0:1",
+            "redis://:{pw}@h:1/?protocol=resp9",
+            "rediss://:{pw}@h:1",
+        ];
+        for round in 0..2000 {
+            let len = 3 + (next() % 30) as usize;
+            let password: String = (0..len)
+                .map(|i| {
+                    let r = next();
+                    if i % 3 == 0 {
+                        char::from(RARE[(r % 3) as usize])
+                    } else {
+                        char::from(0x20 + (r % 95) as u8)
+                    }
+                })
+                .collect();
+            let encoded = encode_userinfo(&password, true);
+            let windows: Vec<String> = [password.as_str(), encoded.as_str()]
+                .iter()
+                .flat_map(|text| {
+                    let chars: Vec<char> = text.chars().collect();
+                    chars
+                        .windows(3)
+                        .filter(|w| w.iter().any(|c| c.is_ascii() && RARE.contains(&(*c as u8))))
+                        .map(|w| w.iter().collect::<String>())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for shape in shapes {
+                let url = shape.replace("{pw}", &password);
+                let mut outputs = vec![redacted_url(&url)];
+                match parse_multi_node(&url) {
+                    Ok(parsed) => outputs.push(format!("{parsed:?}")),
+                    Err(e) => outputs.extend([e.to_string(), format!("{e:?}")]),
+                }
+                if topology_of(&url) != Topology::Single {
+                    if let Err(e) = open_multi_node(&url, None) {
+                        outputs.extend([e.to_string(), format!("{e:?}")]);
+                    }
+                }
+                if let Err(e) = crate::serve::open_target(&url, None) {
+                    outputs.push(e);
+                }
+                for output in &outputs {
+                    for w in &windows {
+                        assert!(
+                            !output.contains(w.as_str()),
+                            "round {round}: {url:?} gave {output:?}, which holds {w:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 }
