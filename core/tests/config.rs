@@ -155,10 +155,10 @@ fn stream_feed_token_is_sent_as_a_bearer_and_never_shown() {
             .to_string(),
     )
     .unwrap();
+    assert!(!format!("{c:?}").contains("0123456789"), "Debug shows the token");
     let v = c.verifier.unwrap();
     let token = v.stream.feed_token.clone().unwrap();
     assert_eq!(token.header_value(), format!("Bearer {secret}"));
-    assert!(!format!("{c:?}").contains("0123456789"), "Debug shows the token");
     let filter = warden_core::flow::Filter::new(Config::parse(
         &json!({"verifier":{"cluster":"v","mode":"stream","stream":{"feed_token": secret}}})
             .to_string(),
