@@ -155,35 +155,55 @@ fn stream_feed_token_is_sent_as_a_bearer_and_never_shown() {
             .to_string(),
     )
     .unwrap();
-    assert!(!format!("{c:?}").contains("0123456789"), "Debug shows the token");
+    assert!(
+        !format!("{c:?}").contains("0123456789"),
+        "Debug shows the token"
+    );
     let v = c.verifier.unwrap();
     let token = v.stream.feed_token.clone().unwrap();
     assert_eq!(token.header_value(), format!("Bearer {secret}"));
-    let filter = warden_core::flow::Filter::new(Config::parse(
-        &json!({"verifier":{"cluster":"v","mode":"stream","stream":{"feed_token": secret}}})
-            .to_string(),
-    )
-    .unwrap());
+    let filter = warden_core::flow::Filter::new(
+        Config::parse(
+            &json!({"verifier":{"cluster":"v","mode":"stream","stream":{"feed_token": secret}}})
+                .to_string(),
+        )
+        .unwrap(),
+    );
     let poll = filter.revocation_poll().unwrap();
     assert!(poll
         .request_headers()
         .contains(&("authorization", format!("Bearer {secret}").as_str())));
-    assert!(!format!("{poll:?}").contains("0123456789"), "Debug shows the token");
+    assert!(
+        !format!("{poll:?}").contains("0123456789"),
+        "Debug shows the token"
+    );
     // Without a token, no authorization header.
     let plain = warden_core::flow::Filter::new(
         Config::parse(&json!({"verifier":{"cluster":"v","mode":"stream"}}).to_string()).unwrap(),
     );
     let poll = plain.revocation_poll().unwrap();
-    assert!(poll.request_headers().iter().all(|(n, _)| *n != "authorization"));
+    assert!(poll
+        .request_headers()
+        .iter()
+        .all(|(n, _)| *n != "authorization"));
     // Refusals name the field and never repeat the token.
-    for bad in ["", "short", "has a space in it 0123", "tab\tinside-0123456789", "é-not-ascii-0123456789"] {
+    for bad in [
+        "",
+        "short",
+        "has a space in it 0123",
+        "tab\tinside-0123456789",
+        "é-not-ascii-0123456789",
+    ] {
         let e = Config::parse(
             &json!({"verifier":{"cluster":"v","mode":"stream","stream":{"feed_token": bad}}})
                 .to_string(),
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("verifier.stream.feed_token: must"), "{bad:?}: {e}");
+        assert!(
+            e.starts_with("verifier.stream.feed_token: must"),
+            "{bad:?}: {e}"
+        );
         assert!(bad.len() < 3 || !e.contains(bad), "{bad:?}: {e}");
     }
 }

@@ -179,7 +179,12 @@ pub struct ServeArgs {
     /// How many times the retry grace answers one predecessor; a further presentation counts as
     /// reuse of a rotated token (the family ends). 0 = no bound (any number within the grace);
     /// 1 makes the grace single-use.
-    #[arg(long, env = "WARDEN_REFRESH_RETRY_MAX_USES", default_value_t = 0, value_name = "N")]
+    #[arg(
+        long,
+        env = "WARDEN_REFRESH_RETRY_MAX_USES",
+        default_value_t = 0,
+        value_name = "N"
+    )]
     pub refresh_retry_max_uses: u64,
     /// `client_id` claim of the access tokens (RFC 9068 §2.2). Default: the audience when
     /// there is one `--audience`, else `warden`.

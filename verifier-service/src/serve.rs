@@ -256,9 +256,8 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("admin token file {}: {e}", token_file.display()))?;
     let feed_token = match &args.feed_token_file {
         Some(path) => {
-            let content = std::fs::read(path).map_err(|e| {
-                format!("cannot read the feed token file {}: {e}", path.display())
-            })?;
+            let content = std::fs::read(path)
+                .map_err(|e| format!("cannot read the feed token file {}: {e}", path.display()))?;
             Some(
                 AdminToken::from_file_content(&content)
                     .map_err(|e| format!("feed token file {}: {e}", path.display()))?,

@@ -11,11 +11,11 @@
 mod common;
 
 use common::{request, test_store_options, unix_now, RedisServer, Verifier};
-use warden_verifier::{AdminToken, Settings};
 use serde_json::json;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
 use warden_verifier::store::feed::{FeedRead, FEED_LOG};
 use warden_verifier::Store;
+use warden_verifier::{AdminToken, Settings};
 
 fn store(redis: &RedisServer) -> Store {
     Store::new(
@@ -590,8 +590,8 @@ async fn a_revoke_all_from_before_the_feed_is_in_snapshots() {
 /// Finding 7: the feed lists every revoked sub/jti and live sid, so `--feed-token-file` guards it;
 /// and no caller's `max_live` reads more than the verifier's cap or more than once per head.
 #[tokio::test]
-async fn the_feed_token_guards_the_feed_and_max_live_neither_exceeds_the_cap_nor_defeats_the_cache(
-) {
+async fn the_feed_token_guards_the_feed_and_max_live_neither_exceeds_the_cap_nor_defeats_the_cache()
+{
     let redis = RedisServer::start();
     let token = "feed-token-0123456789abcdef";
     let settings = Settings {
@@ -620,8 +620,16 @@ async fn the_feed_token_guards_the_feed_and_max_live_neither_exceeds_the_cap_nor
         Some(token),
     ] {
         for query in ["?max_live=10", "?after=1&wait_ms=0"] {
-            let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
-            let r = request(v.check, "GET", &format!("/v1/revocations{query}"), &headers, b"").await;
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            let r = request(
+                v.check,
+                "GET",
+                &format!("/v1/revocations{query}"),
+                &headers,
+                b"",
+            )
+            .await;
             r.assert_error(401, "unauthorized");
             assert!(
                 r.header("www-authenticate").unwrap().starts_with("Bearer "),

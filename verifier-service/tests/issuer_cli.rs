@@ -234,7 +234,11 @@ async fn environment_variables_configure_the_issuer() {
 }
 
 /// Starts `serve` with a signing key and `extra`, waits until it answers, and returns its log.
-async fn started_log(redis: &RedisServer, dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
+async fn started_log(
+    redis: &RedisServer,
+    dir: &Path,
+    extra: &[&str],
+) -> (String, serde_json::Value) {
     let (check, admin) = (common::free_port(), common::free_port());
     let key = keygen(dir, "ES256", &format!("key-{check}"));
     let log = dir.join(format!("serve-{check}.log"));
@@ -284,7 +288,10 @@ async fn serve_warns_without_a_trusted_proxy_and_sets_client_id() {
     let dir = temp_dir("proxy-warning");
     let (log, claims) = started_log(&redis, &dir, &[]).await;
     assert!(log.contains("no --trusted-proxy"), "{log}");
-    assert_eq!(claims["client_id"], "api.test", "the one audience by default");
+    assert_eq!(
+        claims["client_id"], "api.test",
+        "the one audience by default"
+    );
     let (log, claims) = started_log(
         &redis,
         &dir,

@@ -1042,7 +1042,14 @@ async fn access_tokens_carry_client_id_and_the_verifier_requires_at_jwt() {
                 ("authorization", auth.as_str()),
             ];
             let body = format!("token={token}");
-            let r = request(addr, "POST", "/v1/admin/introspect", &headers, body.as_bytes()).await;
+            let r = request(
+                addr,
+                "POST",
+                "/v1/admin/introspect",
+                &headers,
+                body.as_bytes(),
+            )
+            .await;
             assert_eq!(r.status, 200, "{}", r.text());
             r.json()
         }
