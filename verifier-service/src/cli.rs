@@ -27,6 +27,35 @@ pub enum Command {
     Mint(MintArgs),
 }
 
+/// `--redis-url` as given; `Debug` shows it redacted (the arguments' `Debug` must not carry a
+/// password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(pub String);
+
+impl RedisUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<RedisUrl, Self::Err> {
+        Ok(RedisUrl(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RedisUrl({:?})",
+            crate::store::target::redacted_url(&self.0)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -81,7 +110,7 @@ pub struct ServeArgs {
         default_value = "redis://127.0.0.1:6379",
         hide_env_values = true
     )]
-    pub redis_url: String,
+    pub redis_url: RedisUrl,
     /// PEM file of the CA(s) that sign the Redis server's certificate, for `rediss://` with a
     /// private CA (builds with the `tls` feature); without it the webpki roots are trusted.
     #[arg(long, env = "WARDEN_REDIS_CA_FILE")]

@@ -265,7 +265,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let target = open_target(&args.redis_url, args.redis_ca_file.as_deref())?;
+    let target = open_target(args.redis_url.as_str(), args.redis_ca_file.as_deref())?;
     let settings = Settings {
         feed_token,
         feed_max_live: args.feed_max_live,
@@ -310,7 +310,7 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
             admin = %args.admin_listen,
             tls,
             client_certificates = args.client_ca_file.is_some(),
-            redis = %redacted_url(&args.redis_url),
+            redis = %redacted_url(args.redis_url.as_str()),
             min_replicas_ack = args.min_replicas_ack,
             wait_aof = args.wait_aof,
             "warden-verifier listening"
@@ -406,6 +406,15 @@ mod tests {
                 "{exposed} allowed"
             );
         }
+    }
+
+    #[test]
+    fn the_arguments_debug_hides_the_redis_password() {
+        let args = serve_args(&["--redis-url", "redis+cluster://u:Kq7Zx?Wv9Jt@h:1"]);
+        let shown = format!("{args:?}");
+        assert!(shown.contains("redis+cluster://u:***@h:1"), "{shown}");
+        assert!(!shown.contains("Kq7Zx"), "{shown}");
+        assert!(!shown.contains("Wv9Jt"), "{shown}");
     }
 
     #[test]
