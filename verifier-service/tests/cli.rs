@@ -208,6 +208,12 @@ fn mint_defaults_and_options() {
     let (header, first) = mint(&[]);
     assert_eq!(header["kid"], "demo-1");
     assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "JWT");
+    let (header, _) = mint(&["--typ", "at+jwt"]);
+    assert_eq!(
+        header["typ"], "at+jwt",
+        "an access token of the verifier's kind"
+    );
     let (_, second) = mint(&[]);
     assert_eq!(
         first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap(),
