@@ -13,6 +13,7 @@
 
 use crate::config::{PathMatch, Rule};
 use crate::percent;
+use std::hash::{BuildHasher, RandomState};
 
 /// The decision for one request path.
 #[derive(Debug, PartialEq, Eq)]
@@ -140,7 +141,7 @@ fn readings(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
             return Some(vec![raw.to_vec()]);
         }
     }
-    let mut set: Vec<Vec<u8>> = vec![raw.to_vec()];
+    let mut set = Readings::new(raw.to_vec());
     // Percent-decoding once, and once more for servers that decode twice. Every step below either
     // yields its reading for every input or refuses the path: a reading that is skipped would
     // leave the decision to the others, which an upstream may not share.
@@ -161,9 +162,9 @@ fn readings(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
             if carries_forbidden_bytes(&twice) || has_escape(&twice) {
                 return None;
             }
-            push_unique(&mut set, twice);
+            set.push(twice);
         }
-        push_unique(&mut set, once);
+        set.push(once);
         // A decoded `?` or `#` ends the path for servers that split after decoding.
         expand(
             &mut set,
@@ -198,7 +199,40 @@ fn readings(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
     // Express (non-strict routing, its default) and Spring MVC up to 5.3 serve `/a` for `/a/`;
     // last, so that `/a/.` and `/a//` are read as `/a` too.
     expand(&mut set, has_trailing_slash, strip_trailing_slashes)?;
-    Some(set)
+    Some(set.list)
+}
+
+/// The readings found so far, in the order found. Membership is decided on a keyed hash first, so
+/// that a long path with many readings sharing a long prefix costs time linear in the readings'
+/// total length, not a full comparison of every pair.
+struct Readings {
+    list: Vec<Vec<u8>>,
+    hashes: Vec<u64>,
+    state: RandomState,
+}
+
+impl Readings {
+    fn new(first: Vec<u8>) -> Self {
+        let state = RandomState::new();
+        Self {
+            hashes: vec![state.hash_one(&first)],
+            list: vec![first],
+            state,
+        }
+    }
+
+    fn push(&mut self, reading: Vec<u8>) {
+        let hash = self.state.hash_one(&reading);
+        let known = self
+            .hashes
+            .iter()
+            .zip(&self.list)
+            .any(|(&h, r)| h == hash && *r == reading);
+        if !known {
+            self.hashes.push(hash);
+            self.list.push(reading);
+        }
+    }
 }
 
 /// A control character (NUL truncation in C servers, header splitting) or overlong UTF-8 in a
@@ -221,19 +255,20 @@ fn has_escape(path: &[u8]) -> bool {
 /// Adds `transform(p)` for every reading `p` that `applies` to, keeping the originals too (some
 /// upstreams apply the transformation, others do not).
 fn expand(
-    set: &mut Vec<Vec<u8>>,
+    set: &mut Readings,
     applies: impl Fn(&[u8]) -> bool,
     transform: impl Fn(&[u8]) -> Vec<u8>,
 ) -> Option<()> {
     let new: Vec<Vec<u8>> = set
+        .list
         .iter()
         .filter(|p| applies(p))
         .map(|p| transform(p))
         .collect();
     for p in new {
-        push_unique(set, p);
+        set.push(p);
     }
-    (set.len() <= MAX_READINGS).then_some(())
+    (set.list.len() <= MAX_READINGS).then_some(())
 }
 
 /// Overlong UTF-8 (`%c0%ae`, `%e0%80%ae` for `.`), which lenient decoders have read as the ASCII
@@ -246,12 +281,6 @@ fn has_overlong_utf8(bytes: &[u8]) -> bool {
         [0xf0, next] => *next < 0x90,
         _ => false,
     }) || bytes.last().is_some_and(|&b| b == 0xc0 || b == 0xc1)
-}
-
-fn push_unique(set: &mut Vec<Vec<u8>>, reading: Vec<u8>) {
-    if !set.contains(&reading) {
-        set.push(reading);
-    }
 }
 
 /// A `.` or `..` segment, or an empty segment other than the root's and a trailing slash's.
