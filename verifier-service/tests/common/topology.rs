@@ -81,6 +81,27 @@ impl Node {
         }
     }
 
+    /// SIGSTOP: the node stops answering (its connections stay open), as when it hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(which)
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {which} {}", child.id());
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
