@@ -3,7 +3,7 @@
 //! no repeated announcements, and ends decided inside a refresh script made durable through the
 //! user's outbox: stored atomically with the end, relayed at once or, when the feed cannot take
 //! them, by the background relay; never listed as live by a snapshot meanwhile. On one Redis (the
-//! feed refused by an ACL) and on a Redis Cluster whose `{feed}` master is paused.
+//! feed refused by an ACL) and on a Redis Cluster whose `{feed}` master is paused, then down.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -407,8 +407,8 @@ async fn start_on_cluster(cluster: &Cluster) -> Verifier {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_is_relayed_when_it_returns() {
-    let cluster = Cluster::start();
+async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed_when_it_returns() {
+    let mut cluster = Cluster::start();
     // While one master is paused: no failover, and the other masters keep serving their slots.
     cluster.on_every_node(
         redis::cmd("CONFIG")
@@ -482,6 +482,31 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_is_relayed_when_it
         .query(redis::cmd("EXISTS").arg(outbox_key(&tag)))
         .unwrap();
     assert_eq!(left, 0);
+
+    // Down rather than paused: the feed's master is killed (so nothing sent to it runs later)
+    // and started again empty. The end waits in the outbox and is relayed once it is back.
+    let s = create(&v, &sub).await;
+    let sid = sid_of(&s);
+    cluster.nodes[feed].kill();
+    let before = unix_now();
+    let r = logout(&v, s["refresh_token"].as_str().unwrap(), &client).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(pending_metric(&v).await, 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pending_metric(&v).await, 1, "still pending while the master is down");
+    cluster.nodes[feed].restart();
+    eventually("the relay delivers the end to the restarted feed", || async {
+        let Ok(snapshot) = store.feed_snapshot(unix_now(), 0, 0).await else {
+            return false;
+        };
+        if let Some(ended) = snapshot.sessions.iter().find(|e| e.sid == sid) {
+            assert_short(ended.until, before, unix_now(), "relayed after a restart");
+            return true;
+        }
+        false
+    })
+    .await;
+    eventually("nothing pending", || async { pending_metric(&v).await == 0 }).await;
 
     // Outboxes on every master, left by an instance that crashed, among enough other keys that
     // the scan of each master takes several pages: another verifier relays them all.
