@@ -107,7 +107,8 @@ async fn relay(state: &AppState, tag: &UserTag) -> Result<usize, RelayFailed> {
         waiting: Some(ends.len()),
         error,
     };
-    let now = crate::state::unix_now().map_err(|_| failed(StoreError::UnexpectedReply("clock".into())))?;
+    let now = crate::state::unix_now()
+        .map_err(|_| failed(StoreError::UnexpectedReply("clock".into())))?;
     let window = end_window(state);
     for batch in ends.chunks(ENDS_PER_APPEND) {
         let changes: Vec<Change> = batch

@@ -14,8 +14,8 @@
 mod common;
 
 use common::topology::Cluster;
-use common::{eventually, request, test_store_options, unix_now, RedisServer, Response, Verifier};
 use common::ADMIN_TOKEN;
+use common::{eventually, request, test_store_options, unix_now, RedisServer, Response, Verifier};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -83,11 +83,19 @@ async fn refresh(v: &Verifier, token: &str) -> Response {
 }
 
 async fn logout(v: &Verifier, token: &str, client: &str) -> Response {
-    post_form(v.check, "/v1/token/revoke", &format!("token={token}"), client).await
+    post_form(
+        v.check,
+        "/v1/token/revoke",
+        &format!("token={token}"),
+        client,
+    )
+    .await
 }
 
 async fn create(v: &Verifier, sub: &str) -> Value {
-    let r = v.admin_post("/v1/admin/sessions", json!({ "sub": sub })).await;
+    let r = v
+        .admin_post("/v1/admin/sessions", json!({ "sub": sub }))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()
 }
@@ -187,7 +195,12 @@ async fn every_session_end_is_announced_only_while_its_tokens_may_be_valid() {
     let a = create(&v, "ann").await;
     let r = logout(&v, a["refresh_token"].as_str().unwrap(), "10.0.0.1").await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_short(end_of(store, cursor, &sid_of(&a)).await, before, unix_now(), "logout");
+    assert_short(
+        end_of(store, cursor, &sid_of(&a)).await,
+        before,
+        unix_now(),
+        "logout",
+    );
 
     // Reuse of a rotated refresh token.
     rotate_twice_then_reuse_the_first(&v, "bob").await;
@@ -198,13 +211,32 @@ async fn every_session_end_is_announced_only_while_its_tokens_may_be_valid() {
     let r = v.admin_post("/v1/admin/revoke/all", json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let before = unix_now();
-    assert_eq!(refresh(&v, c["refresh_token"].as_str().unwrap()).await.status, 400);
-    assert_short(end_of(store, cursor, &sid_of(&c)).await, before, unix_now(), "revoke-all");
+    assert_eq!(
+        refresh(&v, c["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        400
+    );
+    assert_short(
+        end_of(store, cursor, &sid_of(&c)).await,
+        before,
+        unix_now(),
+        "revoke-all",
+    );
     let head = store.feed_seq().await.unwrap();
     for _ in 0..5 {
-        assert_eq!(refresh(&v, c["refresh_token"].as_str().unwrap()).await.status, 400);
+        assert_eq!(
+            refresh(&v, c["refresh_token"].as_str().unwrap())
+                .await
+                .status,
+            400
+        );
     }
-    assert_eq!(store.feed_seq().await.unwrap(), head, "no entry per attempt");
+    assert_eq!(
+        store.feed_seq().await.unwrap(),
+        head,
+        "no entry per attempt"
+    );
 
     // Admin delete of a live session; of a missing one: 404 and nothing announced.
     let before = unix_now();
@@ -213,7 +245,12 @@ async fn every_session_end_is_announced_only_while_its_tokens_may_be_valid() {
         .admin_delete(&format!("/v1/admin/sessions/{}", sid_of(&d)))
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_short(end_of(store, cursor, &sid_of(&d)).await, before, unix_now(), "delete");
+    assert_short(
+        end_of(store, cursor, &sid_of(&d)).await,
+        before,
+        unix_now(),
+        "delete",
+    );
     let head = store.feed_seq().await.unwrap();
     for _ in 0..3 {
         let r = v
@@ -221,14 +258,25 @@ async fn every_session_end_is_announced_only_while_its_tokens_may_be_valid() {
             .await;
         assert_eq!(r.status, 404, "{}", r.text());
     }
-    assert_eq!(store.feed_seq().await.unwrap(), head, "a missing session is not announced");
+    assert_eq!(
+        store.feed_seq().await.unwrap(),
+        head,
+        "a missing session is not announced"
+    );
 
     // revoke/user.
     let before = unix_now();
     let e = create(&v, "eve").await;
-    let r = v.admin_post("/v1/admin/revoke/user", json!({"sub": "eve"})).await;
+    let r = v
+        .admin_post("/v1/admin/revoke/user", json!({"sub": "eve"}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_short(end_of(store, cursor, &sid_of(&e)).await, before, unix_now(), "revoke/user");
+    assert_short(
+        end_of(store, cursor, &sid_of(&e)).await,
+        before,
+        unix_now(),
+        "revoke/user",
+    );
 
     // Once every token these sessions handed out is past exp + skew, no end is held any more.
     let later = unix_now() + ACCESS_TTL + SKEW + 2;
@@ -250,7 +298,12 @@ async fn rotate_twice_then_reuse_the_first(v: &Verifier, sub: &str) {
     let before = unix_now();
     let r = refresh(v, &first).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_short(end_of(store, cursor, &sid_of(&s)).await, before, unix_now(), "reuse");
+    assert_short(
+        end_of(store, cursor, &sid_of(&s)).await,
+        before,
+        unix_now(),
+        "reuse",
+    );
 }
 
 /// Lets the verifier's ACL user only read the feed's log (a script needs read and write access to
@@ -343,13 +396,24 @@ async fn an_end_the_feed_refuses_waits_in_the_outbox_and_no_snapshot_lists_it_li
         !ends_after(store, cursor).await.is_empty()
     })
     .await;
-    assert_short(end_of(store, cursor, &sid).await, before, unix_now(), "relayed");
-    eventually("nothing pending", || async { pending_metric(&v).await == 0 }).await;
+    assert_short(
+        end_of(store, cursor, &sid).await,
+        before,
+        unix_now(),
+        "relayed",
+    );
+    eventually("nothing pending", || async {
+        pending_metric(&v).await == 0
+    })
+    .await;
     let exists: i64 = redis::cmd("EXISTS")
         .arg(outbox_key(&tag))
         .query(&mut admin)
         .unwrap();
-    assert_eq!(exists, 0, "the outbox is emptied after the feed took the end");
+    assert_eq!(
+        exists, 0,
+        "the outbox is emptied after the feed took the end"
+    );
 }
 
 #[tokio::test]
@@ -454,9 +518,17 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
         check_reason(&v, &access).await.as_deref(),
         Some("session_missing")
     );
-    assert_eq!(snapshot_live(&v).await, None, "no snapshot without the feed's shard");
+    assert_eq!(
+        snapshot_live(&v).await,
+        None,
+        "no snapshot without the feed's shard"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(pending_metric(&v).await, 1, "still pending while the shard is paused");
+    assert_eq!(
+        pending_metric(&v).await,
+        1,
+        "still pending while the shard is paused"
+    );
 
     cluster.nodes[feed].resume();
     // From the moment snapshots can be read again until the end is in the feed, none lists the
@@ -477,7 +549,10 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
         assert_eq!(ended, sid);
         assert_short(until, before, unix_now(), "relayed");
     }
-    eventually("nothing pending", || async { pending_metric(&v).await == 0 }).await;
+    eventually("nothing pending", || async {
+        pending_metric(&v).await == 0
+    })
+    .await;
     let left: i64 = cluster.nodes[owner]
         .query(redis::cmd("EXISTS").arg(outbox_key(&tag)))
         .unwrap();
@@ -493,20 +568,30 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(pending_metric(&v).await, 1);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(pending_metric(&v).await, 1, "still pending while the master is down");
+    assert_eq!(
+        pending_metric(&v).await,
+        1,
+        "still pending while the master is down"
+    );
     cluster.nodes[feed].restart();
-    eventually("the relay delivers the end to the restarted feed", || async {
-        let Ok(snapshot) = store.feed_snapshot(unix_now(), 0, 0).await else {
-            return false;
-        };
-        if let Some(ended) = snapshot.sessions.iter().find(|e| e.sid == sid) {
-            assert_short(ended.until, before, unix_now(), "relayed after a restart");
-            return true;
-        }
-        false
+    eventually(
+        "the relay delivers the end to the restarted feed",
+        || async {
+            let Ok(snapshot) = store.feed_snapshot(unix_now(), 0, 0).await else {
+                return false;
+            };
+            if let Some(ended) = snapshot.sessions.iter().find(|e| e.sid == sid) {
+                assert_short(ended.until, before, unix_now(), "relayed after a restart");
+                return true;
+            }
+            false
+        },
+    )
+    .await;
+    eventually("nothing pending", || async {
+        pending_metric(&v).await == 0
     })
     .await;
-    eventually("nothing pending", || async { pending_metric(&v).await == 0 }).await;
 
     // Outboxes on every master, left by an instance that crashed, among enough other keys that
     // the scan of each master takes several pages: another verifier relays them all.

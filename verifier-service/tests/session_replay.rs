@@ -184,8 +184,7 @@ impl Model {
 
     fn revoke(&mut self, i: usize, h: &str) -> RevokeRefreshOutcome {
         let s = &self.sessions[i];
-        let known =
-            h == s.rt || s.prev.as_deref() == Some(h) || s.used.iter().any(|u| u == h);
+        let known = h == s.rt || s.prev.as_deref() == Some(h) || s.used.iter().any(|u| u == h);
         if !s.live || !known {
             return RevokeRefreshOutcome::Unknown;
         }
@@ -225,7 +224,10 @@ impl Replay {
     }
 
     fn at(&self) -> String {
-        format!("seed {} step {} (now {})", self.seed, self.step, self.model.now)
+        format!(
+            "seed {} step {} (now {})",
+            self.seed, self.step, self.model.now
+        )
     }
 
     async fn expiretime(&mut self, key: &str) -> i64 {
@@ -341,7 +343,12 @@ impl Replay {
         if matches!(got, RefreshOutcome::Rotated(_)) {
             let key = tag.session_key(&s.sid);
             let want = self.model.sessions[i].record_until;
-            assert_eq!(self.expiretime(&key).await, want, "record expiry: {}", self.at());
+            assert_eq!(
+                self.expiretime(&key).await,
+                want,
+                "record expiry: {}",
+                self.at()
+            );
         }
     }
 
@@ -455,7 +462,7 @@ impl Replay {
     /// Compares each user's outbox with the model and, now and then, relays it to the feed the
     /// way the verifier does (append first, then clear), checking the entries the feed got.
     async fn outboxes(&mut self, relay: bool) {
-        for user in 0..USERS.len() {
+        for (user, name) in USERS.iter().enumerate() {
             let tag = Self::tag(user);
             let stored: BTreeMap<String, (i64, i64)> = self
                 .store
@@ -463,34 +470,59 @@ impl Replay {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|PendingEnd { sid, ended_at, expires_at }| (sid, (ended_at, expires_at)))
+                .map(
+                    |PendingEnd {
+                         sid,
+                         ended_at,
+                         expires_at,
+                     }| (sid, (ended_at, expires_at)),
+                )
                 .collect();
-            assert_eq!(stored, self.model.outbox[user], "outbox of {}: {}", USERS[user], self.at());
+            assert_eq!(
+                stored,
+                self.model.outbox[user],
+                "outbox of {}: {}",
+                name,
+                self.at()
+            );
             if stored.is_empty() {
                 continue;
             }
             let key = outbox_key(&tag);
             let want = self.model.outbox_expiry[user];
-            assert_eq!(Some(self.expiretime(&key).await), want, "outbox expiry: {}", self.at());
+            assert_eq!(
+                Some(self.expiretime(&key).await),
+                want,
+                "outbox expiry: {}",
+                self.at()
+            );
             if !relay {
                 continue;
             }
             let mut changes = Vec::new();
             for (sid, (ended_at, expires_at)) in &stored {
                 let until = self.window.until(*ended_at, *expires_at);
-                assert!(until <= ended_at + ACCESS_TTL + SKEW, "{sid}: {}", self.at());
+                assert!(
+                    until <= ended_at + ACCESS_TTL + SKEW,
+                    "{sid}: {}",
+                    self.at()
+                );
                 changes.push(Change::Session {
                     sid: sid.clone(),
                     until,
                 });
             }
             *self.seen.entry("ends relayed".into()).or_default() += changes.len();
-            self.store.append_feed(&changes, self.model.now).await.unwrap();
+            self.store
+                .append_feed(&changes, self.model.now)
+                .await
+                .unwrap();
             let sids: Vec<String> = stored.keys().cloned().collect();
             self.store.clear_outbox(&tag, &sids).await.unwrap();
             self.model.outbox[user].clear();
             self.model.outbox_expiry[user] = None;
-            let FeedRead::Changes(list) = self.store.read_feed(self.feed_cursor, 1000).await.unwrap()
+            let FeedRead::Changes(list) =
+                self.store.read_feed(self.feed_cursor, 1000).await.unwrap()
             else {
                 panic!("feed cursor gone: {}", self.at())
             };

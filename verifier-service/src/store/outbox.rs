@@ -246,10 +246,11 @@ impl Store {
                     let cmd = redis::cmd("EXISTS").arg(key.as_str()).to_owned();
                     let timeout = self.options.timeout;
                     calls.spawn(async move {
-                        let reply = tokio::time::timeout(timeout, cmd.query_async::<i64>(&mut cluster))
-                            .await
-                            .map_err(|_| StoreError::Timeout)?
-                            .map_err(StoreError::from)?;
+                        let reply =
+                            tokio::time::timeout(timeout, cmd.query_async::<i64>(&mut cluster))
+                                .await
+                                .map_err(|_| StoreError::Timeout)?
+                                .map_err(StoreError::from)?;
                         Ok::<_, StoreError>((i, reply == 1))
                     });
                 }

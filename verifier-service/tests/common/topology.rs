@@ -80,8 +80,8 @@ impl Node {
     /// keeps its identity and slots from `nodes.conf`; without persistence its data is gone).
     pub fn restart(&mut self) {
         self.kill();
-        let mut fresh =
-            Node::spawn(self.config.as_deref(), self.port, &self.dir, &self.extra).expect("restart");
+        let mut fresh = Node::spawn(self.config.as_deref(), self.port, &self.dir, &self.extra)
+            .expect("restart");
         self.child = fresh.child.take();
         // `fresh` shares our directory: it must not remove it when dropped.
         fresh.dir = PathBuf::new();
