@@ -317,6 +317,30 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_gauge_reads_what_was_set_last() {
+        let m = Metrics::default();
+        for text in both_formats(&m) {
+            assert_eq!(
+                line_value(&text, "warden_verifier_feed_outbox_pending").as_deref(),
+                Some("0"),
+                "{text}"
+            );
+        }
+        m.set_outbox_pending(3);
+        m.set_outbox_pending(2);
+        for text in both_formats(&m) {
+            assert!(
+                text.contains("# TYPE warden_verifier_feed_outbox_pending gauge"),
+                "{text}"
+            );
+            assert_eq!(
+                line_value(&text, "warden_verifier_feed_outbox_pending").as_deref(),
+                Some("2")
+            );
+        }
+    }
+
+    #[test]
     fn counts_checks_by_outcome_and_reason() {
         let m = Metrics::default();
         m.record_check(CheckOutcome::Allow, Duration::from_micros(300));
