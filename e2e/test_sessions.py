@@ -262,6 +262,7 @@ def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
     upstream = harness.EchoUpstream(tmp_path).start()
     envoy = harness.Envoy(tmp_path, plugin_config("stream", max_entries=8), upstream_port=upstream.port,
                           verifier_port=verifier.port, hcm_overrides={"route_config": route_config()}).start()
+
     def session(sub: str) -> dict:
         answer = verifier.admin("POST", "/v1/admin/sessions", {"sub": sub})
         assert answer.status == 201, answer
