@@ -22,8 +22,8 @@
 //! them in the user's outbox, atomically with the end, and they are relayed here afterwards
 //! (`store::outbox`, `crate::outbox`); a snapshot lists no session whose record is gone.
 //!
-//! Session starts are appended the other way round too: they are appended AFTER the session record is stored, since
-//! they allow rather than deny. A start whose entry failed is merely unknown to the filters, which
+//! Session starts are appended AFTER the session record is stored too, but by choice: they
+//! allow rather than deny. A start whose entry failed is merely unknown to the filters, which
 //! then ask the verifier about its tokens.
 //!
 //! Sequence numbers start at the time in ms × 1000 when the counter is (re)created, so a feed
