@@ -95,7 +95,7 @@ def test_provider_algorithm_allow_list(stack):
     assert_denied(stack.envoy.request("/es256/x", stack.keys.token("RS256")), "algorithm_not_allowed")
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/public/", "/public/docs?x=1"])
+@pytest.mark.parametrize("path", ["/healthz", "/public/docs/", "/public/docs?x=1"])
 def test_bypass_rules_need_no_token(stack, path):
     response = stack.envoy.request(path)
     assert response.status == 200, response
@@ -104,6 +104,14 @@ def test_bypass_rules_need_no_token(stack, path):
 
 def test_bypass_exact_path_does_not_cover_longer_paths(stack):
     assert stack.envoy.request("/healthz/deep").status == 401
+
+
+def test_bare_directory_of_an_open_prefix_is_refused_when_its_name_is_protected(stack):
+    # `prefix /public/` is open but `/public` falls to the protected catch-all; upstreams that serve
+    # `/public` for `/public/` (Express, Spring MVC <= 5.3) would serve it unchecked.
+    answer = stack.envoy.request("/public/")
+    assert answer.status == 400, answer
+    assert answer.json() == {"error": "invalid_request", "error_description": "path_rejected"}
 
 
 def test_token_from_query_parameter(stack):

@@ -41,6 +41,7 @@ def hardening_config(jwks: dict) -> dict:
         "providers": {"main": main},
         "rules": [
             {"match": {"prefix": "/admin"}, "requires": {"provider_name": "main"}},
+            {"match": {"path": "/secret"}, "requires": {"provider_name": "main"}},
             {"match": {"prefix": "/"}},
         ],
         "verifier": {"cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
@@ -79,6 +80,14 @@ CONFUSED_PATHS = [
     "/x/../admin", "/./admin", "//admin", "/;/admin", "/%61dmin", "/%2561dmin", "/x/%2e%2e/admin",
     "/x/..;/admin", "/..;/admin", "/.%2e/admin", "/x%2f..%2fadmin", "/%2fadmin", "/x/%252e%252e/admin",
     "/x/%c0%ae%c0%ae/admin",
+    # A `%` the first decoding leaves bad: lenient double decoders read `/admin%`.
+    "/%2561dmin%25", "/%2561dmin;%25", "/x%252f..%252fadmin%25", "/x%255c..%255cadmin%25",
+    # Still an escape after the second decoding: no third decoding is modelled.
+    "/x/%25252e%25252e/admin",
+    # Express (non-strict routing) and Spring MVC <= 5.3 serve the exact rule's `/secret`.
+    "/secret/", "/secret/.", "/secret//",
+    # Case-insensitive servers (IIS, ASP.NET Core) read these as /admin.
+    "/ADMIN", "/Admin/x", "/adm%C4%B1n",
 ]
 
 
@@ -100,7 +109,7 @@ def test_paths_no_upstream_should_read_are_refused(lenient, path):
 
 def test_protected_area_in_any_spelling_needs_the_token(lenient):
     envoy, _, keys = lenient
-    for path in ["/admin", "/admin;x=1", "/admin/./x", "/admin//x", "/admin/%2e/x"]:
+    for path in ["/admin", "/admin;x=1", "/admin/./x", "/admin//x", "/admin/%2e/x", "/admin/100%25", "/secret"]:
         answer = envoy.request(path)
         assert answer.status == 401, f"{path}: {answer}"
         sub = f"user-{uuid.uuid4().hex[:8]}"

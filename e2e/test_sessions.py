@@ -46,7 +46,7 @@ def verifier_args(*key_files) -> list[str]:
     return argv
 
 
-def plugin_config(mode: str = "callout") -> dict:
+def plugin_config(mode: str = "callout", max_entries: int = 100000) -> dict:
     provider = {
         "issuer": ISSUER,
         "audiences": [AUDIENCE],
@@ -65,7 +65,7 @@ def plugin_config(mode: str = "callout") -> dict:
         "verifier": {"cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
                      "timeout_ms": 1000, "failure_mode": "deny", "mode": mode,
                      **({"stream": {"path": "/v1/revocations", "max_staleness_ms": MAX_STALENESS_MS,
-                                    "max_entries": 100000}} if mode == "stream" else {})},
+                                    "max_entries": max_entries}} if mode == "stream" else {})},
     }
 
 
@@ -247,3 +247,53 @@ def test_session_tokens_pass_without_a_check_call_in_stream_mode(life):
         before = verifier_checks(life)
         assert all(life.envoy.request("/hello", t).status == 200 for t in tokens)
         assert verifier_checks(life) - before == 2
+
+
+def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
+    """A session's end is announced only while a token it denies may still be valid (access TTL +
+    skew after the end), not for the session's lifetime: after a burst of logouts larger than
+    `max_entries`, the views stop holding the ends once that window passed and decide a live
+    session's tokens locally again (a snapshot fits). Announced for the session's lifetime, the
+    ends kept every view overflowed (a callout per request) for 30 days."""
+    key = keygen(tmp_path, "ES256", "loop")
+    redis = harness.Redis(tmp_path).start()
+    verifier = harness.Verifier(tmp_path, redis.url, extra_args=verifier_args(key) + [
+        "--access-ttl-seconds", "2", "--revocation-skew-seconds", "1"]).start()
+    upstream = harness.EchoUpstream(tmp_path).start()
+    envoy = harness.Envoy(tmp_path, plugin_config("stream", max_entries=8), upstream_port=upstream.port,
+                          verifier_port=verifier.port, hcm_overrides={"route_config": route_config()}).start()
+
+    def session(sub: str) -> dict:
+        answer = verifier.admin("POST", "/v1/admin/sessions", {"sub": sub})
+        assert answer.status == 201, answer
+        return answer.json()
+
+    def checks() -> int:
+        answer = harness.http_request(verifier.port, "GET", "/metrics")
+        assert answer.status == 200, answer
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
+                   if line.startswith("warden_verifier_checks_total"))
+
+    try:
+        for i in range(12):
+            created = session(f"looper-{i}")
+            out = harness.http_request(envoy.port, "POST", "/v1/token/revoke", FORM,
+                                       f"token={created['refresh_token']}")
+            assert out.status == 200, out
+
+        def quiet() -> bool:
+            # A fresh session each time (the access TTL is 2 s); its start reaches the view.
+            fresh = session("keeper")["access_token"]
+            if envoy.request("/hello", fresh).status != 200:
+                return False
+            time.sleep(0.3)
+            before = checks()
+            ok = all(envoy.request("/hello", fresh).status == 200 for _ in range(5))
+            return ok and checks() == before
+
+        # The ends lapse 3 s after the burst; an overflowed view asks for a snapshot every 5 s.
+        harness.wait_until(quiet, "a live session decided locally after the burst of logouts", timeout=30)
+    finally:
+        for part in (envoy, upstream, verifier, redis):
+            part.stop()
+

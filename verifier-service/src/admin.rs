@@ -134,11 +134,11 @@ pub async fn revoke_user(
         check_id("sub", &request.sub)?;
         let tag = UserTag::of_sub(&request.sub);
         let now = unix_now()?;
-        let skew = state.0.settings.revocation_skew_seconds;
+        let window = crate::outbox::end_window(&state);
         let announced = state
             .0
             .store
-            .feed_user_revocation(&tag, &request.sub, now, skew)
+            .feed_user_revocation(&tag, &request.sub, now, window)
             .await
             .map_err(|e| state.store_failed("revoke_user_feed", e))?;
         let revoked = state
@@ -152,7 +152,7 @@ pub async fn revoke_user(
         state
             .0
             .store
-            .feed_missed_session_ends(&announced.sids, &revoked.sessions, now, skew)
+            .feed_missed_session_ends(&announced.sids, &revoked.sessions, now, window)
             .await
             .map_err(|e| state.store_failed("revoke_user_feed", e))?;
         let (version, announced) = (revoked.version, announced.version);
@@ -401,14 +401,11 @@ pub async fn delete_session(
             return Err(ApiError::NotFound("session"));
         };
         let now = unix_now()?;
-        let settings = &state.0.settings;
-        let skew = settings.revocation_skew_seconds;
-        let longest = i64::try_from(settings.max_session_ttl_seconds.saturating_add(skew))
-            .unwrap_or(i64::MAX);
+        let window = crate::outbox::end_window(&state);
         state
             .0
             .store
-            .feed_session_end(&owner, &sid, now, skew, now.saturating_add(longest))
+            .feed_session_end(&owner, &sid, now, window)
             .await
             .map_err(|e| state.store_failed("delete_session_feed", e))?;
         let deleted = state

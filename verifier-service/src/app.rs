@@ -95,6 +95,10 @@ where
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    tokio::spawn(crate::outbox::run_relay(
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let check = axum::serve(
         listeners.check,
         check_router(state.clone()).into_make_service_with_connect_info::<PeerAddr>(),

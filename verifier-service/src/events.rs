@@ -102,7 +102,8 @@ pub enum SessionEnd {
 }
 
 impl SessionEnd {
-    /// Ends decided inside a refresh script; a delete writes its feed entry before the change.
+    /// Ends decided inside a refresh script (their end waits in the user's outbox); a delete
+    /// writes its feed entry before the change.
     /// A revoke-all end is announced too (its tokens are also void by the global not-before), so
     /// no filter keeps the session as live.
     fn needs_feed_entry(self) -> bool {
@@ -137,7 +138,8 @@ pub async fn session_ended(
     now: i64,
 ) {
     if end.needs_feed_entry() {
-        announce_session_end(state, sid, now).await;
+        // The script that ended the session left the end in the user's outbox: relay it.
+        crate::outbox::relay_after_end(state, sid).await;
     }
     let (event, detail) = end.event();
     let facts = EventFacts {
@@ -147,36 +149,6 @@ pub async fn session_ended(
         detail: Some(detail),
     };
     record(state, event, facts, now).await;
-}
-
-/// Puts a session ended inside a refresh script into the revocation feed, for filters in stream
-/// mode. The script decided the end atomically (reuse, expiry, revoke by refresh token), so the
-/// entry can only follow the change; it is retried, and a failure that remains is logged as an
-/// error: until the session's tokens expire, stream-mode filters would still accept them.
-async fn announce_session_end(state: &AppState, sid: &str, now: i64) {
-    let Some(owner) = crate::sid::owner_tag(sid) else {
-        return;
-    };
-    let settings = &state.0.settings;
-    let skew = settings.revocation_skew_seconds;
-    let longest =
-        i64::try_from(settings.max_session_ttl_seconds.saturating_add(skew)).unwrap_or(i64::MAX);
-    let fallback_until = now.saturating_add(longest);
-    for attempt in 1..=3 {
-        match state
-            .0
-            .store
-            .feed_session_end(&owner, sid, now, skew, fallback_until)
-            .await
-        {
-            Ok(_) => return,
-            Err(error) if attempt == 3 => {
-                tracing::error!(sid = %sid, error = %error,
-                    "the revocation feed missed a session end: stream-mode filters accept its tokens until they expire");
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await,
-        }
-    }
 }
 
 /// Announces in the revocation feed that session `sid` exists until `until` (its record's expiry),

@@ -30,6 +30,7 @@ pub mod jose;
 pub mod metrics;
 pub mod not_before;
 pub mod ops;
+pub mod outbox;
 pub mod playground;
 pub mod ratelimit;
 pub mod revocations;

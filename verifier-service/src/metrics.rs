@@ -6,6 +6,7 @@
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::time::Duration;
@@ -130,6 +131,7 @@ pub struct Metrics {
     admin_failed: [Counter; AdminAction::ALL.len()],
     admin_unauthorized: Counter,
     security_events: Family<Labels, Counter>,
+    outbox_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -202,6 +204,13 @@ impl Metrics {
             let _ = security_events.get_or_create_owned(&vec![("event", event.name())]);
         }
 
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "warden_verifier_feed_outbox_pending",
+            "Session ends stored but not yet in the revocation feed, as this instance last saw them",
+            outbox_pending.clone(),
+        );
+
         Metrics {
             registry,
             checks_allowed,
@@ -214,7 +223,13 @@ impl Metrics {
             admin_failed,
             admin_unauthorized,
             security_events,
+            outbox_pending,
         }
+    }
+
+    pub fn set_outbox_pending(&self, pending: usize) {
+        self.outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     pub fn record_security_event(&self, event: crate::events::SecurityEvent) {
@@ -299,6 +314,30 @@ mod tests {
             m.render(Format::PrometheusText),
             m.render(Format::OpenMetrics),
         ]
+    }
+
+    #[test]
+    fn the_outbox_gauge_reads_what_was_set_last() {
+        let m = Metrics::default();
+        for text in both_formats(&m) {
+            assert_eq!(
+                line_value(&text, "warden_verifier_feed_outbox_pending").as_deref(),
+                Some("0"),
+                "{text}"
+            );
+        }
+        m.set_outbox_pending(3);
+        m.set_outbox_pending(2);
+        for text in both_formats(&m) {
+            assert!(
+                text.contains("# TYPE warden_verifier_feed_outbox_pending gauge"),
+                "{text}"
+            );
+            assert_eq!(
+                line_value(&text, "warden_verifier_feed_outbox_pending").as_deref(),
+                Some("2")
+            );
+        }
     }
 
     #[test]

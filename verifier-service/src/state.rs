@@ -59,6 +59,8 @@ pub struct Services {
     pub issuer: Option<Issuer>,
     /// The last revocation-feed snapshot, shared by concurrent snapshot requests.
     pub snapshots: crate::revocations::SnapshotCache,
+    /// Session ends waiting in outboxes for the revocation feed.
+    pub outbox: crate::outbox::OutboxRelay,
 }
 
 /// The handlers' state: a cheap, clonable handle to the one [`Services`].
@@ -85,6 +87,7 @@ impl AppState {
             not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
             issuer,
             snapshots: Default::default(),
+            outbox: Default::default(),
         }))
     }
 

@@ -14,8 +14,15 @@ use common::{request, test_store_options, unix_now, RedisServer, Verifier};
 use serde_json::json;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
 use warden_verifier::store::feed::{FeedRead, FEED_LOG};
+use warden_verifier::store::outbox::EndWindow;
 use warden_verifier::Store;
 use warden_verifier::{AdminToken, Settings};
+
+/// Ends of sessions whose tokens no issuer of ours bounds: announced until expiry + 300 s.
+const NO_ISSUER: EndWindow = EndWindow {
+    access_ttl_seconds: None,
+    skew_seconds: 300,
+};
 
 fn store(redis: &RedisServer) -> Store {
     Store::new(
@@ -452,7 +459,7 @@ async fn a_session_created_during_a_user_revocation_is_announced_as_ended() {
     // The revocation's feed entries are written, then a session is created, then the revocation
     // runs: the script reports both sessions it deleted.
     let feed = store
-        .feed_user_revocation(&tag, "frank", now, 300)
+        .feed_user_revocation(&tag, "frank", now, NO_ISSUER)
         .await
         .unwrap();
     assert_eq!(feed.sids, vec![early.clone()]);
@@ -471,7 +478,7 @@ async fn a_session_created_during_a_user_revocation_is_announced_as_ended() {
     );
     let head = store.feed_seq().await.unwrap();
     let seq = store
-        .feed_missed_session_ends(&feed.sids, &revoked.sessions, now, 300)
+        .feed_missed_session_ends(&feed.sids, &revoked.sessions, now, NO_ISSUER)
         .await
         .unwrap();
     assert_eq!(seq, Some(head + 1));
@@ -488,7 +495,7 @@ async fn a_session_created_during_a_user_revocation_is_announced_as_ended() {
     );
     assert_eq!(
         store
-            .feed_missed_session_ends(&feed.sids, &[(early, now + 600)], now, 300)
+            .feed_missed_session_ends(&feed.sids, &[(early, now + 600)], now, NO_ISSUER)
             .await
             .unwrap(),
         None

@@ -130,7 +130,7 @@ pub(super) fn trace(filter: &Filter, headers: &[(String, String)], now: i64) -> 
             let mut t = rule_trace("rejected", None, None, config, readings);
             t.note = Some(if t.readings.is_empty() {
                 "the path holds bytes no reading should carry (control characters, a fragment, \
-                 malformed or overlong percent-encoding)"
+                 malformed or overlong percent-encoding, an escape still there after two decodings)"
                     .to_string()
             } else {
                 "upstreams could read this path under different rules: refused with 400".to_string()

@@ -523,6 +523,13 @@ pub fn request_auth() -> Seeds {
         "/ADMIN",
         "/admin%00",
         "/exact/",
+        "/%2561dmin%25",
+        "/%2561dmin;%25",
+        "/x%252f..%252fadmin%25",
+        "/x%255c..%255cadmin%25",
+        "/x/%25252e%25252e/admin",
+        "/exact/.",
+        "/exact//",
     ]
     .iter()
     .enumerate()

@@ -4,8 +4,28 @@
 //! (case, `_` for `-` in CGI-style servers). A decision must hold under every such reading.
 
 use warden_core::auth::Outcome;
-use warden_core::config::{Config, Rule, TokenSource};
+use warden_core::config::{Config, PathMatch, Rule, TokenSource};
 use warden_core::forward::Forwarding;
+
+/// How upstreams read `path`: [`path_view`] after one and after two lenient percent-decoding
+/// passes (a `%` that starts no escape is kept, as Python's `unquote` does), each also with its
+/// trailing slashes dropped (Express, Spring MVC ≤ 5.3 serve `/a` for `/a/`), and each in ASCII
+/// lower case (case-insensitive servers; the configurations' rules are lower case).
+pub fn path_views(path: &str) -> Vec<String> {
+    let raw = path.split(['?', '#']).next().unwrap_or("");
+    let once = String::from_utf8_lossy(&percent_decode(raw)).into_owned();
+    let mut views = Vec::new();
+    for view in [path_view(raw), path_view(&once)] {
+        let bare = view.trim_end_matches('/');
+        if view.starts_with('/') && !bare.is_empty() && bare != view {
+            views.push(bare.to_string());
+        }
+        views.push(view);
+    }
+    let lower: Vec<String> = views.iter().map(|v| v.to_ascii_lowercase()).collect();
+    views.extend(lower);
+    views
+}
 
 /// The path after one percent-decoding pass, `\` read as `/`, NUL as the end, `;` parameters
 /// dropped, and empty and dot segments resolved; query and fragment removed. A target that does
@@ -65,8 +85,18 @@ fn header_view(name: &str) -> String {
 
 /// A request that passes must pass under the upstream's reading of its path too.
 pub fn check_path(config: &Config, path: &str, outcome: &Outcome) {
-    let view = path_view(path);
-    let Some(seen) = crate::checks::rule_for(&config.rules, &view) else {
+    for view in path_views(path) {
+        check_view(config, path, &view, outcome);
+    }
+}
+
+/// `view` is matched as the upstream has it, first match wins, byte for byte: not through the
+/// filter's own readings, which would refuse a view holding a bad `%` and so skip the check.
+fn check_view(config: &Config, path: &str, view: &str, outcome: &Outcome) {
+    let Some(seen) = config.rules.iter().find(|rule| match &rule.matcher {
+        PathMatch::Prefix(prefix) => view.starts_with(prefix.as_str()),
+        PathMatch::Exact(exact) => view == exact,
+    }) else {
         return;
     };
     if seen.requires_any.is_empty() {

@@ -18,14 +18,19 @@
 //! always has its entry; an entry whose change then failed only denies what the caller meant to
 //! deny.
 //!
-//! Session starts are the exception: they are appended AFTER the session record is stored, since
-//! they allow rather than deny. A start whose entry failed is merely unknown to the filters, which
+//! Session ends decided inside a refresh script cannot be announced first: the script leaves
+//! them in the user's outbox, atomically with the end, and they are relayed here afterwards
+//! (`store::outbox`, `crate::outbox`); a snapshot lists no session whose record is gone.
+//!
+//! Session starts are appended AFTER the session record is stored too, but by choice: they
+//! allow rather than deny. A start whose entry failed is merely unknown to the filters, which
 //! then ask the verifier about its tokens.
 //!
 //! Sequence numbers start at the time in ms × 1000 when the counter is (re)created, so a feed
 //! rebuilt after Redis lost its data never reuses a number a filter already holds as its cursor.
 
 use super::keys::UserTag;
+use super::outbox::EndWindow;
 use super::{ScriptRef, Store, StoreError};
 use redis::Script;
 use std::sync::OnceLock;
@@ -346,12 +351,14 @@ impl Store {
             let until = parse_score(&score)?.ok_or_else(|| bad("live session"))?;
             snapshot.live.push(LiveSession { sid, until });
         }
+        // An end still in its outbox has not left the live set yet; its record is gone already.
+        self.retain_existing_sessions(&mut snapshot.live).await?;
         Ok(snapshot)
     }
 
     /// Feed entries for revoking a user, written before the revocation itself: the version it
-    /// will at least reach, and the end of each session it will delete (until the session's own
-    /// end + skew). Returns the version and sids announced; when the revocation then reaches a
+    /// will at least reach, and the end of each session it will delete (for as long as `window`
+    /// says). Returns the version and sids announced; when the revocation then reaches a
     /// higher version (a concurrent revocation), announce that too with [`Store::append_feed`],
     /// and the sessions it ended that were created in between with
     /// [`Store::feed_missed_session_ends`].
@@ -360,7 +367,7 @@ impl Store {
         tag: &UserTag,
         sub: &str,
         now: i64,
-        skew_seconds: u64,
+        window: EndWindow,
     ) -> Result<UserRevocationFeed, StoreError> {
         let version_key = tag.version_key();
         let sessions_key = tag.sessions_key();
@@ -377,7 +384,6 @@ impl Store {
             })
             .await?;
         let next = version.unwrap_or(0).saturating_add(1);
-        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
         let mut changes = vec![Change::User {
             sub: sub.to_owned(),
             version: next,
@@ -388,7 +394,7 @@ impl Store {
             sids.push(sid.clone());
             changes.push(Change::Session {
                 sid,
-                until: until.max(now).saturating_add(skew),
+                until: window.until(now, until),
             });
         }
         self.append_feed(&changes, now).await?;
@@ -406,15 +412,14 @@ impl Store {
         announced: &[String],
         ended: &[(String, i64)],
         now: i64,
-        skew_seconds: u64,
+        window: EndWindow,
     ) -> Result<Option<u64>, StoreError> {
-        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
         let missed: Vec<Change> = ended
             .iter()
             .filter(|(sid, _)| !announced.contains(sid))
             .map(|(sid, expires_at)| Change::Session {
                 sid: sid.clone(),
-                until: (*expires_at).max(now).saturating_add(skew),
+                until: window.until(now, *expires_at),
             })
             .collect();
         if missed.is_empty() {
@@ -423,16 +428,15 @@ impl Store {
         self.append_feed(&missed, now).await.map(Some)
     }
 
-    /// The feed entry for ending session `sid`, written before the session is deleted: it
-    /// matters until the session's own end + skew, or `fallback_until` when no record is found.
+    /// The feed entry for ending session `sid`, written before the session is deleted (for as
+    /// long as `window` says). `None` when there is no record: nothing to end, nothing appended.
     pub async fn feed_session_end(
         &self,
         owner: &UserTag,
         sid: &str,
         now: i64,
-        skew_seconds: u64,
-        fallback_until: i64,
-    ) -> Result<u64, StoreError> {
+        window: EndWindow,
+    ) -> Result<Option<u64>, StoreError> {
         let key = owner.session_key(sid);
         let (expires_at,): (Option<i64>,) = self
             .run(self.options.timeout, |_| {
@@ -441,16 +445,18 @@ impl Store {
                 pipe
             })
             .await?;
-        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
-        let until = expires_at.map_or(fallback_until, |at| at.max(now).saturating_add(skew));
+        let Some(expires_at) = expires_at else {
+            return Ok(None);
+        };
         self.append_feed(
             &[Change::Session {
                 sid: sid.to_owned(),
-                until,
+                until: window.until(now, expires_at),
             }],
             now,
         )
         .await
+        .map(Some)
     }
 }
 

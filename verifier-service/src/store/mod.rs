@@ -5,6 +5,7 @@
 mod connection;
 pub mod feed;
 pub mod keys;
+pub mod outbox;
 mod scripts;
 mod sentinel;
 mod session_scripts;

@@ -10,7 +10,9 @@
 
 /// Lua shared by the scripts: `gcra(key, now_ms, per_minute)` returns 0 when the request fits the
 /// budget (and charges it) or the seconds to wait; `end_family(...)` deletes a session with its
-/// family.
+/// family and, in the same step, puts the end into the user's feed outbox (`store::outbox`:
+/// `"<now> <expires_at>"` under the sid; the outbox lives a day past the latest session end, longer
+/// than any revocation skew).
 const COMMON: &str = r#"
 local function gcra(key, now_ms, per_minute)
   if per_minute <= 0 then return 0 end
@@ -25,7 +27,15 @@ local function gcra(key, now_ms, per_minute)
   redis.call('SET', key, string.format('%.0f', math.floor(new_tat)), 'PX', math.max(1, math.ceil(new_tat - now_ms)))
   return 0
 end
-local function end_family(session, used, rate, zset, sid)
+local function end_family(session, used, rate, zset, sid, outbox, now)
+  local expires_at = redis.call('HGET', session, 'expires_at') or '0'
+  redis.call('HSET', outbox, sid, now .. ' ' .. expires_at)
+  local keep = string.format('%.0f', math.max(tonumber(expires_at) or 0, tonumber(now)) + 86400)
+  if redis.call('TTL', outbox) == -1 then
+    redis.call('EXPIREAT', outbox, keep)
+  else
+    redis.call('EXPIREAT', outbox, keep, 'GT')
+  end
   redis.call('DEL', session, used, rate)
   redis.call('ZREM', zset, sid)
 end
@@ -50,7 +60,8 @@ return tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 "#;
 
 /// One refresh: classify the presented token, then rotate, replay the grace answer, or end the family.
-/// KEYS: 1 session record, 2 rotated-hashes set, 3 version, 4 session rate key, 5 sessions zset.
+/// KEYS: 1 session record, 2 rotated-hashes set, 3 version, 4 session rate key, 5 sessions zset,
+/// 6 feed outbox.
 /// ARGV: 1 presented hash, 2 successor hash, 3 successor sealed under the presented token, 4 now (s),
 /// 5 now (ms), 6 idle TTL (s), 7 retry grace (s), 8 global not-before ('' = none), 9 rate per
 /// minute, 10 access TTL (s), 11 sid, 12 most grace answers per predecessor (0 = no bound; past
@@ -81,16 +92,16 @@ else
   return {'invalid'}
 end
 if kind == 'reuse' then
-  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11])
+  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11], KEYS[6], ARGV[4])
   return {'reuse', rec[1]}
 end
 if ARGV[8] ~= '' and (tonumber(rec[8]) or 0) <= tonumber(ARGV[8]) then
-  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11])
+  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11], KEYS[6], ARGV[4])
   return {'revoked_all', rec[1]}
 end
 local expires_at = tonumber(rec[6]) or 0
 if now >= expires_at or (kind == 'current' and now >= (tonumber(rec[7]) or 0)) then
-  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11])
+  end_family(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[11], KEYS[6], ARGV[4])
   return {'expired', rec[1]}
 end
 local wait = gcra(KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[9]))
@@ -114,7 +125,8 @@ return {'rotated', rec[1], version, rec[6], rec[9] or '{}'}
 
 /// RFC 7009 for a refresh token: a token of the family (current, in grace, or rotated) ends its
 /// session; anything else changes nothing.
-/// KEYS: 1 session record, 2 rotated-hashes set, 3 session rate key, 4 sessions zset.
+/// KEYS: 1 session record, 2 rotated-hashes set, 3 session rate key, 4 sessions zset, 5 feed
+/// outbox.
 /// ARGV: 1 presented hash, 2 now (ms), 3 rate per minute, 4 sid.
 /// Returns {'ended', sub} | {'limited', sub, seconds} | {'unknown'}.
 pub fn revoke_refresh() -> String {
@@ -130,7 +142,8 @@ if h ~= rec[2] and h ~= rec[3] and redis.call('SISMEMBER', KEYS[2], h) == 0 then
 end
 local wait = gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
 if wait > 0 then return {'limited', rec[1], tostring(wait)} end
-end_family(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4])
+end_family(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], KEYS[5],
+  string.format('%.0f', math.floor(tonumber(ARGV[2]) / 1000)))
 return {'ended', rec[1]}
 "#;
 

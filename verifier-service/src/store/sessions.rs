@@ -1,5 +1,7 @@
 //! Sessions with refresh families, the rate-limit budgets and the audit stream: the store calls of
-//! the token life cycle. Each family change is one script on the user's slot.
+//! the token life cycle. Each family change is one script on the user's slot; a script that ends
+//! the session also leaves the end in the user's feed outbox (see `store::outbox`), for the
+//! caller to relay to the feed.
 //!
 //! Extra keys (beside `keys.rs`):
 //!
@@ -7,10 +9,12 @@
 //! |-------------------------------|--------|----------------------------------------------|-----------------|
 //! | `warden:{T}:rtused:<sid>`     | set    | SHA-256 of every rotated refresh token       | session expiry  |
 //! | `warden:{T}:rl:<sid>`         | string | the session's refresh/revoke budget (GCRA)   | when refilled   |
+//! | `warden:{T}:feedout`          | hash   | session ends not yet in the feed (`outbox`)  | a day past them |
 //! | `warden:rl:addr:{<address>}`  | string | a client address's refresh/revoke budget     | when refilled   |
 //! | `warden:events`               | stream | audit events, capped (`MAXLEN ~`)            | none            |
 
 use super::keys::UserTag;
+use super::outbox::outbox_key;
 use super::session_scripts as lua;
 use super::{ScriptRef, Store, StoreError};
 use redis::Script;
@@ -216,6 +220,7 @@ impl Store {
             call.tag.version_key(),
             session_rate_key(call.tag, call.sid),
             call.tag.sessions_key(),
+            outbox_key(call.tag),
         ];
         let args = [
             call.presented_hash.to_owned(),
@@ -270,6 +275,7 @@ impl Store {
             rotated_key(tag, sid),
             session_rate_key(tag, sid),
             tag.sessions_key(),
+            outbox_key(tag),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let (now_ms, rate) = (now_ms.to_string(), rate_per_minute.to_string());

@@ -14,6 +14,9 @@ pub struct Node {
     pub port: u16,
     pub dir: PathBuf,
     child: Option<Child>,
+    /// How it was started, for [`Node::restart`].
+    config: Option<PathBuf>,
+    extra: Vec<String>,
 }
 
 impl Node {
@@ -50,6 +53,8 @@ impl Node {
                     port,
                     dir: dir.to_owned(),
                     child: Some(child),
+                    config: config.map(Path::to_owned),
+                    extra: extra.to_vec(),
                 });
             }
             if Instant::now() > deadline {
@@ -66,7 +71,20 @@ impl Node {
             port: 0,
             dir: PathBuf::new(),
             child: None,
+            config: None,
+            extra: Vec::new(),
         }
+    }
+
+    /// Starts a killed node again on its port and directory, with its arguments (a cluster node
+    /// keeps its identity and slots from `nodes.conf`; without persistence its data is gone).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut fresh = Node::spawn(self.config.as_deref(), self.port, &self.dir, &self.extra)
+            .expect("restart");
+        self.child = fresh.child.take();
+        // `fresh` shares our directory: it must not remove it when dropped.
+        fresh.dir = PathBuf::new();
     }
 
     pub fn url(&self) -> String {
@@ -78,6 +96,27 @@ impl Node {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOP: the node stops answering (its connections stay open), as when it hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(which)
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {which} {}", child.id());
         }
     }
 
