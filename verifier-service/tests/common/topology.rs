@@ -81,6 +81,18 @@ impl Node {
         }
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the process: a frozen node neither reads nor
+    /// answers, but its sockets stay open.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("node running");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
