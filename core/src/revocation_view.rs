@@ -76,7 +76,10 @@ impl std::fmt::Display for ViewError {
                 write!(f, "feed out of sequence: cursor {cursor:?}, got {got}")
             }
             ViewError::ForeignCursor { seq } => {
-                write!(f, "feed entry {seq} is not the view's: the feed was rolled back")
+                write!(
+                    f,
+                    "feed entry {seq} is not the view's: the feed was rolled back"
+                )
             }
             ViewError::Overflow(n) => write!(f, "revocation view over max_entries ({n})"),
         }
@@ -377,7 +380,11 @@ impl RevocationView {
         let count = c.changes.len();
         let id = match c.changes.last() {
             Some(last) => last.id.clone(),
-            None => self.cursor.as_ref().and_then(|cursor| cursor.id.clone()).or(c.after_id),
+            None => self
+                .cursor
+                .as_ref()
+                .and_then(|cursor| cursor.id.clone())
+                .or(c.after_id),
         };
         for entry in c.changes {
             self.apply_change(entry.change, now_secs);
@@ -388,10 +395,7 @@ impl RevocationView {
             return Err(ViewError::Overflow(n));
         }
         self.fit_live(now_secs);
-        self.cursor = Some(Cursor {
-            seq: c.seq,
-            id,
-        });
+        self.cursor = Some(Cursor { seq: c.seq, id });
         Ok(Applied::Changes { count })
     }
 

@@ -34,7 +34,9 @@ fn jti(sub: &str, jti: &str, until: Option<i64>) -> Change {
 
 async fn changes_after(store: &Store, after: u64) -> Vec<(u64, Change)> {
     match store.read_feed(after, None, 1000).await.unwrap() {
-        FeedRead::Changes { entries, .. } => entries.into_iter().map(|e| (e.seq, e.change)).collect(),
+        FeedRead::Changes { entries, .. } => {
+            entries.into_iter().map(|e| (e.seq, e.change)).collect()
+        }
         FeedRead::Gone => panic!("cursor {after} gone"),
     }
 }
@@ -71,7 +73,10 @@ async fn numbers_are_strictly_increasing_without_holes() {
     assert!(changes_after(&store, last).await.is_empty());
     // Numbers the feed never gave, or past its head, call for a snapshot.
     assert_eq!(store.read_feed(0, None, 10).await.unwrap(), FeedRead::Gone);
-    assert_eq!(store.read_feed(last + 1, None, 10).await.unwrap(), FeedRead::Gone);
+    assert_eq!(
+        store.read_feed(last + 1, None, 10).await.unwrap(),
+        FeedRead::Gone
+    );
     assert_eq!(
         store.read_feed(first - 1, None, 10).await.unwrap(),
         FeedRead::Gone
@@ -633,7 +638,8 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     assert_eq!(s.seq, passed);
     let cursor_id = s.id.clone().expect("the snapshot names its head entry");
     // The cursor is good: an empty answer that names the same entry.
-    let PollAnswer::Changes(c) = poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+    let PollAnswer::Changes(c) =
+        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("not changes")
     };
@@ -645,7 +651,8 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     redis_do(&mut conn, &["DEBUG", "RELOAD", "NOSAVE"]).await;
     assert_eq!(store.feed_seq().await.unwrap(), saved, "rolled back");
     // Right after the loss the cursor is ahead of the head: a snapshot.
-    let PollAnswer::Snapshot(_) = poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+    let PollAnswer::Snapshot(_) =
+        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("a cursor ahead of the head needs a snapshot")
     };
@@ -679,7 +686,14 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     };
     assert_eq!(entries.len(), 1);
     // Without `ids=1` no ids are sent, the body older filters read.
-    let bare = request(v.check, "GET", &format!("/v1/revocations?after={saved}"), &[], b"").await;
+    let bare = request(
+        v.check,
+        "GET",
+        &format!("/v1/revocations?after={saved}"),
+        &[],
+        b"",
+    )
+    .await;
     assert!(!bare.text().contains("\"id\""), "{}", bare.text());
     let PollAnswer::Changes(c) = poll(&v, &format!("?after={saved}&ids=1")).await else {
         panic!("not changes")
@@ -765,7 +779,8 @@ async fn a_sentinel_failover_to_a_lagging_replica_sends_pollers_to_a_snapshot() 
         .unwrap();
     assert_eq!(revoke_jti(&v, "rb", "lost-1").await, 200);
     assert_eq!(revoke_jti(&v, "rb", "lost-2").await, 200);
-    let PollAnswer::Changes(c) = poll(&v, &format!("?after={seq}&after_id={id}&ids=1")).await else {
+    let PollAnswer::Changes(c) = poll(&v, &format!("?after={seq}&after_id={id}&ids=1")).await
+    else {
         panic!("not changes")
     };
     assert_eq!(c.changes.len(), 2);
@@ -783,7 +798,10 @@ async fn a_sentinel_failover_to_a_lagging_replica_sends_pollers_to_a_snapshot() 
     // The verifier follows the failover; the first writes may meet the dead master.
     let deadline = std::time::Instant::now() + common::PATIENCE;
     while revoke_jti(&v, "rb", "new-1").await != 200 {
-        assert!(std::time::Instant::now() < deadline, "no write after the failover");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write after the failover"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(revoke_jti(&v, "rb", "new-2").await, 200);

@@ -86,7 +86,8 @@ fn untrusted_until_synchronised_and_after_staleness() {
     );
     assert_eq!(view.decide(&request("a", "j"), now(T0, 1000)), None);
     // An empty answer confirms it again.
-    view.apply_now(changes(5, vec![]), now(T0 + 1, 500)).unwrap();
+    view.apply_now(changes(5, vec![]), now(T0 + 1, 500))
+        .unwrap();
     assert_eq!(
         view.decide(&request("a", "j"), now(T0 + 1, 600)),
         Some(Verdict::Allow)
@@ -222,7 +223,8 @@ fn entries_lapse_at_their_until_and_revocations_only_lengthen() {
         .unwrap();
     view.apply_now(changes(4, vec![jti(Some(T0 + 6))]), now(T0 + 5, 3))
         .unwrap();
-    view.apply_now(changes(5, vec![]), now(T0 + 100, 0)).unwrap();
+    view.apply_now(changes(5, vec![]), now(T0 + 100, 0))
+        .unwrap();
     assert_eq!(
         view.decide(&r, now(T0 + 100, 1)),
         Some(Verdict::Deny(Reason::Revoked))
@@ -330,7 +332,10 @@ fn past_max_entries_the_view_is_dropped_and_untrusted() {
             until: None,
         }],
     );
-    assert_eq!(view.apply_now(more, now(T0, 4)), Err(ViewError::Overflow(4)));
+    assert_eq!(
+        view.apply_now(more, now(T0, 4)),
+        Err(ViewError::Overflow(4))
+    );
     assert_eq!(view.decide(&r, now(T0, 5)), None);
     assert_eq!(view.len(), 0);
     assert_eq!(view.cursor(), None);
@@ -700,8 +705,11 @@ fn a_view_without_an_id_takes_the_feeds_and_bad_ids_are_refused() {
     view.apply_now(with_ids(10, Some("q"), vec![]), now(T0, 1))
         .unwrap();
     assert_eq!(view.cursor_id(), Some("q"));
-    view.apply_now(with_ids(10, Some("q"), vec![entry(11, "r", revoke("j"))]), now(T0, 2))
-        .unwrap();
+    view.apply_now(
+        with_ids(10, Some("q"), vec![entry(11, "r", revoke("j"))]),
+        now(T0, 2),
+    )
+    .unwrap();
     assert_eq!(view.cursor_id(), Some("r"));
 
     let mut view = synced(10);

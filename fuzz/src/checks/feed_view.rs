@@ -413,26 +413,93 @@ pub fn seeds() -> Seeds {
         ]
     };
     let runs: Vec<(&str, Vec<Op>)> = vec![
-        ("sync-and-revoke", vec![Poll, Append(&[2]), Poll, Wait(200), Poll]),
+        (
+            "sync-and-revoke",
+            vec![Poll, Append(&[2]), Poll, Wait(200), Poll],
+        ),
         ("rollback-reused-seq", rollback(0)),
         ("rollback-number-only-verifier", rollback(1)),
-        ("rollback-late-answer", rollback(6).into_iter().chain([Deliver(0), Wait(100), Poll]).collect()),
-        ("gap", vec![Poll, Append(&[0, 2, 4]), Send, Deliver(2), Wait(100), Poll, Wait(200)]),
-        ("foreign-after-id", vec![Poll, Append(&[2]), Send, Deliver(4), Poll, Wait(250)]),
-        ("off-by-one-after", vec![Poll, Append(&[2]), Send, Deliver(3), Poll]),
+        (
+            "rollback-late-answer",
+            rollback(6)
+                .into_iter()
+                .chain([Deliver(0), Wait(100), Poll])
+                .collect(),
+        ),
+        (
+            "gap",
+            vec![
+                Poll,
+                Append(&[0, 2, 4]),
+                Send,
+                Deliver(2),
+                Wait(100),
+                Poll,
+                Wait(200),
+            ],
+        ),
+        (
+            "foreign-after-id",
+            vec![Poll, Append(&[2]), Send, Deliver(4), Poll, Wait(250)],
+        ),
+        (
+            "off-by-one-after",
+            vec![Poll, Append(&[2]), Send, Deliver(3), Poll],
+        ),
         // Read at once, delivered 800 ms later: it confirms the view as of its send only.
         (
             "slow-answer",
-            vec![Poll, Send, Deliver(6), Append(&[0]), Wait(100), Deliver(0), Wait(30), Poll],
+            vec![
+                Poll,
+                Send,
+                Deliver(6),
+                Append(&[0]),
+                Wait(100),
+                Deliver(0),
+                Wait(30),
+                Poll,
+            ],
         ),
         (
             "trim-and-wipe",
-            vec![Poll, Append(&[2]), Poll, Trim(0), Poll, Wipe, Append(&[0, 4]), Poll, Wait(200), Poll],
+            vec![
+                Poll,
+                Append(&[2]),
+                Poll,
+                Trim(0),
+                Poll,
+                Wipe,
+                Append(&[0, 4]),
+                Poll,
+                Wait(200),
+                Poll,
+            ],
         ),
-        ("restart-view", vec![Poll, Append(&[2]), Restart, Send, Append(&[4]), Deliver(0), Poll]),
+        (
+            "restart-view",
+            vec![
+                Poll,
+                Append(&[2]),
+                Restart,
+                Send,
+                Append(&[4]),
+                Deliver(0),
+                Poll,
+            ],
+        ),
         (
             "lapse",
-            vec![Poll, Append(&[1, 3]), Save, Poll, Wait(255), Wait(255), Poll, Wait(255), Poll],
+            vec![
+                Poll,
+                Append(&[1, 3]),
+                Save,
+                Poll,
+                Wait(255),
+                Wait(255),
+                Poll,
+                Wait(255),
+                Poll,
+            ],
         ),
     ];
     runs.into_iter()

@@ -162,9 +162,9 @@ pub struct FeedHead {
 /// A fresh entry id: 64 random bits, base64url (11 characters).
 fn new_entry_id() -> Result<String, StoreError> {
     let mut bytes = [0u8; 8];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| StoreError::UnexpectedReply(format!("no randomness for a feed entry id: {e}")))?;
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        StoreError::UnexpectedReply(format!("no randomness for a feed entry id: {e}"))
+    })?;
     Ok(warden_core::b64::encode(&bytes))
 }
 
@@ -312,6 +312,7 @@ impl Store {
             Some((id, fields)) if id == start => Some(entry_id(fields)),
             _ => None,
         };
+        let in_log = cursor.is_some();
         let after_id_held = match cursor {
             Some(held) => held,
             // Not in the log: nothing after it when it is the head itself; anything else is a gap.
@@ -321,7 +322,7 @@ impl Store {
         if !same_entry(after_id_held.as_deref(), after_id) {
             return Ok(FeedRead::Gone);
         }
-        if cursor.is_none() {
+        if !in_log {
             return Ok(FeedRead::Changes {
                 after_id: after_id_held,
                 entries: Vec::new(),
