@@ -4,10 +4,11 @@
 //! gaps or foreign cursors, failed polls, view restarts and time passing. Each input byte picks
 //! an operation; the bytes after it its arguments.
 //!
-//! Oracle (checked after every operation): while the view is trusted, every jti the model's feed
-//! holds as revoked, live, and continuously since at least `max_staleness_ms` ago, is denied. A
-//! rollback takes away what was written after the save (so those are no longer "held"); what is
-//! acknowledged after it must reach the view like anything else. The model verifier answers as
+//! Oracles (checked after every operation), while the view is trusted: every jti the model's
+//! feed holds as revoked (and live) continuously since before the send of the poll whose answer
+//! last confirmed the view is denied; and so is every one held since at least `max_staleness_ms`
+//! ago. A rollback takes away what was written after the save (so those are no longer "held");
+//! what is acknowledged after it must reach the view like anything else. The model verifier answers as
 //! the real one does (changes only when the feed holds the cursor's entry with the cursor's id,
 //! else a snapshot); some answers are corrupted (a gap, another `after`, another `after_id`, or
 //! the cursor checked by its number alone) and must be refused.
@@ -50,8 +51,8 @@ struct Feed {
     head: u64,
     head_id: Option<String>,
     log: Vec<Entry>,
-    /// Revoked jti → since when (model ms) it has been held without a break.
-    revoked: BTreeMap<u8, u64>,
+    /// Revoked jti → since when (model ms, operation number) it has been held without a break.
+    revoked: BTreeMap<u8, (u64, u64)>,
 }
 
 struct Model {
@@ -62,6 +63,11 @@ struct Model {
     now: u64,
     view: RevocationView,
     in_flight: Option<InFlight>,
+    /// The operation being run (a logical clock: an append in the same ms as a send may still
+    /// come after it).
+    step: u64,
+    /// The operation number of the send of the poll whose answer last confirmed the view.
+    confirmed_step: Option<u64>,
 }
 
 /// The poll in flight.
@@ -71,9 +77,14 @@ enum InFlight {
         after: Option<u64>,
         after_id: Option<String>,
         sent: u64,
+        sent_step: u64,
     },
     /// Read (the answer is on its way back).
-    Read { body: Vec<u8>, sent: u64 },
+    Read {
+        body: Vec<u8>,
+        sent: u64,
+        sent_step: u64,
+    },
 }
 
 fn parse_poll(path: &str) -> (Option<u64>, Option<String>) {
@@ -104,6 +115,8 @@ impl Model {
             now: T0_MS,
             view: RevocationView::new(STALENESS_MS, MAX_ENTRIES),
             in_flight: None,
+            step: 0,
+            confirmed_step: None,
         }
     }
 
@@ -121,7 +134,7 @@ impl Model {
         self.feed.head = entry.seq;
         self.feed.head_id = Some(entry.id.clone());
         self.feed.log.push(entry);
-        self.feed.revoked.entry(j).or_insert(self.now);
+        self.feed.revoked.entry(j).or_insert((self.now, self.step));
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -203,23 +216,29 @@ impl Model {
             after,
             after_id,
             sent: self.now,
+            sent_step: self.step,
         });
     }
 
     /// Variant 6 reads the answer now and leaves it in flight (it arrives on a later delivery,
     /// after whatever happens in between); 5 loses it; 1 to 4 corrupt it.
     fn deliver(&mut self, variant: u8) {
-        let (after, after_id, sent) = match self.in_flight.take() {
+        let (after, after_id, sent, sent_step) = match self.in_flight.take() {
             None => return,
-            Some(InFlight::Read { body, sent }) => {
-                let _ = self.view.apply_body(&body, sent, self.now);
+            Some(InFlight::Read {
+                body,
+                sent,
+                sent_step,
+            }) => {
+                self.apply(&body, sent, sent_step);
                 return;
             }
             Some(InFlight::Sent {
                 after,
                 after_id,
                 sent,
-            }) => (after, after_id, sent),
+                sent_step,
+            }) => (after, after_id, sent, sent_step),
         };
         let by_number = variant == 1;
         let mut answer = self.answer(after, after_id.as_deref(), by_number);
@@ -246,10 +265,20 @@ impl Model {
             return;
         };
         if variant == 6 {
-            self.in_flight = Some(InFlight::Read { body, sent });
+            self.in_flight = Some(InFlight::Read {
+                body,
+                sent,
+                sent_step,
+            });
             return;
         }
-        let _ = self.view.apply_body(&body, sent, self.now);
+        self.apply(&body, sent, sent_step);
+    }
+
+    fn apply(&mut self, body: &[u8], sent: u64, sent_step: u64) {
+        if self.view.apply_body(body, sent, self.now).is_ok() {
+            self.confirmed_step = Some(sent_step);
+        }
     }
 
     fn check(&self) {
@@ -257,9 +286,11 @@ impl Model {
             return;
         }
         let now_secs = (self.now / 1000) as i64;
-        for (j, since) in &self.feed.revoked {
+        for (j, (since, since_step)) in &self.feed.revoked {
             let live = until(*j).is_none_or(|u| u > now_secs);
-            if !live || since.saturating_add(STALENESS_MS) > self.now {
+            let confirmed = self.confirmed_step.is_some_and(|c| *since_step < c);
+            let old = since.saturating_add(STALENESS_MS) <= self.now;
+            if !live || !(confirmed || old) {
                 continue;
             }
             let request = CheckRequest {
@@ -289,10 +320,11 @@ impl Model {
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let mut model = Model::new();
-    for _ in 0..512 {
+    for step in 0..512 {
         let &[op] = input.take(1) else {
             break;
         };
+        model.step = step;
         match op % 10 {
             0 => {
                 for _ in 0..=(input.byte() % 3) {
@@ -335,6 +367,7 @@ pub fn run(data: &[u8]) {
             8 => {
                 model.view = RevocationView::new(STALENESS_MS, MAX_ENTRIES);
                 model.in_flight = None;
+                model.confirmed_step = None;
             }
             _ => {
                 // Poll and answer at once (the common case), after a short wait.
