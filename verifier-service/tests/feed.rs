@@ -790,7 +790,17 @@ async fn a_sentinel_failover_to_a_lagging_replica_sends_pollers_to_a_snapshot() 
     master.kill();
     group.data[1].signal("CONT");
     let group = tokio::task::spawn_blocking(move || {
-        wait_until("the sentinels promote the replica", || group.master() == 1);
+        let promoted = group.data[1].port;
+        wait_until("the sentinels promote the replica", || {
+            group.sentinels.iter().all(|s| {
+                s.query::<(String, u16)>(
+                    redis::cmd("SENTINEL")
+                        .arg("GET-MASTER-ADDR-BY-NAME")
+                        .arg(common::topology::MASTER_NAME),
+                )
+                .is_ok_and(|(_, port)| port == promoted)
+            })
+        });
         group
     })
     .await
