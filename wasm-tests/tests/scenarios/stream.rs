@@ -134,19 +134,23 @@ fn a_stale_view_falls_back_to_the_callout() {
     forwarded(&host, request);
 }
 
-/// Staleness counts from when the poll was sent: an answer that took 900 ms confirms the view as
-/// of its send, so 1000 ms after the send the view is stale and requests call out.
+/// Staleness counts from when the poll was sent: an empty answer that took 400 ms confirms the
+/// view as of its send, so 1000 ms after the send the view is stale and requests call out.
 #[test]
 fn a_late_answer_confirms_the_view_only_as_of_its_send() {
     let mut host = stream_host("deny");
     host.advance(Duration::from_millis(100)).unwrap();
-    let call = poll(&host);
-    host.advance(Duration::from_millis(900)).unwrap();
-    host.respond_http_call(call.token, 200, &[], SNAPSHOT)
+    host.respond_http_call(poll(&host).token, 200, &[], SNAPSHOT)
         .unwrap();
+    let sent = poll(&host);
+    host.advance(Duration::from_millis(400)).unwrap();
+    let empty = br#"{"kind":"changes","after":5,"seq":5,"changes":[]}"#;
+    host.respond_http_call(sent.token, 200, &[], empty).unwrap();
     let request = get(&mut host, "/api", Some(&token()), &[]);
     forwarded(&host, request);
-    host.advance(Duration::from_millis(100)).unwrap();
+    // The next poll gets no answer; 1000 ms after the send of the one that confirmed the view
+    // (600 ms after its answer arrived) the view is stale.
+    host.advance(Duration::from_millis(600)).unwrap();
     let request = get(&mut host, "/api", Some(&token()), &[]);
     assert!(
         host.outcome(request).is_paused(),
