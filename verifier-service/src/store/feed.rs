@@ -293,7 +293,8 @@ impl Store {
         limit: usize,
     ) -> Result<FeedRead, StoreError> {
         let start = format!("{after}-0");
-        let (head, entries): (Vec<Option<String>>, Vec<(String, Vec<String>)>) = self
+        type LogEntries = Vec<(String, Vec<String>)>;
+        let (head, entries): (Vec<Option<String>>, LogEntries) = self
             .run(self.options.timeout, |_| {
                 let mut pipe = redis::pipe();
                 pipe.cmd("MGET").arg(FEED_SEQ).arg(FEED_SEQ_ID);
