@@ -45,6 +45,7 @@ fn main() {
         let base = LIVE.load(Ordering::Relaxed);
         let snapshot = Snapshot {
             seq: 1,
+            id: None,
             skew_seconds: 300,
             not_before: None,
             jtis: (0..n)
@@ -61,7 +62,7 @@ fn main() {
         let mut view = RevocationView::new(1000, n);
         let answer = PollAnswer::Snapshot(snapshot);
         let start = std::time::Instant::now();
-        if let Err(e) = view.apply(answer, now) {
+        if let Err(e) = view.apply(answer, now, now) {
             eprintln!("{e}");
             return;
         }

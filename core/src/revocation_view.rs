@@ -9,6 +9,14 @@
 //! within `max_entries`, and in sequence. Otherwise [`RevocationView::decide`] answers `None`
 //! and the flow calls out per request as in callout mode (so `failure_mode` applies).
 //!
+//! Confirmation counts from when the poll was SENT, not when its answer arrived: the verifier
+//! read the feed somewhere in between, so a slow answer must not stretch the staleness bound.
+//!
+//! The cursor is the pair (seq, entry id). Changes are applied only when they chain to it (their
+//! `after` is the cursor's seq and, once the view knows the cursor's id, their `after_id` is that
+//! id); anything else drops the cursor and asks for a snapshot. After Redis lost its last writes,
+//! new entries reuse sequence numbers the view already passed, but not ids.
+//!
 //! Sessions: the feed carries ended sessions and started ones (`session_start`, announced once
 //! the record is stored, with the record's expiry). A token whose `sid` is not one this verifier
 //! makes for its `sub` is refused (`session_missing`) as the verifier does; an own-slot sid is
@@ -52,6 +60,9 @@ pub enum ViewError {
     Malformed(String),
     /// The changes do not follow the view's cursor, or their sequence has a gap.
     OutOfSequence { cursor: Option<u64>, got: u64 },
+    /// The feed's entry at the cursor's seq is not the one the view holds (the feed was rolled
+    /// back and the number reused): the view needs a snapshot.
+    ForeignCursor { seq: u64 },
     /// The state has more entries than `max_entries`: the view is dropped.
     Overflow(usize),
 }
@@ -63,6 +74,12 @@ impl std::fmt::Display for ViewError {
             ViewError::Malformed(why) => write!(f, "malformed feed answer: {why}"),
             ViewError::OutOfSequence { cursor, got } => {
                 write!(f, "feed out of sequence: cursor {cursor:?}, got {got}")
+            }
+            ViewError::ForeignCursor { seq } => {
+                write!(
+                    f,
+                    "feed entry {seq} is not the view's: the feed was rolled back"
+                )
             }
             ViewError::Overflow(n) => write!(f, "revocation view over max_entries ({n})"),
         }
@@ -76,12 +93,20 @@ pub enum Applied {
     Changes { count: usize },
 }
 
+/// Where the view is complete up to: the seq of the last entry applied and that entry's id
+/// (`None` when the feed gave none: entries from before ids, or a verifier that sends none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    seq: u64,
+    id: Option<String>,
+}
+
 pub struct RevocationView {
     max_staleness_ms: u64,
     max_entries: usize,
-    /// The sequence number the view is complete up to; `None`: needs a snapshot.
-    cursor: Option<u64>,
-    /// When the feed last confirmed the view (proxy clock, ms).
+    /// `None`: needs a snapshot.
+    cursor: Option<Cursor>,
+    /// When the poll whose answer last confirmed the view was sent (proxy clock, ms).
     confirmed_at_ms: Option<u64>,
     /// Set when the state outgrew `max_entries`: untrusted until a snapshot fits.
     overflowed: bool,
@@ -187,7 +212,12 @@ impl RevocationView {
     }
 
     pub fn cursor(&self) -> Option<u64> {
-        self.cursor
+        self.cursor.as_ref().map(|c| c.seq)
+    }
+
+    /// The id of the cursor's entry, when known.
+    pub fn cursor_id(&self) -> Option<&str> {
+        self.cursor.as_ref().and_then(|c| c.id.as_deref())
     }
 
     pub fn overflowed(&self) -> bool {
@@ -203,23 +233,31 @@ impl RevocationView {
                 .is_some_and(|at| now_ms.saturating_sub(at) < self.max_staleness_ms && at <= now_ms)
     }
 
-    /// How long a poll may wait at the verifier: half the staleness bound, so an empty answer
-    /// confirms the view before it goes stale.
+    /// How long a poll may wait at the verifier: a quarter of the staleness bound. An answer
+    /// confirms the view as of when its poll was sent, and the next poll is sent when it arrives,
+    /// so on a quiet feed the view stays trusted while one wait plus one round trip is under half
+    /// the bound.
     pub fn wait_ms(&self) -> u64 {
-        (self.max_staleness_ms / 2).min(MAX_WAIT_MS)
+        (self.max_staleness_ms / 4).min(MAX_WAIT_MS)
     }
 
-    /// The path and query of the next poll under `base`: the changes after the cursor, or a
-    /// snapshot when there is none. Both ask for live sessions: the verifier answers a poll whose
-    /// cursor it no longer holds with a snapshot too.
+    /// The path and query of the next poll under `base`: the changes after the cursor (with its
+    /// id when known), or a snapshot when there is none. Both ask for entry ids and live
+    /// sessions: the verifier answers a poll whose cursor it no longer holds with a snapshot too.
     pub fn poll_path(&self, base: &str) -> String {
         let max_live = self.max_entries;
-        match self.cursor {
-            Some(seq) => format!(
-                "{base}?after={seq}&wait_ms={}&max_live={max_live}",
-                self.wait_ms()
-            ),
-            None => format!("{base}?wait_ms=0&max_live={max_live}"),
+        match &self.cursor {
+            Some(Cursor { seq, id }) => {
+                let after_id = id
+                    .as_deref()
+                    .map(|id| format!("&after_id={id}"))
+                    .unwrap_or_default();
+                format!(
+                    "{base}?after={seq}{after_id}&ids=1&wait_ms={}&max_live={max_live}",
+                    self.wait_ms()
+                )
+            }
+            None => format!("{base}?ids=1&wait_ms=0&max_live={max_live}"),
         }
     }
 
@@ -230,22 +268,37 @@ impl RevocationView {
             .saturating_mul(BYTES_PER_ENTRY.saturating_add(BYTES_PER_LIVE))
     }
 
-    /// Applies the body of a `200` poll answer. On error the view keeps its state and cursor
-    /// (unless it overflowed or lost its sequence) and is simply not confirmed, so it goes stale.
-    pub fn apply_body(&mut self, body: &[u8], now_ms: u64) -> Result<Applied, ViewError> {
+    /// Applies the body of a `200` answer to the poll sent at `sent_ms`, arrived at `now_ms`
+    /// (unix ms). On error the view keeps its state and cursor (unless it overflowed or lost its
+    /// sequence) and is simply not confirmed, so it goes stale.
+    pub fn apply_body(
+        &mut self,
+        body: &[u8],
+        sent_ms: u64,
+        now_ms: u64,
+    ) -> Result<Applied, ViewError> {
         let answer: PollAnswer =
             serde_json::from_slice(body).map_err(|e| ViewError::Malformed(e.to_string()))?;
-        self.apply(answer, now_ms)
+        self.apply(answer, sent_ms, now_ms)
     }
 
-    /// Applies one decoded answer at `now_ms` (unix ms).
-    pub fn apply(&mut self, answer: PollAnswer, now_ms: u64) -> Result<Applied, ViewError> {
+    /// Applies one decoded answer to the poll sent at `sent_ms`, arrived at `now_ms` (unix ms).
+    /// The view counts as confirmed from `sent_ms`: the verifier read the feed after that.
+    pub fn apply(
+        &mut self,
+        answer: PollAnswer,
+        sent_ms: u64,
+        now_ms: u64,
+    ) -> Result<Applied, ViewError> {
+        if !answer.ids_valid() {
+            return Err(ViewError::Malformed("bad feed entry id".into()));
+        }
         let now_secs = secs(now_ms);
         let applied = match answer {
             PollAnswer::Snapshot(snapshot) => self.apply_snapshot(snapshot, now_secs)?,
             PollAnswer::Changes(changes) => self.apply_changes(changes, now_secs)?,
         };
-        self.confirmed_at_ms = Some(now_ms);
+        self.confirmed_at_ms = Some(sent_ms.min(now_ms));
         if now_secs.saturating_sub(self.last_prune_secs) >= PRUNE_INTERVAL_SECS {
             self.prune(now_secs);
         }
@@ -276,19 +329,35 @@ impl RevocationView {
         for x in s.live.into_iter().filter(|x| x.until > t) {
             self.start_session(x.sid, x.until, t);
         }
-        self.cursor = Some(s.seq);
+        self.cursor = Some(Cursor {
+            seq: s.seq,
+            id: s.id,
+        });
         self.overflowed = false;
         Ok(Applied::Snapshot { entries })
     }
 
+    /// Whether changes after (`after`, `after_id`) continue from the view's cursor: same seq, and
+    /// the same entry there once the view knows its id (an answer without one cannot show that).
+    fn chains(&self, after: u64, after_id: Option<&str>) -> Result<(), ViewError> {
+        match &self.cursor {
+            Some(cursor) if cursor.seq == after => match &cursor.id {
+                Some(ours) if after_id != Some(ours.as_str()) => {
+                    Err(ViewError::ForeignCursor { seq: after })
+                }
+                _ => Ok(()),
+            },
+            other => Err(ViewError::OutOfSequence {
+                cursor: other.as_ref().map(|c| c.seq),
+                got: after,
+            }),
+        }
+    }
+
     fn apply_changes(&mut self, c: Changes, now_secs: i64) -> Result<Applied, ViewError> {
-        if self.cursor != Some(c.after) {
-            let cursor = self.cursor;
+        if let Err(e) = self.chains(c.after, c.after_id.as_deref()) {
             self.cursor = None;
-            return Err(ViewError::OutOfSequence {
-                cursor,
-                got: c.after,
-            });
+            return Err(e);
         }
         let mut expected = c.after;
         for entry in &c.changes {
@@ -309,6 +378,14 @@ impl RevocationView {
             });
         }
         let count = c.changes.len();
+        let id = match c.changes.last() {
+            Some(last) => last.id.clone(),
+            None => self
+                .cursor
+                .as_ref()
+                .and_then(|cursor| cursor.id.clone())
+                .or(c.after_id),
+        };
         for entry in c.changes {
             self.apply_change(entry.change, now_secs);
         }
@@ -318,7 +395,7 @@ impl RevocationView {
             return Err(ViewError::Overflow(n));
         }
         self.fit_live(now_secs);
-        self.cursor = Some(c.seq);
+        self.cursor = Some(Cursor { seq: c.seq, id });
         Ok(Applied::Changes { count })
     }
 

@@ -667,7 +667,7 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
         poll.request_headers()[..2],
         [
             (":method", "GET"),
-            (":path", "/v1/revocations?wait_ms=0&max_live=100")
+            (":path", "/v1/revocations?ids=1&wait_ms=0&max_live=100")
         ]
     );
     // Not synchronised yet: the request calls out as in callout mode.
@@ -675,14 +675,14 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     assert_eq!(verifier_call(&step).path, "/v1/check");
 
     let snapshot = br#"{"kind":"snapshot","seq":7,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
-    let report = f.revocations_answered(&Reply::answered(200, snapshot), at_ms(10));
+    let report = f.revocations_answered(&Reply::answered(200, snapshot), at_ms(10), at_ms(10));
     assert!(report.notes.contains(&Note::FeedSynced { entries: 0 }));
     let poll = f.revocation_poll().unwrap();
     assert_eq!(
         poll.path,
-        "/v1/revocations?after=7&wait_ms=500&max_live=100"
+        "/v1/revocations?after=7&ids=1&wait_ms=250&max_live=100"
     );
-    assert_eq!(poll.timeout_ms, 700, "wait_ms + the verifier's timeout");
+    assert_eq!(poll.timeout_ms, 450, "wait_ms + the verifier's timeout");
     assert_eq!(poll.cluster, "warden_verifier");
     let step = Flow::new().handle(&mut f, at_ms(20), request("/api", Some(&es256())));
     assert!(has(forwarded(&step), "x-jwt-sub", "alice"));
@@ -690,7 +690,7 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
 
     // A change denies locally, with the verifier's reason.
     let change = br#"{"kind":"changes","after":7,"seq":8,"changes":[{"seq":8,"change":{"type":"jti","sub":"alice","jti":"j1","until":null}}]}"#;
-    f.revocations_answered(&Reply::answered(200, change), at_ms(30));
+    f.revocations_answered(&Reply::answered(200, change), at_ms(30), at_ms(30));
     let step = Flow::new().handle(&mut f, at_ms(40), request("/api", Some(&es256())));
     let (status, challenge) = answered(&step);
     assert_eq!(status, 401);
@@ -701,11 +701,24 @@ fn stream_mode_polls_then_decides_locally_while_the_view_is_fresh() {
     assert_eq!(step.report.counts.denied, Some(Reason::Revoked));
 }
 
+/// Staleness counts from when the poll was sent: an answer that took 900 ms confirms the view
+/// only as of its send, so it goes stale 1000 ms after the send, not after the arrival.
+#[test]
+fn stream_mode_a_slow_answer_confirms_as_of_its_send() {
+    let mut f = filter(config(Some(stream_verifier("deny"))));
+    let snapshot = br#"{"kind":"snapshot","seq":1,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
+    f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0), at_ms(900));
+    let step = Flow::new().handle(&mut f, at_ms(999), request("/api", Some(&es256())));
+    forwarded(&step);
+    let step = Flow::new().handle(&mut f, at_ms(1000), request("/api", Some(&es256())));
+    assert_eq!(verifier_call(&step).path, "/v1/check");
+}
+
 #[test]
 fn stream_mode_with_a_stale_view_calls_out_and_failure_mode_applies() {
     let mut f = filter(config(Some(stream_verifier("deny"))));
     let snapshot = br#"{"kind":"snapshot","seq":1,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
-    f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0));
+    f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0), at_ms(0));
     for bad in [
         Reply::answered(503, b"{}"),
         Reply::NotStarted("BadArgument".into()),
@@ -715,7 +728,7 @@ fn stream_mode_with_a_stale_view_calls_out_and_failure_mode_applies() {
             size: 100_000_000,
         },
     ] {
-        let report = f.revocations_answered(&bad, at_ms(400));
+        let report = f.revocations_answered(&bad, at_ms(400), at_ms(400));
         assert!(
             report
                 .notes
@@ -724,7 +737,7 @@ fn stream_mode_with_a_stale_view_calls_out_and_failure_mode_applies() {
             "{bad:?}"
         );
     }
-    let report = f.revocations_answered(&Reply::Failed, at_ms(500));
+    let report = f.revocations_answered(&Reply::Failed, at_ms(500), at_ms(500));
     assert!(report
         .notes
         .iter()

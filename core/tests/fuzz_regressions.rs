@@ -100,6 +100,14 @@ fn diff_ecdsa() {
     replay("diff_ecdsa", checks::diff_ecdsa::run);
 }
 
+/// Stream mode's view fed by a model feed with rollbacks (reused numbers, new ids), trims, total
+/// loss, late and corrupted answers: a trusted view never allows what the feed has long held as
+/// revoked.
+#[test]
+fn feed_view() {
+    replay("feed_view", checks::feed_view::run);
+}
+
 /// The seeds hold what they are meant to: valid tokens of every algorithm verify.
 #[test]
 fn seeds_include_valid_tokens() {

@@ -17,8 +17,8 @@ const OVERFLOW_RETRY_MS: u64 = 5_000;
 
 #[derive(Default)]
 pub struct Poller {
-    /// Token and read bound of the poll in flight.
-    in_flight: Option<(u32, usize)>,
+    /// Token, read bound and send time of the poll in flight.
+    in_flight: Option<(u32, usize, Now)>,
     /// No poll starts before this time (ms).
     next_at_ms: u64,
 }
@@ -37,24 +37,28 @@ impl Poller {
             return;
         };
         match host::dispatch(&call) {
-            Ok(token) => self.in_flight = Some((token, call.max_response_bytes)),
-            Err(why) => self.answered(shared, &Reply::NotStarted(why), now),
+            Ok(token) => self.in_flight = Some((token, call.max_response_bytes, now)),
+            Err(why) => self.answered(shared, &Reply::NotStarted(why), now, now),
         }
     }
 
     /// Applies the reply to call `token` if it is this poll's, and starts the next one.
     pub fn finish(&mut self, shared: &Shared, token: u32, body_size: usize, now: Now) -> bool {
-        let Some((_, max_bytes)) = self.in_flight.take_if(|(t, _)| *t == token) else {
+        let Some((_, max_bytes, sent)) = self.in_flight.take_if(|(t, _, _)| *t == token) else {
             return false;
         };
         let reply = host::reply(body_size, max_bytes);
-        self.answered(shared, &reply, now);
+        // What the answer confirms is as of the send: the verifier read the feed after it.
+        self.answered(shared, &reply, sent, now);
         self.start(shared, now);
         true
     }
 
-    fn answered(&mut self, shared: &Shared, reply: &Reply, now: Now) {
-        let report = shared.filter.borrow_mut().revocations_answered(reply, now);
+    fn answered(&mut self, shared: &Shared, reply: &Reply, sent: Now, now: Now) {
+        let report = shared
+            .filter
+            .borrow_mut()
+            .revocations_answered(reply, sent, now);
         shared.report(&report);
         let failed = report
             .notes

@@ -964,7 +964,9 @@ async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
     let created = create(&v, json!({"sub": "gina", "ttl_seconds": 3600})).await;
     let sid = created["sid"].as_str().unwrap().to_owned();
     let starts = || async {
-        let FeedRead::Changes(list) = store.read_feed(cursor, 100).await.unwrap() else {
+        let FeedRead::Changes { entries: list, .. } =
+            store.read_feed(cursor, None, 100).await.unwrap()
+        else {
             panic!("cursor gone")
         };
         list.into_iter()

@@ -175,7 +175,7 @@ fn native_filter(case: Case) -> (Filter, Now) {
     let now = Now::from_unix_ms(NOW * 1000);
     let (mut filter, _) = Filter::configure(case.config().to_string().as_bytes()).unwrap();
     if case == Case::StreamHit {
-        filter.revocations_answered(&Reply::answered(200, SNAPSHOT), now);
+        filter.revocations_answered(&Reply::answered(200, SNAPSHOT), now, now);
     }
     (filter, now)
 }

@@ -159,8 +159,9 @@ impl Filter {
         })
     }
 
-    /// Stream mode: applies the reply to a poll of the revocation feed.
-    pub fn revocations_answered(&mut self, reply: &Reply, now: Now) -> Report {
+    /// Stream mode: applies the reply to the poll of the revocation feed sent at `sent` (what it
+    /// confirms is as of then), arrived at `now`.
+    pub fn revocations_answered(&mut self, reply: &Reply, sent: Now, now: Now) -> Report {
         let mut report = Report::default();
         let Some(view) = self.revocations.as_mut() else {
             return report;
@@ -170,7 +171,7 @@ impl Filter {
                 status: 200,
                 body,
                 size,
-            } if *size <= body.len() => view.apply_body(body, now.unix_ms),
+            } if *size <= body.len() => view.apply_body(body, sent.unix_ms, now.unix_ms),
             Reply::Answered {
                 status: 200, size, ..
             } => Err(ViewError::NoAnswer(format!(

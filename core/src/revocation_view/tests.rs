@@ -23,6 +23,7 @@ fn request(sub: &str, jti: &str) -> CheckRequest {
 fn snapshot(seq: u64) -> Snapshot {
     Snapshot {
         seq,
+        id: None,
         skew_seconds: 300,
         not_before: None,
         jtis: vec![],
@@ -36,19 +37,35 @@ fn changes(after: u64, list: Vec<Change>) -> PollAnswer {
     let changes: Vec<FeedEntry> = list
         .into_iter()
         .zip(after + 1..)
-        .map(|(change, seq)| FeedEntry { seq, change })
+        .map(|(change, seq)| FeedEntry {
+            seq,
+            id: None,
+            change,
+        })
         .collect();
     let seq = after + changes.len() as u64;
     PollAnswer::Changes(Changes {
         after,
+        after_id: None,
         seq,
         changes,
     })
 }
 
+impl RevocationView {
+    /// An answer that arrived as soon as its poll was sent.
+    fn apply_now(&mut self, answer: PollAnswer, at_ms: u64) -> Result<Applied, ViewError> {
+        self.apply(answer, at_ms, at_ms)
+    }
+
+    fn apply_body_now(&mut self, body: &[u8], at_ms: u64) -> Result<Applied, ViewError> {
+        self.apply_body(body, at_ms, at_ms)
+    }
+}
+
 fn synced(seq: u64) -> RevocationView {
     let mut view = RevocationView::new(1000, 100);
-    view.apply(PollAnswer::Snapshot(snapshot(seq)), now(T0, 0))
+    view.apply_now(PollAnswer::Snapshot(snapshot(seq)), now(T0, 0))
         .unwrap();
     view
 }
@@ -61,7 +78,7 @@ fn sid_of(sub: &str) -> String {
 fn untrusted_until_synchronised_and_after_staleness() {
     let mut view = RevocationView::new(1000, 100);
     assert_eq!(view.decide(&request("a", "j"), now(T0, 0)), None);
-    view.apply(PollAnswer::Snapshot(snapshot(5)), now(T0, 0))
+    view.apply_now(PollAnswer::Snapshot(snapshot(5)), now(T0, 0))
         .unwrap();
     assert_eq!(
         view.decide(&request("a", "j"), now(T0, 999)),
@@ -69,7 +86,8 @@ fn untrusted_until_synchronised_and_after_staleness() {
     );
     assert_eq!(view.decide(&request("a", "j"), now(T0, 1000)), None);
     // An empty answer confirms it again.
-    view.apply(changes(5, vec![]), now(T0 + 1, 500)).unwrap();
+    view.apply_now(changes(5, vec![]), now(T0 + 1, 500))
+        .unwrap();
     assert_eq!(
         view.decide(&request("a", "j"), now(T0 + 1, 600)),
         Some(Verdict::Allow)
@@ -82,7 +100,7 @@ fn untrusted_until_synchronised_and_after_staleness() {
 fn same_answers_as_the_verifier() {
     let mut view = synced(1);
     let sub = "alice";
-    view.apply(
+    view.apply_now(
         changes(
             1,
             vec![
@@ -144,7 +162,7 @@ fn same_answers_as_the_verifier() {
 #[test]
 fn revoke_all_uses_the_verifier_rule() {
     let mut view = synced(1);
-    view.apply(
+    view.apply_now(
         changes(1, vec![Change::NotBefore { not_before: T0 - 5 }]),
         now(T0, 0),
     )
@@ -158,7 +176,7 @@ fn revoke_all_uses_the_verifier_rule() {
     r.iat = Some(T0 - 4);
     assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
     // Never lowered.
-    view.apply(
+    view.apply_now(
         changes(
             2,
             vec![Change::NotBefore {
@@ -183,9 +201,9 @@ fn entries_lapse_at_their_until_and_revocations_only_lengthen() {
         jti: "j".into(),
         until,
     };
-    view.apply(changes(1, vec![jti(Some(T0 + 5))]), now(T0, 0))
+    view.apply_now(changes(1, vec![jti(Some(T0 + 5))]), now(T0, 0))
         .unwrap();
-    view.apply(changes(2, vec![jti(Some(T0 + 2))]), now(T0, 1))
+    view.apply_now(changes(2, vec![jti(Some(T0 + 2))]), now(T0, 1))
         .unwrap();
     let mut r = request("a", "j");
     r.exp = 0;
@@ -194,18 +212,19 @@ fn entries_lapse_at_their_until_and_revocations_only_lengthen() {
         None,
         "stale by then; confirm first"
     );
-    view.apply(changes(3, vec![]), now(T0 + 4, 0)).unwrap();
+    view.apply_now(changes(3, vec![]), now(T0 + 4, 0)).unwrap();
     assert_eq!(
         view.decide(&r, now(T0 + 4, 1)),
         Some(Verdict::Deny(Reason::Revoked))
     );
-    view.apply(changes(3, vec![]), now(T0 + 5, 0)).unwrap();
+    view.apply_now(changes(3, vec![]), now(T0 + 5, 0)).unwrap();
     assert_eq!(view.decide(&r, now(T0 + 5, 1)), Some(Verdict::Allow));
-    view.apply(changes(3, vec![jti(None)]), now(T0 + 5, 2))
+    view.apply_now(changes(3, vec![jti(None)]), now(T0 + 5, 2))
         .unwrap();
-    view.apply(changes(4, vec![jti(Some(T0 + 6))]), now(T0 + 5, 3))
+    view.apply_now(changes(4, vec![jti(Some(T0 + 6))]), now(T0 + 5, 3))
         .unwrap();
-    view.apply(changes(5, vec![]), now(T0 + 100, 0)).unwrap();
+    view.apply_now(changes(5, vec![]), now(T0 + 100, 0))
+        .unwrap();
     assert_eq!(
         view.decide(&r, now(T0 + 100, 1)),
         Some(Verdict::Deny(Reason::Revoked))
@@ -217,25 +236,27 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
     let mut view = synced(10);
     let gap = PollAnswer::Changes(Changes {
         after: 10,
+        after_id: None,
         seq: 12,
         changes: vec![FeedEntry {
             seq: 12,
+            id: None,
             change: Change::NotBefore { not_before: 1 },
         }],
     });
     assert!(matches!(
-        view.apply(gap, now(T0, 1)),
+        view.apply_now(gap, now(T0, 1)),
         Err(ViewError::OutOfSequence { .. })
     ));
     assert_eq!(view.cursor(), None);
     assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
     assert_eq!(
         view.poll_path("/v1/revocations"),
-        "/v1/revocations?wait_ms=0&max_live=100"
+        "/v1/revocations?ids=1&wait_ms=0&max_live=100"
     );
 
     let mut view = synced(10);
-    assert!(view.apply(changes(9, vec![]), now(T0, 1)).is_err());
+    assert!(view.apply_now(changes(9, vec![]), now(T0, 1)).is_err());
     assert_eq!(view.decide(&request("a", "j"), now(T0, 2)), None);
 
     // A seq that does not match the last change.
@@ -244,7 +265,7 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
     if let PollAnswer::Changes(c) = &mut answer {
         c.seq = 20;
     }
-    assert!(view.apply(answer, now(T0, 1)).is_err());
+    assert!(view.apply_now(answer, now(T0, 1)).is_err());
 }
 
 #[test]
@@ -259,7 +280,7 @@ fn malformed_answers_are_not_confirmations() {
     for body in bodies {
         assert!(
             matches!(
-                view.apply_body(body, now(T0 + 5, 0)),
+                view.apply_body_now(body, now(T0 + 5, 0)),
                 Err(ViewError::Malformed(_))
             ),
             "{}",
@@ -269,7 +290,7 @@ fn malformed_answers_are_not_confirmations() {
     }
     // The cursor survives, so the next good answer resumes.
     let ok = br#"{"kind":"changes","after":3,"seq":3,"changes":[]}"#;
-    view.apply_body(ok, now(T0 + 5, 2)).unwrap();
+    view.apply_body_now(ok, now(T0 + 5, 2)).unwrap();
     assert_eq!(
         view.decide(&request("a", "j"), now(T0 + 5, 3)),
         Some(Verdict::Allow)
@@ -287,13 +308,13 @@ fn past_max_entries_the_view_is_dropped_and_untrusted() {
         });
     }
     assert_eq!(
-        view.apply(PollAnswer::Snapshot(s.clone()), now(T0, 0)),
+        view.apply_now(PollAnswer::Snapshot(s.clone()), now(T0, 0)),
         Err(ViewError::Overflow(4))
     );
     assert!(view.overflowed());
     assert_eq!(view.decide(&request("a", "j"), now(T0, 1)), None);
     s.users.pop();
-    view.apply(PollAnswer::Snapshot(s), now(T0, 2)).unwrap();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 2)).unwrap();
     assert_eq!(view.len(), 3);
     let mut r = request("u0", "j");
     assert_eq!(
@@ -311,7 +332,10 @@ fn past_max_entries_the_view_is_dropped_and_untrusted() {
             until: None,
         }],
     );
-    assert_eq!(view.apply(more, now(T0, 4)), Err(ViewError::Overflow(4)));
+    assert_eq!(
+        view.apply_now(more, now(T0, 4)),
+        Err(ViewError::Overflow(4))
+    );
     assert_eq!(view.decide(&r, now(T0, 5)), None);
     assert_eq!(view.len(), 0);
     assert_eq!(view.cursor(), None);
@@ -335,7 +359,7 @@ fn snapshots_leave_out_what_has_lapsed() {
         jti: "new".into(),
         until: None,
     });
-    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
     assert_eq!(view.len(), 1);
 }
 
@@ -344,7 +368,7 @@ fn poll_paths() {
     let view = synced(42);
     assert_eq!(
         view.poll_path("/v1/revocations"),
-        "/v1/revocations?after=42&wait_ms=500&max_live=100"
+        "/v1/revocations?after=42&ids=1&wait_ms=250&max_live=100"
     );
     assert_eq!(
         view.max_answer_bytes(),
@@ -389,7 +413,7 @@ fn a_started_session_is_allowed_until_its_record_expires_then_called_out() {
     let sid = sid_of("alice");
     let r = with_sid("alice", &sid);
     assert_eq!(view.decide(&r, now(T0, 1)), None, "unknown: call out");
-    view.apply(changes(1, vec![start(&sid, T0 + 2)]), now(T0, 2))
+    view.apply_now(changes(1, vec![start(&sid, T0 + 2)]), now(T0, 2))
         .unwrap();
     assert_eq!(view.decide(&r, now(T0, 3)), Some(Verdict::Allow));
     assert_eq!(view.live_len(), 1);
@@ -397,22 +421,22 @@ fn a_started_session_is_allowed_until_its_record_expires_then_called_out() {
     // Only for its owner: another user's token naming it is still called out.
     assert_eq!(view.decide(&with_sid("bob", &sid), now(T0, 3)), None);
     // A later start extends it; an earlier one does not shorten it.
-    view.apply(
+    view.apply_now(
         changes(2, vec![start(&sid, T0 + 5), start(&sid, T0 + 3)]),
         now(T0, 4),
     )
     .unwrap();
-    view.apply(changes(4, vec![]), now(T0 + 4, 0)).unwrap();
+    view.apply_now(changes(4, vec![]), now(T0 + 4, 0)).unwrap();
     assert_eq!(view.decide(&r, now(T0 + 4, 1)), Some(Verdict::Allow));
     // Past its until the record may be gone: the verifier answers.
-    view.apply(changes(4, vec![]), now(T0 + 5, 0)).unwrap();
+    view.apply_now(changes(4, vec![]), now(T0 + 5, 0)).unwrap();
     assert_eq!(view.decide(&r, now(T0 + 5, 1)), None);
     // The other checks still come first.
-    view.apply(changes(4, vec![start(&sid, T0 + 50)]), now(T0 + 5, 2))
+    view.apply_now(changes(4, vec![start(&sid, T0 + 50)]), now(T0 + 5, 2))
         .unwrap();
     let mut stale = r.clone();
     stale.jti = "gone".into();
-    view.apply(
+    view.apply_now(
         changes(
             5,
             vec![Change::Jti {
@@ -438,15 +462,15 @@ fn an_end_wins_over_a_start_in_either_order() {
     let mut view = synced(1);
     let sid = sid_of("alice");
     let r = with_sid("alice", &sid);
-    view.apply(changes(1, vec![start(&sid, T0 + 60)]), now(T0, 0))
+    view.apply_now(changes(1, vec![start(&sid, T0 + 60)]), now(T0, 0))
         .unwrap();
-    view.apply(changes(2, vec![end(&sid, T0 + 360)]), now(T0, 1))
+    view.apply_now(changes(2, vec![end(&sid, T0 + 360)]), now(T0, 1))
         .unwrap();
     assert_eq!(view.decide(&r, now(T0, 2)), deny);
     assert_eq!(view.live_len(), 0);
     // Ended, then a late start announcement.
     let mut view = synced(1);
-    view.apply(
+    view.apply_now(
         changes(1, vec![end(&sid, T0 + 360), start(&sid, T0 + 60)]),
         now(T0, 0),
     )
@@ -463,7 +487,7 @@ fn an_end_wins_over_a_start_in_either_order() {
         sid: sid.clone(),
         until: T0 + 60,
     });
-    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
     assert_eq!(view.decide(&r, now(T0, 1)), deny);
 }
 
@@ -472,12 +496,12 @@ fn an_end_already_past_its_until_still_ends_a_live_session() {
     let mut view = synced(1);
     let sid = sid_of("alice");
     let r = with_sid("alice", &sid);
-    view.apply(changes(1, vec![start(&sid, T0 + 600)]), now(T0, 0))
+    view.apply_now(changes(1, vec![start(&sid, T0 + 600)]), now(T0, 0))
         .unwrap();
     assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
     // The end arrives after its own until (a filter that was behind): it denies nothing by
     // itself, but the session must not stay live.
-    view.apply(changes(2, vec![end(&sid, T0 + 5)]), now(T0 + 10, 0))
+    view.apply_now(changes(2, vec![end(&sid, T0 + 5)]), now(T0 + 10, 0))
         .unwrap();
     assert_eq!(view.live_len(), 0);
     assert_eq!(view.decide(&r, now(T0 + 10, 1)), None);
@@ -500,7 +524,7 @@ fn snapshots_carry_live_sessions() {
         sid: b.clone(),
         until: T0,
     });
-    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
     assert_eq!(
         view.decide(&with_sid("alice", &a), now(T0, 1)),
         Some(Verdict::Allow)
@@ -517,12 +541,12 @@ fn snapshots_carry_live_sessions() {
     );
     assert_eq!(view.live_len(), 1);
     // A new snapshot replaces the live set too.
-    view.apply(PollAnswer::Snapshot(snapshot(4)), now(T0, 2))
+    view.apply_now(PollAnswer::Snapshot(snapshot(4)), now(T0, 2))
         .unwrap();
     assert_eq!(view.decide(&with_sid("alice", &a), now(T0, 3)), None);
     // The body without `live` (an older verifier, or `max_live` not asked) still reads.
     let body = br#"{"kind":"snapshot","seq":9,"skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
-    view.apply_body(body, now(T0, 4)).unwrap();
+    view.apply_body_now(body, now(T0, 4)).unwrap();
     let text = serde_json::to_string(&PollAnswer::Snapshot(snapshot(9))).unwrap();
     assert!(!text.contains("live"), "{text}");
 }
@@ -550,7 +574,7 @@ fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
             until: T0 + 100 - i as i64,
         });
     }
-    view.apply(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
     assert!(!view.overflowed());
     assert_eq!((view.len(), view.live_len()), (1, 3));
     // The first listed (latest-expiring) are kept; the others are called out.
@@ -559,12 +583,12 @@ fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
     assert_eq!(view.decide(&r(2), now(T0, 1)), Some(Verdict::Allow));
     assert_eq!(view.decide(&r(3), now(T0, 1)), None);
     // A start with no room is not recorded.
-    view.apply(changes(1, vec![start(&sids[4], T0 + 500)]), now(T0, 2))
+    view.apply_now(changes(1, vec![start(&sids[4], T0 + 500)]), now(T0, 2))
         .unwrap();
     assert_eq!(view.decide(&r(4), now(T0, 3)), None);
     assert_eq!(view.live_len(), 3);
     // Revocations push live sessions out (the soonest-expiring first), never the reverse.
-    view.apply(
+    view.apply_now(
         changes(
             2,
             vec![
@@ -587,11 +611,138 @@ fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
     assert_eq!(view.decide(&r(0), now(T0, 5)), Some(Verdict::Allow));
     assert_eq!(view.decide(&r(1), now(T0, 5)), None);
     // An end takes room as a revocation entry and removes the live one.
-    view.apply(changes(5, vec![end(&sids[0], T0 + 400)]), now(T0, 6))
+    view.apply_now(changes(5, vec![end(&sids[0], T0 + 400)]), now(T0, 6))
         .unwrap();
     assert_eq!((view.len(), view.live_len()), (4, 0));
     assert_eq!(
         view.decide(&r(0), now(T0, 7)),
         Some(Verdict::Deny(Reason::SessionMissing))
     );
+}
+
+fn entry(seq: u64, id: &str, change: Change) -> FeedEntry {
+    FeedEntry {
+        seq,
+        id: Some(id.into()),
+        change,
+    }
+}
+
+fn with_ids(after: u64, after_id: Option<&str>, entries: Vec<FeedEntry>) -> PollAnswer {
+    let seq = entries.last().map_or(after, |e| e.seq);
+    PollAnswer::Changes(Changes {
+        after,
+        after_id: after_id.map(str::to_owned),
+        seq,
+        changes: entries,
+    })
+}
+
+fn revoke(jti: &str) -> Change {
+    Change::Jti {
+        sub: "a".into(),
+        jti: jti.into(),
+        until: None,
+    }
+}
+
+#[test]
+fn changes_must_chain_to_the_cursor_id() {
+    let mut view = RevocationView::new(1000, 100);
+    let mut s = snapshot(10);
+    s.id = Some("a".into());
+    view.apply_now(PollAnswer::Snapshot(s.clone()), now(T0, 0))
+        .unwrap();
+    assert_eq!(view.cursor_id(), Some("a"));
+    assert_eq!(
+        view.poll_path("/f"),
+        "/f?after=10&after_id=a&ids=1&wait_ms=250&max_live=100"
+    );
+    let entries = vec![entry(11, "x", revoke("j1")), entry(12, "y", revoke("j2"))];
+    view.apply_now(with_ids(10, Some("a"), entries), now(T0, 1))
+        .unwrap();
+    assert_eq!((view.cursor(), view.cursor_id()), (Some(12), Some("y")));
+    // An empty answer keeps the id.
+    view.apply_now(with_ids(12, Some("y"), vec![]), now(T0, 2))
+        .unwrap();
+    assert_eq!((view.cursor(), view.cursor_id()), (Some(12), Some("y")));
+
+    // The feed rolled back to 10 and gave 11, 12, 13 again with other ids: an answer after 12
+    // whose entry 12 is another (or unknown) is refused, the cursor dropped, a snapshot asked.
+    for after_id in [Some("y2"), None] {
+        let mut view = RevocationView::new(1000, 100);
+        view.apply_now(PollAnswer::Snapshot(s.clone()), now(T0, 0))
+            .unwrap();
+        view.apply_now(
+            with_ids(
+                10,
+                Some("a"),
+                vec![entry(11, "x", revoke("j1")), entry(12, "y", revoke("j2"))],
+            ),
+            now(T0, 1),
+        )
+        .unwrap();
+        let reused = with_ids(12, after_id, vec![entry(13, "z", revoke("j5"))]);
+        assert_eq!(
+            view.apply_now(reused, now(T0, 2)),
+            Err(ViewError::ForeignCursor { seq: 12 })
+        );
+        assert_eq!(view.cursor(), None);
+        assert_eq!(view.decide(&request("b", "j"), now(T0, 3)), None);
+        assert_eq!(view.poll_path("/f"), "/f?ids=1&wait_ms=0&max_live=100");
+    }
+}
+
+#[test]
+fn a_view_without_an_id_takes_the_feeds_and_bad_ids_are_refused() {
+    // A snapshot from a feed whose head predates ids: the cursor has no id, and the poll sends
+    // none; the first id the feed gives becomes the cursor's.
+    let mut view = synced(10);
+    assert_eq!(
+        view.poll_path("/f"),
+        "/f?after=10&ids=1&wait_ms=250&max_live=100"
+    );
+    view.apply_now(with_ids(10, Some("q"), vec![]), now(T0, 1))
+        .unwrap();
+    assert_eq!(view.cursor_id(), Some("q"));
+    view.apply_now(
+        with_ids(10, Some("q"), vec![entry(11, "r", revoke("j"))]),
+        now(T0, 2),
+    )
+    .unwrap();
+    assert_eq!(view.cursor_id(), Some("r"));
+
+    let mut view = synced(10);
+    let body = br#"{"kind":"changes","after":10,"after_id":"a&wait_ms=0","seq":10,"changes":[]}"#;
+    assert!(matches!(
+        view.apply_body_now(body, now(T0, 1)),
+        Err(ViewError::Malformed(_))
+    ));
+    let body = br#"{"kind":"snapshot","seq":3,"id":"","skew_seconds":1,"jtis":[],"users":[],"sessions":[]}"#;
+    assert!(matches!(
+        view.apply_body_now(body, now(T0, 1)),
+        Err(ViewError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_late_answer_confirms_only_as_of_its_send() {
+    let mut view = RevocationView::new(1000, 100);
+    // Sent at T0, arrived 900 ms later: the verifier read the feed somewhere in between.
+    view.apply(PollAnswer::Snapshot(snapshot(5)), now(T0, 0), now(T0, 900))
+        .unwrap();
+    assert_eq!(
+        view.decide(&request("a", "j"), now(T0, 999)),
+        Some(Verdict::Allow)
+    );
+    assert_eq!(view.decide(&request("a", "j"), now(T0 + 1, 0)), None);
+    assert_eq!(view.decide(&request("a", "j"), now(T0 + 1, 800)), None);
+    // A slow empty answer likewise.
+    view.apply(changes(5, vec![]), now(T0 + 2, 0), now(T0 + 2, 990))
+        .unwrap();
+    assert_eq!(view.decide(&request("a", "j"), now(T0 + 3, 0)), None);
+    // A send time after the arrival (the clock went back) confirms no later than the arrival.
+    view.apply(changes(5, vec![]), now(T0 + 9, 0), now(T0 + 4, 0))
+        .unwrap();
+    assert_eq!(view.decide(&request("a", "j"), now(T0 + 5, 0)), None);
 }

@@ -5,6 +5,14 @@
 //! after a long-poll that saw nothing) or a full snapshot (`kind: "snapshot"`) when the cursor is
 //! absent, unknown or trimmed from the feed. Sequence numbers are strictly increasing and without
 //! holes inside one feed; a jump means the feed was rebuilt and calls for a snapshot.
+//!
+//! Entry ids: every entry also carries a random `id`, so a cursor is the pair (seq, id). After
+//! Redis lost its last writes (a failover to a lagging replica, a restart from an older
+//! snapshot), the feed's seq and log roll back together and new entries reuse numbers a filter
+//! already passed; their ids differ, so the verifier answers a cursor whose id it does not hold
+//! with a snapshot, and the view refuses changes that do not chain to its cursor's id. Ids are
+//! sent only to a poll that asks for them (`ids=1`), so an older filter, which refuses unknown
+//! fields, still reads the answers (without the protection).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,11 +39,26 @@ pub enum Change {
     NotBefore { not_before: i64 },
 }
 
-/// A change with its sequence number.
+/// Longest entry id accepted (the verifier makes 11 characters: 64 random bits, base64url).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Whether `id` has the shape of a feed entry id: 1 to [`MAX_ID_CHARS`] base64url characters (so
+/// it goes into a query string as it is).
+pub fn valid_id(id: &str) -> bool {
+    (1..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A change with its sequence number and, when the poll asked for ids, its entry's random id
+/// (absent for entries written before the feed had ids).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedEntry {
     pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub change: Change,
 }
 
@@ -75,6 +98,9 @@ pub struct LiveSession {
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     pub seq: u64,
+    /// The id of entry `seq` (when the poll asked for ids and the feed has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The verifier's revocation skew: it refuses every token past `exp` + this.
     pub skew_seconds: u64,
     #[serde(default)]
@@ -89,10 +115,14 @@ pub struct Snapshot {
 }
 
 /// The changes after `after`, in order; `seq` is the new cursor (`after` when there are none).
+/// `after_id` is the id the feed holds for entry `after` (when the poll asked for ids): the poll's
+/// `after_id`, which the verifier checked, or the feed's own when the poll sent none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Changes {
     pub after: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_id: Option<String>,
     pub seq: u64,
     pub changes: Vec<FeedEntry>,
 }
@@ -105,6 +135,34 @@ pub enum PollAnswer {
     Snapshot(Snapshot),
 }
 
+impl PollAnswer {
+    /// The answer without entry ids, for a poll that did not ask for them.
+    pub fn without_ids(self) -> PollAnswer {
+        match self {
+            PollAnswer::Changes(mut c) => {
+                c.after_id = None;
+                for entry in &mut c.changes {
+                    entry.id = None;
+                }
+                PollAnswer::Changes(c)
+            }
+            PollAnswer::Snapshot(mut s) => {
+                s.id = None;
+                PollAnswer::Snapshot(s)
+            }
+        }
+    }
+
+    /// Whether every id in the answer has the shape [`valid_id`] accepts.
+    pub fn ids_valid(&self) -> bool {
+        let ok = |id: &Option<String>| id.as_deref().is_none_or(valid_id);
+        match self {
+            PollAnswer::Changes(c) => ok(&c.after_id) && c.changes.iter().all(|e| ok(&e.id)),
+            PollAnswer::Snapshot(s) => ok(&s.id),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,9 +171,11 @@ mod tests {
     fn wire_format() {
         let answer = PollAnswer::Changes(Changes {
             after: 4,
+            after_id: None,
             seq: 5,
             changes: vec![FeedEntry {
                 seq: 5,
+                id: None,
                 change: Change::Jti {
                     sub: "alice".into(),
                     jti: "j1".into(),
@@ -142,6 +202,7 @@ mod tests {
     fn session_start_wire_format() {
         let entry = FeedEntry {
             seq: 3,
+            id: None,
             change: Change::SessionStart {
                 sid: "s".into(),
                 until: 10,
@@ -164,6 +225,40 @@ mod tests {
                 until: 10
             }]
         );
+    }
+
+    #[test]
+    fn entry_ids_on_the_wire() {
+        let answer = PollAnswer::Changes(Changes {
+            after: 4,
+            after_id: Some("a-_9".into()),
+            seq: 5,
+            changes: vec![FeedEntry {
+                seq: 5,
+                id: Some("Zz0".into()),
+                change: Change::NotBefore { not_before: 1 },
+            }],
+        });
+        let text = serde_json::to_string(&answer).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"changes","after":4,"after_id":"a-_9","seq":5,"changes":[{"seq":5,"id":"Zz0","change":{"type":"not_before","not_before":1}}]}"#
+        );
+        assert!(answer.ids_valid());
+        let bare = answer.without_ids();
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"kind":"changes","after":4,"seq":5,"changes":[{"seq":5,"change":{"type":"not_before","not_before":1}}]}"#
+        );
+        let snapshot = r#"{"kind":"snapshot","seq":7,"id":"x","skew_seconds":1,"jtis":[],"users":[],"sessions":[]}"#;
+        let PollAnswer::Snapshot(s) = serde_json::from_str::<PollAnswer>(snapshot).unwrap() else {
+            panic!("not a snapshot");
+        };
+        assert_eq!(s.id.as_deref(), Some("x"));
+        for bad in ["", "a b", "a&b", "é", &"a".repeat(MAX_ID_CHARS + 1)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+        assert!(valid_id(&"a".repeat(MAX_ID_CHARS)));
     }
 
     #[test]

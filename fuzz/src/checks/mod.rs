@@ -9,6 +9,7 @@ pub mod config;
 pub mod der;
 pub mod diff_ecdsa;
 pub mod diff_rsa;
+pub mod feed_view;
 pub mod input;
 pub mod jwks;
 pub mod keys;

@@ -785,5 +785,6 @@ pub fn all() -> Vec<(&'static str, Seeds)> {
         ("verifier_bodies", verifier_bodies()),
         ("diff_rsa", diff_rsa()),
         ("diff_ecdsa", diff_ecdsa()),
+        ("feed_view", super::feed_view::seeds()),
     ]
 }

@@ -5,7 +5,8 @@
 //! | key                        | type   | content                                              |
 //! |----------------------------|--------|------------------------------------------------------|
 //! | `warden:{feed}:seq`        | string | the last sequence number given                       |
-//! | `warden:{feed}:log`        | stream | entry `<seq>-0`, field `c`: the change as JSON       |
+//! | `warden:{feed}:seq_id`     | string | the id of entry `seq`                                |
+//! | `warden:{feed}:log`        | stream | entry `<seq>-0`, field `c`: the change as JSON, `i`: its id |
 //! | `warden:{feed}:jti`        | zset   | `["sub","jti"]` scored by until (`+inf`: for good)   |
 //! | `warden:{feed}:ver`        | hash   | sub → highest version announced                      |
 //! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
@@ -26,12 +27,20 @@
 //! allow rather than deny. A start whose entry failed is merely unknown to the filters, which
 //! then ask the verifier about its tokens.
 //!
-//! Sequence numbers start at the time in ms × 1000 when the counter is (re)created, so a feed
-//! rebuilt after Redis lost its data never reuses a number a filter already holds as its cursor.
+//! Sequence numbers start at the time in ms × 1000 when the counter is created, so a feed rebuilt
+//! after Redis lost ALL its data starts above every number a filter holds as its cursor. That
+//! does not cover losing only the LAST writes (a failover to a replica that lagged, a restart
+//! from an older RDB or AOF): the counter and the log roll back together, and the next entries
+//! reuse numbers filters already passed. Hence every entry also gets a random id (64 bits from
+//! the OS, base64url), stored in the entry beside the change and, for the head, in
+//! `warden:{feed}:seq_id`: a cursor is (seq, id), and [`Store::read_feed`] answers changes only
+//! when the feed still holds entry `seq` with that id (else the reader needs a snapshot). Entries
+//! written before ids existed have none; a cursor on one is checked by its number alone.
 
 use super::keys::UserTag;
 use super::outbox::EndWindow;
 use super::{ScriptRef, Store, StoreError};
+use rand_core::{OsRng, RngCore};
 use redis::Script;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +50,7 @@ use warden_core::revocation_view::wire::{
 };
 
 pub const FEED_SEQ: &str = "warden:{feed}:seq";
+pub const FEED_SEQ_ID: &str = "warden:{feed}:seq_id";
 pub const FEED_LOG: &str = "warden:{feed}:log";
 pub const FEED_JTIS: &str = "warden:{feed}:jti";
 pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
@@ -55,8 +65,9 @@ pub const FEED_MAX_LEN: u64 = 100_000;
 /// interval, for changes appended by other verifier instances.
 static FEED_CHANGED: Notify = Notify::const_new();
 
-/// Appends changes. KEYS: seq, log, jti, ver, sid, nb, live. ARGV: 1 initial seq, 2 log max length,
-/// 3 now (unix s), then per change: JSON, kind, member, score. Returns the last seq given.
+/// Appends changes. KEYS: seq, log, jti, ver, sid, nb, live, seq_id. ARGV: 1 initial seq, 2 log
+/// max length, 3 now (unix s), then per change: JSON, kind, member, score, entry id. Returns the
+/// last seq given.
 const APPEND: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local start = tonumber(ARGV[1])
@@ -68,9 +79,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SET', KEYS[1], string.format('%.0f', start))
 end
 local seq = 0
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   seq = redis.call('INCR', KEYS[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], string.format('%.0f', seq) .. '-0', 'c', ARGV[i])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], string.format('%.0f', seq) .. '-0', 'c', ARGV[i], 'i', ARGV[i + 4])
+  redis.call('SET', KEYS[8], ARGV[i + 4])
   local kind, member, score = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'jti' then
     redis.call('ZADD', KEYS[3], 'GT', score, member)
@@ -94,8 +106,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[3])
 return seq
 "#;
 
-/// The state as of one seq. KEYS: seq, jti, ver, sid, nb, live. ARGV: 1 now (unix s), 2 most
-/// live sessions to list (those expiring latest).
+/// The state as of one seq. KEYS: seq, jti, ver, sid, nb, live, seq_id. ARGV: 1 now (unix s),
+/// 2 most live sessions to list (those expiring latest).
 const SNAPSHOT: &str = r#"
 local live = {}
 if tonumber(ARGV[2]) > 0 then
@@ -107,7 +119,8 @@ return {
   redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
   redis.call('HGETALL', KEYS[3]),
   redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
-  live
+  live,
+  redis.call('GET', KEYS[7]) or ''
 }
 "#;
 
@@ -133,10 +146,37 @@ pub struct UserRevocationFeed {
 /// What a reader of the feed gets for a cursor.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FeedRead {
-    /// The changes after the cursor (maybe none yet).
-    Changes(Vec<FeedEntry>),
-    /// The cursor is unknown or trimmed: the reader needs a snapshot.
+    /// The changes after the cursor (maybe none yet), and the id the feed holds for the cursor's
+    /// entry (`None`: an entry from before ids).
+    Changes {
+        after_id: Option<String>,
+        entries: Vec<FeedEntry>,
+    },
+    /// The cursor is unknown, trimmed, or names an entry the feed no longer holds (another id
+    /// at that number: the feed was rolled back): the reader needs a snapshot.
     Gone,
+}
+
+/// The feed's head: the last seq given (0: no feed yet) and its entry's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedHead {
+    pub seq: u64,
+    pub id: Option<String>,
+}
+
+/// A fresh entry id: 64 random bits, base64url (11 characters).
+fn new_entry_id() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 8];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        StoreError::UnexpectedReply(format!("no randomness for a feed entry id: {e}"))
+    })?;
+    Ok(warden_core::b64::encode(&bytes))
+}
+
+/// Whether an entry whose id is `held` is the one a reader's cursor names (`wanted`; a reader
+/// without an id is checked by the number alone).
+fn same_entry(held: Option<&str>, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|wanted| held == Some(wanted))
 }
 
 /// The kind, set member and score of a change in the feed's state.
@@ -166,6 +206,26 @@ fn parse_seq(id: &str) -> Result<u64, StoreError> {
     id.split_once('-')
         .and_then(|(seq, _)| seq.parse().ok())
         .ok_or_else(|| StoreError::UnexpectedReply(format!("feed entry id {id}")))
+}
+
+/// The reply of `MGET seq seq_id`.
+fn parse_head(reply: Vec<Option<String>>) -> Result<FeedHead, StoreError> {
+    let mut reply = reply.into_iter();
+    let seq = match reply.next().flatten() {
+        None => 0,
+        Some(text) => text
+            .parse()
+            .map_err(|_| StoreError::UnexpectedReply(format!("feed seq {text}")))?,
+    };
+    Ok(FeedHead {
+        seq,
+        id: reply.next().flatten(),
+    })
+}
+
+/// The id field (`i`) of a log entry's fields, if it has one.
+fn entry_id(fields: Vec<String>) -> Option<String> {
+    pairs(fields).find(|(name, _)| name == "i").map(|(_, v)| v)
 }
 
 fn parse_score(score: &str) -> Result<Option<i64>, StoreError> {
@@ -203,7 +263,7 @@ impl Store {
                 serde_json::to_string(change)
                     .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
             );
-            args.extend([kind.to_owned(), member, score]);
+            args.extend([kind.to_owned(), member, score, new_entry_id()?]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let keys = [
@@ -214,6 +274,7 @@ impl Store {
             FEED_SESSIONS,
             FEED_NOT_BEFORE,
             FEED_LIVE,
+            FEED_SEQ_ID,
         ];
         let script = ScriptRef {
             script: append_script(),
@@ -227,13 +288,21 @@ impl Store {
     }
 
     /// The changes after `after` (at most `limit`), or `Gone` when the feed no longer holds the
-    /// entry `after` itself (trimmed, or a number this feed never gave).
-    pub async fn read_feed(&self, after: u64, limit: usize) -> Result<FeedRead, StoreError> {
+    /// entry `after` itself (trimmed, or a number this feed never gave) or holds another entry
+    /// there than the reader's (`after_id`, when given: the number was reused after a rollback).
+    /// The cursor's entry is read by the same `XRANGE` as the changes, so they belong together.
+    pub async fn read_feed(
+        &self,
+        after: u64,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<FeedRead, StoreError> {
         let start = format!("{after}-0");
-        let (head, entries): (Option<u64>, Vec<(String, Vec<String>)>) = self
+        type LogEntries = Vec<(String, Vec<String>)>;
+        let (head, entries): (Vec<Option<String>>, LogEntries) = self
             .run(self.options.timeout, |_| {
                 let mut pipe = redis::pipe();
-                pipe.cmd("GET").arg(FEED_SEQ);
+                pipe.cmd("MGET").arg(FEED_SEQ).arg(FEED_SEQ_ID);
                 pipe.cmd("XRANGE")
                     .arg(FEED_LOG)
                     .arg(&start)
@@ -243,40 +312,71 @@ impl Store {
                 pipe
             })
             .await?;
-        let head = head.unwrap_or(0);
-        let holds_cursor = entries.first().is_some_and(|(id, _)| *id == start);
-        if !holds_cursor {
-            // Nothing after the cursor when it is the head itself; anything else is a gap.
-            return Ok(if after == head {
-                FeedRead::Changes(Vec::new())
-            } else {
-                FeedRead::Gone
+        let head = parse_head(head)?;
+        let mut entries = entries.into_iter();
+        let cursor = match entries.next() {
+            Some((id, fields)) if id == start => Some(entry_id(fields)),
+            _ => None,
+        };
+        let in_log = cursor.is_some();
+        let after_id_held = match cursor {
+            Some(held) => held,
+            // Not in the log: nothing after it when it is the head itself; anything else is a gap.
+            None if after == head.seq => head.id,
+            None => return Ok(FeedRead::Gone),
+        };
+        if !same_entry(after_id_held.as_deref(), after_id) {
+            return Ok(FeedRead::Gone);
+        }
+        if !in_log {
+            return Ok(FeedRead::Changes {
+                after_id: after_id_held,
+                entries: Vec::new(),
             });
         }
-        let mut out = Vec::with_capacity(entries.len().saturating_sub(1));
-        for (id, fields) in entries.into_iter().skip(1) {
+        let mut out = Vec::with_capacity(limit.min(entries.len()));
+        for (id, fields) in entries {
             let seq = parse_seq(&id)?;
-            let json = pairs(fields)
-                .find(|(name, _)| name == "c")
-                .map(|(_, value)| value)
-                .ok_or_else(|| StoreError::UnexpectedReply(format!("feed entry {id}")))?;
+            let mut json = None;
+            let mut entry_id = None;
+            for (name, value) in pairs(fields) {
+                match name.as_str() {
+                    "c" => json = Some(value),
+                    "i" => entry_id = Some(value),
+                    _ => {}
+                }
+            }
+            let json =
+                json.ok_or_else(|| StoreError::UnexpectedReply(format!("feed entry {id}")))?;
             let change: Change = serde_json::from_str(&json)
                 .map_err(|e| StoreError::UnexpectedReply(format!("feed entry {id}: {e}")))?;
-            out.push(FeedEntry { seq, change });
+            out.push(FeedEntry {
+                seq,
+                id: entry_id,
+                change,
+            });
         }
-        Ok(FeedRead::Changes(out))
+        Ok(FeedRead::Changes {
+            after_id: after_id_held,
+            entries: out,
+        })
     }
 
-    /// The feed's head: the last seq given (0 when there is no feed yet).
+    /// The feed's head seq (0 when there is no feed yet).
     pub async fn feed_seq(&self) -> Result<u64, StoreError> {
-        let (head,): (Option<u64>,) = self
+        Ok(self.feed_head().await?.seq)
+    }
+
+    /// The feed's head: the last seq given (0 when there is no feed yet) and its entry's id.
+    pub async fn feed_head(&self) -> Result<FeedHead, StoreError> {
+        let (head,): (Vec<Option<String>>,) = self
             .run(self.options.timeout, |_| {
                 let mut pipe = redis::pipe();
-                pipe.cmd("GET").arg(FEED_SEQ);
+                pipe.cmd("MGET").arg(FEED_SEQ).arg(FEED_SEQ_ID);
                 pipe
             })
             .await?;
-        Ok(head.unwrap_or(0))
+        parse_head(head)
     }
 
     /// The feed's state as of its current seq, without what lapsed by `now`, with at most
@@ -296,6 +396,7 @@ impl Store {
             FEED_SESSIONS,
             FEED_NOT_BEFORE,
             FEED_LIVE,
+            FEED_SEQ_ID,
         ];
         let script = ScriptRef {
             script: snapshot_script(),
@@ -308,8 +409,9 @@ impl Store {
             Vec<String>,
             Vec<String>,
             Vec<String>,
+            String,
         );
-        let ((seq, not_before, jtis, users, sessions, live),): (Raw,) = self
+        let ((seq, not_before, jtis, users, sessions, live, head_id),): (Raw,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
                 pipe.add_command(script.cmd(
@@ -323,6 +425,7 @@ impl Store {
         let bad = |what: &str| StoreError::UnexpectedReply(format!("feed snapshot {what}"));
         let mut snapshot = Snapshot {
             seq: seq.parse().map_err(|_| bad("seq"))?,
+            id: Some(head_id).filter(|id| !id.is_empty()),
             skew_seconds,
             not_before: match not_before.as_str() {
                 "" => None,

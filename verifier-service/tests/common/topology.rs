@@ -101,23 +101,24 @@ impl Node {
 
     /// SIGSTOP: the node stops answering (its connections stay open), as when it hangs.
     pub fn pause(&self) {
-        self.signal("-STOP");
+        self.signal("STOP");
     }
 
     /// SIGCONT after [`Node::pause`].
     pub fn resume(&self) {
-        self.signal("-CONT");
+        self.signal("CONT");
     }
 
-    fn signal(&self, which: &str) {
-        if let Some(child) = &self.child {
-            let status = Command::new("kill")
-                .arg(which)
-                .arg(child.id().to_string())
-                .status()
-                .expect("kill");
-            assert!(status.success(), "kill {which} {}", child.id());
-        }
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the process: a frozen node neither reads nor
+    /// answers, but its sockets stay open.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("node running");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
     }
 
     pub fn is_running(&self) -> bool {

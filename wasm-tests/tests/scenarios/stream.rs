@@ -53,7 +53,7 @@ fn the_root_polls_and_requests_decide_locally() {
     assert_eq!(first.method(), Some("GET"));
     assert_eq!(
         first.path(),
-        Some("/v1/revocations?wait_ms=0&max_live=1000")
+        Some("/v1/revocations?ids=1&wait_ms=0&max_live=1000")
     );
     assert_eq!(first.authority(), Some("warden-verifier"));
 
@@ -67,9 +67,9 @@ fn the_root_polls_and_requests_decide_locally() {
     let next = poll(&host);
     assert_eq!(
         next.path(),
-        Some("/v1/revocations?after=5&wait_ms=500&max_live=1000")
+        Some("/v1/revocations?after=5&ids=1&wait_ms=250&max_live=1000")
     );
-    assert_eq!(next.timeout, Duration::from_millis(700));
+    assert_eq!(next.timeout, Duration::from_millis(450));
 
     let request = get(
         &mut host,
@@ -85,7 +85,7 @@ fn the_root_polls_and_requests_decide_locally() {
         .unwrap();
     assert_eq!(
         poll(&host).path(),
-        Some("/v1/revocations?after=6&wait_ms=500&max_live=1000")
+        Some("/v1/revocations?after=6&ids=1&wait_ms=250&max_live=1000")
     );
     let request = get(&mut host, "/api", Some(&token()), &[]);
     assert_denied(&host, request, "revoked");
@@ -132,4 +132,55 @@ fn a_stale_view_falls_back_to_the_callout() {
         .unwrap();
     let request = get(&mut host, "/api", Some(&token()), &[]);
     forwarded(&host, request);
+}
+
+/// Staleness counts from when the poll was sent: an empty answer that took 400 ms confirms the
+/// view as of its send, so 1000 ms after the send the view is stale and requests call out.
+#[test]
+fn a_late_answer_confirms_the_view_only_as_of_its_send() {
+    let mut host = stream_host("deny");
+    host.advance(Duration::from_millis(100)).unwrap();
+    host.respond_http_call(poll(&host).token, 200, &[], SNAPSHOT)
+        .unwrap();
+    let sent = poll(&host);
+    host.advance(Duration::from_millis(400)).unwrap();
+    let empty = br#"{"kind":"changes","after":5,"seq":5,"changes":[]}"#;
+    host.respond_http_call(sent.token, 200, &[], empty).unwrap();
+    let request = get(&mut host, "/api", Some(&token()), &[]);
+    forwarded(&host, request);
+    // The next poll gets no answer; 1000 ms after the send of the one that confirmed the view
+    // (600 ms after its answer arrived) the view is stale.
+    host.advance(Duration::from_millis(600)).unwrap();
+    let request = get(&mut host, "/api", Some(&token()), &[]);
+    assert!(
+        host.outcome(request).is_paused(),
+        "stale 1000 ms after the send: calls out"
+    );
+}
+
+/// The cursor is (seq, id): the poll names the id, and changes for another entry at that seq
+/// (the feed was rolled back and the number reused) are refused and a snapshot asked for.
+#[test]
+fn changes_for_another_entry_at_the_cursor_send_the_view_to_a_snapshot() {
+    let mut host = stream_host("deny");
+    host.advance(Duration::from_millis(100)).unwrap();
+    let snapshot = br#"{"kind":"snapshot","seq":5,"id":"head5","skew_seconds":300,"not_before":null,"jtis":[],"users":[],"sessions":[]}"#;
+    host.respond_http_call(poll(&host).token, 200, &[], snapshot)
+        .unwrap();
+    let next = poll(&host);
+    assert_eq!(
+        next.path(),
+        Some("/v1/revocations?after=5&after_id=head5&ids=1&wait_ms=250&max_live=1000")
+    );
+    let reused = br#"{"kind":"changes","after":5,"after_id":"other","seq":6,"changes":[{"seq":6,"id":"x","change":{"type":"not_before","not_before":1}}]}"#;
+    host.respond_http_call(next.token, 200, &[], reused)
+        .unwrap();
+    assert!(host.has_log(warden_wasm_tests::LogLevel::Warn, "rolled back"));
+    host.advance(Duration::from_millis(300)).unwrap();
+    assert_eq!(
+        poll(&host).path(),
+        Some("/v1/revocations?ids=1&wait_ms=0&max_live=1000")
+    );
+    let request = get(&mut host, "/api", Some(&token()), &[]);
+    assert!(host.outcome(request).is_paused(), "no cursor: calls out");
 }
