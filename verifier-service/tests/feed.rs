@@ -688,6 +688,7 @@ async fn the_feed_token_guards_the_feed_and_max_live_neither_exceeds_the_cap_nor
     let PollAnswer::Changes(_) = get(format!("?after={}&wait_ms=0", s.seq)).await else {
         panic!("no changes")
     };
+}
 
 // --- Redis loses its last writes: the feed rolls back and numbers are given again -------------
 

@@ -123,7 +123,9 @@ async fn check_reason(v: &Verifier, access: &str) -> Option<String> {
 
 /// The ends announced after `cursor`: sid → until.
 async fn ends_after(store: &Store, cursor: u64) -> Vec<(String, i64)> {
-    let FeedRead::Changes(list) = store.read_feed(cursor, 1000).await.unwrap() else {
+    let FeedRead::Changes { entries: list, .. } =
+        store.read_feed(cursor, None, 1000).await.unwrap()
+    else {
         panic!("cursor {cursor} gone")
     };
     list.into_iter()
@@ -537,7 +539,7 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
         if let Some(live) = snapshot_live(&v).await {
             assert!(!live.contains(&sid), "listed as live: {live:?}");
         }
-        matches!(store.read_feed(cursor, 1000).await, Ok(FeedRead::Changes(list))
+        matches!(store.read_feed(cursor, None, 1000).await, Ok(FeedRead::Changes { entries: list, .. })
             if list.iter().any(|e| matches!(&e.change, Change::Session { sid: s, .. } if *s == sid)))
     })
     .await;

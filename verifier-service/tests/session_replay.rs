@@ -522,8 +522,11 @@ impl Replay {
             self.store.clear_outbox(&tag, &sids).await.unwrap();
             self.model.outbox[user].clear();
             self.model.outbox_expiry[user] = None;
-            let FeedRead::Changes(list) =
-                self.store.read_feed(self.feed_cursor, 1000).await.unwrap()
+            let FeedRead::Changes { entries: list, .. } = self
+                .store
+                .read_feed(self.feed_cursor, None, 1000)
+                .await
+                .unwrap()
             else {
                 panic!("feed cursor gone: {}", self.at())
             };
