@@ -46,7 +46,8 @@ def verifier_args(*key_files) -> list[str]:
     return argv
 
 
-def plugin_config(mode: str = "callout", max_entries: int = 100000) -> dict:
+def plugin_config(mode: str = "callout", max_entries: int = 100000,
+                  max_staleness_ms: int = MAX_STALENESS_MS) -> dict:
     provider = {
         "issuer": ISSUER,
         "audiences": [AUDIENCE],
@@ -64,7 +65,7 @@ def plugin_config(mode: str = "callout", max_entries: int = 100000) -> dict:
         ],
         "verifier": {"cluster": "warden_verifier", "authority": "warden-verifier", "path": "/v1/check",
                      "timeout_ms": 1000, "failure_mode": "deny", "mode": mode,
-                     **({"stream": {"path": "/v1/revocations", "max_staleness_ms": MAX_STALENESS_MS,
+                     **({"stream": {"path": "/v1/revocations", "max_staleness_ms": max_staleness_ms,
                                     "max_entries": max_entries}} if mode == "stream" else {})},
     }
 
@@ -260,7 +261,9 @@ def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
     verifier = harness.Verifier(tmp_path, redis.url, extra_args=verifier_args(key) + [
         "--access-ttl-seconds", "2", "--revocation-skew-seconds", "1"]).start()
     upstream = harness.EchoUpstream(tmp_path).start()
-    envoy = harness.Envoy(tmp_path, plugin_config("stream", max_entries=8), upstream_port=upstream.port,
+    # A generous staleness bound: the check below counts callouts, and a poll slowed by a loaded
+    # machine must not pass for an overflowed view.
+    envoy = harness.Envoy(tmp_path, plugin_config("stream", max_entries=8, max_staleness_ms=5000), upstream_port=upstream.port,
                           verifier_port=verifier.port, hcm_overrides={"route_config": route_config()}).start()
 
     def session(sub: str) -> dict:
