@@ -24,9 +24,7 @@ import yaml
 import harness
 
 DOC = harness.ROOT / "docs/openapi.yaml"
-APP_RS = harness.ROOT / "verifier-service/src/app.rs"
-EXT_AUTHZ_RS = harness.ROOT / "verifier-service/src/ext_authz.rs"
-# The methods a route answers when its router says `any(...)`, as the document lists them.
+# The methods a route answers when the route table says `ANY`, as the document lists them.
 ANY_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ST = harness.ROOT / ".venv/bin/st"
 # The document's default servers name the listener of each path.
@@ -59,27 +57,22 @@ def documented_routes() -> dict[str, set[tuple[str, str]]]:
 
 
 def router_routes() -> dict[str, set[tuple[str, str]]]:
-    """listener -> {(METHOD, path)} read from the routers in verifier-service/src/app.rs."""
-    source = APP_RS.read_text()
-
-    def routes_in(function: str) -> set[tuple[str, str]]:
-        match = re.search(rf"fn {function}\b.*?\n}}\n", source, re.S)
-        assert match, f"no fn {function} in {APP_RS}"
-        found = re.findall(r'\.route\(\s*"([^"]+)",\s*(get|post|put|delete|patch)\(', match.group(0))
-        return {(method.upper(), path) for path, method in found}
-
-    common = routes_in("with_common_routes")
-    check = routes_in("check_router") | common | ext_authz_routes()
-    return {"check": check, "admin": routes_in("admin_router") | common}
-
-
-def ext_authz_routes() -> set[tuple[str, str]]:
-    """`/v1/ext_authz` and every path under it (`{*rest}`, documented as `{path}`; the bare trailing
-    slash is its empty case), any method."""
-    found = re.findall(r'\.route\(\s*"([^"]+)",\s*any\(', EXT_AUTHZ_RS.read_text())
-    assert found, f"no any() route in {EXT_AUTHZ_RS}"
-    paths = {path.replace("{*rest}", "{path}") for path in found if not path.endswith("/")}
-    return {(method, path) for path in paths for method in ANY_METHODS}
+    """listener -> {(METHOD, path)} from the verifier's own route table (`warden-verifier routes`,
+    the list its routers are built from). `/v1/ext_authz/{*rest}` (every path under it, documented
+    as `{path}`; the bare trailing slash is its empty case) answers any method."""
+    out = subprocess.run([str(harness.VERIFIER_BIN), "routes"], check=True, capture_output=True,
+                         text=True, timeout=60).stdout
+    routes: dict[str, set[tuple[str, str]]] = {"check": set(), "admin": set()}
+    for route in json.loads(out):
+        path = route["path"].replace("{*rest}", "{path}")
+        if route["method"] == "ANY":
+            if path.endswith("/"):
+                continue
+            methods = ANY_METHODS
+        else:
+            methods = (route["method"],)
+        routes[route["listener"]].update((method, path) for method in methods)
+    return routes
 
 
 @dataclass

@@ -15,7 +15,7 @@ import harness
 from answers import assert_denied
 from configs import plugin_config
 
-NOT_BEFORE_CACHE_MAX_AGE_S = 1.0  # verifier-service/src/state.rs
+NOT_BEFORE_CACHE_MAX_AGE_S = 1.0  # verifier-service/src/service/mod.rs
 
 
 def start_cluster(workdir) -> tuple[list[harness.Process], list[int]]:

@@ -1,4 +1,4 @@
-//! Target `verifier_bodies`, verifier half: the verifier's own body parser (`json_body`, which
+//! Target `verifier_bodies`, verifier half: the verifier's own body parser (`parse_json`, which
 //! answers 400/413) and validation for `POST /v1/check` and the admin routes, and the session-id
 //! parser behind `DELETE /v1/admin/sessions/{sid}`. Same input layout as `checks::bodies`, with
 //! byte 0 read modulo 8: 4 check, 5 revoke token, 6 revoke user, 7 create session; every input
@@ -8,12 +8,12 @@
 //! value core's protocol type reads, with ids of 1..=256 bytes; a sid has an owner only in the
 //! shape the verifier makes (22 base64url characters, a dot, a user tag).
 
-use axum::body::Bytes;
 use warden_core::protocol::{CheckRequest, MAX_ID_BYTES};
-use warden_verifier::admin::{CreateSessionRequest, RevokeTokenRequest, RevokeUserRequest};
-use warden_verifier::body::{check_id, json_body};
+use warden_verifier::http::admin::{CreateSessionRequest, RevokeTokenRequest, RevokeUserRequest};
+use warden_verifier::http::extract::{check_id, parse_json};
 use warden_verifier::store::keys::UserTag;
-use warden_verifier::{check, sid, ApiError};
+use warden_verifier::store::sid;
+use warden_verifier::ApiError;
 
 fn bad_request_only<T>(result: &Result<T, ApiError>) {
     if let Err(e) = result {
@@ -28,10 +28,9 @@ pub fn run(data: &[u8]) {
     let Some((selector, body)) = data.split_first() else {
         return;
     };
-    let bytes = || Ok(Bytes::copy_from_slice(body));
     match selector % 8 {
         4 => {
-            let parsed = check::parse(bytes());
+            let parsed = parse_json::<CheckRequest>(body);
             bad_request_only(&parsed);
             if let Ok(req) = parsed {
                 let core: CheckRequest = serde_json::from_slice(body).expect("core reads it too");
@@ -46,16 +45,16 @@ pub fn run(data: &[u8]) {
             }
         }
         5 => {
-            let parsed = json_body::<RevokeTokenRequest>(bytes());
+            let parsed = parse_json::<RevokeTokenRequest>(body);
             bad_request_only(&parsed);
             if let Ok(req) = parsed {
                 bad_request_only(&check_id("sub", &req.sub));
                 bad_request_only(&check_id("jti", &req.jti));
             }
         }
-        6 => bad_request_only(&json_body::<RevokeUserRequest>(bytes())),
+        6 => bad_request_only(&parse_json::<RevokeUserRequest>(body)),
         7 => {
-            let parsed = json_body::<CreateSessionRequest>(bytes());
+            let parsed = parse_json::<CreateSessionRequest>(body);
             bad_request_only(&parsed);
             if let Ok(req) = parsed {
                 bad_request_only(&check_id("sub", &req.sub));

@@ -3,6 +3,28 @@
 //!
 //! `main.rs` only parses the command line; everything here can be driven from tests:
 //! bind `127.0.0.1:0`, build an [`AppState`], call [`run`].
+//!
+//! # Layers and the import rule
+//!
+//! ```text
+//! cmd → config → server → http → service → issuer → store → {telemetry, net, clock, random}
+//! ```
+//!
+//! - `cmd`: the commands (`serve`, `keygen`, `mint`, `routes`); the only code that reads the
+//!   environment and files.
+//! - `config`: the command line (`cli`), every `DEFAULT_*` once, flags checked into settings.
+//! - `server`: listeners (plain, TLS), graceful drain, signals.
+//! - `http`: one router per feature, extractors, errors, response bodies.
+//! - `service`: decisions and orchestration: check, revocations, sessions, refresh, feed, audit.
+//! - `issuer`: access and refresh tokens, JOSE.
+//! - `store`: Redis (scripts, keys, session ids).
+//! - `telemetry` (metrics, audit vocabulary, logging), `net` (client address, CIDRs), `clock`
+//!   (the one wall clock), `random` (the one source of randomness): leaves.
+//!
+//! A module may import its own layer and any layer to its right, never one to its left; the
+//! leaves import no other layer. So `http` never imports `server`, `config` or `cmd`, and
+//! `service` never imports `axum` either (it is free of HTTP). `tests/layers.rs` checks this on
+//! every `crate::` path in `src/`.
 #![cfg_attr(
     test,
     allow(
@@ -13,37 +35,23 @@
     )
 )]
 
-pub mod admin;
-pub mod admin_token;
-pub mod app;
-pub mod body;
-pub mod check;
-pub mod cli;
-pub mod cookie;
-pub mod error;
-pub mod events;
-pub mod ext_authz;
-pub mod form;
-pub mod introspect;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod http;
 pub mod issuer;
-pub mod jose;
-pub mod metrics;
-pub mod not_before;
-pub mod ops;
-pub mod outbox;
-pub mod playground;
-pub mod ratelimit;
-pub mod revocations;
-pub mod serve;
-pub mod sid;
-pub mod state;
+pub mod net;
+pub mod random;
+pub mod server;
+pub mod service;
 pub mod store;
-#[cfg(feature = "tls")]
-pub mod tls;
-pub mod token;
+pub mod telemetry;
 
-pub use admin_token::AdminToken;
-pub use app::{admin_router, check_router, run, Listeners, MAX_BODY_BYTES};
-pub use error::ApiError;
-pub use state::{AppState, Settings};
+pub use http::error::ApiError;
+pub use http::state::AppState;
+pub use http::MAX_BODY_BYTES;
+pub use http::{admin_router, check_router};
+pub use server::{run, Listeners};
+pub use service::admin_token::AdminToken;
+pub use service::Settings;
 pub use store::{Store, StoreOptions};

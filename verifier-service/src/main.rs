@@ -1,15 +1,9 @@
 use clap::Parser;
 use std::process::ExitCode;
-use warden_verifier::cli::{Cli, Command};
+use warden_verifier::config::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => warden_verifier::serve::main(args),
-        Command::Keygen(args) => warden_verifier::jose::keygen::main(&args),
-        Command::Mint(args) => warden_verifier::jose::mint::main(&args),
-    };
-    match result {
+    match warden_verifier::cmd::run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("warden-verifier: {message}");

@@ -15,9 +15,10 @@ use warden_verifier::{Settings, StoreOptions};
 
 /// Every admin route with a body that would succeed.
 fn admin_routes() -> Vec<(&'static str, String, Vec<u8>)> {
-    let sid =
-        warden_verifier::sid::new_sid(&warden_verifier::store::keys::UserTag::of_sub("alice"))
-            .unwrap();
+    let sid = warden_verifier::store::sid::new_sid(&warden_verifier::store::keys::UserTag::of_sub(
+        "alice",
+    ))
+    .unwrap();
     vec![
         (
             "POST",

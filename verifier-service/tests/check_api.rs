@@ -253,7 +253,7 @@ async fn session_reasons() {
 
     // A record in alice's slot that names another sub (as a tag collision would): mismatch.
     let alice = UserTag::of_sub("alice");
-    let forged = warden_verifier::sid::new_sid(&alice).unwrap();
+    let forged = warden_verifier::store::sid::new_sid(&alice).unwrap();
     let _: () = conn
         .hset_multiple(
             alice.session_key(&forged),

@@ -15,7 +15,7 @@ use common::topology::{start_verifier, Cluster, SentinelGroup, MASTER_NAME};
 use common::{unix_now, RedisServer, Response, Verifier, PATIENCE};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use warden_verifier::state::NOT_BEFORE_CACHE_MAX_AGE;
+use warden_verifier::service::NOT_BEFORE_CACHE_MAX_AGE;
 use warden_verifier::store::keys::UserTag;
 use warden_verifier::StoreOptions;
 

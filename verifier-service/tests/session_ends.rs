@@ -22,9 +22,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
 use warden_testkit::Algorithm;
+use warden_verifier::issuer::jose::jwk::Jwk;
+use warden_verifier::issuer::jose::sign::SigningKey;
 use warden_verifier::issuer::{Issuer, TokenSettings};
-use warden_verifier::jose::jwk::Jwk;
-use warden_verifier::jose::sign::SigningKey;
 use warden_verifier::store::feed::{FeedRead, FEED_LIVE, FEED_SEQ};
 use warden_verifier::store::keys::UserTag;
 use warden_verifier::store::outbox::outbox_key;
@@ -468,7 +468,7 @@ fn cluster_options() -> StoreOptions {
 }
 
 async fn start_on_cluster(cluster: &Cluster) -> Verifier {
-    let target = warden_verifier::serve::open_target(&cluster.url(), None).unwrap();
+    let target = warden_verifier::store::open::open_target(&cluster.url(), None).unwrap();
     start_on(Store::connect(target, cluster_options()).unwrap()).await
 }
 

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use warden_testkit::Algorithm;
+use warden_verifier::issuer::jose::jwk::Jwk;
+use warden_verifier::issuer::jose::sign::SigningKey;
 use warden_verifier::issuer::{Issuer, TokenSettings};
-use warden_verifier::jose::jwk::Jwk;
-use warden_verifier::jose::sign::SigningKey;
 use warden_verifier::{AdminToken, AppState, Listeners, Settings, Store};
 
 const ISSUER: &str = "https://warden.test";

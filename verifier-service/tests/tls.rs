@@ -100,7 +100,7 @@ fn make_certificates(dir: &Path) {
 }
 
 async fn start_verifier(url: &str, ca: Option<&Path>) -> Verifier {
-    let client = warden_verifier::serve::open_redis(url, ca).expect("client");
+    let client = warden_verifier::store::open::open_redis(url, ca).expect("client");
     let store = Store::new(client, common::test_store_options()).unwrap();
     let token = AdminToken::from_file_content(common::ADMIN_TOKEN.as_bytes()).unwrap();
     let state = AppState::new(store, token, Settings::default());

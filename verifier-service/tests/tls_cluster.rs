@@ -41,7 +41,7 @@ impl Drop for Nodes {
 }
 
 async fn verifier(url: &str, ca: Option<&Path>) -> Verifier {
-    let target = warden_verifier::serve::open_target(url, ca).expect("url");
+    let target = warden_verifier::store::open::open_target(url, ca).expect("url");
     let store = Store::connect(target, common::test_store_options()).unwrap();
     let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).unwrap();
     let state = AppState::new(store, token, Settings::default());

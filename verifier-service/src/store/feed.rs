@@ -40,10 +40,8 @@
 use super::keys::UserTag;
 use super::outbox::EndWindow;
 use super::{ScriptRef, Store, StoreError};
-use rand_core::{OsRng, RngCore};
 use redis::Script;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use warden_core::revocation_view::wire::{
     Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
@@ -166,10 +164,8 @@ pub struct FeedHead {
 
 /// A fresh entry id: 64 random bits, base64url (11 characters).
 fn new_entry_id() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 8];
-    OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
-        StoreError::UnexpectedReply(format!("no randomness for a feed entry id: {e}"))
-    })?;
+    let bytes = crate::random::bytes::<8>()
+        .map_err(|e| StoreError::UnexpectedReply(format!("{e} for a feed entry id")))?;
     Ok(warden_core::b64::encode(&bytes))
 }
 
@@ -196,9 +192,9 @@ fn state_args(change: &Change) -> Result<(&'static str, String, String), StoreEr
 }
 
 fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    crate::clock::unix_now_ms()
+        .ok()
+        .and_then(|ms| u64::try_from(ms).ok())
         .unwrap_or(0)
 }
 

@@ -5,11 +5,13 @@
 mod connection;
 pub mod feed;
 pub mod keys;
+pub mod open;
 pub mod outbox;
 mod scripts;
 mod sentinel;
 mod session_scripts;
 pub mod sessions;
+pub mod sid;
 pub mod target;
 
 pub use connection::RedisConnection;

@@ -223,7 +223,7 @@ impl Store {
         for chunk in live.chunks(EXISTS_BATCH) {
             let keys: Vec<Option<String>> = chunk
                 .iter()
-                .map(|s| crate::sid::owner_tag(&s.sid).map(|tag| tag.session_key(&s.sid)))
+                .map(|s| super::sid::owner_tag(&s.sid).map(|tag| tag.session_key(&s.sid)))
                 .collect();
             let exists = self.exist(&keys).await?;
             keep.extend(exists);

@@ -468,7 +468,7 @@ impl SentinelGroup {
 
 /// The verifier served in-process on any `--redis-url` (single, cluster or sentinel).
 pub async fn start_verifier(url: &str, options: StoreOptions) -> Verifier {
-    let target = warden_verifier::serve::open_target(url, None).expect("redis url");
+    let target = warden_verifier::store::open::open_target(url, None).expect("redis url");
     let store = Store::connect(target, options).expect("store");
     let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).expect("admin token");
     let state = AppState::new(store, token, Settings::default());

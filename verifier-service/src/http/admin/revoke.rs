@@ -1,0 +1,97 @@
+//! `POST /v1/admin/revoke/{token,user,all}`.
+
+use super::counted;
+use crate::clock::unix_now;
+use crate::http::error::ApiError;
+use crate::http::extract::{check_id, ValidJson, Validate};
+use crate::http::state::AppState;
+use crate::http::views::{RevokedAll, RevokedToken, RevokedUser};
+use crate::http::Endpoint;
+use crate::service::revoke;
+use crate::telemetry::metrics::AdminAction;
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::post("/v1/admin/revoke/token", revoke_token),
+        Endpoint::post("/v1/admin/revoke/user", revoke_user),
+        Endpoint::post("/v1/admin/revoke/all", revoke_all),
+    ]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenRequest {
+    pub sub: String,
+    pub jti: String,
+    /// The token's `exp`; absent or `0` (what the filter sends for a token without `exp`) for a
+    /// token that never expires, which is then revoked for good.
+    #[serde(default)]
+    pub exp: Option<i64>,
+}
+
+impl Validate for RevokeTokenRequest {
+    fn validate(&self) -> Result<(), ApiError> {
+        check_id("sub", &self.sub)?;
+        check_id("jti", &self.jti)
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    body: Result<ValidJson<RevokeTokenRequest>, ApiError>,
+) -> Result<Json<RevokedToken>, ApiError> {
+    let result = async {
+        let ValidJson(request) = body?;
+        let now = unix_now().map_err(|_| ApiError::Internal)?;
+        let skew = state.0.settings.revocation_skew_seconds;
+        let expires_at = revoke::revocation_until(request.exp, now, skew)?;
+        revoke::revoke_token(&state.0, &request.sub, &request.jti, expires_at, now).await?;
+        tracing::info!(sub = %request.sub, jti = %request.jti, ?expires_at, "token revoked");
+        Ok(Json(RevokedToken {
+            expires_at,
+            jti: request.jti,
+            sub: request.sub,
+        }))
+    }
+    .await;
+    counted(&state, AdminAction::RevokeToken, result)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeUserRequest {
+    pub sub: String,
+}
+
+impl Validate for RevokeUserRequest {
+    fn validate(&self) -> Result<(), ApiError> {
+        check_id("sub", &self.sub)
+    }
+}
+
+pub async fn revoke_user(
+    State(state): State<AppState>,
+    body: Result<ValidJson<RevokeUserRequest>, ApiError>,
+) -> Result<Json<RevokedUser>, ApiError> {
+    let result = async {
+        let ValidJson(request) = body?;
+        let now = unix_now().map_err(|_| ApiError::Internal)?;
+        let version = revoke::revoke_user(&state.0, &request.sub, now).await?;
+        Ok(Json(RevokedUser { version }))
+    }
+    .await;
+    counted(&state, AdminAction::RevokeUser, result)
+}
+
+pub async fn revoke_all(State(state): State<AppState>) -> Result<Json<RevokedAll>, ApiError> {
+    let result = async {
+        let now = unix_now().map_err(|_| ApiError::Internal)?;
+        let not_before = revoke::revoke_all(&state.0, now).await?;
+        Ok(Json(RevokedAll { not_before }))
+    }
+    .await;
+    counted(&state, AdminAction::RevokeAll, result)
+}

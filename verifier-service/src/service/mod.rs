@@ -1,0 +1,128 @@
+//! Decisions and orchestration, free of HTTP: what a check answers, what a revocation writes and
+//! in which order, how a session starts, refreshes and ends, what the feed serves. Handlers in
+//! `http` read a request into plain values, call in here, and turn the result into an answer.
+
+pub mod admin_token;
+pub mod audit;
+pub mod check;
+pub mod feed;
+pub mod not_before;
+pub mod outbox;
+pub mod refresh;
+pub mod revoke;
+pub mod sessions;
+
+use crate::clock::ClockError;
+use crate::issuer::Issuer;
+use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::Metrics;
+use admin_token::AdminToken;
+use not_before::NotBeforeCache;
+use std::time::Duration;
+
+/// Longest time the global not-before is trusted from memory.
+pub const NOT_BEFORE_CACHE_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Tunables of the check and admin logic (their defaults are in `config`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Revocation entries live until the token's `exp` plus this many seconds.
+    pub revocation_skew_seconds: u64,
+    /// A check rewrites a session's last-seen time at most this often.
+    pub last_seen_interval_seconds: u64,
+    /// Session lifetime when `ttl_seconds` is not given.
+    pub default_session_ttl_seconds: u64,
+    /// Longest session lifetime accepted.
+    pub max_session_ttl_seconds: u64,
+    /// Where `/v1/ext_authz` reads the claims Envoy's `jwt_authn` forwards (lower case).
+    pub ext_authz_payload_header: String,
+    /// Where the playground page is served from (`--playground-dir`); `None`: not served.
+    pub playground_dir: Option<std::path::PathBuf>,
+    /// The bearer token `GET /v1/revocations` requires (`--feed-token-file`); `None`: open.
+    pub feed_token: Option<AdminToken>,
+    /// Most live sessions a feed snapshot lists (`--feed-max-live`).
+    pub feed_max_live: u64,
+}
+
+/// The services and settings every request uses.
+pub struct Services {
+    pub store: Store,
+    pub admin_token: AdminToken,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub not_before: NotBeforeCache,
+    /// The token issuer, when signing keys are configured (`--signing-key-file`).
+    pub issuer: Option<Issuer>,
+    /// The last feed snapshot, shared by concurrent snapshot requests.
+    pub snapshots: feed::SnapshotCache,
+    /// Session ends waiting in outboxes for the feed.
+    pub outbox: outbox::OutboxRelay,
+}
+
+impl Services {
+    pub fn new(
+        store: Store,
+        admin_token: AdminToken,
+        settings: Settings,
+        issuer: Option<Issuer>,
+    ) -> Services {
+        Services {
+            store,
+            admin_token,
+            settings,
+            metrics: Metrics::default(),
+            not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
+            issuer,
+            snapshots: Default::default(),
+            outbox: Default::default(),
+        }
+    }
+
+    /// Logs and counts a store failure, and turns it into the service's error.
+    pub fn store_failed(&self, what: &str, error: StoreError) -> ServiceError {
+        self.metrics.record_redis_error();
+        tracing::warn!(operation = what, error = %error, "redis call failed");
+        match error {
+            StoreError::ReplicationTimeout { .. } | StoreError::NotFsynced { .. } => {
+                ServiceError::ReplicationTimeout
+            }
+            StoreError::Redis(_) | StoreError::Timeout | StoreError::UnexpectedReply(_) => {
+                ServiceError::Unavailable
+            }
+        }
+    }
+
+    /// A closure for `map_err` that reports a failed store call named `what`.
+    pub fn failed<'a>(&'a self, what: &'a str) -> impl Fn(StoreError) -> ServiceError + 'a {
+        move |error| self.store_failed(what, error)
+    }
+}
+
+/// Why a service call gave no result; `http` maps each variant to its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The request asks for something that cannot be done; the text says why.
+    Invalid(String),
+    /// The named thing does not exist.
+    NotFound(&'static str),
+    /// Redis could not answer; the detail is logged, not returned.
+    Unavailable,
+    /// The write is on the primary but not on enough replicas in time.
+    ReplicationTimeout,
+    /// A fault of this process (the clock, randomness, signing); logged where it happened.
+    Internal,
+}
+
+impl From<ClockError> for ServiceError {
+    fn from(_: ClockError) -> ServiceError {
+        ServiceError::Internal
+    }
+}
+
+/// Logs `what` and the error, and gives [`ServiceError::Internal`] (for `map_err`).
+pub fn internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServiceError {
+    move |e| {
+        tracing::error!(error = %e, "{what}");
+        ServiceError::Internal
+    }
+}

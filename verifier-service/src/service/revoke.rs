@@ -1,0 +1,213 @@
+//! Revocations: one token (by its `jti`), one user (every token before now), everything issued
+//! up to now. Each one writes its feed entry before the change it announces, so a change a caller
+//! saw acknowledged is always in the feed (a stream-mode filter never misses it).
+
+use super::audit::{self, EventFacts, SecurityEvent};
+use super::{ServiceError, Services};
+use crate::store::keys::UserTag;
+use std::future::Future;
+use warden_core::revocation_view::wire::Change;
+
+/// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
+pub const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;
+
+/// Until when a revocation of a token with this `exp` is kept: `exp` + the revocation skew, for
+/// good when `exp` is absent or `0` (what the filter sends for a token without `exp`).
+///
+/// Every check refuses a token past `exp` + skew, so an entry that would expire at once protects
+/// nothing; and acknowledging what is not stored would be a lie if the caller got `exp` wrong.
+/// Such a request is refused clearly instead.
+pub fn revocation_until(
+    exp: Option<i64>,
+    now: i64,
+    skew_seconds: u64,
+) -> Result<Option<i64>, ServiceError> {
+    let exp = exp.filter(|&exp| exp != 0);
+    if let Some(exp) = exp {
+        if !(1..=MAX_EXP).contains(&exp) {
+            return Err(ServiceError::Invalid(
+                "`exp` must be a Unix time in seconds".into(),
+            ));
+        }
+    }
+    let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+    let until = exp.map(|exp| exp.saturating_add(skew));
+    if until.is_some_and(|at| at <= now) {
+        return Err(ServiceError::Invalid(
+            "`exp` is already past the revocation window (exp + revocation skew): every check refuses this token; give the token's real `exp`, or omit it to revoke for good".into(),
+        ));
+    }
+    Ok(until)
+}
+
+/// Revokes token `jti` of `sub` until `until` (`None`: for good). The feed entry first, then the
+/// change: this is the one place a token revocation is written (the admin API and RFC 7009
+/// revocation of an access token both come here).
+pub async fn revoke_token(
+    svc: &Services,
+    sub: &str,
+    jti: &str,
+    until: Option<i64>,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let change = Change::Jti {
+        sub: sub.to_owned(),
+        jti: jti.to_owned(),
+        until,
+    };
+    let tag = UserTag::of_sub(sub);
+    feed_first(append(svc, &[change], now, "revoke_token_feed"), async {
+        svc.store
+            .revoke_token(&tag, jti, until)
+            .await
+            .map_err(svc.failed("revoke_token"))
+    })
+    .await
+}
+
+/// The feed entry first, then the change: `change` runs only once `feed_entry` succeeded, so
+/// every change a caller saw acknowledged is in the feed (a failed entry leaves the change unmade
+/// and is the caller's answer). A later entry fixing up what the change really did may follow.
+pub async fn feed_first<E, T>(
+    feed_entry: impl Future<Output = Result<E, ServiceError>>,
+    change: impl Future<Output = Result<T, ServiceError>>,
+) -> Result<T, ServiceError> {
+    feed_entry.await?;
+    change.await
+}
+
+/// Appends `changes` to the feed (`what` names the call in logs).
+pub async fn append(
+    svc: &Services,
+    changes: &[Change],
+    now: i64,
+    what: &str,
+) -> Result<(), ServiceError> {
+    svc.store
+        .append_feed(changes, now)
+        .await
+        .map(drop)
+        .map_err(svc.failed(what))
+}
+
+/// Revokes every token of `sub` issued so far (its version rises) and ends its sessions. Returns
+/// the version reached.
+pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, ServiceError> {
+    let tag = UserTag::of_sub(sub);
+    let window = super::outbox::end_window(svc);
+    let announced = svc
+        .store
+        .feed_user_revocation(&tag, sub, now, window)
+        .await
+        .map_err(svc.failed("revoke_user_feed"))?;
+    // The entries above are the feed's half of `feed_first`: they name the sessions too.
+    let revoked = svc
+        .store
+        .revoke_user(&tag)
+        .await
+        .map_err(svc.failed("revoke_user"))?;
+    // Sessions created between the feed entries and the revocation: their tokens may be
+    // known live to stream-mode filters, so their ends go to the feed before the answer.
+    svc.store
+        .feed_missed_session_ends(&announced.sids, &revoked.sessions, now, window)
+        .await
+        .map_err(svc.failed("revoke_user_feed"))?;
+    let (version, announced) = (revoked.version, announced.version);
+    if version > announced {
+        // A concurrent revocation went first: announce the version really reached.
+        let change = Change::User {
+            sub: sub.to_owned(),
+            version,
+        };
+        append(svc, &[change], now, "revoke_user_feed").await?;
+    }
+    tracing::info!(sub = %sub, version, "user revoked");
+    let facts = EventFacts {
+        sub: Some(sub),
+        ..Default::default()
+    };
+    audit::record(svc, SecurityEvent::UserRevoked, facts, now).await;
+    Ok(version)
+}
+
+/// Revokes every token issued up to `now` (the global not-before). Returns the not-before set.
+pub async fn revoke_all(svc: &Services, now: i64) -> Result<i64, ServiceError> {
+    let entry = [Change::NotBefore { not_before: now }];
+    let not_before = feed_first(append(svc, &entry, now, "revoke_all_feed"), async {
+        svc.store
+            .revoke_all(now)
+            .await
+            .map_err(svc.failed("revoke_all"))
+    })
+    .await?;
+    svc.not_before
+        .put(Some(not_before), std::time::Instant::now());
+    tracing::info!(not_before, "all tokens issued up to now revoked");
+    let facts = EventFacts {
+        detail: Some("not_before"),
+        ..Default::default()
+    };
+    audit::record(svc, SecurityEvent::AllRevoked, facts, now).await;
+    Ok(not_before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn the_change_waits_for_its_feed_entry() {
+        let changed = AtomicBool::new(false);
+        let change = || async {
+            changed.store(true, Ordering::SeqCst);
+            Ok(7)
+        };
+        let refused = feed_first(async { Err::<(), _>(ServiceError::Unavailable) }, change()).await;
+        assert_eq!(refused, Err(ServiceError::Unavailable));
+        assert!(
+            !changed.load(Ordering::SeqCst),
+            "changed without a feed entry"
+        );
+        let entry_seen = AtomicBool::new(false);
+        let done = feed_first(
+            async {
+                entry_seen.store(true, Ordering::SeqCst);
+                Ok(())
+            },
+            async {
+                assert!(entry_seen.load(Ordering::SeqCst), "change before its entry");
+                change().await
+            },
+        )
+        .await;
+        assert_eq!(done, Ok(7));
+        assert!(changed.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn revocations_last_until_exp_plus_skew() {
+        assert_eq!(revocation_until(None, 100, 300), Ok(None));
+        assert_eq!(revocation_until(Some(0), 100, 300), Ok(None));
+        assert_eq!(revocation_until(Some(1000), 100, 300), Ok(Some(1300)));
+        assert_eq!(
+            revocation_until(Some(MAX_EXP), 100, u64::MAX),
+            Ok(Some(i64::MAX))
+        );
+        for bad in [-1, MAX_EXP + 1] {
+            assert!(
+                matches!(
+                    revocation_until(Some(bad), 100, 300),
+                    Err(ServiceError::Invalid(m)) if m.contains("Unix time")
+                ),
+                "{bad}"
+            );
+        }
+        // Already past the window: refused rather than stored for nothing.
+        assert!(matches!(
+            revocation_until(Some(1000), 1300, 300),
+            Err(ServiceError::Invalid(m)) if m.contains("revocation window")
+        ));
+        assert_eq!(revocation_until(Some(1000), 1299, 300), Ok(Some(1300)));
+    }
+}
