@@ -6,7 +6,7 @@ use super::{internal, ServiceError, Services};
 use crate::clock::{unix_seconds_rounded_up, ClockError};
 use crate::issuer::{AccessToken, RefreshToken, REGISTERED_CLAIMS};
 use crate::store::keys::UserTag;
-use crate::store::sessions::NewFamily;
+use crate::store::sessions::{NewFamily, RefreshInfo};
 use crate::store::{sid, SessionRecord};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -211,6 +211,27 @@ pub async fn delete(svc: &Services, sid: &str, now: i64) -> Result<(), ServiceEr
     tracing::info!(sid = %sid, "session deleted");
     audit::session_ended(svc, SessionEnd::Deleted, None, sid, None, now).await;
     Ok(())
+}
+
+/// What the store knows of a live refresh token (`None`: not a live one, its session created at
+/// or before the global not-before included).
+pub async fn refresh_info(
+    svc: &Services,
+    refresh: &RefreshToken,
+    now: i64,
+) -> Result<Option<RefreshInfo>, ServiceError> {
+    let Some(tag) = sid::owner_tag(refresh.sid()) else {
+        return Ok(None);
+    };
+    let not_before = svc
+        .store
+        .read_not_before()
+        .await
+        .map_err(svc.failed("read_not_before"))?;
+    svc.store
+        .introspect_refresh(&tag, refresh.sid(), &refresh.hash(), now, not_before)
+        .await
+        .map_err(svc.failed("introspect_refresh"))
 }
 
 #[cfg(test)]

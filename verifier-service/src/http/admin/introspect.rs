@@ -9,7 +9,7 @@ use crate::http::views::{to_value, Inactive, RefreshIntrospection};
 use crate::http::Endpoint;
 use crate::issuer::RefreshToken;
 use crate::service::check;
-use crate::store::sid;
+use crate::service::sessions;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -55,26 +55,10 @@ async fn introspect(
         return Ok(inactive());
     };
     let now = unix_now().map_err(|_| OAuthError::Internal)?;
-    let store_failed = |what: &str, e| {
-        let _ = state.0.store_failed(what, e);
-        OAuthError::Unavailable
-    };
     if let Some(refresh) = RefreshToken::parse(token) {
-        let Some(tag) = sid::owner_tag(refresh.sid()) else {
-            return Ok(inactive());
-        };
-        let not_before = state
-            .0
-            .store
-            .read_not_before()
+        let info = sessions::refresh_info(&state.0, &refresh, now)
             .await
-            .map_err(|e| store_failed("read_not_before", e))?;
-        let info = state
-            .0
-            .store
-            .introspect_refresh(&tag, refresh.sid(), &refresh.hash(), now, not_before)
-            .await
-            .map_err(|e| store_failed("introspect_refresh", e))?;
+            .map_err(|_| OAuthError::Unavailable)?;
         return Ok(match info {
             Some(info) => to_value(&RefreshIntrospection {
                 active: true,
