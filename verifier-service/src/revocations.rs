@@ -25,7 +25,7 @@
 
 use crate::error::ApiError;
 use crate::state::{unix_now, AppState};
-use crate::store::feed::{feed_changed, FeedHead, FeedRead};
+use crate::store::feed::{FeedHead, FeedRead};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -271,7 +271,7 @@ async fn answer(state: &AppState, query: &PollQuery) -> Result<Answer, ApiError>
     let deadline = Instant::now() + Duration::from_millis(query.wait_ms);
     loop {
         // Registered before the read, so an append between the read and the wait still wakes.
-        let notified = feed_changed().notified();
+        let notified = state.0.store.feed_changed().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let read = state
