@@ -17,6 +17,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use warden_verifier::state::NOT_BEFORE_CACHE_MAX_AGE;
 use warden_verifier::store::keys::UserTag;
+use warden_verifier::store::scripts::LuaScript;
 use warden_verifier::StoreOptions;
 
 fn options(min_replicas_ack: u32) -> StoreOptions {
@@ -333,7 +334,7 @@ async fn redis_cluster_suite() {
     // on every master already).
     cluster.on_every_node(redis::cmd("SCRIPT").arg("FLUSH"));
     let hashes = a.state.0.store.load_scripts().await.unwrap();
-    assert_eq!(hashes.len(), 7);
+    assert_eq!(hashes.len(), LuaScript::ALL.len());
     for master in cluster.masters() {
         let exists: Vec<i64> = cluster.nodes[master]
             .query(redis::cmd("SCRIPT").arg("EXISTS").arg(&hashes))

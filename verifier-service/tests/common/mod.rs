@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`, and a tiny raw HTTP/1.1 client (so tests can send any bytes at all).
 #![allow(dead_code)]
 
+pub mod issuer;
 pub mod topology;
 
 use std::net::SocketAddr;
@@ -194,6 +195,13 @@ pub struct Verifier {
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A store on any `--redis-url` (single, cluster, sentinel; `ca`: a private CA for TLS), not
+/// connected yet. The one place tests turn a URL into a store.
+pub fn open_store(url: &str, ca: Option<&std::path::Path>, options: StoreOptions) -> Store {
+    let target = warden_verifier::serve::open_target(url, ca).expect("redis url");
+    Store::connect(target, options).expect("store")
 }
 
 pub fn test_store_options() -> StoreOptions {
