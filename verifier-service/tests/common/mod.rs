@@ -344,6 +344,27 @@ impl Response {
     }
 
     /// Asserts a JSON error answer with this status and `error` code.
+    /// A `/v1/check` allow (`what` names the case in a failure).
+    pub fn assert_allow(&self, what: &str) {
+        assert_eq!(self.status, 200, "{what}: {}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{what}"
+        );
+        assert_eq!(self.json(), serde_json::json!({ "allow": true }), "{what}");
+    }
+
+    /// A `/v1/check` deny for `reason`.
+    pub fn assert_deny(&self, reason: &str, what: &str) {
+        assert_eq!(self.status, 200, "{what}: {}", self.text());
+        assert_eq!(
+            self.json(),
+            serde_json::json!({ "allow": false, "reason": reason }),
+            "{what}"
+        );
+    }
+
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.text());
         assert_eq!(
