@@ -776,7 +776,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     let cursor_id = s.id.clone().expect("the snapshot names its head entry");
     // The cursor is good: an empty answer that names the same entry.
     let PollAnswer::Changes(c) =
-        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+        poll(v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("not changes")
     };
@@ -790,7 +790,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     assert_eq!(store.feed_seq().await.unwrap(), saved, "rolled back");
     // Right after the loss the cursor is ahead of the head: a snapshot.
     let PollAnswer::Snapshot(_) =
-        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+        poll(v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("a cursor ahead of the head needs a snapshot")
     };
@@ -806,7 +806,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     );
     for wait in ["0", "200"] {
         let answer = poll(
-            &v,
+            v,
             &format!("?after={passed}&after_id={cursor_id}&ids=1&wait_ms={wait}"),
         )
         .await;
@@ -833,7 +833,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     )
     .await;
     assert!(!bare.text().contains("\"id\""), "{}", bare.text());
-    let PollAnswer::Changes(c) = poll(&v, &format!("?after={saved}&ids=1")).await else {
+    let PollAnswer::Changes(c) = poll(v, &format!("?after={saved}&ids=1")).await else {
         panic!("not changes")
     };
     assert!(c.changes.iter().all(|e| e.id.is_some()));
@@ -860,7 +860,7 @@ async fn a_snapshot_cached_before_a_rollback_is_not_served_after_it() {
         .await
         .unwrap();
     assert_eq!(again, head);
-    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+    let PollAnswer::Snapshot(s) = poll(v, "").await else {
         panic!("no snapshot")
     };
     assert_eq!(jtis_of(&s), ["before", "new-1", "new-2"]);
