@@ -17,27 +17,15 @@ fn token(sub: &str, jti: &str) -> serde_json::Value {
     json!({ "sub": sub, "jti": jti, "iat": unix_now(), "exp": unix_now() + 600 })
 }
 
-fn assert_allow(r: &common::Response) {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(r.json(), json!({ "allow": true }));
-}
-
-fn assert_deny(r: &common::Response, reason: &str) {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json(), json!({ "allow": false, "reason": reason }));
-}
-
 #[tokio::test]
 async fn fresh_token_is_allowed_and_needs_no_state() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
-    assert_allow(&v.check(token("alice", "j1")).await);
+    v.check(token("alice", "j1")).await.assert_allow("");
     // Optional fields absent, extra `iss` present: still fine.
-    assert_allow(
-        &v.check(json!({ "sub": "alice", "jti": "j2", "exp": 0, "iss": "https://idp" }))
-            .await,
-    );
+    v.check(json!({ "sub": "alice", "jti": "j2", "exp": 0, "iss": "https://idp" }))
+        .await
+        .assert_allow("");
     // A check writes nothing when there is no session to touch.
     let mut conn = redis.connection().await;
     let keys: Vec<String> = conn.keys("*").await.unwrap();
@@ -58,9 +46,11 @@ async fn revoked_jti_is_denied_only_for_that_user_and_jti() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["expires_at"], exp + 300);
 
-    assert_deny(&v.check(token("alice", "j1")).await, "revoked");
-    assert_allow(&v.check(token("alice", "j2")).await);
-    assert_allow(&v.check(token("bob", "j1")).await);
+    v.check(token("alice", "j1"))
+        .await
+        .assert_deny("revoked", "");
+    v.check(token("alice", "j2")).await.assert_allow("");
+    v.check(token("bob", "j1")).await.assert_allow("");
 }
 
 #[tokio::test]
@@ -117,22 +107,26 @@ async fn revoke_user_bumps_the_version() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({ "version": 1 }));
 
-    assert_deny(&v.check(token("alice", "j1")).await, "stale_version");
+    v.check(token("alice", "j1"))
+        .await
+        .assert_deny("stale_version", "");
     let mut with_ver = token("alice", "j1");
     with_ver["ver"] = json!(0);
-    assert_deny(&v.check(with_ver.clone()).await, "stale_version");
+    v.check(with_ver.clone())
+        .await
+        .assert_deny("stale_version", "");
     with_ver["ver"] = json!(1);
-    assert_allow(&v.check(with_ver.clone()).await);
+    v.check(with_ver.clone()).await.assert_allow("");
     with_ver["ver"] = json!(7);
-    assert_allow(&v.check(with_ver.clone()).await);
-    assert_allow(&v.check(token("bob", "j1")).await);
+    v.check(with_ver.clone()).await.assert_allow("");
+    v.check(token("bob", "j1")).await.assert_allow("");
 
     let r = v
         .admin_post("/v1/admin/revoke/user", json!({ "sub": "alice" }))
         .await;
     assert_eq!(r.json(), json!({ "version": 2 }));
     with_ver["ver"] = json!(1);
-    assert_deny(&v.check(with_ver).await, "stale_version");
+    v.check(with_ver).await.assert_deny("stale_version", "");
 
     // The version key never expires.
     let mut conn = redis.connection().await;
@@ -163,7 +157,7 @@ async fn sessions_live_until_deleted() {
 
     let mut with_sid = token("alice", "j1");
     with_sid["sid"] = json!(sid);
-    assert_allow(&v.check(with_sid.clone()).await);
+    v.check(with_sid.clone()).await.assert_allow("");
 
     // Stored in alice's slot with a TTL bounded by the session lifetime.
     let mut conn = redis.connection().await;
@@ -192,7 +186,7 @@ async fn sessions_live_until_deleted() {
     let r = v.admin_delete(&format!("/v1/admin/sessions/{sid}")).await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert!(r.body.is_empty());
-    assert_deny(&v.check(with_sid).await, "session_missing");
+    v.check(with_sid).await.assert_deny("session_missing", "");
     v.admin_delete(&format!("/v1/admin/sessions/{sid}"))
         .await
         .assert_error(404, "not_found");
@@ -236,20 +230,22 @@ async fn session_reasons() {
     // Alice's sid in Bob's token: the session exists, but not for him.
     let mut bob = token("bob", "j1");
     bob["sid"] = json!(alice_sid);
-    assert_deny(&v.check(bob.clone()).await, "session_mismatch");
+    v.check(bob.clone())
+        .await
+        .assert_deny("session_mismatch", "");
 
     // Sids that name no live session.
     for sid in ["made-up", "x", &"a".repeat(256)] {
         let mut t = token("alice", "j1");
         t["sid"] = json!(sid);
-        assert_deny(&v.check(t).await, "session_missing");
+        v.check(t).await.assert_deny("session_missing", "");
     }
     let mut conn = redis.connection().await;
     let _: () = conn
         .del(UserTag::of_sub("alice").session_key(&alice_sid))
         .await
         .unwrap();
-    assert_deny(&v.check(bob).await, "session_missing");
+    v.check(bob).await.assert_deny("session_missing", "");
 
     // A record in alice's slot that names another sub (as a tag collision would): mismatch.
     let alice = UserTag::of_sub("alice");
@@ -263,7 +259,7 @@ async fn session_reasons() {
         .unwrap();
     let mut t = token("alice", "j1");
     t["sid"] = json!(forged);
-    assert_deny(&v.check(t).await, "session_mismatch");
+    v.check(t).await.assert_deny("session_mismatch", "");
 }
 
 #[tokio::test]
@@ -281,7 +277,7 @@ async fn revoke_user_ends_all_sessions() {
         let mut t = token("alice", "j1");
         t["ver"] = json!(1);
         t["sid"] = json!(sid);
-        assert_deny(&v.check(t).await, "session_missing");
+        v.check(t).await.assert_deny("session_missing", "");
     }
     assert_eq!(
         v.admin_get("/v1/admin/users/alice/sessions").await.json()["sessions"],
@@ -289,7 +285,7 @@ async fn revoke_user_ends_all_sessions() {
     );
     let mut t = token("bob", "j1");
     t["sid"] = json!(bob_sid);
-    assert_allow(&v.check(t).await);
+    v.check(t).await.assert_allow("");
 }
 
 #[tokio::test]
@@ -305,14 +301,14 @@ async fn last_seen_is_refreshed_at_most_every_few_seconds() {
     // Seen 2 s ago: inside the interval, left alone.
     let recent = unix_now() - 2;
     let _: () = conn.hset(&key, "last_seen", recent).await.unwrap();
-    assert_allow(&v.check(t.clone()).await);
+    v.check(t.clone()).await.assert_allow("");
     let seen: i64 = conn.hget(&key, "last_seen").await.unwrap();
     assert_eq!(seen, recent);
 
     // Seen 60 s ago: rewritten to now.
     let _: () = conn.hset(&key, "last_seen", unix_now() - 60).await.unwrap();
     let before = unix_now();
-    assert_allow(&v.check(t).await);
+    v.check(t).await.assert_allow("");
     let seen: i64 = conn.hget(&key, "last_seen").await.unwrap();
     assert!(seen >= before && seen <= unix_now(), "{seen}");
 }
@@ -321,26 +317,31 @@ async fn last_seen_is_refreshed_at_most_every_few_seconds() {
 async fn revoke_all_denies_tokens_issued_up_to_now() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
-    assert_allow(&v.check(token("alice", "j1")).await); // caches "no not-before"
+    v.check(token("alice", "j1")).await.assert_allow(""); // caches "no not-before"
     let r = v.admin_post("/v1/admin/revoke/all", json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let not_before = r.json()["not_before"].as_i64().unwrap();
     assert!((unix_now() - 5..=unix_now()).contains(&not_before));
 
     let with_iat = |iat: i64| json!({ "sub": "alice", "jti": "j1", "iat": iat, "exp": iat + 600 });
-    assert_deny(&v.check(with_iat(not_before - 10)).await, "revoked_all");
-    assert_deny(&v.check(with_iat(not_before)).await, "revoked_all");
-    assert_deny(
-        &v.check(json!({ "sub": "alice", "jti": "j1", "exp": unix_now() + 60 }))
-            .await,
-        "revoked_all",
-    );
-    assert_allow(&v.check(with_iat(not_before + 1)).await);
+    v.check(with_iat(not_before - 10))
+        .await
+        .assert_deny("revoked_all", "");
+    v.check(with_iat(not_before))
+        .await
+        .assert_deny("revoked_all", "");
+    v.check(json!({ "sub": "alice", "jti": "j1", "exp": unix_now() + 60 }))
+        .await
+        .assert_deny("revoked_all", "");
+    v.check(with_iat(not_before + 1)).await.assert_allow("");
 
     // A verifier that did not make the call reads it from Redis (no cached value yet).
     let other = Verifier::start(&redis.url()).await;
-    assert_deny(&other.check(with_iat(not_before - 1)).await, "revoked_all");
-    assert_allow(&other.check(with_iat(not_before + 1)).await);
+    other
+        .check(with_iat(not_before - 1))
+        .await
+        .assert_deny("revoked_all", "");
+    other.check(with_iat(not_before + 1)).await.assert_allow("");
 
     // revoked_all is answered before the per-user reasons.
     let r = v
@@ -350,8 +351,12 @@ async fn revoke_all_denies_tokens_issued_up_to_now() {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_deny(&v.check(with_iat(not_before - 1)).await, "revoked_all");
-    assert_deny(&v.check(with_iat(not_before + 1)).await, "revoked");
+    v.check(with_iat(not_before - 1))
+        .await
+        .assert_deny("revoked_all", "");
+    v.check(with_iat(not_before + 1))
+        .await
+        .assert_deny("revoked", "");
 
     // The not-before never moves backwards.
     let mut conn = redis.connection().await;
@@ -376,11 +381,11 @@ async fn precedence_revoked_before_stale_before_session() {
     v.admin_post("/v1/admin/revoke/user", json!({ "sub": "alice" }))
         .await;
     let t = json!({ "sub": "alice", "jti": "j1", "sid": "missing", "exp": exp, "iat": unix_now() });
-    assert_deny(&v.check(t).await, "revoked");
+    v.check(t).await.assert_deny("revoked", "");
     let t = json!({ "sub": "alice", "jti": "j2", "sid": "missing", "exp": exp, "iat": unix_now() });
-    assert_deny(&v.check(t).await, "stale_version");
+    v.check(t).await.assert_deny("stale_version", "");
     let t = json!({ "sub": "alice", "jti": "j2", "sid": "missing", "ver": 1, "exp": exp, "iat": unix_now() });
-    assert_deny(&v.check(t).await, "session_missing");
+    v.check(t).await.assert_deny("session_missing", "");
 }
 
 #[tokio::test]
@@ -505,11 +510,9 @@ async fn a_token_without_exp_is_revoked_for_good() {
         let r = v.admin_post("/v1/admin/revoke/token", body).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["expires_at"], serde_json::Value::Null);
-        assert_deny(
-            &v.check(json!({ "sub": "alice", "jti": jti, "exp": 0 }))
-                .await,
-            "revoked",
-        );
+        v.check(json!({ "sub": "alice", "jti": jti, "exp": 0 }))
+            .await
+            .assert_deny("revoked", "");
         let key = UserTag::of_sub("alice").revoked_jti_key(jti);
         let ttl: i64 = redis.connection().await.ttl(&key).await.unwrap();
         assert_eq!(ttl, -1, "{key} must not expire");
@@ -577,17 +580,13 @@ async fn a_check_past_the_revocation_window_is_refused() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
     let now = unix_now();
-    assert_deny(
-        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 301 }))
-            .await,
-        "token_expired",
-    );
-    assert_allow(
-        &v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 200 }))
-            .await,
-    );
-    assert_allow(
-        &v.check(json!({ "sub": "alice", "jti": "j", "exp": 0 }))
-            .await,
-    );
+    v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 301 }))
+        .await
+        .assert_deny("token_expired", "");
+    v.check(json!({ "sub": "alice", "jti": "j", "exp": now - 200 }))
+        .await
+        .assert_allow("");
+    v.check(json!({ "sub": "alice", "jti": "j", "exp": 0 }))
+        .await
+        .assert_allow("");
 }

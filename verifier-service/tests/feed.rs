@@ -13,7 +13,8 @@ mod common;
 use common::{request, test_store_options, unix_now, RedisServer, Verifier};
 use serde_json::json;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
-use warden_verifier::store::feed::{FeedRead, FEED_LOG};
+use warden_verifier::store::feed::FeedRead;
+use warden_verifier::store::keys::FEED_LOG;
 use warden_verifier::store::outbox::EndWindow;
 use warden_verifier::Store;
 use warden_verifier::{AdminToken, Settings};
@@ -700,6 +701,58 @@ async fn redis_do(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) {
     let _: redis::Value = cmd.query_async(conn).await.unwrap();
 }
 
+/// A feed that will lose its last two entries: entry `before` saved (`SAVE`), then `lost-1` and
+/// `lost-2` appended; [`Lossy::lose_last_writes`] brings Redis back to the save (`DEBUG RELOAD
+/// NOSAVE`, as after a restart from an older RDB).
+struct Lossy {
+    // Held for its lifetime: the server stops on drop.
+    _redis: RedisServer,
+    v: Verifier,
+    store: Store,
+    conn: redis::aio::MultiplexedConnection,
+    now: i64,
+    /// The seq of `before`, the last saved entry.
+    saved: u64,
+    /// The seq of `lost-2`, the head before the loss.
+    head: u64,
+}
+
+impl Lossy {
+    async fn start() -> Lossy {
+        let redis = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+        let v = Verifier::start(&redis.url()).await;
+        let store = store(&redis);
+        let now = unix_now();
+        let mut conn = redis.connection().await;
+        let saved = store
+            .append_feed(&[jti("a", "before", None)], now)
+            .await
+            .unwrap();
+        redis_do(&mut conn, &["SAVE"]).await;
+        store
+            .append_feed(&[jti("a", "lost-1", None)], now)
+            .await
+            .unwrap();
+        let head = store
+            .append_feed(&[jti("a", "lost-2", None)], now)
+            .await
+            .unwrap();
+        Lossy {
+            _redis: redis,
+            v,
+            store,
+            conn,
+            now,
+            saved,
+            head,
+        }
+    }
+
+    async fn lose_last_writes(&mut self) {
+        redis_do(&mut self.conn, &["DEBUG", "RELOAD", "NOSAVE"]).await;
+    }
+}
+
 fn jtis_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<String> {
     let mut jtis: Vec<String> = s.jtis.iter().map(|j| j.jti.clone()).collect();
     jtis.sort();
@@ -713,32 +766,17 @@ fn jtis_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<String> {
 /// missed two of them.
 #[tokio::test]
 async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
-    let redis = RedisServer::start_with(&["--enable-debug-command", "yes"]);
-    let v = Verifier::start(&redis.url()).await;
-    let store = store(&redis);
-    let now = unix_now();
-    let mut conn = redis.connection().await;
-    let saved = store
-        .append_feed(&[jti("a", "before", None)], now)
-        .await
-        .unwrap();
-    redis_do(&mut conn, &["SAVE"]).await;
-    store
-        .append_feed(&[jti("a", "lost-1", None)], now)
-        .await
-        .unwrap();
-    let passed = store
-        .append_feed(&[jti("a", "lost-2", None)], now)
-        .await
-        .unwrap();
-    let PollAnswer::Snapshot(s) = poll(&v, "?ids=1").await else {
+    let mut feed = Lossy::start().await;
+    let (saved, passed, now) = (feed.saved, feed.head, feed.now);
+    let v = &feed.v;
+    let PollAnswer::Snapshot(s) = poll(v, "?ids=1").await else {
         panic!("no snapshot")
     };
     assert_eq!(s.seq, passed);
     let cursor_id = s.id.clone().expect("the snapshot names its head entry");
     // The cursor is good: an empty answer that names the same entry.
     let PollAnswer::Changes(c) =
-        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+        poll(v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("not changes")
     };
@@ -747,11 +785,12 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
         (Some(cursor_id.as_str()), 0)
     );
 
-    redis_do(&mut conn, &["DEBUG", "RELOAD", "NOSAVE"]).await;
+    feed.lose_last_writes().await;
+    let (v, store) = (&feed.v, &feed.store);
     assert_eq!(store.feed_seq().await.unwrap(), saved, "rolled back");
     // Right after the loss the cursor is ahead of the head: a snapshot.
     let PollAnswer::Snapshot(_) =
-        poll(&v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
+        poll(v, &format!("?after={passed}&after_id={cursor_id}&ids=1")).await
     else {
         panic!("a cursor ahead of the head needs a snapshot")
     };
@@ -767,7 +806,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     );
     for wait in ["0", "200"] {
         let answer = poll(
-            &v,
+            v,
             &format!("?after={passed}&after_id={cursor_id}&ids=1&wait_ms={wait}"),
         )
         .await;
@@ -794,7 +833,7 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
     )
     .await;
     assert!(!bare.text().contains("\"id\""), "{}", bare.text());
-    let PollAnswer::Changes(c) = poll(&v, &format!("?after={saved}&ids=1")).await else {
+    let PollAnswer::Changes(c) = poll(v, &format!("?after={saved}&ids=1")).await else {
         panic!("not changes")
     };
     assert!(c.changes.iter().all(|e| e.id.is_some()));
@@ -804,29 +843,14 @@ async fn a_rolled_back_feed_sends_a_cursor_on_a_reused_number_to_a_snapshot() {
 /// names another state, and a body cached before it must not be served.
 #[tokio::test]
 async fn a_snapshot_cached_before_a_rollback_is_not_served_after_it() {
-    let redis = RedisServer::start_with(&["--enable-debug-command", "yes"]);
-    let v = Verifier::start(&redis.url()).await;
-    let store = store(&redis);
-    let now = unix_now();
-    let mut conn = redis.connection().await;
-    store
-        .append_feed(&[jti("a", "before", None)], now)
-        .await
-        .unwrap();
-    redis_do(&mut conn, &["SAVE"]).await;
-    store
-        .append_feed(&[jti("a", "lost-1", None)], now)
-        .await
-        .unwrap();
-    let head = store
-        .append_feed(&[jti("a", "lost-2", None)], now)
-        .await
-        .unwrap();
-    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+    let mut feed = Lossy::start().await;
+    let (head, now) = (feed.head, feed.now);
+    let PollAnswer::Snapshot(s) = poll(&feed.v, "").await else {
         panic!("no snapshot")
     };
     assert_eq!((s.seq, jtis_of(&s).len()), (head, 3));
-    redis_do(&mut conn, &["DEBUG", "RELOAD", "NOSAVE"]).await;
+    feed.lose_last_writes().await;
+    let (v, store) = (&feed.v, &feed.store);
     store
         .append_feed(&[jti("a", "new-1", None)], now)
         .await
@@ -836,7 +860,7 @@ async fn a_snapshot_cached_before_a_rollback_is_not_served_after_it() {
         .await
         .unwrap();
     assert_eq!(again, head);
-    let PollAnswer::Snapshot(s) = poll(&v, "").await else {
+    let PollAnswer::Snapshot(s) = poll(v, "").await else {
         panic!("no snapshot")
     };
     assert_eq!(jtis_of(&s), ["before", "new-1", "new-2"]);

@@ -12,11 +12,12 @@
 mod common;
 
 use common::topology::{start_verifier, Cluster, SentinelGroup, MASTER_NAME};
-use common::{unix_now, RedisServer, Response, Verifier, PATIENCE};
+use common::{unix_now, RedisServer, Verifier, PATIENCE};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use warden_verifier::service::NOT_BEFORE_CACHE_MAX_AGE;
 use warden_verifier::store::keys::UserTag;
+use warden_verifier::store::scripts::LuaScript;
 use warden_verifier::StoreOptions;
 
 fn options(min_replicas_ack: u32) -> StoreOptions {
@@ -29,20 +30,6 @@ fn options(min_replicas_ack: u32) -> StoreOptions {
 
 fn token(sub: &str, jti: &str) -> serde_json::Value {
     json!({ "sub": sub, "jti": jti, "iat": unix_now(), "exp": unix_now() + 600 })
-}
-
-fn assert_allow(r: &Response, what: &str) {
-    assert_eq!(r.status, 200, "{what}: {}", r.text());
-    assert_eq!(r.json(), json!({ "allow": true }), "{what}");
-}
-
-fn assert_deny(r: &Response, reason: &str, what: &str) {
-    assert_eq!(r.status, 200, "{what}: {}", r.text());
-    assert_eq!(
-        r.json(),
-        json!({ "allow": false, "reason": reason }),
-        "{what}"
-    );
 }
 
 async fn revoke_token(v: &Verifier, sub: &str, jti: &str) {
@@ -59,37 +46,35 @@ async fn revoke_token(v: &Verifier, sub: &str, jti: &str) {
 async fn check_and_admin_cases(v: &Verifier, p: &str) {
     let alice = format!("{p}-alice");
     let bob = format!("{p}-bob");
-    assert_allow(&v.check(token(&alice, "j1")).await, "fresh token");
+    v.check(token(&alice, "j1"))
+        .await
+        .assert_allow("fresh token");
 
     revoke_token(v, &alice, "j1").await;
-    assert_deny(
-        &v.check(token(&alice, "j1")).await,
-        "revoked",
-        "revoked jti",
-    );
-    assert_allow(&v.check(token(&alice, "j2")).await, "other jti");
-    assert_allow(&v.check(token(&bob, "j1")).await, "other user");
+    v.check(token(&alice, "j1"))
+        .await
+        .assert_deny("revoked", "revoked jti");
+    v.check(token(&alice, "j2")).await.assert_allow("other jti");
+    v.check(token(&bob, "j1")).await.assert_allow("other user");
 
     let r = v
         .admin_post("/v1/admin/revoke/user", json!({ "sub": bob }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let version = r.json()["version"].as_u64().expect("version");
-    assert_deny(
-        &v.check(token(&bob, "j9")).await,
-        "stale_version",
-        "old version",
-    );
+    v.check(token(&bob, "j9"))
+        .await
+        .assert_deny("stale_version", "old version");
     let mut current = token(&bob, "j9");
     current["ver"] = json!(version);
-    assert_allow(&v.check(current).await, "current version");
+    v.check(current).await.assert_allow("current version");
 
     // Sessions: the record, its index and the check in the user's slot; a sid of another user
     // is looked up in that user's slot (a second call, in another slot).
     let sid = v.new_session(&alice).await;
     let mut with_sid = token(&alice, "s1");
     with_sid["sid"] = json!(sid);
-    assert_allow(&v.check(with_sid.clone()).await, "live session");
+    v.check(with_sid.clone()).await.assert_allow("live session");
     let listed = v
         .admin_get(&format!("/v1/admin/users/{alice}/sessions"))
         .await;
@@ -97,18 +82,14 @@ async fn check_and_admin_cases(v: &Verifier, p: &str) {
     assert_eq!(listed.json()["sessions"][0]["sid"], json!(sid));
     let mut foreign = token(&format!("{p}-frank"), "s1");
     foreign["sid"] = json!(sid);
-    assert_deny(
-        &v.check(foreign).await,
-        "session_mismatch",
-        "another user's sid",
-    );
+    v.check(foreign)
+        .await
+        .assert_deny("session_mismatch", "another user's sid");
     let deleted = v.admin_delete(&format!("/v1/admin/sessions/{sid}")).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text());
-    assert_deny(
-        &v.check(with_sid).await,
-        "session_missing",
-        "deleted session",
-    );
+    v.check(with_sid)
+        .await
+        .assert_deny("session_missing", "deleted session");
     let again = v.admin_delete(&format!("/v1/admin/sessions/{sid}")).await;
     assert_eq!(again.status, 404, "{}", again.text());
 
@@ -118,8 +99,10 @@ async fn check_and_admin_cases(v: &Verifier, p: &str) {
         revoke_token(v, sub, "bulk").await;
     }
     for sub in &many {
-        assert_deny(&v.check(token(sub, "bulk")).await, "revoked", sub);
-        assert_allow(&v.check(token(sub, "other")).await, sub);
+        v.check(token(sub, "bulk"))
+            .await
+            .assert_deny("revoked", sub);
+        v.check(token(sub, "other")).await.assert_allow(sub);
     }
 }
 
@@ -129,12 +112,12 @@ async fn credentials_case(url_with: impl Fn(&str) -> String, p: &str) {
     let good = start_verifier(&url_with("warden:s3cret%21"), options(0)).await;
     let sub = format!("{p}-acl");
     revoke_token(&good, &sub, "j1").await;
-    assert_deny(
-        &good.check(token(&sub, "j1")).await,
-        "revoked",
-        "as the ACL user",
-    );
-    assert_allow(&good.check(token(&sub, "j2")).await, "as the ACL user");
+    good.check(token(&sub, "j1"))
+        .await
+        .assert_deny("revoked", "as the ACL user");
+    good.check(token(&sub, "j2"))
+        .await
+        .assert_allow("as the ACL user");
     let bad = start_verifier(&url_with("warden:wrong"), options(0)).await;
     bad.check(token(&sub, "j1"))
         .await
@@ -162,49 +145,44 @@ async fn revoke_all_case(v: &Verifier, p: &str) {
     assert!(not_before >= issued);
     let mut old = token(&sub, "a1");
     old["iat"] = json!(issued);
-    assert_deny(
-        &v.check(old).await,
-        "revoked_all",
-        "issued before revoke-all",
-    );
+    v.check(old)
+        .await
+        .assert_deny("revoked_all", "issued before revoke-all");
     let mut new = token(&sub, "a2");
     new["iat"] = json!(not_before + 1);
-    assert_allow(&v.check(new).await, "issued after revoke-all");
+    v.check(new).await.assert_allow("issued after revoke-all");
 }
 
 /// Two verifiers on one Redis: what one writes, the other sees on the next request; revoke-all
 /// within the not-before cache bound.
 async fn two_replicas_case(a: &Verifier, b: &Verifier, p: &str) {
     let sub = format!("{p}-dave");
-    assert_allow(&b.check(token(&sub, "t1")).await, "before");
+    b.check(token(&sub, "t1")).await.assert_allow("before");
     revoke_token(a, &sub, "t1").await;
-    assert_deny(
-        &b.check(token(&sub, "t1")).await,
-        "revoked",
-        "revoked via a, seen by b",
-    );
+    b.check(token(&sub, "t1"))
+        .await
+        .assert_deny("revoked", "revoked via a, seen by b");
 
     let r = b
         .admin_post("/v1/admin/revoke/user", json!({ "sub": sub }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_deny(
-        &a.check(token(&sub, "t2")).await,
-        "stale_version",
-        "user revoked via b",
-    );
+    a.check(token(&sub, "t2"))
+        .await
+        .assert_deny("stale_version", "user revoked via b");
 
     let sid = a.new_session(&sub).await;
     let mut with_sid = token(&sub, "t3");
     with_sid["sid"] = json!(sid);
     with_sid["ver"] = r.json()["version"].clone();
-    assert_allow(
-        &b.check(with_sid.clone()).await,
-        "session made via a, seen by b",
-    );
+    b.check(with_sid.clone())
+        .await
+        .assert_allow("session made via a, seen by b");
     let deleted = b.admin_delete(&format!("/v1/admin/sessions/{sid}")).await;
     assert_eq!(deleted.status, 204);
-    assert_deny(&a.check(with_sid).await, "session_missing", "deleted via b");
+    a.check(with_sid)
+        .await
+        .assert_deny("session_missing", "deleted via b");
 
     // b reads (and caches) the global not-before; a revokes all; b refuses old tokens once its
     // copy is older than the documented bound.
@@ -215,17 +193,13 @@ async fn two_replicas_case(a: &Verifier, b: &Verifier, p: &str) {
     assert_eq!(first.status, 200, "{}", first.text());
     let r = a.admin_post("/v1/admin/revoke/all", json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_deny(
-        &a.check(old.clone()).await,
-        "revoked_all",
-        "on the replica that revoked",
-    );
+    a.check(old.clone())
+        .await
+        .assert_deny("revoked_all", "on the replica that revoked");
     tokio::time::sleep(NOT_BEFORE_CACHE_MAX_AGE + Duration::from_millis(100)).await;
-    assert_deny(
-        &b.check(old).await,
-        "revoked_all",
-        "on the other replica, after the bound",
-    );
+    b.check(old)
+        .await
+        .assert_deny("revoked_all", "on the other replica, after the bound");
 }
 
 /// Checks sent round after round while `kill` runs: a revoked token is never allowed, a good one
@@ -239,12 +213,12 @@ async fn failover_case(v: &Verifier, subs: &[String], kill: impl FnOnce() + Send
         revoke_token(v, sub, "stolen").await;
     }
     for sub in subs {
-        assert_deny(
-            &v.check(body(sub, "stolen")).await,
-            "revoked",
-            "before the kill",
-        );
-        assert_allow(&v.check(body(sub, "good")).await, "before the kill");
+        v.check(body(sub, "stolen"))
+            .await
+            .assert_deny("revoked", "before the kill");
+        v.check(body(sub, "good"))
+            .await
+            .assert_allow("before the kill");
     }
     let killer = std::thread::spawn(kill);
     let deadline = Instant::now() + PATIENCE * 2;
@@ -287,12 +261,12 @@ async fn failover_case(v: &Verifier, subs: &[String], kill: impl FnOnce() + Send
     killer.join().expect("kill");
     assert!(unavailable > 0, "the kill was never seen as a 503");
     for sub in subs {
-        assert_deny(
-            &v.check(body(sub, "stolen")).await,
-            "revoked",
-            "after the failover",
-        );
-        assert_allow(&v.check(body(sub, "good")).await, "after the failover");
+        v.check(body(sub, "stolen"))
+            .await
+            .assert_deny("revoked", "after the failover");
+        v.check(body(sub, "good"))
+            .await
+            .assert_allow("after the failover");
     }
 }
 
@@ -333,7 +307,7 @@ async fn redis_cluster_suite() {
     // on every master already).
     cluster.on_every_node(redis::cmd("SCRIPT").arg("FLUSH"));
     let hashes = a.state.0.store.load_scripts().await.unwrap();
-    assert_eq!(hashes.len(), 7);
+    assert_eq!(hashes.len(), LuaScript::ALL.len());
     for master in cluster.masters() {
         let exists: Vec<i64> = cluster.nodes[master]
             .query(redis::cmd("SCRIPT").arg("EXISTS").arg(&hashes))
@@ -346,17 +320,13 @@ async fn redis_cluster_suite() {
 
     // Every node forgets the scripts (as after a restart): the next calls load them again.
     cluster.on_every_node(redis::cmd("SCRIPT").arg("FLUSH"));
-    assert_deny(
-        &a.check(token("cluster-alice", "j1")).await,
-        "revoked",
-        "after SCRIPT FLUSH",
-    );
+    a.check(token("cluster-alice", "j1"))
+        .await
+        .assert_deny("revoked", "after SCRIPT FLUSH");
     revoke_token(&a, "cluster-user3", "after-flush").await;
-    assert_deny(
-        &b.check(token("cluster-user3", "after-flush")).await,
-        "revoked",
-        "after SCRIPT FLUSH",
-    );
+    b.check(token("cluster-user3", "after-flush"))
+        .await
+        .assert_deny("revoked", "after SCRIPT FLUSH");
 
     cluster.on_every_node(&mut acl_user());
     let seeds = url.trim_start_matches("redis+cluster://").to_owned();
@@ -380,12 +350,11 @@ async fn redis_cluster_suite() {
     let now_master = cluster.master_of(&victim_key);
     assert_ne!(cluster.nodes[now_master].port, port, "a replica took over");
     // The other verifier, which saw none of it, gives the same answers.
-    assert_deny(
-        &b.check(json!({ "sub": subs[0], "jti": "stolen", "iat": unix_now() + 60, "exp": unix_now() + 600 }))
-            .await,
-        "revoked",
-        "via the other replica after the failover",
-    );
+    b.check(
+        json!({ "sub": subs[0], "jti": "stolen", "iat": unix_now() + 60, "exp": unix_now() + 600 }),
+    )
+    .await
+    .assert_deny("revoked", "via the other replica after the failover");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,11 +369,9 @@ async fn redis_sentinel_suite() {
     for node in &group.data {
         let _: redis::Value = node.query(redis::cmd("SCRIPT").arg("FLUSH")).unwrap();
     }
-    assert_deny(
-        &a.check(token("sentinel-alice", "j1")).await,
-        "revoked",
-        "after SCRIPT FLUSH",
-    );
+    a.check(token("sentinel-alice", "j1"))
+        .await
+        .assert_deny("revoked", "after SCRIPT FLUSH");
     for node in &group.data {
         let _: redis::Value = node.query(&mut acl_user()).unwrap();
     }
@@ -430,10 +397,9 @@ async fn redis_sentinel_suite() {
     .await
     .unwrap();
     let mut group = group;
-    assert_allow(
-        &a.check(token("sentinel-moved", "m1")).await,
-        "after a manual failover",
-    );
+    a.check(token("sentinel-moved", "m1"))
+        .await
+        .assert_allow("after a manual failover");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = a
         .admin_post(
@@ -447,11 +413,9 @@ async fn redis_sentinel_suite() {
         "first write after a manual failover: {}",
         r.text()
     );
-    assert_deny(
-        &b.check(token("sentinel-moved", "m1")).await,
-        "revoked",
-        "after a manual failover",
-    );
+    b.check(token("sentinel-moved", "m1"))
+        .await
+        .assert_deny("revoked", "after a manual failover");
 
     let acked = start_verifier(&url, options(1)).await;
     let subs: Vec<String> = (0..3).map(|i| format!("sentinel-victim{i}")).collect();
@@ -480,28 +444,20 @@ async fn redis_sentinel_suite() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         answer = b.check(stolen.clone()).await;
     }
-    assert_deny(
-        &answer,
-        "revoked",
-        "via the other replica after the failover",
-    );
+    answer.assert_deny("revoked", "via the other replica after the failover");
     // Writes go to the new master (no replica left to acknowledge: the verifier without WAIT).
     revoke_token(&b, "sentinel-after", "x").await;
-    assert_deny(
-        &a.check(token("sentinel-after", "x")).await,
-        "revoked",
-        "written after the failover",
-    );
+    a.check(token("sentinel-after", "x"))
+        .await
+        .assert_deny("revoked", "written after the failover");
 
     // Without the sentinels no failover can happen: the master in use keeps serving.
     for sentinel in &mut group.sentinels {
         sentinel.kill();
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_deny(
-        &a.check(token("sentinel-after", "x")).await,
-        "revoked",
-        "with every sentinel down",
-    );
+    a.check(token("sentinel-after", "x"))
+        .await
+        .assert_deny("revoked", "with every sentinel down");
     revoke_token(&b, "sentinel-after", "y").await;
 }

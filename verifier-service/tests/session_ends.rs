@@ -13,37 +13,23 @@
 
 mod common;
 
+use common::issuer::*;
 use common::topology::Cluster;
-use common::ADMIN_TOKEN;
-use common::{eventually, request, test_store_options, unix_now, RedisServer, Response, Verifier};
+use common::{eventually, request, unix_now, RedisServer, Response, Verifier};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use warden_core::revocation_view::wire::{Change, PollAnswer};
 use warden_testkit::Algorithm;
-use warden_verifier::issuer::jose::jwk::Jwk;
-use warden_verifier::issuer::jose::sign::SigningKey;
-use warden_verifier::issuer::{Issuer, TokenSettings};
-use warden_verifier::store::feed::{FeedRead, FEED_LIVE, FEED_SEQ};
-use warden_verifier::store::keys::UserTag;
-use warden_verifier::store::outbox::outbox_key;
-use warden_verifier::{AdminToken, AppState, Listeners, Settings, Store, StoreOptions};
+use warden_verifier::store::feed::FeedRead;
+use warden_verifier::store::keys::{outbox_key, UserTag, FEED_LIVE, FEED_SEQ};
+use warden_verifier::{Store, StoreOptions};
 
 const ACCESS_TTL: i64 = 60;
 /// `Settings::default().revocation_skew_seconds`.
 const SKEW: i64 = 300;
 
-fn signing_key() -> SigningKey {
-    let jwk: Jwk =
-        serde_json::from_value(warden_testkit::keys().private_jwk(Algorithm::ES256)).unwrap();
-    let kid = jwk.thumbprint().unwrap();
-    SigningKey::from_jwk(&jwk, Some(kid)).unwrap()
-}
-
 fn token_settings() -> TokenSettings {
-    let mut settings = TokenSettings::new("https://warden.test", vec!["api.test".to_owned()]);
-    settings.refresh_rate_per_minute = 1_000;
+    let mut settings = common::issuer::token_settings();
     settings.access_ttl_seconds = ACCESS_TTL as u64;
     // Requests name their client address in X-Forwarded-For (the Cluster test picks its slot).
     settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
@@ -51,74 +37,24 @@ fn token_settings() -> TokenSettings {
 }
 
 async fn start_on(store: Store) -> Verifier {
-    let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).unwrap();
-    let issuer = Issuer::new(vec![signing_key()], token_settings()).unwrap();
-    let state = AppState::with_issuer(store, token, Settings::default(), Some(issuer));
-    let check = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Verifier::from_parts(Listeners { check, admin }, state)
+    start_issuer_on(store, token_settings(), vec![signing_key(Algorithm::ES256)]).await
 }
 
 async fn start(url: &str) -> Verifier {
-    let client = redis::Client::open(url).unwrap();
-    start_on(Store::new(client, test_store_options()).unwrap()).await
+    start_issuer(url, token_settings(), vec![signing_key(Algorithm::ES256)]).await
 }
 
-async fn post_form(addr: SocketAddr, path: &str, body: &str, client: &str) -> Response {
-    let headers = [
-        ("content-type", "application/x-www-form-urlencoded"),
-        ("x-forwarded-for", client),
-    ];
-    request(addr, "POST", path, &headers, body.as_bytes()).await
-}
-
+/// A refresh from client 10.0.0.1.
 async fn refresh(v: &Verifier, token: &str) -> Response {
-    post_form(
-        v.check,
-        "/v1/token",
-        &format!("grant_type=refresh_token&refresh_token={token}"),
-        "10.0.0.1",
-    )
-    .await
-}
-
-async fn logout(v: &Verifier, token: &str, client: &str) -> Response {
-    post_form(
-        v.check,
-        "/v1/token/revoke",
-        &format!("token={token}"),
-        client,
-    )
-    .await
+    refresh_with(v, token, &forwarded_for("10.0.0.1")).await
 }
 
 async fn create(v: &Verifier, sub: &str) -> Value {
-    let r = v
-        .admin_post("/v1/admin/sessions", json!({ "sub": sub }))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()
+    create_session(v, json!({ "sub": sub })).await
 }
 
 fn sid_of(session: &Value) -> String {
     session["sid"].as_str().unwrap().to_owned()
-}
-
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&warden_testkit::unb64(payload)).unwrap()
-}
-
-async fn check_reason(v: &Verifier, access: &str) -> Option<String> {
-    let c = claims(access);
-    let r = v
-        .check(json!({
-            "sub": c["sub"], "jti": c["jti"], "sid": c["sid"], "ver": c["ver"],
-            "iat": c["iat"], "exp": c["exp"],
-        }))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["reason"].as_str().map(str::to_owned)
 }
 
 /// The ends announced after `cursor`: sid → until.
@@ -195,7 +131,12 @@ async fn every_session_end_is_announced_only_while_its_tokens_may_be_valid() {
     // Logout with the refresh token (RFC 7009): a 1-day session.
     let before = unix_now();
     let a = create(&v, "ann").await;
-    let r = logout(&v, a["refresh_token"].as_str().unwrap(), "10.0.0.1").await;
+    let r = logout(
+        &v,
+        a["refresh_token"].as_str().unwrap(),
+        &forwarded_for("10.0.0.1"),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_short(
         end_of(store, cursor, &sid_of(&a)).await,
@@ -364,7 +305,12 @@ async fn an_end_the_feed_refuses_waits_in_the_outbox_and_no_snapshot_lists_it_li
 
     refuse_feed_appends(&mut admin);
     let before = unix_now();
-    let r = logout(&v, s["refresh_token"].as_str().unwrap(), "10.0.0.1").await;
+    let r = logout(
+        &v,
+        s["refresh_token"].as_str().unwrap(),
+        &forwarded_for("10.0.0.1"),
+    )
+    .await;
     // The end is stored (with its outbox entry): the holder's logout succeeded.
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(pending_metric(&v).await, 1);
@@ -468,8 +414,7 @@ fn cluster_options() -> StoreOptions {
 }
 
 async fn start_on_cluster(cluster: &Cluster) -> Verifier {
-    let target = warden_verifier::store::open::open_target(&cluster.url(), None).unwrap();
-    start_on(Store::connect(target, cluster_options()).unwrap()).await
+    start_on(common::open_store(&cluster.url(), None, cluster_options())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,7 +452,12 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
 
     cluster.nodes[feed].pause();
     let before = unix_now();
-    let r = logout(&v, s["refresh_token"].as_str().unwrap(), &client).await;
+    let r = logout(
+        &v,
+        s["refresh_token"].as_str().unwrap(),
+        &forwarded_for(&client),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(pending_metric(&v).await, 1);
     let tag = UserTag::of_sub(&sub);
@@ -566,7 +516,12 @@ async fn on_a_cluster_a_logout_while_the_feed_shard_is_paused_or_down_is_relayed
     let sid = sid_of(&s);
     cluster.nodes[feed].kill();
     let before = unix_now();
-    let r = logout(&v, s["refresh_token"].as_str().unwrap(), &client).await;
+    let r = logout(
+        &v,
+        s["refresh_token"].as_str().unwrap(),
+        &forwarded_for(&client),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(pending_metric(&v).await, 1);
     tokio::time::sleep(Duration::from_millis(1500)).await;

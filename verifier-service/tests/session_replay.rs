@@ -24,11 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use warden_core::revocation_view::wire::Change;
 use warden_core::Reason;
 use warden_verifier::store::feed::FeedRead;
-use warden_verifier::store::keys::UserTag;
-use warden_verifier::store::outbox::{outbox_key, EndWindow, PendingEnd};
+use warden_verifier::store::keys::{outbox_key, rotated_key, UserTag};
+use warden_verifier::store::outbox::{EndWindow, PendingEnd};
 use warden_verifier::store::sessions::{
-    rotated_key, FamilyGrant, NewFamily, RefreshCall, RefreshInfo, RefreshOutcome,
-    RevokeRefreshOutcome,
+    FamilyGrant, NewFamily, RefreshCall, RefreshInfo, RefreshOutcome, RevokeRefreshOutcome,
 };
 use warden_verifier::store::{UserCheck, UserVerdict};
 use warden_verifier::Store;

@@ -14,7 +14,7 @@ mod common;
 use common::{free_port, request, RedisServer, Verifier};
 use std::path::Path;
 use std::process::Command;
-use warden_verifier::{AdminToken, AppState, Listeners, Settings, Store};
+use warden_verifier::{AdminToken, AppState, Listeners, Settings};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
@@ -100,8 +100,7 @@ fn make_certificates(dir: &Path) {
 }
 
 async fn start_verifier(url: &str, ca: Option<&Path>) -> Verifier {
-    let client = warden_verifier::store::open::open_redis(url, ca).expect("client");
-    let store = Store::new(client, common::test_store_options()).unwrap();
+    let store = common::open_store(url, ca, common::test_store_options());
     let token = AdminToken::from_file_content(common::ADMIN_TOKEN.as_bytes()).unwrap();
     let state = AppState::new(store, token, Settings::default());
     let check = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,12 +11,12 @@
 
 mod common;
 
-use common::topology::wait_until;
-use common::{free_port, redis_server_binary, request, Verifier, ADMIN_TOKEN};
+use common::topology::{Cluster, ClusterTls};
+use common::{request, Verifier, ADMIN_TOKEN};
 use serde_json::json;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use warden_verifier::{AdminToken, AppState, Listeners, Settings, Store};
+use std::process::{Command, Stdio};
+use warden_verifier::{AdminToken, AppState, Listeners, Settings};
 
 fn openssl(dir: &Path, args: &str) {
     let status = Command::new("openssl")
@@ -29,20 +29,8 @@ fn openssl(dir: &Path, args: &str) {
     assert!(status.success(), "openssl {args} failed");
 }
 
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 async fn verifier(url: &str, ca: Option<&Path>) -> Verifier {
-    let target = warden_verifier::store::open::open_target(url, ca).expect("url");
-    let store = Store::connect(target, common::test_store_options()).unwrap();
+    let store = common::open_store(url, ca, common::test_store_options());
     let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).unwrap();
     let state = AppState::new(store, token, Settings::default());
     let check = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -70,74 +58,16 @@ async fn rediss_cluster_with_a_private_ca() {
     )
     .unwrap();
     openssl(&dir, "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext");
-    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
 
-    let mut nodes = Nodes(Vec::new());
-    let mut tls_ports = Vec::new();
-    let mut plain_ports = Vec::new();
-    for i in 0..3 {
-        let (plain, tls, bus) = (free_port(), free_port(), free_port());
-        let node_dir = dir.join(format!("node{i}"));
-        std::fs::create_dir_all(&node_dir).unwrap();
-        let child = Command::new(redis_server_binary())
-            .args(["--port", &plain.to_string(), "--tls-port", &tls.to_string()])
-            .args([
-                "--cluster-port",
-                &bus.to_string(),
-                "--cluster-enabled",
-                "yes",
-            ])
-            .args(["--tls-cluster", "yes", "--tls-auth-clients", "no"])
-            .args([
-                "--tls-cert-file",
-                &file("server.crt"),
-                "--tls-key-file",
-                &file("server.key"),
-            ])
-            .args(["--tls-ca-cert-file", &file("ca.crt")])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&node_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        nodes.0.push(child);
-        tls_ports.push(tls);
-        plain_ports.push(plain);
-        wait_until("tls node up", || {
-            redis::Client::open(format!("redis://127.0.0.1:{plain}"))
-                .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_millis(300)))
-                .is_ok()
-        });
-    }
-    let seeds: Vec<String> = tls_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let created = Command::new("redis-cli")
-        .args(["--tls", "--cacert", &file("ca.crt"), "--cluster", "create"])
-        .args(&seeds)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
+    let tls = ClusterTls {
+        cert: dir.join("server.crt"),
+        key: dir.join("server.key"),
+        ca: dir.join("ca.crt"),
+    };
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start_tls(&tls))
+        .await
         .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stdout)
-    );
-
-    // `--cluster create` returns before every node has taken the new slot map.
-    for plain in &plain_ports {
-        wait_until("every node says cluster_state:ok", || {
-            redis::Client::open(format!("redis://127.0.0.1:{plain}"))
-                .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_millis(300)))
-                .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c))
-                .is_ok_and(|info| info.contains("cluster_state:ok"))
-        });
-    }
-
-    let url = format!(
-        "rediss+cluster://localhost:{},localhost:{}",
-        tls_ports[0], tls_ports[1]
-    );
+    let url = cluster.tls_url();
     let v = verifier(&url, Some(&dir.join("ca.crt"))).await;
     common::eventually("the TLS cluster is ready", || async {
         request(v.check, "GET", "/readyz", &[], b"").await.status == 200
@@ -162,6 +92,6 @@ async fn rediss_cluster_with_a_private_ca() {
         .check(json!({ "sub": "tls-user0", "jti": "j1", "exp": 0 }))
         .await
         .assert_error(503, "unavailable");
-    drop(nodes);
+    drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
 }

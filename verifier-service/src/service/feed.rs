@@ -9,7 +9,7 @@
 //! latest-expiring first), so no choice of `max_live` causes a read.
 
 use super::{ServiceError, Services};
-use crate::store::feed::{feed_changed, FeedHead, FeedRead};
+use crate::store::feed::{FeedHead, FeedRead};
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -152,7 +152,7 @@ pub async fn answer(svc: &Services, query: &PollQuery) -> Result<Answer, Service
     let deadline = Instant::now() + Duration::from_millis(query.wait_ms);
     loop {
         // Registered before the read, so an append between the read and the wait still wakes.
-        let notified = feed_changed().notified();
+        let notified = svc.store.feed_changed().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let read = svc

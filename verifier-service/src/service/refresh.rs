@@ -3,13 +3,12 @@
 //! the session's budgets.
 
 use super::audit::{self, EventFacts, SecurityEvent, SessionEnd};
-use super::sessions::record_expiry;
 use super::{internal, ServiceError, Services};
 use crate::issuer::{AccessToken, Issuer, RefreshToken};
 use crate::store::keys::UserTag;
 use crate::store::sessions::{
-    address_rate_key, session_rate_key, FamilyGrant, RefreshCall, RefreshOutcome,
-    RevokeRefreshOutcome,
+    address_rate_key, session_rate_key, session_record_expiry, FamilyGrant, RefreshCall,
+    RefreshOutcome, RevokeRefreshOutcome,
 };
 use crate::store::sid;
 use serde_json::{Map, Value};
@@ -141,7 +140,7 @@ pub async fn refresh(
     let (grant, current, detail) = match outcome {
         RefreshOutcome::Rotated(grant) => {
             // The rotation moved the record's expiry.
-            let keep = record_expiry(
+            let keep = session_record_expiry(
                 now,
                 settings.refresh_idle_ttl_seconds,
                 settings.access_ttl_seconds,

@@ -6,29 +6,13 @@ use super::{internal, ServiceError, Services};
 use crate::clock::{unix_seconds_rounded_up, ClockError};
 use crate::issuer::{AccessToken, RefreshToken, REGISTERED_CLAIMS};
 use crate::store::keys::UserTag;
-use crate::store::sessions::{NewFamily, RefreshInfo};
+use crate::store::sessions::{session_record_expiry, NewFamily, RefreshInfo};
 use crate::store::{sid, SessionRecord};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Longest `device` label, in bytes.
 pub const MAX_DEVICE_BYTES: usize = 256;
-
-/// Until when a session's record is kept after it was created or refreshed at `now`: while its
-/// refresh token may still be used (`now` + idle TTL) or an access token it handed out may still
-/// be presented (`now` + access TTL), never past the session's own expiry. The refresh script
-/// applies the same value on rotation (it receives it as an argument).
-pub fn record_expiry(
-    now: i64,
-    refresh_idle_ttl_seconds: u64,
-    access_ttl_seconds: u64,
-    expires_at: i64,
-) -> i64 {
-    let ttl = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
-    now.saturating_add(ttl(refresh_idle_ttl_seconds))
-        .max(now.saturating_add(ttl(access_ttl_seconds)))
-        .min(expires_at)
-}
 
 /// When a session starting at `since_epoch` and lasting at least `ttl` seconds ends. Expiry has
 /// whole-second resolution, so the start is rounded up: rounded down, a 1-second session created
@@ -139,7 +123,7 @@ pub async fn create(
         expires_at,
         refresh_hash: &refresh.hash(),
         refresh_idle_until: now.saturating_add(idle),
-        record_until: record_expiry(
+        record_until: session_record_expiry(
             now,
             token_settings.refresh_idle_ttl_seconds,
             token_settings.access_ttl_seconds,
@@ -247,16 +231,5 @@ mod tests {
             session_end(Duration::from_secs(1), u64::MAX),
             Err(ClockError)
         );
-    }
-
-    #[test]
-    fn the_record_outlives_every_token_but_not_the_session() {
-        // Idle TTL longer than the access TTL: the refresh token's idle expiry.
-        assert_eq!(record_expiry(1000, 600, 60, 10_000), 1600);
-        // Access TTL longer: the last access token's expiry.
-        assert_eq!(record_expiry(1000, 60, 600, 10_000), 1600);
-        // Never past the session's own expiry.
-        assert_eq!(record_expiry(1000, 600, 60, 1200), 1200);
-        assert_eq!(record_expiry(1000, u64::MAX, 0, 5000), 5000);
     }
 }

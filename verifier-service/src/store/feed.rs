@@ -2,16 +2,7 @@
 //! number, and the feed keeps a bounded copy of the revocation state beside it, so a snapshot is
 //! one read of one slot.
 //!
-//! | key                        | type   | content                                              |
-//! |----------------------------|--------|------------------------------------------------------|
-//! | `warden:{feed}:seq`        | string | the last sequence number given                       |
-//! | `warden:{feed}:seq_id`     | string | the id of entry `seq`                                |
-//! | `warden:{feed}:log`        | stream | entry `<seq>-0`, field `c`: the change as JSON, `i`: its id |
-//! | `warden:{feed}:jti`        | zset   | `["sub","jti"]` scored by until (`+inf`: for good)   |
-//! | `warden:{feed}:ver`        | hash   | sub → highest version announced                      |
-//! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
-//! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
-//! | `warden:{feed}:live`       | zset   | started, not ended sid scored by its record's expiry |
+//! Its keys are listed in `store::keys`.
 //!
 //! All feed keys share the `{feed}` hash tag: one script appends an entry and updates the state
 //! atomically, also on Redis Cluster. A user's keys live on other slots, so no script can do
@@ -37,100 +28,20 @@
 //! when the feed still holds entry `seq` with that id (else the reader needs a snapshot). Entries
 //! written before ids existed have none; a cursor on one is checked by its number alone.
 
-use super::keys::UserTag;
+use super::keys::{
+    UserTag, FEED_JTIS, FEED_LIVE, FEED_LOG, FEED_NOT_BEFORE, FEED_SEQ, FEED_SEQ_ID, FEED_SESSIONS,
+    FEED_VERSIONS,
+};
 use super::outbox::EndWindow;
-use super::{ScriptRef, Store, StoreError};
-use redis::Script;
-use std::sync::OnceLock;
+use super::scripts::LuaScript;
+use super::{Store, StoreError};
 use tokio::sync::Notify;
 use warden_core::revocation_view::wire::{
     Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
 };
 
-pub const FEED_SEQ: &str = "warden:{feed}:seq";
-pub const FEED_SEQ_ID: &str = "warden:{feed}:seq_id";
-pub const FEED_LOG: &str = "warden:{feed}:log";
-pub const FEED_JTIS: &str = "warden:{feed}:jti";
-pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
-pub const FEED_SESSIONS: &str = "warden:{feed}:sid";
-pub const FEED_NOT_BEFORE: &str = "warden:{feed}:nb";
-pub const FEED_LIVE: &str = "warden:{feed}:live";
-
 /// Entries kept in the log (approximately); a filter further behind gets a snapshot.
 pub const FEED_MAX_LEN: u64 = 100_000;
-
-/// Wakes the long-polls of this process when it appended; polls also re-read on a short
-/// interval, for changes appended by other verifier instances.
-static FEED_CHANGED: Notify = Notify::const_new();
-
-/// Appends changes. KEYS: seq, log, jti, ver, sid, nb, live, seq_id. ARGV: 1 initial seq, 2 log
-/// max length, 3 now (unix s), then per change: JSON, kind, member, score, entry id. Returns the
-/// last seq given.
-const APPEND: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  local start = tonumber(ARGV[1])
-  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-  if last[1] then
-    local top = tonumber(string.match(last[1][1], '^(%d+)'))
-    if top and top > start then start = top end
-  end
-  redis.call('SET', KEYS[1], string.format('%.0f', start))
-end
-local seq = 0
-for i = 4, #ARGV, 5 do
-  seq = redis.call('INCR', KEYS[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], string.format('%.0f', seq) .. '-0', 'c', ARGV[i], 'i', ARGV[i + 4])
-  redis.call('SET', KEYS[8], ARGV[i + 4])
-  local kind, member, score = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if kind == 'jti' then
-    redis.call('ZADD', KEYS[3], 'GT', score, member)
-  elseif kind == 'user' then
-    local current = tonumber(redis.call('HGET', KEYS[4], member) or '0') or 0
-    if tonumber(score) > current then redis.call('HSET', KEYS[4], member, score) end
-  elseif kind == 'session' then
-    redis.call('ZADD', KEYS[5], 'GT', score, member)
-    redis.call('ZREM', KEYS[7], member)
-  elseif kind == 'start' then
-    local ended = tonumber(redis.call('ZSCORE', KEYS[5], member) or '0') or 0
-    if ended <= tonumber(ARGV[3]) then redis.call('ZADD', KEYS[7], 'GT', score, member) end
-  elseif kind == 'not_before' then
-    local current = tonumber(redis.call('GET', KEYS[6]) or '0') or 0
-    if tonumber(score) > current then redis.call('SET', KEYS[6], score) end
-  end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[3])
-return seq
-"#;
-
-/// The state as of one seq. KEYS: seq, jti, ver, sid, nb, live, seq_id. ARGV: 1 now (unix s),
-/// 2 most live sessions to list (those expiring latest).
-const SNAPSHOT: &str = r#"
-local live = {}
-if tonumber(ARGV[2]) > 0 then
-  live = redis.call('ZREVRANGEBYSCORE', KEYS[6], '+inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
-end
-return {
-  redis.call('GET', KEYS[1]) or '0',
-  redis.call('GET', KEYS[5]) or '',
-  redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
-  redis.call('HGETALL', KEYS[3]),
-  redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
-  live,
-  redis.call('GET', KEYS[7]) or ''
-}
-"#;
-
-fn append_script() -> &'static Script {
-    static SCRIPT: OnceLock<Script> = OnceLock::new();
-    SCRIPT.get_or_init(|| Script::new(APPEND))
-}
-
-fn snapshot_script() -> &'static Script {
-    static SCRIPT: OnceLock<Script> = OnceLock::new();
-    SCRIPT.get_or_init(|| Script::new(SNAPSHOT))
-}
 
 /// The feed entries written ahead of a user revocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,12 +150,14 @@ fn pairs(flat: Vec<String>) -> impl Iterator<Item = (String, String)> {
     std::iter::from_fn(move || Some((it.next()?, it.next()?)))
 }
 
-/// Waits until this process appends to the feed (or spuriously).
-pub fn feed_changed() -> &'static Notify {
-    &FEED_CHANGED
-}
-
 impl Store {
+    /// Wakes when this store appended to the feed (or spuriously): the long-polls served by this
+    /// store wait on it; they also re-read on a short interval, for changes appended by other
+    /// verifier instances.
+    pub fn feed_changed(&self) -> &Notify {
+        &self.feed_changed
+    }
+
     /// Gives `changes` their sequence numbers and records them. Call it BEFORE making the change
     /// itself, and acknowledge the change only after both succeeded. Returns the last number.
     pub async fn append_feed(&self, changes: &[Change], now: i64) -> Result<u64, StoreError> {
@@ -272,14 +185,11 @@ impl Store {
             FEED_LIVE,
             FEED_SEQ_ID,
         ];
-        let script = ScriptRef {
-            script: append_script(),
-            source: APPEND,
-        };
+        let script = self.script(LuaScript::FeedAppend);
         let seq: u64 = self
             .write(|by_hash| script.cmd(by_hash, &keys, &args))
             .await?;
-        FEED_CHANGED.notify_waiters();
+        self.feed_changed.notify_waiters();
         Ok(seq)
     }
 
@@ -394,10 +304,7 @@ impl Store {
             FEED_LIVE,
             FEED_SEQ_ID,
         ];
-        let script = ScriptRef {
-            script: snapshot_script(),
-            source: SNAPSHOT,
-        };
+        let script = self.script(LuaScript::FeedSnapshot);
         type Raw = (
             String,
             String,

@@ -1,5 +1,6 @@
-//! The Redis key layout. Every key of one user carries the same hash tag, so a check touches a single
-//! Redis Cluster slot and runs as one script.
+//! The Redis key layout: every key the store reads or writes is built here. Every key of one user
+//! carries the same hash tag, so a check touches a single Redis Cluster slot and runs as one
+//! script; every key of the revocation feed carries `{feed}`.
 //!
 //! The tag is not the raw `sub` (which may hold `{`, `}` or `:` and be 256 bytes long) but
 //! `b64url(SHA-256(sub))` cut to 22 characters (128 bits): fixed length, no separator characters,
@@ -10,8 +11,26 @@
 //! | `warden:{T}:ver`                 | string | the user's current version               | none              |
 //! | `warden:{T}:jti:<jti>`           | string | `1`: this jti is revoked                 | token `exp`+skew  |
 //! | `warden:{T}:sessions`            | zset   | the user's sids, scored by expiry        | latest session    |
-//! | `warden:{T}:session:<sid>`       | hash   | sub, device, created, last_seen, expires_at | session expiry |
+//! | `warden:{T}:session:<sid>`       | hash   | sub, device, created, last_seen, expires_at (+ the refresh family, `store::sessions`) | `store::sessions::session_record_expiry` |
+//! | `warden:{T}:rtused:<sid>`        | set    | SHA-256 of every rotated refresh token   | session expiry    |
+//! | `warden:{T}:rl:<sid>`            | string | the session's refresh/revoke budget (GCRA) | when refilled   |
+//! | `warden:{T}:feedout`             | hash   | session ends not yet in the feed (`store::outbox`) | a day past them |
+//! | `warden:rl:addr:{<address>}`     | string | a client address's refresh/revoke budget | when refilled     |
+//! | `warden:events`                  | stream | audit events, capped (`MAXLEN ~`)        | none              |
 //! | `warden:global:not_before`       | string | global not-before (unix seconds)         | none              |
+//!
+//! The revocation feed (`store::feed`), all in the `{feed}` slot:
+//!
+//! | key                        | type   | content                                              |
+//! |----------------------------|--------|------------------------------------------------------|
+//! | `warden:{feed}:seq`        | string | the last sequence number given                       |
+//! | `warden:{feed}:seq_id`     | string | the id of entry `seq`                                |
+//! | `warden:{feed}:log`        | stream | entry `<seq>-0`, field `c`: the change as JSON, `i`: its id |
+//! | `warden:{feed}:jti`        | zset   | `["sub","jti"]` scored by until (`+inf`: for good)   |
+//! | `warden:{feed}:ver`        | hash   | sub → highest version announced                      |
+//! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
+//! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
+//! | `warden:{feed}:live`       | zset   | started, not ended sid scored by its record's expiry |
 
 use sha2::{Digest, Sha256};
 
@@ -20,6 +39,47 @@ pub const USER_TAG_CHARS: usize = 22;
 
 /// The single global key (not in any user's slot; read through the in-process cache).
 pub const GLOBAL_NOT_BEFORE: &str = "warden:global:not_before";
+
+/// The audit stream.
+pub const EVENTS_STREAM: &str = "warden:events";
+
+pub const FEED_SEQ: &str = "warden:{feed}:seq";
+pub const FEED_SEQ_ID: &str = "warden:{feed}:seq_id";
+pub const FEED_LOG: &str = "warden:{feed}:log";
+pub const FEED_JTIS: &str = "warden:{feed}:jti";
+pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
+pub const FEED_SESSIONS: &str = "warden:{feed}:sid";
+pub const FEED_NOT_BEFORE: &str = "warden:{feed}:nb";
+pub const FEED_LIVE: &str = "warden:{feed}:live";
+
+/// What `SCAN` matches outbox keys with (`{` and `}` are plain characters in a Redis pattern).
+pub const OUTBOX_PATTERN: &str = "warden:{*}:feedout";
+
+/// A client address's refresh/revoke budget (its own slot).
+pub fn address_rate_key(address: &std::net::IpAddr) -> String {
+    format!("warden:rl:addr:{{{address}}}")
+}
+
+/// The set of a family's rotated refresh-token hashes.
+pub fn rotated_key(tag: &UserTag, sid: &str) -> String {
+    format!("{}rtused:{sid}", tag.prefix())
+}
+
+/// A session's refresh/revoke budget.
+pub fn session_rate_key(tag: &UserTag, sid: &str) -> String {
+    format!("{}rl:{sid}", tag.prefix())
+}
+
+/// A user's outbox of session ends not yet in the feed.
+pub fn outbox_key(tag: &UserTag) -> String {
+    format!("{}feedout", tag.prefix())
+}
+
+/// The user tag of an outbox key, when it is one.
+pub fn outbox_tag(key: &str) -> Option<UserTag> {
+    let inner = key.strip_prefix("warden:{")?.strip_suffix("}:feedout")?;
+    UserTag::parse(inner)
+}
 
 /// The hash tag of one user: base64url of the first 128 bits of SHA-256(sub).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +155,40 @@ mod tests {
             tag.revoked_jti_key("j}{1"),
             tag.sessions_key(),
             tag.session_key("abc.def"),
+            rotated_key(&tag, "abc.def"),
+            session_rate_key(&tag, "abc.def"),
+            outbox_key(&tag),
         ] {
             let open = key.find('{').unwrap_or(usize::MAX);
             let close = key.find('}').unwrap_or(usize::MAX);
             assert_eq!(key.get(open..=close), Some(wanted.as_str()), "{key}");
         }
+    }
+
+    #[test]
+    fn outbox_keys_parse_back_to_their_tag() {
+        let tag = UserTag::of_sub("alice");
+        assert_eq!(outbox_tag(&outbox_key(&tag)), Some(tag));
+        assert_eq!(outbox_tag("warden:{feed}:feedout"), None);
+        assert_eq!(outbox_tag("warden:{x}:session:y"), None);
+    }
+
+    #[test]
+    fn feed_keys_share_the_feed_slot() {
+        for key in [
+            FEED_SEQ,
+            FEED_SEQ_ID,
+            FEED_LOG,
+            FEED_JTIS,
+            FEED_VERSIONS,
+            FEED_SESSIONS,
+            FEED_NOT_BEFORE,
+            FEED_LIVE,
+        ] {
+            assert!(key.starts_with("warden:{feed}:"), "{key}");
+        }
+        let address = std::net::IpAddr::from([10, 0, 0, 1]);
+        assert_eq!(address_rate_key(&address), "warden:rl:addr:{10.0.0.1}");
     }
 
     #[test]

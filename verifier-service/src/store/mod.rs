@@ -3,21 +3,23 @@
 //! cache), every call bounded by a timeout.
 
 mod connection;
+mod error;
 pub mod feed;
 pub mod keys;
 pub mod open;
 pub mod outbox;
-mod scripts;
+pub mod scripts;
 mod sentinel;
-mod session_scripts;
 pub mod sessions;
 pub mod sid;
 pub mod target;
 
 pub use connection::RedisConnection;
+pub use error::StoreError;
 use keys::{UserTag, GLOBAL_NOT_BEFORE};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Pipeline, Script, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, Value};
+use scripts::{LuaScript, ScriptRef, Scripts};
 use std::time::Duration;
 use target::RedisTarget;
 use warden_core::Reason;
@@ -29,64 +31,6 @@ pub struct UserRevoked {
     pub version: u64,
     /// The sessions ended: sid and expiry (unix s).
     pub sessions: Vec<(String, i64)>,
-}
-
-#[derive(Debug)]
-pub enum StoreError {
-    /// Redis could not be reached or answered with an error.
-    Redis(redis::RedisError),
-    /// Redis did not answer in time.
-    Timeout,
-    /// The write reached the primary but fewer replicas than asked acknowledged it in time.
-    ReplicationTimeout { acked: i64, wanted: u32 },
-    /// Redis answered something the scripts never return.
-    UnexpectedReply(String),
-    /// `--wait-aof`: the write was not fsynced to the primary's AOF (and to enough replicas') in
-    /// time.
-    NotFsynced {
-        local: i64,
-        replicas: i64,
-        wanted: u32,
-    },
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Redis(e) => write!(f, "redis error: {e}"),
-            StoreError::Timeout => f.write_str("redis did not answer in time"),
-            StoreError::ReplicationTimeout { acked, wanted } => {
-                write!(
-                    f,
-                    "{acked} of {wanted} replicas acknowledged the write in time"
-                )
-            }
-            StoreError::UnexpectedReply(what) => write!(f, "unexpected redis reply: {what}"),
-            StoreError::NotFsynced {
-                local,
-                replicas,
-                wanted,
-            } => write!(
-                f,
-                "WAITAOF: fsynced on the primary: {}, on {replicas} of {wanted} replicas in time",
-                if *local > 0 { "yes" } else { "no" }
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<redis::RedisError> for StoreError {
-    fn from(e: redis::RedisError) -> Self {
-        StoreError::Redis(e)
-    }
-}
-
-impl From<redis::ParsingError> for StoreError {
-    fn from(e: redis::ParsingError) -> Self {
-        StoreError::UnexpectedReply(e.to_string())
-    }
 }
 
 /// How the store talks to Redis.
@@ -146,58 +90,23 @@ pub struct SessionRecord {
 /// A row of `LIST_SESSIONS`: sid, device ('' = none), created, last_seen, expires_at.
 type SessionRow = (String, String, i64, i64, i64);
 
-struct LuaScripts {
-    check: Script,
-    revoke_jti: Script,
-    revoke_user: Script,
-    create_session: Script,
-    list_sessions: Script,
-    delete_session: Script,
-    revoke_all: Script,
-}
-
 pub struct Store {
     connection: RedisConnection,
     options: StoreOptions,
-    scripts: LuaScripts,
+    scripts: Scripts,
     /// Follow each admin write by `WAITAOF 1 <min_replicas_ack>` instead of `WAIT`.
     wait_aof: bool,
+    /// Notified after each append to the feed ([`Store::feed_changed`]).
+    feed_changed: tokio::sync::Notify,
 }
 
 /// How often a Sentinel-resolved master is checked against what the sentinels say.
 pub const SENTINEL_WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// EVALSHA (normal case) or EVAL (after NOSCRIPT) of `script`.
-fn script_cmd(script: &Script, source: &str, by_hash: bool, keys: &[&str], args: &[&str]) -> Cmd {
-    let mut cmd = if by_hash {
-        let mut c = redis::cmd("EVALSHA");
-        c.arg(script.get_hash());
-        c
-    } else {
-        let mut c = redis::cmd("EVAL");
-        c.arg(source);
-        c
-    };
-    cmd.arg(keys.len()).arg(keys).arg(args);
-    cmd
-}
-
 fn is_noscript(e: &redis::RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
         || e.code() == Some("NOSCRIPT")
         || e.to_string().contains("NOSCRIPT")
-}
-
-/// A script with its source kept beside the hash, for the EVAL fallback.
-struct ScriptRef<'a> {
-    script: &'a Script,
-    source: &'static str,
-}
-
-impl ScriptRef<'_> {
-    fn cmd(&self, by_hash: bool, keys: &[&str], args: &[&str]) -> Cmd {
-        script_cmd(self.script, self.source, by_hash, keys, args)
-    }
 }
 
 impl Store {
@@ -248,15 +157,8 @@ impl Store {
             connection,
             options,
             wait_aof: false,
-            scripts: LuaScripts {
-                check: Script::new(scripts::CHECK),
-                revoke_jti: Script::new(scripts::REVOKE_JTI),
-                revoke_user: Script::new(scripts::REVOKE_USER),
-                create_session: Script::new(scripts::CREATE_SESSION),
-                list_sessions: Script::new(scripts::LIST_SESSIONS),
-                delete_session: Script::new(scripts::DELETE_SESSION),
-                revoke_all: Script::new(scripts::REVOKE_ALL),
-            },
+            scripts: Scripts::default(),
+            feed_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -267,24 +169,16 @@ impl Store {
         self
     }
 
-    /// Sends every script with `SCRIPT LOAD` (on a cluster: to every master), so the first
-    /// checks after a start find them cached. Calls still fall back to `EVAL` on `NOSCRIPT` (a
-    /// promoted replica, a restarted node, `SCRIPT FLUSH`). Returns the script hashes.
+    /// Sends every script of [`LuaScript::ALL`] with `SCRIPT LOAD` (on a cluster: to every
+    /// master), so the first calls after a start find them cached. Calls still fall back to
+    /// `EVAL` on `NOSCRIPT` (a promoted replica, a restarted node, `SCRIPT FLUSH`). Returns the
+    /// script hashes, in the order of [`LuaScript::ALL`].
     pub async fn load_scripts(&self) -> Result<Vec<String>, StoreError> {
-        let sources = [
-            scripts::CHECK,
-            scripts::REVOKE_JTI,
-            scripts::REVOKE_USER,
-            scripts::CREATE_SESSION,
-            scripts::LIST_SESSIONS,
-            scripts::DELETE_SESSION,
-            scripts::REVOKE_ALL,
-        ];
-        let mut hashes = Vec::with_capacity(sources.len());
-        for source in sources {
+        let mut hashes = Vec::with_capacity(LuaScript::ALL.len());
+        for which in LuaScript::ALL {
             let mut connection = self.connection.clone();
             let mut cmd = redis::cmd("SCRIPT");
-            cmd.arg("LOAD").arg(source);
+            cmd.arg("LOAD").arg(which.source());
             let hash: String =
                 tokio::time::timeout(self.options.timeout, cmd.query_async(&mut connection))
                     .await
@@ -331,8 +225,13 @@ impl Store {
         }
     }
 
-    fn script<'a>(&self, script: &'a Script, source: &'static str) -> ScriptRef<'a> {
-        ScriptRef { script, source }
+    fn script(&self, which: LuaScript) -> ScriptRef<'_> {
+        self.scripts.get(which)
+    }
+
+    /// The hash `EVALSHA` runs `which` by (what [`Store::load_scripts`] loads).
+    pub fn script_hash(&self, which: LuaScript) -> String {
+        self.scripts.hash(which)
     }
 
     /// Runs a pipeline built by `build(by_hash)` once by hash and, on NOSCRIPT, once more by source.
@@ -452,7 +351,7 @@ impl Store {
             check_session,
             interval.as_str(),
         ];
-        let script = self.script(&self.scripts.check, scripts::CHECK);
+        let script = self.script(LuaScript::Check);
         let build = |by_hash: bool| {
             let mut pipe = redis::pipe();
             if read_not_before {
@@ -523,7 +422,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = tag.revoked_jti_key(jti);
         let expire_at = expire_at.map(|t| t.to_string()).unwrap_or_default();
-        let script = self.script(&self.scripts.revoke_jti, scripts::REVOKE_JTI);
+        let script = self.script(LuaScript::RevokeJti);
         let _: i64 = self
             .write(|by_hash| script.cmd(by_hash, &[key.as_str()], &[expire_at.as_str()]))
             .await?;
@@ -536,7 +435,7 @@ impl Store {
         let version_key = tag.version_key();
         let sessions_key = tag.sessions_key();
         let prefix = tag.session_key_prefix();
-        let script = self.script(&self.scripts.revoke_user, scripts::REVOKE_USER);
+        let script = self.script(LuaScript::RevokeUser);
         let reply: Vec<String> = self
             .write(|by_hash| {
                 script.cmd(
@@ -573,7 +472,7 @@ impl Store {
         let sessions_key = tag.sessions_key();
         let now = now.to_string();
         let expires_at = expires_at.to_string();
-        let script = self.script(&self.scripts.create_session, scripts::CREATE_SESSION);
+        let script = self.script(LuaScript::CreateSession);
         let _: i64 = self
             .write(|by_hash| {
                 script.cmd(
@@ -600,7 +499,7 @@ impl Store {
         let sessions_key = tag.sessions_key();
         let prefix = tag.session_key_prefix();
         let now = now.to_string();
-        let script = self.script(&self.scripts.list_sessions, scripts::LIST_SESSIONS);
+        let script = self.script(LuaScript::ListSessions);
         let (rows,): (Vec<SessionRow>,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
@@ -630,7 +529,7 @@ impl Store {
     pub async fn delete_session(&self, tag: &UserTag, sid: &str) -> Result<bool, StoreError> {
         let session_key = tag.session_key(sid);
         let sessions_key = tag.sessions_key();
-        let script = self.script(&self.scripts.delete_session, scripts::DELETE_SESSION);
+        let script = self.script(LuaScript::DeleteSession);
         let deleted: i64 = self
             .write(|by_hash| {
                 script.cmd(
@@ -646,7 +545,7 @@ impl Store {
     /// Raises the global not-before to `now`; returns the value in force.
     pub async fn revoke_all(&self, now: i64) -> Result<i64, StoreError> {
         let now = now.to_string();
-        let script = self.script(&self.scripts.revoke_all, scripts::REVOKE_ALL);
+        let script = self.script(LuaScript::RevokeAll);
         self.write(|by_hash| script.cmd(by_hash, &[GLOBAL_NOT_BEFORE], &[now.as_str()]))
             .await
     }

@@ -8,39 +8,24 @@
 //! outbox entry only after that succeeded. A relay repeated after a crash or a lost reply appends
 //! the same end twice, which is harmless (the feed's state keeps the later `until`).
 //!
-//! | key                      | type | content                                                 | expiry                      |
-//! |--------------------------|------|---------------------------------------------------------|-----------------------------|
-//! | `warden:{T}:feedout`     | hash | sid → `"<ended_at> <expires_at>"` of an end not yet fed | a day after the latest end  |
+//! The outbox is `warden:{T}:feedout` (`store::keys::outbox_key`): sid → `"<ended_at> <expires_at>"`
+//! of an end not yet fed, kept a day after the latest end.
 //!
 //! The outbox keeps facts (when the session ended, when it would have expired), not the `until`
 //! announced: [`EndWindow::until`] is the one place that turns them into how long an end is
 //! announced, for every way a session ends.
 
-use super::keys::UserTag;
+use super::keys::{outbox_key, outbox_tag, UserTag, OUTBOX_PATTERN};
 use super::{RedisConnection, Store, StoreError};
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::Value;
 use warden_core::revocation_view::wire::LiveSession;
-
-/// What `SCAN` matches outbox keys with (`{` and `}` are plain characters in a Redis pattern).
-pub const OUTBOX_PATTERN: &str = "warden:{*}:feedout";
 
 /// Keys asked per `SCAN` call.
 const SCAN_COUNT: u64 = 1000;
 
 /// Session records checked per pipeline (one Redis) or in flight at once (Cluster).
 const EXISTS_BATCH: usize = 512;
-
-/// A user's outbox of session ends not yet in the feed.
-pub fn outbox_key(tag: &UserTag) -> String {
-    format!("warden:{{{}}}:feedout", tag.as_str())
-}
-
-/// The user tag of an outbox key, when it is one.
-pub fn outbox_tag(key: &str) -> Option<UserTag> {
-    let inner = key.strip_prefix("warden:{")?.strip_suffix("}:feedout")?;
-    UserTag::parse(inner)
-}
 
 /// How long the feed announces a session's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,16 +299,6 @@ mod tests {
             skew_seconds: u64::MAX,
         };
         assert_eq!(huge.until(i64::MAX - 1, i64::MAX), i64::MAX);
-    }
-
-    #[test]
-    fn outbox_keys_share_the_users_hash_tag_and_parse_back() {
-        let tag = UserTag::of_sub("alice");
-        let key = outbox_key(&tag);
-        assert!(key.starts_with(&format!("warden:{{{}}}:", tag.as_str())));
-        assert_eq!(outbox_tag(&key), Some(tag));
-        assert_eq!(outbox_tag("warden:{feed}:feedout"), None);
-        assert_eq!(outbox_tag("warden:{x}:session:y"), None);
     }
 
     #[test]

@@ -1,108 +1,196 @@
-//! The Lua scripts. Each touches the keys of one user only (one hash tag), so it is valid on Redis
-//! Cluster too. Keys not passed in KEYS are only ever built from a prefix of the same tag.
+//! Every Lua script of the store, in one registry. Each script's source is its own file under
+//! `store/lua/`; [`LuaScript::ALL`] lists them all, [`Store::load_scripts`](super::Store::load_scripts)
+//! preloads every one, and calls run them by hash with the source beside it for the `EVAL`
+//! fallback.
+//!
+//! Each script touches the keys of one hash tag only (one user's, or the feed's), every one of
+//! them named in KEYS or built from a prefix of the same tag, so it runs on Redis Cluster too.
+//! The session scripts that rate-limit or end a family start with `lua/prelude/session_common.lua`
+//! (`gcra`, `end_family`).
 
-/// One check in one round trip.
-/// KEYS: 1 version, 2 revoked-jti, 3 session record (same slot; unused unless ARGV[4] = "1").
-/// ARGV: 1 token version, 2 now (unix s), 3 sub, 4 "1" to check the session, 5 last-seen interval (s).
-/// Returns `allow` or a reason code.
-pub const CHECK: &str = r#"
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if tonumber(ARGV[1]) < current then return 'stale_version' end
-if ARGV[4] == '1' then
-  local rec = redis.call('HMGET', KEYS[3], 'sub', 'last_seen')
-  if not rec[1] then return 'session_missing' end
-  if rec[1] ~= ARGV[3] then return 'session_mismatch' end
-  local now = tonumber(ARGV[2])
-  if now - (tonumber(rec[2]) or 0) >= tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[3], 'last_seen', ARGV[2])
-  end
-end
-return 'allow'
-"#;
+use redis::Script;
 
-/// Marks a jti revoked. A re-revocation never shortens an entry: a later expiry wins, and an
-/// entry without expiry stays without. KEYS: 1 revoked-jti. ARGV: 1 expiry (unix s) or '' for
-/// none. Returns 1.
-pub const REVOKE_JTI: &str = r#"
-if ARGV[1] == '' then
-  redis.call('SET', KEYS[1], '1')
-  return 1
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then
-  redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
-elseif ttl >= 0 then
-  redis.call('EXPIREAT', KEYS[1], ARGV[1], 'GT')
-end
-return 1
-"#;
+/// Lua shared by the scripts of sessions with refresh families.
+macro_rules! with_session_prelude {
+    ($file:literal) => {
+        concat!(
+            include_str!("lua/prelude/session_common.lua"),
+            include_str!($file)
+        )
+    };
+}
 
-/// Bumps the user's version and ends all their sessions.
-/// KEYS: 1 version, 2 sessions zset. ARGV: 1 session key prefix.
-/// Returns {new version, sid, expires_at, sid, expires_at, ...}: every session it ended, so the
-/// caller can announce those the feed does not hold yet.
-pub const REVOKE_USER: &str = r#"
-local version = redis.call('INCR', KEYS[1])
-local sids = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-local out = {tostring(version)}
-for i = 1, #sids, 2 do
-  redis.call('DEL', ARGV[1] .. sids[i])
-  table.insert(out, sids[i])
-  table.insert(out, sids[i + 1])
-end
-redis.call('DEL', KEYS[2])
-return out
-"#;
+/// One script of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LuaScript {
+    /// The per-user part of a check (`store::Store::check`).
+    Check,
+    RevokeJti,
+    RevokeUser,
+    CreateSession,
+    ListSessions,
+    DeleteSession,
+    RevokeAll,
+    /// A session that owns a refresh family (`store::sessions`).
+    CreateWithRefresh,
+    Refresh,
+    RevokeRefresh,
+    IntrospectRefresh,
+    /// A rate-limit budget (`store::sessions`).
+    Rate,
+    /// The revocation feed (`store::feed`).
+    FeedAppend,
+    FeedSnapshot,
+}
 
-/// Creates a session record and indexes it in the user's zset.
-/// KEYS: 1 session record, 2 sessions zset. ARGV: 1 sub, 2 device ('' = none), 3 now,
-/// 4 expires_at, 5 sid. Returns 1.
-pub const CREATE_SESSION: &str = r#"
-redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'created', ARGV[3], 'last_seen', ARGV[3], 'expires_at', ARGV[4])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'device', ARGV[2]) end
-redis.call('EXPIREAT', KEYS[1], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('EXPIREAT', KEYS[2], last[2])
-return 1
-"#;
+impl LuaScript {
+    /// Every script, each at the index of its discriminant.
+    pub const ALL: [LuaScript; 14] = [
+        LuaScript::Check,
+        LuaScript::RevokeJti,
+        LuaScript::RevokeUser,
+        LuaScript::CreateSession,
+        LuaScript::ListSessions,
+        LuaScript::DeleteSession,
+        LuaScript::RevokeAll,
+        LuaScript::CreateWithRefresh,
+        LuaScript::Refresh,
+        LuaScript::RevokeRefresh,
+        LuaScript::IntrospectRefresh,
+        LuaScript::Rate,
+        LuaScript::FeedAppend,
+        LuaScript::FeedSnapshot,
+    ];
 
-/// Lists the user's live sessions, pruning index entries whose record is gone.
-/// KEYS: 1 sessions zset. ARGV: 1 now, 2 session key prefix.
-/// Returns an array of [sid, device ('' = none), created, last_seen, expires_at].
-pub const LIST_SESSIONS: &str = r#"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local sids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {}
-for _, sid in ipairs(sids) do
-  local f = redis.call('HMGET', ARGV[2] .. sid, 'device', 'created', 'last_seen', 'expires_at')
-  if f[2] then
-    table.insert(out, {sid, f[1] or '', f[2], f[3] or f[2], f[4] or '0'})
-  else
-    redis.call('ZREM', KEYS[1], sid)
-  end
-end
-return out
-"#;
+    /// The script's file under `store/lua/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            LuaScript::Check => "check.lua",
+            LuaScript::RevokeJti => "revoke_jti.lua",
+            LuaScript::RevokeUser => "revoke_user.lua",
+            LuaScript::CreateSession => "create_session.lua",
+            LuaScript::ListSessions => "list_sessions.lua",
+            LuaScript::DeleteSession => "delete_session.lua",
+            LuaScript::RevokeAll => "revoke_all.lua",
+            LuaScript::CreateWithRefresh => "create_with_refresh.lua",
+            LuaScript::Refresh => "refresh.lua",
+            LuaScript::RevokeRefresh => "revoke_refresh.lua",
+            LuaScript::IntrospectRefresh => "introspect_refresh.lua",
+            LuaScript::Rate => "rate.lua",
+            LuaScript::FeedAppend => "feed_append.lua",
+            LuaScript::FeedSnapshot => "feed_snapshot.lua",
+        }
+    }
 
-/// Ends one session. KEYS: 1 session record, 2 sessions zset. ARGV: 1 sid.
-/// Returns 1 when a live session was deleted, else 0.
-pub const DELETE_SESSION: &str = r#"
-local deleted = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return deleted
-"#;
+    /// The source Redis runs (with its prelude, if it has one).
+    pub fn source(self) -> &'static str {
+        match self {
+            LuaScript::Check => include_str!("lua/check.lua"),
+            LuaScript::RevokeJti => include_str!("lua/revoke_jti.lua"),
+            LuaScript::RevokeUser => include_str!("lua/revoke_user.lua"),
+            LuaScript::CreateSession => include_str!("lua/create_session.lua"),
+            LuaScript::ListSessions => include_str!("lua/list_sessions.lua"),
+            LuaScript::DeleteSession => include_str!("lua/delete_session.lua"),
+            LuaScript::RevokeAll => include_str!("lua/revoke_all.lua"),
+            LuaScript::CreateWithRefresh => include_str!("lua/create_with_refresh.lua"),
+            LuaScript::Refresh => with_session_prelude!("lua/refresh.lua"),
+            LuaScript::RevokeRefresh => with_session_prelude!("lua/revoke_refresh.lua"),
+            LuaScript::IntrospectRefresh => include_str!("lua/introspect_refresh.lua"),
+            LuaScript::Rate => with_session_prelude!("lua/rate.lua"),
+            LuaScript::FeedAppend => include_str!("lua/feed_append.lua"),
+            LuaScript::FeedSnapshot => include_str!("lua/feed_snapshot.lua"),
+        }
+    }
+}
 
-/// Raises the global not-before to `now` (never lowers it). KEYS: 1 global key. ARGV: 1 now.
-/// Returns the value in force.
-pub const REVOKE_ALL: &str = r#"
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local now = tonumber(ARGV[1])
-if now > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return now
-end
-return current
-"#;
+/// Every script with its hash (SHA-1 of the source, for `EVALSHA`), computed once per store.
+pub struct Scripts {
+    hashed: [Script; LuaScript::ALL.len()],
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            hashed: LuaScript::ALL.map(|which| Script::new(which.source())),
+        }
+    }
+}
+
+impl Scripts {
+    /// The script `which`, ready to run by hash or by source.
+    pub(super) fn get(&self, which: LuaScript) -> ScriptRef<'_> {
+        // In bounds: `ALL` has one entry per variant, at the index of its discriminant (tested).
+        #[allow(clippy::indexing_slicing)]
+        let script = &self.hashed[which as usize];
+        ScriptRef {
+            script,
+            source: which.source(),
+        }
+    }
+
+    /// The hash `EVALSHA` runs `which` by.
+    pub fn hash(&self, which: LuaScript) -> String {
+        self.get(which).script.get_hash().to_owned()
+    }
+}
+
+/// A script with its source kept beside the hash, for the EVAL fallback.
+pub(super) struct ScriptRef<'a> {
+    script: &'a Script,
+    source: &'static str,
+}
+
+impl ScriptRef<'_> {
+    /// EVALSHA (normal case) or EVAL (after NOSCRIPT) of the script.
+    pub(super) fn cmd(&self, by_hash: bool, keys: &[&str], args: &[&str]) -> redis::Cmd {
+        let mut cmd = if by_hash {
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(self.script.get_hash());
+            c
+        } else {
+            let mut c = redis::cmd("EVAL");
+            c.arg(self.source);
+            c
+        };
+        cmd.arg(keys.len()).arg(keys).arg(args);
+        cmd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_sits_at_the_index_of_its_discriminant() {
+        for (index, which) in LuaScript::ALL.iter().enumerate() {
+            assert_eq!(*which as usize, index, "{which:?}");
+        }
+    }
+
+    #[test]
+    fn every_script_has_its_own_file_and_source() {
+        let mut files: Vec<&str> = LuaScript::ALL.iter().map(|s| s.file_name()).collect();
+        files.sort_unstable();
+        files.dedup();
+        assert_eq!(files.len(), LuaScript::ALL.len());
+        let scripts = Scripts::default();
+        let mut hashes: Vec<String> = LuaScript::ALL.iter().map(|s| scripts.hash(*s)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), LuaScript::ALL.len());
+    }
+
+    #[test]
+    fn the_prelude_comes_first_where_the_body_calls_it() {
+        for which in LuaScript::ALL {
+            let calls_prelude = which
+                .source()
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("--"))
+                .any(|line| line.contains("gcra(") || line.contains("end_family("));
+            let has_prelude = which.source().contains("local function gcra(");
+            assert_eq!(calls_prelude, has_prelude, "{which:?}");
+        }
+    }
+}

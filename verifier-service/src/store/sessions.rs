@@ -3,69 +3,46 @@
 //! the session also leaves the end in the user's feed outbox (see `store::outbox`), for the
 //! caller to relay to the feed.
 //!
-//! Extra keys (beside `keys.rs`):
+//! A refresh family lives in its session record (`warden:{T}:session:<sid>`), beside the fields the
+//! check reads: `rt` (SHA-256 of the current refresh token), `rt_iat`, `rt_idle` (its idle expiry),
+//! `prev` (SHA-256 of the immediate predecessor), `prev_until` (end of its retry grace), `prev_box`
+//! (the current token sealed under a key only the predecessor yields), `claims` (extra access-token
+//! claims). Rotated hashes go to `warden:{T}:rtused:<sid>`, so a replayed old token is recognised
+//! as one of this family (theft) rather than as a stranger's guess (which must not end anything).
+//! The scripts are `store/lua/{create_with_refresh, refresh, revoke_refresh, introspect_refresh,
+//! rate}.lua`.
 //!
-//! | key                           | type   | content                                      | expiry          |
-//! |-------------------------------|--------|----------------------------------------------|-----------------|
-//! | `warden:{T}:rtused:<sid>`     | set    | SHA-256 of every rotated refresh token       | session expiry  |
-//! | `warden:{T}:rl:<sid>`         | string | the session's refresh/revoke budget (GCRA)   | when refilled   |
-//! | `warden:{T}:feedout`          | hash   | session ends not yet in the feed (`outbox`)  | a day past them |
-//! | `warden:rl:addr:{<address>}`  | string | a client address's refresh/revoke budget     | when refilled   |
-//! | `warden:events`               | stream | audit events, capped (`MAXLEN ~`)            | none            |
+//! Their keys are listed in `store::keys`.
 
-use super::keys::UserTag;
-use super::outbox::outbox_key;
-use super::session_scripts as lua;
-use super::{ScriptRef, Store, StoreError};
-use redis::Script;
-use std::sync::LazyLock;
+use super::keys::{outbox_key, UserTag, EVENTS_STREAM};
+// Part of the token life cycle's API: its callers build rate keys from here.
+pub use super::keys::{address_rate_key, rotated_key, session_rate_key};
+use super::scripts::LuaScript;
+use super::{Store, StoreError};
 
-/// The audit stream.
-pub const EVENTS_STREAM: &str = "warden:events";
 /// Approximate cap of the audit stream (`XADD MAXLEN ~`).
 pub const EVENTS_MAX_LEN: u64 = 100_000;
 
-struct Lua {
-    source: String,
-    script: Script,
+/// When Redis may drop the record of a session that owns a refresh family, after it was created
+/// or rotated at `now`: while its refresh token may still be used (idle expiry) or an access token
+/// issued now may still be presented, whichever is later, and never after the session's own
+/// expiry (`expires_at`). The refresh script receives [`record_keep_until`] and applies the
+/// last `min` itself, since only it reads the session's expiry (from the record).
+pub fn session_record_expiry(
+    now: i64,
+    idle_ttl_seconds: u64,
+    access_ttl_seconds: u64,
+    expires_at: i64,
+) -> i64 {
+    record_keep_until(now, idle_ttl_seconds, access_ttl_seconds).min(expires_at)
 }
 
-impl Lua {
-    fn new(source: String) -> Lua {
-        let script = Script::new(&source);
-        Lua { source, script }
-    }
-}
-
-static CREATE_WITH_REFRESH: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(lua::CREATE_WITH_REFRESH.to_owned()));
-static REFRESH: LazyLock<Lua> = LazyLock::new(|| Lua::new(lua::refresh()));
-static REVOKE_REFRESH: LazyLock<Lua> = LazyLock::new(|| Lua::new(lua::revoke_refresh()));
-static INTROSPECT_REFRESH: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(lua::INTROSPECT_REFRESH.to_owned()));
-static RATE: LazyLock<Lua> = LazyLock::new(|| Lua::new(lua::rate()));
-
-fn script(lua: &'static LazyLock<Lua>) -> ScriptRef<'static> {
-    let lua: &'static Lua = lua;
-    ScriptRef {
-        script: &lua.script,
-        source: lua.source.as_str(),
-    }
-}
-
-/// The set of a family's rotated refresh-token hashes.
-pub fn rotated_key(tag: &UserTag, sid: &str) -> String {
-    format!("warden:{{{}}}:rtused:{sid}", tag.as_str())
-}
-
-/// A session's refresh/revoke budget.
-pub fn session_rate_key(tag: &UserTag, sid: &str) -> String {
-    format!("warden:{{{}}}:rl:{sid}", tag.as_str())
-}
-
-/// A client address's refresh/revoke budget (its own slot).
-pub fn address_rate_key(address: &std::net::IpAddr) -> String {
-    format!("warden:rl:addr:{{{address}}}")
+/// [`session_record_expiry`] before the cap at the session's expiry: the later of the refresh
+/// token's idle expiry and an access token's expiry, both counted from `now`.
+pub fn record_keep_until(now: i64, idle_ttl_seconds: u64, access_ttl_seconds: u64) -> i64 {
+    let seconds = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+    now.saturating_add(seconds(idle_ttl_seconds))
+        .max(now.saturating_add(seconds(access_ttl_seconds)))
 }
 
 /// A new session that owns a refresh family.
@@ -80,7 +57,7 @@ pub struct NewFamily<'a> {
     /// SHA-256 (hex) of the first refresh token.
     pub refresh_hash: &'a str,
     pub refresh_idle_until: i64,
-    /// When Redis may drop the record: the family's end, or later while an access token lives.
+    /// When Redis may drop the record: [`session_record_expiry`].
     pub record_until: i64,
     pub claims_json: &'a str,
 }
@@ -186,7 +163,7 @@ impl Store {
             family.refresh_idle_until.to_string(),
             family.record_until.to_string(),
         );
-        let script = script(&CREATE_WITH_REFRESH);
+        let script = self.script(LuaScript::CreateWithRefresh);
         self.write(|by_hash| {
             script.cmd(
                 by_hash,
@@ -232,13 +209,13 @@ impl Store {
             call.retry_grace_seconds.to_string(),
             call.not_before.map(|t| t.to_string()).unwrap_or_default(),
             call.rate_per_minute.to_string(),
-            call.access_ttl_seconds.to_string(),
+            record_keep_until(call.now, call.idle_ttl_seconds, call.access_ttl_seconds).to_string(),
             call.sid.to_owned(),
             call.retry_max_uses.to_string(),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let script = script(&REFRESH);
+        let script = self.script(LuaScript::Refresh);
         let reply: Vec<String> = self
             .write(|by_hash| script.cmd(by_hash, &keys, &args))
             .await?;
@@ -279,7 +256,7 @@ impl Store {
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let (now_ms, rate) = (now_ms.to_string(), rate_per_minute.to_string());
-        let script = script(&REVOKE_REFRESH);
+        let script = self.script(LuaScript::RevokeRefresh);
         let reply: Vec<String> = self
             .write(|by_hash| {
                 script.cmd(
@@ -314,7 +291,7 @@ impl Store {
         let key = tag.session_key(sid);
         let now = now.to_string();
         let not_before = not_before.map(|t| t.to_string()).unwrap_or_default();
-        let script = script(&INTROSPECT_REFRESH);
+        let script = self.script(LuaScript::IntrospectRefresh);
         let (reply,): (Vec<String>,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
@@ -345,7 +322,7 @@ impl Store {
         rate_per_minute: u32,
     ) -> Result<Option<u64>, StoreError> {
         let (now_ms, rate) = (now_ms.to_string(), rate_per_minute.to_string());
-        let script = script(&RATE);
+        let script = self.script(LuaScript::Rate);
         let (wait,): (u64,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
@@ -376,5 +353,28 @@ impl Store {
             .await
             .map(|(id,): (String,)| id)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_lives_while_its_refresh_or_access_token_may_be_used_but_not_past_the_session() {
+        // The idle expiry is the later one.
+        assert_eq!(session_record_expiry(1_000, 600, 300, 100_000), 1_600);
+        // An access token outlives the idle window.
+        assert_eq!(session_record_expiry(1_000, 60, 300, 100_000), 1_300);
+        // Never past the session's own expiry.
+        assert_eq!(session_record_expiry(1_000, 600, 300, 1_200), 1_200);
+        assert_eq!(session_record_expiry(1_000, 600, 300, 900), 900);
+        // No overflow at the edges.
+        assert_eq!(
+            session_record_expiry(i64::MAX - 1, u64::MAX, 0, i64::MAX),
+            i64::MAX
+        );
+        assert_eq!(record_keep_until(1_000, 600, 300), 1_600);
+        assert_eq!(record_keep_until(1_000, 0, u64::MAX), i64::MAX);
     }
 }

@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`, and a tiny raw HTTP/1.1 client (so tests can send any bytes at all).
 #![allow(dead_code)]
 
+pub mod issuer;
 pub mod topology;
 
 use std::net::SocketAddr;
@@ -196,6 +197,13 @@ pub struct Verifier {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// A store on any `--redis-url` (single, cluster, sentinel; `ca`: a private CA for TLS), not
+/// connected yet. The one place tests turn a URL into a store.
+pub fn open_store(url: &str, ca: Option<&std::path::Path>, options: StoreOptions) -> Store {
+    let target = warden_verifier::store::open::open_target(url, ca).expect("redis url");
+    Store::connect(target, options).expect("store")
+}
+
 pub fn test_store_options() -> StoreOptions {
     StoreOptions {
         timeout: Duration::from_millis(500),
@@ -336,6 +344,27 @@ impl Response {
     }
 
     /// Asserts a JSON error answer with this status and `error` code.
+    /// A `/v1/check` allow (`what` names the case in a failure).
+    pub fn assert_allow(&self, what: &str) {
+        assert_eq!(self.status, 200, "{what}: {}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{what}"
+        );
+        assert_eq!(self.json(), serde_json::json!({ "allow": true }), "{what}");
+    }
+
+    /// A `/v1/check` deny for `reason`.
+    pub fn assert_deny(&self, reason: &str, what: &str) {
+        assert_eq!(self.status, 200, "{what}: {}", self.text());
+        assert_eq!(
+            self.json(),
+            serde_json::json!({ "allow": false, "reason": reason }),
+            "{what}"
+        );
+    }
+
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.text());
         assert_eq!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use warden_verifier::{AdminToken, AppState, Listeners, Settings, Store, StoreOptions};
+use warden_verifier::{AdminToken, AppState, Listeners, Settings, StoreOptions};
 
 /// One `redis-server` process (data node or sentinel) with its own directory.
 pub struct Node {
@@ -175,19 +175,43 @@ pub fn wait_until(what: &str, mut probe: impl FnMut() -> bool) {
 /// Node timeout of the test cluster (and sentinel down-after): small, so failovers take seconds.
 pub const NODE_TIMEOUT_MS: u64 = 1000;
 
-/// A Redis Cluster: `nodes[..3]` start as masters (redis-cli assigns replicas to the rest).
+/// The certificate files of a TLS cluster (PEM): every node serves `cert`/`key` on its TLS port
+/// and on the cluster bus; clients trust `ca`.
+pub struct ClusterTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+/// A Redis Cluster: `nodes[..3]` start as masters (redis-cli assigns replicas to the rest). The
+/// one place the Rust tests start a cluster.
 pub struct Cluster {
     pub nodes: Vec<Node>,
+    /// The TLS port of each node (a TLS cluster only), beside its plain one (`Node::port`, which
+    /// the test itself uses to look at the node).
+    pub tls_ports: Vec<u16>,
+    replicas: usize,
 }
 
 impl Cluster {
+    /// Three masters with a replica each.
     pub fn start() -> Cluster {
+        Cluster::start_with(1, None)
+    }
+
+    /// Three masters, no replicas, TLS between clients and nodes and on the cluster bus.
+    pub fn start_tls(tls: &ClusterTls) -> Cluster {
+        Cluster::start_with(0, Some(tls))
+    }
+
+    fn start_with(replicas: usize, tls: Option<&ClusterTls>) -> Cluster {
         let mut nodes = Vec::new();
-        for _ in 0..6 {
+        let mut tls_ports = Vec::new();
+        for _ in 0..3 * (1 + replicas) {
             let port = free_port();
             let bus = free_port();
             let dir = scratch_dir("cluster", port);
-            let extra: Vec<String> = [
+            let mut extra: Vec<String> = [
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -206,17 +230,43 @@ impl Cluster {
             .iter()
             .map(|s| s.to_string())
             .collect();
+            if let Some(tls) = tls {
+                let tls_port = free_port();
+                tls_ports.push(tls_port);
+                let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+                extra.extend([
+                    "--tls-port".into(),
+                    tls_port.to_string(),
+                    "--tls-cluster".into(),
+                    "yes".into(),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                    "--tls-cert-file".into(),
+                    path(&tls.cert),
+                    "--tls-key-file".into(),
+                    path(&tls.key),
+                    "--tls-ca-cert-file".into(),
+                    path(&tls.ca),
+                ]);
+            }
             nodes.push(Node::spawn(None, port, &dir, &extra).expect("cluster node"));
         }
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let output = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        let addresses: Vec<String> = match tls {
+            Some(tls) => {
+                create.arg("--tls").arg("--cacert").arg(&tls.ca);
+                tls_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect()
+            }
+            None => nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port))
+                .collect(),
+        };
+        let output = create
             .arg("--cluster")
             .arg("create")
             .args(&addresses)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli (redis-tools) on PATH");
         assert!(
@@ -225,12 +275,17 @@ impl Cluster {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let cluster = Cluster { nodes };
+        let cluster = Cluster {
+            nodes,
+            tls_ports,
+            replicas,
+        };
         cluster.wait_healthy();
         cluster
     }
 
-    /// Every live node says `cluster_state:ok` and agrees on three masters with a replica each.
+    /// Every live node says `cluster_state:ok`, and every master has an online replica (when the
+    /// cluster has replicas).
     pub fn wait_healthy(&self) {
         wait_until("cluster state ok on every node", || {
             self.nodes.iter().filter(|n| n.is_running()).all(|n| {
@@ -238,6 +293,9 @@ impl Cluster {
                     .is_ok_and(|info| info.contains("cluster_state:ok"))
             })
         });
+        if self.replicas == 0 {
+            return;
+        }
         wait_until("every master has an online replica", || {
             let masters = self.masters();
             !masters.is_empty()
@@ -256,6 +314,16 @@ impl Cluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         format!("redis+cluster://{}", seeds.join(","))
+    }
+
+    /// `rediss+cluster://` on the TLS ports, by the name the certificate holds (`localhost`).
+    pub fn tls_url(&self) -> String {
+        let seeds: Vec<String> = self
+            .tls_ports
+            .iter()
+            .map(|p| format!("localhost:{p}"))
+            .collect();
+        format!("rediss+cluster://{}", seeds.join(","))
     }
 
     fn any_live(&self) -> &Node {
@@ -468,8 +536,7 @@ impl SentinelGroup {
 
 /// The verifier served in-process on any `--redis-url` (single, cluster or sentinel).
 pub async fn start_verifier(url: &str, options: StoreOptions) -> Verifier {
-    let target = warden_verifier::store::open::open_target(url, None).expect("redis url");
-    let store = Store::connect(target, options).expect("store");
+    let store = super::open_store(url, None, options);
     let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).expect("admin token");
     let state = AppState::new(store, token, Settings::default());
     let check = TcpListener::bind("127.0.0.1:0").await.expect("bind check");
