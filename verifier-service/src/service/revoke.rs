@@ -63,17 +63,19 @@ pub async fn revoke_token(
             .map_err(svc.failed("revoke_token"))
     })
     .await
+    .map(drop)
 }
 
 /// The feed entry first, then the change: `change` runs only once `feed_entry` succeeded, so
 /// every change a caller saw acknowledged is in the feed (a failed entry leaves the change unmade
 /// and is the caller's answer). A later entry fixing up what the change really did may follow.
+/// Returns what both gave.
 pub async fn feed_first<E, T>(
     feed_entry: impl Future<Output = Result<E, ServiceError>>,
     change: impl Future<Output = Result<T, ServiceError>>,
-) -> Result<T, ServiceError> {
-    feed_entry.await?;
-    change.await
+) -> Result<(E, T), ServiceError> {
+    let entry = feed_entry.await?;
+    Ok((entry, change.await?))
 }
 
 /// Appends `changes` to the feed (`what` names the call in logs).
@@ -95,17 +97,20 @@ pub async fn append(
 pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, ServiceError> {
     let tag = UserTag::of_sub(sub);
     let window = super::outbox::end_window(svc);
-    let announced = svc
-        .store
-        .feed_user_revocation(&tag, sub, now, window)
-        .await
-        .map_err(svc.failed("revoke_user_feed"))?;
-    // The entries above are the feed's half of `feed_first`: they name the sessions too.
-    let revoked = svc
-        .store
-        .revoke_user(&tag)
-        .await
-        .map_err(svc.failed("revoke_user"))?;
+    // The feed entries name the user's sessions too (their ends).
+    let feed_entries = async {
+        svc.store
+            .feed_user_revocation(&tag, sub, now, window)
+            .await
+            .map_err(svc.failed("revoke_user_feed"))
+    };
+    let (announced, revoked) = feed_first(feed_entries, async {
+        svc.store
+            .revoke_user(&tag)
+            .await
+            .map_err(svc.failed("revoke_user"))
+    })
+    .await?;
     // Sessions created between the feed entries and the revocation: their tokens may be
     // known live to stream-mode filters, so their ends go to the feed before the answer.
     svc.store
@@ -133,7 +138,7 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
 /// Revokes every token issued up to `now` (the global not-before). Returns the not-before set.
 pub async fn revoke_all(svc: &Services, now: i64) -> Result<i64, ServiceError> {
     let entry = [Change::NotBefore { not_before: now }];
-    let not_before = feed_first(append(svc, &entry, now, "revoke_all_feed"), async {
+    let ((), not_before) = feed_first(append(svc, &entry, now, "revoke_all_feed"), async {
         svc.store
             .revoke_all(now)
             .await
@@ -181,7 +186,7 @@ mod tests {
             },
         )
         .await;
-        assert_eq!(done, Ok(7));
+        assert_eq!(done, Ok(((), 7)));
         assert!(changed.load(Ordering::SeqCst));
     }
 

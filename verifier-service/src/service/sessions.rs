@@ -182,7 +182,7 @@ pub async fn delete(svc: &Services, sid: &str, now: i64) -> Result<(), ServiceEr
             .await
             .map_err(svc.failed("delete_session_feed"))
     };
-    let deleted = feed_first(feed_entry, async {
+    let (_, deleted) = feed_first(feed_entry, async {
         svc.store
             .delete_session(&owner, sid)
             .await
