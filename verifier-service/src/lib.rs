@@ -23,8 +23,11 @@
 //!
 //! A module may import its own layer and any layer to its right, never one to its left; the
 //! leaves import no other layer. So `http` never imports `server`, `config` or `cmd`, and
-//! `service` never imports `axum` either (it is free of HTTP). `tests/layers.rs` checks this on
-//! every `crate::` path in `src/`.
+//! `service` never imports `axum` either (it is free of HTTP). Within a layer no file imports
+//! itself through others either: shared state types live in their own files (`service::error`,
+//! `service::feed::cache`, `service::outbox::pending`, `http::routes`, `config::defaults`), so
+//! a parent module never imports a child that imports it back. `tests/layers.rs` checks all of
+//! this on every path in `src/`.
 #![cfg_attr(
     test,
     allow(

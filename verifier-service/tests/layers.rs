@@ -1,5 +1,6 @@
 //! The import rule written at the top of `src/lib.rs`, checked on the source: every `crate::`
-//! path in `src/` names a layer its file may import, and `service` never names `axum`.
+//! path in `src/` names a layer its file may import, `service` never names `axum`, and no file
+//! imports itself through others (no import circle, within a layer too).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The layers, from the top. A file may import its own layer and any layer after it, except
@@ -179,4 +181,257 @@ fn the_checker_finds_violations() {
         violations(Path::new("extra/mod.rs"), ""),
         ["extra/mod.rs: module `extra` is in no layer (add it to the rule in lib.rs and here)"]
     );
+}
+
+/// The module path of a source file: `service/feed/mod.rs` → `["service", "feed"]`.
+fn module_of(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative
+        .components()
+        .filter_map(|c| c.as_os_str().to_str().map(str::to_owned))
+        .collect();
+    let last = parts.pop().unwrap_or_default();
+    let stem = last.strip_suffix(".rs").unwrap_or(&last);
+    if stem != "mod" && stem != "lib" {
+        parts.push(stem.to_owned());
+    }
+    parts
+}
+
+fn ident(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    text.split_at(end)
+}
+
+/// The module paths one path expression names: `a::b::{c, d::e}` → `[a,b,c]`, `[a,b,d,e]`
+/// (a group left open on this line names its prefix).
+fn expand(text: &str, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let mut path = prefix;
+    let mut rest = text;
+    loop {
+        if let Some(group) = rest.strip_prefix('{') {
+            match group.find('}') {
+                Some(close) => {
+                    for item in group[..close].split(',') {
+                        let item = item.trim();
+                        if item == "self" || item.is_empty() {
+                            out.push(path.clone());
+                        } else {
+                            expand(item, path.clone(), out);
+                        }
+                    }
+                }
+                None => out.push(path),
+            }
+            return;
+        }
+        let (name, after) = ident(rest);
+        if name.is_empty() {
+            out.push(path);
+            return;
+        }
+        path.push(name.to_owned());
+        match after.strip_prefix("::") {
+            Some(next) => rest = next,
+            None => {
+                out.push(path);
+                return;
+            }
+        }
+    }
+}
+
+/// Every module path a file names: `crate::`, `super::`, `self::` paths anywhere, and `use` of
+/// a child module declared in the file. The file's `#[cfg(test)]` module and what follows it are
+/// left out (a test module is imported by nothing, so it closes no circle); an inline `mod x {`
+/// moves what follows it into `x`.
+fn named_paths(file_module: &[String], source: &str) -> Vec<Vec<String>> {
+    let mut module = file_module.to_vec();
+    let children: BTreeSet<String> = source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("pub ").unwrap_or(line);
+            let name = line.strip_prefix("mod ")?.strip_suffix(';')?;
+            Some(name.to_owned())
+        })
+        .collect();
+    let mut out = Vec::new();
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        if trimmed.starts_with("#[cfg(test)]") {
+            break;
+        }
+        let declared = trimmed
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ")
+            .strip_prefix("mod ")
+            .and_then(|m| m.strip_suffix(" {"));
+        if let Some(inline) = declared {
+            module.push(inline.to_owned());
+            continue;
+        }
+        let module = module.as_slice();
+        let mut rest = line;
+        while let Some(at) = rest.find(|c: char| c.is_alphanumeric() || c == '_') {
+            let before = &rest[..at];
+            let (word, after) = ident(&rest[at..]);
+            let joined = before.ends_with("::");
+            if !joined {
+                if let Some(tail) = after.strip_prefix("::") {
+                    let mut base = module.to_vec();
+                    let start = match word {
+                        "crate" => Some(Vec::new()),
+                        "self" => Some(base.clone()),
+                        "super" => {
+                            base.pop();
+                            let mut tail = tail;
+                            while let Some(more) = tail.strip_prefix("super::") {
+                                base.pop();
+                                tail = more;
+                            }
+                            expand(tail, base, &mut out);
+                            None
+                        }
+                        child
+                            if children.contains(child)
+                                && (trimmed.starts_with("use ")
+                                    || trimmed.starts_with("pub use ")) =>
+                        {
+                            let mut own = module.to_vec();
+                            own.push(child.to_owned());
+                            expand(tail, own, &mut out);
+                            None
+                        }
+                        _ => None,
+                    };
+                    if let Some(start) = start {
+                        expand(tail, start, &mut out);
+                    }
+                }
+            }
+            rest = after;
+        }
+    }
+    out
+}
+
+/// The file a module path lands in: its longest prefix that is a module file.
+fn file_of(path: &[String], modules: &BTreeMap<Vec<String>, String>) -> Option<String> {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| modules.get(&path[..n]).cloned())
+}
+
+/// Import circles between files, each as `a.rs → b.rs → a.rs`.
+fn circles(files: &BTreeMap<String, String>) -> Vec<String> {
+    let modules: BTreeMap<Vec<String>, String> = files
+        .keys()
+        .map(|f| (module_of(Path::new(f)), f.clone()))
+        .collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, source) in files {
+        let module = module_of(Path::new(file));
+        let targets = edges.entry(file.clone()).or_default();
+        for path in named_paths(&module, source) {
+            if let Some(target) = file_of(&path, &modules) {
+                if target != *file && !module_of(Path::new(&target)).is_empty() {
+                    targets.insert(target);
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    fn visit(
+        file: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        found: &mut Vec<String>,
+    ) {
+        if let Some(at) = stack.iter().position(|f| f == file) {
+            let mut circle = stack[at..].to_vec();
+            circle.push(file.to_owned());
+            found.push(circle.join(" → "));
+            return;
+        }
+        if done.contains(file) {
+            return;
+        }
+        stack.push(file.to_owned());
+        for next in edges.get(file).into_iter().flatten() {
+            visit(next, edges, stack, done, found);
+        }
+        stack.pop();
+        done.insert(file.to_owned());
+    }
+    for file in files.keys() {
+        visit(file, &edges, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
+
+#[test]
+fn no_file_imports_itself_through_others() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    rust_files(&src, &mut paths);
+    let files: BTreeMap<String, String> = paths
+        .iter()
+        .map(|path| {
+            let relative = path.strip_prefix(&src).expect("under src");
+            let name = relative.to_string_lossy().replace('\\', "/");
+            (
+                name,
+                std::fs::read_to_string(path).expect("readable source"),
+            )
+        })
+        .collect();
+    let found = circles(&files);
+    assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_circle_finder_finds_circles() {
+    let files = |list: &[(&str, &str)]| -> BTreeMap<String, String> {
+        list.iter()
+            .map(|(f, s)| ((*f).to_owned(), (*s).to_owned()))
+            .collect()
+    };
+    // A parent and its child naming each other, as a state holding a feature's cache would.
+    let found = circles(&files(&[
+        (
+            "service/mod.rs",
+            "pub mod feed;\nuse feed::SnapshotCache;\n",
+        ),
+        ("service/feed.rs", "use super::Services;\n"),
+    ]));
+    assert_eq!(
+        found,
+        ["service/feed.rs → service/mod.rs → service/feed.rs"]
+    );
+    // Three files round, through a `crate::{..}` group and a multi-segment path.
+    let found = circles(&files(&[
+        ("http/state.rs", "use crate::{http::ext_authz, clock};\n"),
+        ("http/ext_authz.rs", "use crate::service::check::decide;\n"),
+        ("service/check.rs", "let s: crate::http::state::AppState;\n"),
+        ("clock.rs", ""),
+    ]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    // One way only: no circle.
+    let found = circles(&files(&[
+        (
+            "service/mod.rs",
+            "pub mod error;\nuse error::ServiceError;\n",
+        ),
+        ("service/error.rs", "use crate::clock::ClockError;\n"),
+        ("service/check.rs", "use super::{ServiceError, Services};\n"),
+        ("clock.rs", ""),
+    ]));
+    assert!(found.is_empty(), "{found:?}");
 }

@@ -1,6 +1,6 @@
 //! The command line: `serve`, `keygen`, `mint`.
 
-use super::*;
+use super::defaults::*;
 use crate::issuer::jose::{tool_algorithm, Algorithm, TOOL_ALGORITHMS};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};

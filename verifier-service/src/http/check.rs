@@ -3,8 +3,8 @@
 
 use super::error::ApiError;
 use super::extract::ValidJson;
+use super::routes::Endpoint;
 use super::state::AppState;
-use super::Endpoint;
 use crate::clock::unix_now;
 use crate::service::check::decide;
 use crate::telemetry::metrics::CheckOutcome;

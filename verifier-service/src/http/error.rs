@@ -67,7 +67,7 @@ impl ApiError {
             ApiError::BadRequest(message) => message.clone(),
             ApiError::PayloadTooLarge => format!(
                 "request body is larger than {} bytes",
-                super::MAX_BODY_BYTES
+                super::routes::MAX_BODY_BYTES
             ),
             ApiError::Unauthorized => "a valid admin bearer token is required".into(),
             ApiError::FeedUnauthorized => "a valid feed bearer token is required".into(),

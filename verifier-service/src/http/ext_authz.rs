@@ -9,8 +9,8 @@
 //! Any method is answered: `ext_authz` sends the original request's method.
 
 use super::extract::check_id;
+use super::routes::Endpoint;
 use super::state::AppState;
-use super::Endpoint;
 use crate::clock::unix_now;
 use crate::service::check;
 use crate::service::ServiceError;

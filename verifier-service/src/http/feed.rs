@@ -19,8 +19,8 @@
 //! The feed itself (long-poll, snapshots and their cache) is `service::feed`.
 
 use super::error::ApiError;
+use super::routes::Endpoint;
 use super::state::AppState;
-use super::Endpoint;
 use crate::service::feed::{self, Answer, PollQuery, MAX_LIVE, MAX_WAIT_MS};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};

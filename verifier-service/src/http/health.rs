@@ -1,8 +1,8 @@
 //! `/healthz`, `/readyz` and `/metrics`, served on both listeners.
 
+use super::routes::Endpoint;
 use super::state::AppState;
 use super::views::Status;
-use super::Endpoint;
 use crate::telemetry::metrics::Format;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};

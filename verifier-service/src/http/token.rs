@@ -5,8 +5,8 @@
 use super::cookie;
 use super::error::ApiError;
 use super::oauth::{no_store, token_answer, OAuthError, OAuthForm};
+use super::routes::Endpoint;
 use super::state::AppState;
-use super::Endpoint;
 use crate::clock::{unix_now, unix_now_ms};
 use crate::issuer::{Issuer, JWKS_MAX_AGE_SECONDS};
 use crate::net::{client_address, peer};

@@ -5,6 +5,7 @@
 pub mod admin_token;
 pub mod audit;
 pub mod check;
+pub mod error;
 pub mod feed;
 pub mod not_before;
 pub mod outbox;
@@ -12,12 +13,15 @@ pub mod refresh;
 pub mod revoke;
 pub mod sessions;
 
-use crate::clock::ClockError;
+pub use error::{internal, ServiceError};
+
 use crate::issuer::Issuer;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use admin_token::AdminToken;
+use feed::cache::SnapshotCache;
 use not_before::NotBeforeCache;
+use outbox::pending::OutboxRelay;
 use std::time::Duration;
 
 /// Longest time the global not-before is trusted from memory.
@@ -54,9 +58,9 @@ pub struct Services {
     /// The token issuer, when signing keys are configured (`--signing-key-file`).
     pub issuer: Option<Issuer>,
     /// The last feed snapshot, shared by concurrent snapshot requests.
-    pub snapshots: feed::SnapshotCache,
+    pub snapshots: SnapshotCache,
     /// Session ends waiting in outboxes for the feed.
-    pub outbox: outbox::OutboxRelay,
+    pub outbox: OutboxRelay,
 }
 
 impl Services {
@@ -95,34 +99,5 @@ impl Services {
     /// A closure for `map_err` that reports a failed store call named `what`.
     pub fn failed<'a>(&'a self, what: &'a str) -> impl Fn(StoreError) -> ServiceError + 'a {
         move |error| self.store_failed(what, error)
-    }
-}
-
-/// Why a service call gave no result; `http` maps each variant to its answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceError {
-    /// The request asks for something that cannot be done; the text says why.
-    Invalid(String),
-    /// The named thing does not exist.
-    NotFound(&'static str),
-    /// Redis could not answer; the detail is logged, not returned.
-    Unavailable,
-    /// The write is on the primary but not on enough replicas in time.
-    ReplicationTimeout,
-    /// A fault of this process (the clock, randomness, signing); logged where it happened.
-    Internal,
-}
-
-impl From<ClockError> for ServiceError {
-    fn from(_: ClockError) -> ServiceError {
-        ServiceError::Internal
-    }
-}
-
-/// Logs `what` and the error, and gives [`ServiceError::Internal`] (for `map_err`).
-pub fn internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServiceError {
-    move |e| {
-        tracing::error!(error = %e, "{what}");
-        ServiceError::Internal
     }
 }

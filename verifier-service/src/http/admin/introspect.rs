@@ -4,9 +4,9 @@
 
 use crate::clock::unix_now;
 use crate::http::oauth::{no_store, OAuthError, OAuthForm};
+use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{to_value, Inactive, RefreshIntrospection};
-use crate::http::Endpoint;
 use crate::issuer::RefreshToken;
 use crate::service::check;
 use crate::service::sessions;

@@ -1,18 +1,14 @@
 //! The admin API (admin listener only, behind the bearer admin token): revocations, sessions,
 //! introspection.
 
+pub mod guard;
 pub mod introspect;
 pub mod revoke;
 pub mod sessions;
 
-use super::error::ApiError;
-use super::state::AppState;
-use super::Endpoint;
-use crate::telemetry::metrics::AdminAction;
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use super::routes::Endpoint;
+
+pub use guard::require_admin_token;
 
 pub use revoke::{RevokeTokenRequest, RevokeUserRequest};
 pub use sessions::CreateSessionRequest;
@@ -26,32 +22,4 @@ pub fn endpoints() -> Vec<Endpoint> {
     .into_iter()
     .flatten()
     .collect()
-}
-
-/// Middleware: 401 unless the request carries the admin token.
-pub async fn require_admin_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    if state.0.admin_token.accepts(presented) {
-        next.run(request).await
-    } else {
-        state.0.metrics.record_admin_unauthorized();
-        ApiError::Unauthorized.into_response()
-    }
-}
-
-/// Counts the action's outcome and passes its result on.
-fn counted<T>(
-    state: &AppState,
-    action: AdminAction,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    state.0.metrics.record_admin(action, result.is_ok());
-    result
 }

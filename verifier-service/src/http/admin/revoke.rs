@@ -1,12 +1,12 @@
 //! `POST /v1/admin/revoke/{token,user,all}`.
 
-use super::counted;
+use super::guard::counted;
 use crate::clock::unix_now;
 use crate::http::error::ApiError;
 use crate::http::extract::{check_id, ValidJson, Validate};
+use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{RevokedAll, RevokedToken, RevokedUser};
-use crate::http::Endpoint;
 use crate::service::revoke;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;

@@ -1,15 +1,15 @@
 //! `POST /v1/admin/sessions`, `DELETE /v1/admin/sessions/{sid}`,
 //! `GET /v1/admin/users/{sub}/sessions`.
 
-use super::counted;
+use super::guard::counted;
 use crate::clock::{since_epoch, unix_now};
 use crate::http::cookie;
 use crate::http::error::ApiError;
 use crate::http::extract::{check_id, path_param, ValidJson, Validate};
 use crate::http::oauth::token_answer;
+use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{SessionCreated, SessionList, SessionView};
-use crate::http::Endpoint;
 use crate::service::sessions::{self, Created, NewSession};
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::rejection::PathRejection;

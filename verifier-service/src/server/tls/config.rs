@@ -1,13 +1,30 @@
 //! The listeners' TLS configurations from the PEM files.
 
-use super::TlsFiles;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The PEM files the listeners' TLS comes from.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificate(s) that client certificates on the check listener must chain to.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Which listener a configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Check,
+    Admin,
+}
 
 /// The server configurations of both listeners, built from the files together.
 pub(super) struct Configs {

@@ -1,6 +1,7 @@
 //! The TLS listener: handshakes run concurrently, finished connections go to the HTTP server.
 
-use super::{Role, TlsState};
+use super::config::Role;
+use super::reload::TlsState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,24 +13,6 @@ mod config;
 mod listener;
 mod reload;
 
+pub use config::{Role, TlsFiles};
 pub use listener::TlsListener;
 pub use reload::TlsState;
-use std::path::PathBuf;
-
-/// The PEM files the listeners' TLS comes from.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// Certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// Private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-    /// CA certificate(s) that client certificates on the check listener must chain to.
-    pub client_ca: Option<PathBuf>,
-}
-
-/// Which listener a configuration is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Check,
-    Admin,
-}

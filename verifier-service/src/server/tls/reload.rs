@@ -1,7 +1,7 @@
 //! Reload: the current configurations, replaced as a whole on SIGHUP or when a file changes.
 
 use super::config::{load, Configs};
-use super::{Role, TlsFiles};
+use super::config::{Role, TlsFiles};
 use rustls::ServerConfig;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};

@@ -8,13 +8,16 @@
 //! state). A caller asking fewer live sessions gets a prefix of the cached list (it is sorted
 //! latest-expiring first), so no choice of `max_live` causes a read.
 
-use super::{ServiceError, Services};
+pub mod cache;
+
+use super::error::ServiceError;
+use super::Services;
 use crate::store::feed::{FeedHead, FeedRead};
 use bytes::Bytes;
+use cache::CachedSnapshot;
 use std::time::Duration;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::{Changes, PollAnswer, Snapshot};
+use warden_core::revocation_view::wire::{Changes, PollAnswer};
 
 /// Longest long-poll accepted.
 pub const MAX_WAIT_MS: u64 = 30_000;
@@ -25,8 +28,6 @@ pub const SHORT_POLL: Duration = Duration::from_millis(50);
 /// Most live sessions a snapshot lists, whatever `max_live` asks; `--feed-max-live` (default
 /// `config::DEFAULT_FEED_MAX_LIVE`) may lower it.
 pub const MAX_LIVE: u64 = 10_000_000;
-/// Serialised snapshot answers kept per read (one per distinct `max_live` asked).
-const BODIES_KEPT: usize = 4;
 /// Longest a snapshot request waits for the read in progress before answering 503.
 pub const SNAPSHOT_QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// Longest a serialised snapshot is reused (while the feed's head has not moved).
@@ -43,46 +44,6 @@ pub struct PollQuery {
     pub wait_ms: u64,
     /// Live sessions a snapshot may list (0: none).
     pub max_live: u64,
-}
-
-struct CachedSnapshot {
-    head: FeedHead,
-    at: Instant,
-    /// The read, with up to the verifier's cap of live sessions, latest-expiring first.
-    snapshot: Snapshot,
-    /// Serialised answers of this read by (`max_live`, ids), the latest last.
-    bodies: Vec<((u64, bool), Bytes)>,
-}
-
-impl CachedSnapshot {
-    /// The answer listing the first `max_live` live sessions (with entry ids when `ids`),
-    /// serialised once per choice.
-    fn body(&mut self, max_live: u64, ids: bool) -> Result<Bytes, ServiceError> {
-        if let Some((_, body)) = self.bodies.iter().find(|(k, _)| *k == (max_live, ids)) {
-            return Ok(body.clone());
-        }
-        let mut snapshot = self.snapshot.clone();
-        snapshot
-            .live
-            .truncate(usize::try_from(max_live).unwrap_or(usize::MAX));
-        let mut answer = PollAnswer::Snapshot(snapshot);
-        if !ids {
-            answer = answer.without_ids();
-        }
-        let body = Bytes::from(serde_json::to_vec(&answer).map_err(|_| ServiceError::Internal)?);
-        if self.bodies.len() >= BODIES_KEPT {
-            self.bodies.remove(0);
-        }
-        self.bodies.push(((max_live, ids), body.clone()));
-        Ok(body)
-    }
-}
-
-/// The last snapshot answer, shared by concurrent requesters: the lock admits one full read at a
-/// time, and whoever waited reuses its answer when the feed has not moved since.
-#[derive(Default)]
-pub struct SnapshotCache {
-    last: Mutex<Option<CachedSnapshot>>,
 }
 
 pub enum Answer {

@@ -12,16 +12,15 @@
 //! live keep accepting its tokens (as they would any change not yet in the feed), snapshots no
 //! longer list it as live, and the verifier itself refuses its tokens (`session_missing`).
 
+pub mod pending;
+
 use super::Services;
 use crate::store::keys::UserTag;
 use crate::store::outbox::EndWindow;
 use crate::store::StoreError;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use warden_core::revocation_view::wire::Change;
 
@@ -35,48 +34,6 @@ pub const SCAN_INTERVAL: Duration = Duration::from_secs(60);
 const LOG_INTERVAL: Duration = Duration::from_secs(30);
 /// Ends appended to the feed per call.
 const ENDS_PER_APPEND: usize = 256;
-
-/// The outboxes this process knows to hold ends not yet in the feed.
-#[derive(Debug, Default)]
-pub struct OutboxRelay {
-    /// User tag → ends last seen in its outbox.
-    pending: Mutex<HashMap<String, usize>>,
-    wake: Notify,
-}
-
-impl OutboxRelay {
-    /// Ends known to wait for the feed.
-    pub fn pending(&self) -> usize {
-        self.with(|pending| pending.values().sum())
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, usize>) -> T) -> T {
-        // A panic while holding the lock cannot leave the map inconsistent: keep using it.
-        let mut guard = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    }
-
-    fn remember(&self, tag: &UserTag, ends: usize) {
-        self.with(|p| p.insert(tag.as_str().to_owned(), ends.max(1)));
-    }
-
-    fn remember_if_new(&self, tag: &UserTag) {
-        self.with(|p| {
-            p.entry(tag.as_str().to_owned()).or_insert(1);
-        });
-    }
-
-    fn forget(&self, tag: &UserTag) {
-        self.with(|p| p.remove(tag.as_str()));
-    }
-
-    fn tags(&self) -> Vec<UserTag> {
-        self.with(|p| p.keys().filter_map(|t| UserTag::parse(t)).collect())
-    }
-}
 
 /// How long this verifier announces a session's end (see [`EndWindow::until`]).
 pub fn end_window(svc: &Services) -> EndWindow {
