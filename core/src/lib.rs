@@ -13,6 +13,7 @@ pub mod explain;
 pub mod extract;
 pub mod flow;
 pub mod forward;
+pub mod host_crypto;
 pub mod jwk;
 pub mod keystore;
 pub mod pem;

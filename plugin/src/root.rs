@@ -10,8 +10,8 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use std::rc::Rc;
 use std::time::Duration;
-use warden_core::crypto::host::SignatureBackends;
 use warden_core::flow::Filter;
+use warden_core::host_crypto::SignatureBackends;
 
 #[derive(Default)]
 pub struct WardenRoot {
