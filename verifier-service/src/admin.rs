@@ -16,7 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
-use warden_core::revocation_view::wire::Change;
+use warden_core::protocol::feed::Change;
 
 /// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
 const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;

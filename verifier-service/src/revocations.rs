@@ -1,7 +1,7 @@
 //! `GET /v1/revocations?after=SEQ&wait_ms=N` (check listener): the revocation feed for filters in
 //! stream mode. Answers the changes after `SEQ` as soon as there are any, an empty list after
 //! `wait_ms`, or a snapshot with its sequence number when `SEQ` is absent, unknown or trimmed.
-//! The wire format is `warden_core::revocation_view::wire`.
+//! The wire format is `warden_core::protocol::feed`.
 //!
 //! `max_live=N` asks a snapshot to list at most N live sessions (those expiring latest); without
 //! it a snapshot lists none, as before live sessions existed. N is capped by the verifier's own
@@ -34,7 +34,7 @@ use axum::Json;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::{valid_id, Changes, PollAnswer, Snapshot};
+use warden_core::protocol::feed::{valid_id, Changes, PollAnswer, Snapshot};
 
 /// Longest long-poll accepted.
 pub const MAX_WAIT_MS: u64 = 30_000;

@@ -460,7 +460,7 @@ async fn revoke_access(
     let skew = i64::try_from(state.0.settings.revocation_skew_seconds).unwrap_or(i64::MAX);
     let until = Some(exp.saturating_add(skew));
     // The feed entry first (see store::feed): an acknowledged revocation is always in it.
-    let change = warden_core::revocation_view::wire::Change::Jti {
+    let change = warden_core::protocol::feed::Change::Jti {
         sub: sub.to_owned(),
         jti: jti.to_owned(),
         until,

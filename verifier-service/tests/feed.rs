@@ -12,7 +12,7 @@ mod common;
 
 use common::{request, test_store_options, unix_now, RedisServer, Verifier};
 use serde_json::json;
-use warden_core::revocation_view::wire::{Change, PollAnswer};
+use warden_core::protocol::feed::{Change, PollAnswer};
 use warden_verifier::store::feed::{FeedRead, FEED_LOG};
 use warden_verifier::store::outbox::EndWindow;
 use warden_verifier::Store;
@@ -336,7 +336,7 @@ async fn bad_queries_and_redis_down() {
     assert_eq!(answer.status, 503);
 }
 
-fn live_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<(String, i64)> {
+fn live_of(s: &warden_core::protocol::feed::Snapshot) -> Vec<(String, i64)> {
     s.live.iter().map(|x| (x.sid.clone(), x.until)).collect()
 }
 
@@ -700,7 +700,7 @@ async fn redis_do(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) {
     let _: redis::Value = cmd.query_async(conn).await.unwrap();
 }
 
-fn jtis_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<String> {
+fn jtis_of(s: &warden_core::protocol::feed::Snapshot) -> Vec<String> {
     let mut jtis: Vec<String> = s.jtis.iter().map(|j| j.jti.clone()).collect();
     jtis.sort();
     jtis

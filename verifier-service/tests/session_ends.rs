@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use warden_core::revocation_view::wire::{Change, PollAnswer};
+use warden_core::protocol::feed::{Change, PollAnswer};
 use warden_testkit::Algorithm;
 use warden_verifier::issuer::{Issuer, TokenSettings};
 use warden_verifier::jose::jwk::Jwk;

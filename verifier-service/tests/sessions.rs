@@ -949,7 +949,7 @@ impl OAuthAssert for Response {
 
 #[tokio::test]
 async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
-    use warden_core::revocation_view::wire::Change;
+    use warden_core::protocol::feed::Change;
     use warden_verifier::store::feed::FeedRead;
     let redis = RedisServer::start();
     let mut tokens = settings();

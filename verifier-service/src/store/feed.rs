@@ -45,7 +45,7 @@ use redis::Script;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
-use warden_core::revocation_view::wire::{
+use warden_core::protocol::feed::{
     Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
 };
 
@@ -599,7 +599,7 @@ mod tests {
     fn the_filter_computes_the_same_user_tag() {
         for sub in ["alice", "", "{weird}:x", &"é".repeat(100)] {
             assert_eq!(
-                warden_core::revocation_view::user_tag(sub),
+                warden_core::protocol::sid::user_tag(sub),
                 UserTag::of_sub(sub).as_str()
             );
         }

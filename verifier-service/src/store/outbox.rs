@@ -20,7 +20,7 @@ use super::keys::UserTag;
 use super::{RedisConnection, Store, StoreError};
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::Value;
-use warden_core::revocation_view::wire::LiveSession;
+use warden_core::protocol::feed::LiveSession;
 
 /// What `SCAN` matches outbox keys with (`{` and `}` are plain characters in a Redis pattern).
 pub const OUTBOX_PATTERN: &str = "warden:{*}:feedout";
