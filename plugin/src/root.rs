@@ -1,11 +1,11 @@
 //! Root context: configuration, the tick that refreshes remote key sets, and the state it
 //! shares with each request's context.
 
-use crate::http::RequestContext;
+use crate::request::RequestContext;
 use crate::jwks::Fetches;
 use crate::shared::Shared;
 use crate::stream::Poller;
-use crate::{crypto, host, logger};
+use crate::{host, host_signatures, logger};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use std::rc::Rc;
@@ -56,7 +56,7 @@ impl RootContext for WardenRoot {
         if let Some(ms) = filter.tick_ms() {
             self.set_tick_period(Duration::from_millis(ms));
         }
-        let signatures = self.signatures.get_or_insert_with(crypto::detect).clone();
+        let signatures = self.signatures.get_or_insert_with(host_signatures::detect).clone();
         filter.keys.set_signature_backends(signatures);
         self.shared = Some(Shared::new(filter));
         self.fetches.clear();
