@@ -3,7 +3,12 @@
 //! in `src/`. A module may name only modules of the layers after its own, which also rules out
 //! import circles.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -37,7 +42,10 @@ fn documented_layers(lib: &str) -> Vec<Vec<String>> {
 /// The modules `lib.rs` declares.
 fn declared_modules(lib: &str) -> Vec<String> {
     lib.lines()
-        .filter_map(|l| l.strip_prefix("pub mod ").or_else(|| l.strip_prefix("mod ")))
+        .filter_map(|l| {
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+        })
         .map(|m| m.trim_end_matches(';').to_owned())
         .collect()
 }
@@ -127,7 +135,10 @@ fn violations(src: &Path, layers: &[Vec<String>]) -> Vec<(String, String, String
             if named == module {
                 continue;
             }
-            if layer_of.get(named.as_str()).is_none_or(|&layer| layer <= own) {
+            if layer_of
+                .get(named.as_str())
+                .is_none_or(|&layer| layer <= own)
+            {
                 bad.push((relative.display().to_string(), module.clone(), named));
             }
         }
@@ -146,7 +157,10 @@ fn every_module_imports_only_the_layers_below_it() {
     let mut declared = declared_modules(&lib);
     listed.sort();
     declared.sort();
-    assert_eq!(listed, declared, "lib.rs's layers name each module exactly once");
+    assert_eq!(
+        listed, declared,
+        "lib.rs's layers name each module exactly once"
+    );
     let bad = violations(&src, &layers);
     assert!(
         bad.is_empty(),
