@@ -1,8 +1,8 @@
 //! Root context: configuration, the tick that refreshes remote key sets, and the state it
 //! shares with each request's context.
 
-use crate::request::RequestContext;
 use crate::jwks::Fetches;
+use crate::request::RequestContext;
 use crate::shared::Shared;
 use crate::stream::Poller;
 use crate::{host, host_signatures, logger};
@@ -56,7 +56,10 @@ impl RootContext for WardenRoot {
         if let Some(ms) = filter.tick_ms() {
             self.set_tick_period(Duration::from_millis(ms));
         }
-        let signatures = self.signatures.get_or_insert_with(host_signatures::detect).clone();
+        let signatures = self
+            .signatures
+            .get_or_insert_with(host_signatures::detect)
+            .clone();
         filter.keys.set_signature_backends(signatures);
         self.shared = Some(Shared::new(filter));
         self.fetches.clear();
