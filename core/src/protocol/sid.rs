@@ -23,3 +23,18 @@ pub fn owner_tag(sid: &str) -> Option<&str> {
     let shaped = |text: &str, len: usize| text.len() == len && b64::is_alphabet(text);
     (shaped(random, SID_RANDOM_CHARS) && shaped(tag, USER_TAG_CHARS)).then_some(tag)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sid_shapes_match_the_verifier() {
+        assert_eq!(user_tag("alice").len(), 22);
+        let sid = format!("{}.{}", "A".repeat(22), user_tag("alice"));
+        assert_eq!(owner_tag(&sid), Some(user_tag("alice").as_str()));
+        assert!(owner_tag("short.tag").is_none());
+        assert!(owner_tag(&format!("{}.{}", "A".repeat(22), "b".repeat(23))).is_none());
+        assert!(owner_tag(&format!("{}.{}", "A+".repeat(11), "b".repeat(22))).is_none());
+    }
+}
