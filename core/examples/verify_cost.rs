@@ -1,5 +1,5 @@
 //! Verifies one valid Project Wycheproof signature N times through the filter's path
-//! (`KeySet::parse` → `crypto::verify`), to count the instructions of a signature check:
+//! (`KeySet::parse` → `KeyMaterial::verify`), to count the instructions of a signature check:
 //!
 //! ```sh
 //! cargo build --release -p warden-core --example verify_cost
@@ -13,7 +13,7 @@
 use serde_json::Value;
 use std::process::ExitCode;
 use warden_core::jwk::KeySet;
-use warden_core::{crypto, Algorithm};
+use warden_core::Algorithm;
 
 fn vector_file(alg: Algorithm) -> Option<&'static str> {
     Some(match alg {
@@ -66,7 +66,7 @@ fn run(alg_name: &str, count: &str) -> Result<usize, String> {
     let sig = field(test, "sig").and_then(|s| hex(&s)).ok_or("bad sig")?;
     let mut ok = 0;
     for _ in 0..count {
-        ok += usize::from(crypto::verify(key, alg, &msg, &sig));
+        ok += usize::from(key.verify(alg, &msg, &sig));
     }
     Ok(ok)
 }

@@ -5,7 +5,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use warden_core::revocation_view::wire::{PollAnswer, RevokedJti, Snapshot};
+use warden_core::protocol::feed::{PollAnswer, RevokedJti, Snapshot};
 use warden_core::revocation_view::RevocationView;
 
 struct Counting;

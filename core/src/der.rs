@@ -5,6 +5,7 @@
 //! [`write`] is the other direction: the DER a host's signature check takes, built from keys
 //! Warden has already read and validated.
 
+pub mod oid;
 pub mod write;
 
 use std::fmt;

@@ -2,7 +2,7 @@
 //! The last good set keeps serving when a refresh fails.
 
 use crate::config::{Config, KeySource};
-use crate::crypto::host::SignatureBackends;
+use crate::host_crypto::SignatureBackends;
 use crate::jwk::{JwksError, KeySet};
 use std::fmt;
 use std::rc::Rc;
@@ -144,7 +144,7 @@ impl KeyStore {
         }
     }
 
-    /// Checks signatures with `backends` from now on (the VM's, see `crypto::host`).
+    /// Checks signatures with `backends` from now on (the VM's, see `host_crypto`).
     pub fn set_signature_backends(&mut self, backends: Rc<SignatureBackends>) {
         self.signatures = backends;
     }

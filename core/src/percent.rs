@@ -1,4 +1,5 @@
-//! Percent-decoding (RFC 3986 §2.1), strict for judging paths and lenient for comparing names.
+//! Percent-decoding (RFC 3986 §2.1), strict for judging paths and lenient for comparing names,
+//! and the `application/x-www-form-urlencoded` form of it that OAuth request bodies use.
 
 /// Decodes every `%XX`; `None` for a `%` not followed by two hex digits (upstreams disagree on
 /// such an escape, so a path holding one is refused rather than guessed at).
@@ -9,6 +10,17 @@ pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
 /// Decodes every `%XX` and keeps a malformed escape as it is, as lenient servers read names.
 pub fn decode_lossy(input: &[u8]) -> Vec<u8> {
     decode_with(input, Some).unwrap_or_default()
+}
+
+/// One name or value of an `application/x-www-form-urlencoded` body (WHATWG URL §5.1, as RFC
+/// 6749 §3.2 uses it): `+` is a space, every `%XX` is decoded strictly (`None` for a `%` without
+/// two hex digits), and the result must be UTF-8 (`None` otherwise).
+pub fn decode_form(input: &str) -> Option<String> {
+    let spaced: Vec<u8> = input
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    String::from_utf8(decode(&spaced)?).ok()
 }
 
 /// `malformed` decides what a `%` without two hex digits after it becomes: a byte to keep, or
@@ -62,5 +74,17 @@ mod tests {
         assert_eq!(decode(b"/%zz"), None);
         assert_eq!(decode_lossy(b"a%5Fb%zz%4"), b"a_b%zz%4");
         assert_eq!(decode_lossy(b"%%41"), b"%A");
+    }
+
+    #[test]
+    fn form_values() {
+        assert_eq!(decode_form("a%2Eb+c").as_deref(), Some("a.b c"));
+        // An escaped plus stays a plus; only a literal one is a space.
+        assert_eq!(decode_form("%2B+").as_deref(), Some("+ "));
+        assert_eq!(decode_form("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(decode_form("").as_deref(), Some(""));
+        assert_eq!(decode_form("a=%zz"), None);
+        assert_eq!(decode_form("%4"), None);
+        assert_eq!(decode_form("%ff"), None, "not UTF-8");
     }
 }

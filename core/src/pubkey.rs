@@ -8,18 +8,11 @@
 //! JWKS URL) vouches for the key, exactly as for a JWK.
 
 use crate::b64;
+use crate::der::oid::{EC_PUBLIC_KEY, ED25519, P256, P384, P521, RSA_ENCRYPTION};
 use crate::der::{self, DerError, Reader};
 use crate::pem::{self, PemError};
 use serde_json::{json, Map, Value};
 use std::fmt;
-
-// OBJECT IDENTIFIER contents.
-const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const PRIME256V1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const SECP384R1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-const SECP521R1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
-const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKeyError {
@@ -159,9 +152,9 @@ fn spki_members(mut spki: Reader<'_>) -> Result<Map<String, Value>, PublicKeyErr
             let curve = algorithm.oid()?;
             algorithm.finish()?;
             let (crv, size) = match curve {
-                PRIME256V1 => ("P-256", 32),
-                SECP384R1 => ("P-384", 48),
-                SECP521R1 => ("P-521", 66),
+                P256 => ("P-256", 32),
+                P384 => ("P-384", 48),
+                P521 => ("P-521", 66),
                 _ => return Err(PublicKeyError::UnsupportedCurve),
             };
             let coordinates = match key.split_first() {

@@ -30,18 +30,12 @@
 //! sessions only save callouts, so they take whatever room the revocation entries leave and are
 //! simply not recorded (or the soonest-expiring dropped) when there is none.
 
-pub mod wire;
-
+use crate::protocol::feed::{Change, Changes, PollAnswer, Snapshot};
+use crate::protocol::sid::{owner_tag, user_tag};
 use crate::protocol::{CheckRequest, Verdict};
 use crate::Reason;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use wire::{Change, Changes, PollAnswer, Snapshot};
 
-/// Characters of the user tag in a sid (base64url of the first 128 bits of SHA-256(sub)).
-const USER_TAG_CHARS: usize = 22;
-/// Characters of a sid's random half.
-const SID_RANDOM_CHARS: usize = 22;
 /// Longest a poll waits at the verifier, whatever the staleness bound.
 pub const MAX_WAIT_MS: u64 = 25_000;
 /// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped).
@@ -129,26 +123,6 @@ fn jti_key(sub: &str, jti: &str) -> String {
     key.push_str(sub);
     key.push_str(jti);
     key
-}
-
-/// The verifier's user tag of `sub`.
-pub fn user_tag(sub: &str) -> String {
-    let mut tag = crate::b64::encode(&Sha256::digest(sub.as_bytes()));
-    tag.truncate(USER_TAG_CHARS);
-    tag
-}
-
-fn b64url_chars(text: &str, len: usize) -> bool {
-    text.len() == len
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The owner tag of a sid of the verifier's shape (`<22 random>.<22 tag>`).
-fn sid_owner(sid: &str) -> Option<&str> {
-    let (random, tag) = sid.split_once('.')?;
-    (b64url_chars(random, SID_RANDOM_CHARS) && b64url_chars(tag, USER_TAG_CHARS)).then_some(tag)
 }
 
 /// The verifier refuses a token past `exp` + its revocation skew (`exp` 0: no expiry).
@@ -528,7 +502,7 @@ impl RevocationView {
         let Some(sid) = &request.sid else {
             return Some(Verdict::Allow);
         };
-        match sid_owner(sid) {
+        match owner_tag(sid) {
             None => Some(Verdict::Deny(Reason::SessionMissing)),
             Some(owner) if owner == user_tag(&request.sub) => {
                 if self

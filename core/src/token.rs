@@ -3,7 +3,7 @@
 
 use crate::alg::Algorithm;
 use crate::b64;
-use crate::crypto::host::SignatureBackends;
+use crate::host_crypto::SignatureBackends;
 use crate::jwk::KeySet;
 use crate::Reason;
 use serde_json::{Map, Value};

@@ -5,7 +5,7 @@
     clippy::indexing_slicing
 )]
 //! Differential test of Warden's ES256, ES384 and ES512 paths (`KeySet::parse` →
-//! `crypto::verify`, i.e. `crypto::ecdsa`) against the `p256` / `p384` / `p521` crates' verifiers: random keys, messages
+//! `KeyMaterial::verify`, i.e. `crypto::ecdsa`) against the `p256` / `p384` / `p521` crates' verifiers: random keys, messages
 //! and signatures (signed by the reference crate), valid ones and single-bit flips of message,
 //! r, s or the key. Both must agree every time; valid signatures must verify and flipped ones
 //! must not. `WARDEN_P256_DIFF_KEYS` sets the number of P-256 keys (default 200, 8 messages
@@ -14,7 +14,7 @@
 
 use rand_core::{OsRng, RngCore};
 use warden_core::jwk::{KeyMaterial, KeySet};
-use warden_core::{b64, crypto, Algorithm};
+use warden_core::{b64, Algorithm};
 
 fn parse(crv: &str, x: &[u8], y: &[u8]) -> Option<KeyMaterial> {
     let jwk =
@@ -77,7 +77,7 @@ macro_rules! differential_tests {
                         let msg = random_message();
                         let sig: Signature = sk.sign(&msg);
                         let mut sig_bytes = sig.to_bytes().to_vec();
-                        assert!(crypto::verify(&ours, $alg, &msg, &sig_bytes));
+                        assert!(ours.verify($alg, &msg, &sig_bytes));
                         assert!(reference_verify(&theirs, &msg, &sig_bytes));
                         // The high-s twin (n − s) is also a valid ECDSA signature; both must
                         // agree on it.
@@ -85,7 +85,7 @@ macro_rules! differential_tests {
                             .unwrap()
                             .to_bytes();
                         assert_eq!(
-                            crypto::verify(&ours, $alg, &msg, &high_s),
+                            ours.verify($alg, &msg, &high_s),
                             reference_verify(&theirs, &msg, &high_s)
                         );
                         valid += 1;
@@ -97,7 +97,7 @@ macro_rules! differential_tests {
                             1 => flip(&mut sig_bytes[..B]),
                             _ => flip(&mut sig_bytes[B..]),
                         }
-                        let ours_ok = crypto::verify(&ours, $alg, &msg_flipped, &sig_bytes);
+                        let ours_ok = ours.verify($alg, &msg_flipped, &sig_bytes);
                         let theirs_ok = reference_verify(&theirs, &msg_flipped, &sig_bytes);
                         assert_eq!(ours_ok, theirs_ok, "disagreement on a flipped signature");
                         if msg_flipped != msg || sig_bytes != sig.to_bytes().to_vec() {
@@ -108,7 +108,7 @@ macro_rules! differential_tests {
                         // Random r ‖ s.
                         let mut random_sig = [0u8; 2 * B];
                         OsRng.fill_bytes(&mut random_sig);
-                        assert!(!crypto::verify(&ours, $alg, &msg, &random_sig));
+                        assert!(!ours.verify($alg, &msg, &random_sig));
                         assert!(!reference_verify(&theirs, &msg, &random_sig));
                     }
 
@@ -125,7 +125,7 @@ macro_rules! differential_tests {
                     match (parse($crv, &x2, &y2), reference(&x2, &y2)) {
                         (None, None) => bad_keys += 1,
                         (Some(o), Some(t)) => {
-                            let ok = crypto::verify(&o, $alg, &msg, &sig);
+                            let ok = o.verify($alg, &msg, &sig);
                             assert_eq!(ok, reference_verify(&t, &msg, &sig));
                             assert!(!ok, "a flipped key verified");
                         }
@@ -166,11 +166,11 @@ macro_rules! differential_tests {
                 ];
                 for (r, s) in pairs {
                     let sig = [r, s].concat();
-                    assert!(!crypto::verify(&ours, $alg, msg, &sig));
+                    assert!(!ours.verify($alg, msg, &sig));
                     assert!(!reference_verify(&theirs, msg, &sig));
                 }
                 for len in $bad_lengths {
-                    assert!(!crypto::verify(&ours, $alg, msg, &vec![1u8; len]));
+                    assert!(!ours.verify($alg, msg, &vec![1u8; len]));
                 }
             }
         }

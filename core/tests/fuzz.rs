@@ -4,14 +4,15 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Deterministic mutation fuzzing of the parsers (stable Rust, runs in `cargo test`):
-//! no input may panic, and no mutation of a valid token may verify.
+//! Deterministic mutation fuzzing of the parsers (stable Rust, runs in `cargo test`): no
+//! mutation of a valid token verifies, no mutation of a key set yields a key that accepts
+//! another key's signatures, and a mutated configuration compiles or names what is wrong.
 
 mod common;
 
 use common::*;
 use warden_core::config::Config;
-use warden_core::jwk::KeySet;
+use warden_core::jwk::{Jwk, KeyMaterial, KeySet};
 use warden_core::token::{self, Requirements};
 use warden_core::Algorithm;
 
@@ -95,30 +96,132 @@ fn mutated_tokens_never_verify_and_never_panic() {
     }
 }
 
+/// The key a parsed key is: its SubjectPublicKeyInfo, or the secret of an HMAC key.
+fn identity(key: &Jwk) -> Vec<u8> {
+    match &key.material {
+        KeyMaterial::Hmac(secret) => secret.clone(),
+        _ => key.spki.to_vec(),
+    }
+}
+
+/// A mutated key set either is refused as a whole (a `JwksError`) or yields keys of which each
+/// verifies an original signature only if it is the very key that made it (same SPKI, or same
+/// HMAC secret): a mutation never turns into a key that accepts someone else's signatures.
 #[test]
-fn mutated_jwks_and_configs_never_panic() {
+fn mutated_jwks_keys_verify_only_their_own_signatures() {
     let mut rng = Rng(0x5eed_0000_0000_0002);
     let jwks = jwks_all();
+    let original = KeySet::parse(&jwks).unwrap();
+    let algs = [
+        Algorithm::HS256,
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+    // Each algorithm's original signature, and the identity of the key that made it.
+    let signed: Vec<(Algorithm, String, Vec<u8>, Vec<u8>)> = algs
+        .iter()
+        .map(|&alg| {
+            let jws = token(alg, &claims());
+            let (input, signature) = jws.rsplit_once('.').unwrap();
+            let signature = warden_core::b64::decode(signature).unwrap();
+            let signer = original
+                .keys
+                .iter()
+                .find(|k| k.fits(alg) && k.material.verify(alg, input.as_bytes(), &signature))
+                .unwrap();
+            (alg, input.to_owned(), signature, identity(signer))
+        })
+        .collect();
+    let (mut parsed, mut refused, mut changed_keys) = (0, 0, 0);
+    for _ in 0..2000 {
+        let bytes = mutate(&mut rng, jwks.as_bytes());
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let set = match KeySet::parse(text) {
+            Ok(set) => set,
+            Err(why) => {
+                refused += 1;
+                assert!(!why.to_string().is_empty());
+                continue;
+            }
+        };
+        parsed += 1;
+        assert!(
+            set.keys.len() + set.skipped.len() <= algs.len() + 1,
+            "{text}"
+        );
+        for key in &set.keys {
+            let own = identity(key);
+            if !signed.iter().any(|(.., signer)| *signer == own) {
+                changed_keys += 1;
+            }
+            for (alg, input, signature, signer) in &signed {
+                // The same key bytes are the same key: only a changed key needs the check.
+                if !key.fits(*alg) || *signer == own {
+                    continue;
+                }
+                assert!(
+                    !key.material.verify(*alg, input.as_bytes(), signature),
+                    "{alg}: a changed key {:?} of the mutated set verifies: {text}",
+                    key.kid
+                );
+            }
+        }
+    }
+    // The run exercised all three outcomes: sets refused, sets kept, keys that changed.
+    assert!(
+        parsed > 100 && refused > 100 && changed_keys > 0,
+        "{parsed} {refused} {changed_keys}"
+    );
+}
+
+/// A mutated configuration either compiles into a model whose rules name existing providers
+/// (and whose claim headers are listed once each), or is refused with a reason and, whenever
+/// the text is still a JSON object, the path of the field at fault.
+#[test]
+fn mutated_configs_compile_or_name_the_field() {
+    let mut rng = Rng(0x5eed_0000_0000_0003);
     let config = serde_json::json!({
-        "providers": {"main": {"issuer": "i", "local_jwks": {"inline_string": jwks.clone()},
+        "providers": {"main": {"issuer": "i", "local_jwks": {"inline_string": jwks_all()},
             "claim_to_headers": [{"header_name": "x-sub", "claim_name": "sub"}]}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}],
         "verifier": {"cluster": "v", "failure_mode": "deny"}
     })
     .to_string();
-    let mut accepted = 0;
+    let (mut accepted, mut refused) = (0, 0);
     for _ in 0..2000 {
-        let j = mutate(&mut rng, jwks.as_bytes());
-        if let Ok(text) = std::str::from_utf8(&j) {
-            let _ = KeySet::parse(text);
-        }
-        let c = mutate(&mut rng, config.as_bytes());
-        if let Ok(text) = std::str::from_utf8(&c) {
-            if Config::parse(text).is_ok() {
+        let bytes = mutate(&mut rng, config.as_bytes());
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        match Config::parse(text) {
+            Ok(compiled) => {
                 accepted += 1;
+                for rule in &compiled.rules {
+                    assert!(rule
+                        .requires_any
+                        .iter()
+                        .all(|&i| i < compiled.providers.len()));
+                }
+                let mut names = compiled.claim_header_names.clone();
+                names.sort();
+                names.dedup();
+                assert_eq!(names, compiled.claim_header_names);
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.reason.is_empty(), "{text}");
+                // Wherever the document is still a JSON object, the error names the field.
+                let object = serde_json::from_str::<serde_json::Value>(text)
+                    .is_ok_and(|doc| doc.is_object());
+                assert!(!object || !e.path.is_empty(), "{e} for {text}");
+                assert!(e.to_string().starts_with(&e.path));
             }
         }
     }
     // Some mutations (inside string values) stay valid; most are refused.
-    assert!(accepted < 2000);
+    assert!(accepted > 0 && refused > accepted, "{accepted} {refused}");
 }

@@ -4,14 +4,14 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The host signature backend (`crypto::host`): the DER it hands over, the protobuf it speaks,
+//! The host signature backend (`host_crypto`): the DER it hands over, the protobuf it speaks,
 //! which algorithms detection gives the host, and that every odd answer is a failed signature.
 
 use p256::pkcs8::EncodePublicKey;
 use serde_json::json;
 use std::cell::Cell;
 use std::rc::Rc;
-use warden_core::crypto::host::{
+use warden_core::host_crypto::{
     decode_result, encode_arguments, AnswerError, Backend, HostCrypto, SignatureBackends,
 };
 use warden_core::jwk::KeySet;

@@ -64,18 +64,12 @@ fn rfc8037_ed25519_example_signature() {
     let parts: Vec<&str> = jws.split('.').collect();
     let sig = warden_core::b64::decode(parts[2]).unwrap();
     let input = format!("{}.{}", parts[0], parts[1]);
-    assert!(warden_core::crypto::verify(
-        &set.keys[0].material,
-        Algorithm::EdDSA,
-        input.as_bytes(),
-        &sig
-    ));
+    assert!(set.keys[0]
+        .material
+        .verify(Algorithm::EdDSA, input.as_bytes(), &sig));
     let mut bad = sig.clone();
     bad[10] ^= 0x40;
-    assert!(!warden_core::crypto::verify(
-        &set.keys[0].material,
-        Algorithm::EdDSA,
-        input.as_bytes(),
-        &bad
-    ));
+    assert!(!set.keys[0]
+        .material
+        .verify(Algorithm::EdDSA, input.as_bytes(), &bad));
 }

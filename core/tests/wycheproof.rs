@@ -5,15 +5,15 @@
     clippy::indexing_slicing
 )]
 //! Project Wycheproof vectors (Apache-2.0, `data/wycheproof/LICENSE`) through the same path the
-//! filter uses: the group's public key as a JWK → `KeySet::parse` → `crypto::verify`, and again
-//! through the host backend (`crypto::host`, with the native stand-in of Envoy's
+//! filter uses: the group's public key as a JWK → `KeySet::parse` → `KeyMaterial::verify`, and again
+//! through the host backend (`host_crypto`, with the native stand-in of Envoy's
 //! `verify_signature` from the test kit) for the algorithms the host verifies.
 //! `valid` must verify, `invalid` must not; `acceptable` may go either way.
 
 use serde_json::Value;
-use warden_core::crypto::host::{Backend, HostCrypto, SignatureBackends};
+use warden_core::host_crypto::{Backend, HostCrypto, SignatureBackends};
 use warden_core::jwk::{Jwk, KeyMaterial, KeySet};
-use warden_core::{crypto, Algorithm};
+use warden_core::Algorithm;
 
 struct NativeHost;
 
@@ -73,7 +73,7 @@ fn run(file: &str, alg: Algorithm, key_of: impl Fn(&Value, &Value) -> Key) -> us
             let msg = hex::decode(t["msg"].as_str().unwrap()).unwrap();
             let sig_field = if t.get("sig").is_some() { "sig" } else { "tag" };
             let sig = hex::decode(t[sig_field].as_str().unwrap()).unwrap();
-            let ok = crypto::verify(&key.material, alg, &msg, &sig);
+            let ok = key.material.verify(alg, &msg, &sig);
             let backends = host_backends();
             if backends.backend(alg) == Backend::Host {
                 let on_host = backends.verify(&key, alg, &msg, &sig);

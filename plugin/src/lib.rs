@@ -1,16 +1,18 @@
 //! Warden's proxy-wasm filter: a thin adapter between the proxy and `warden-core`. Core's flow
 //! makes every decision; these contexts feed it events and carry out its actions.
 //!
-//! Modules, each importing only those below it: `root` (configuration, tick) → `http` (one
-//! request) and `jwks` (scheduled key fetches) → `shared` (per-VM state) → `metrics`, `logger`;
-//! `host` wraps the host calls they make; `crypto` the proxy's own signature checks.
+//! Modules, each importing only those below it: `root` (configuration, tick) → `request` (one
+//! request's context), `jwks` (scheduled key fetches) and `stream` (stream mode's feed poll) →
+//! `shared` (per-VM state) → `metrics`, `logger`; `host` wraps the host calls they make;
+//! `host_signatures` is the proxy's own signature check (`verify_signature`) as core's
+//! `HostCrypto`.
 
-mod crypto;
 mod host;
-mod http;
+mod host_signatures;
 mod jwks;
 mod logger;
 mod metrics;
+mod request;
 mod root;
 mod shared;
 mod stream;

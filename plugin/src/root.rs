@@ -1,17 +1,17 @@
 //! Root context: configuration, the tick that refreshes remote key sets, and the state it
 //! shares with each request's context.
 
-use crate::http::RequestContext;
 use crate::jwks::Fetches;
+use crate::request::RequestContext;
 use crate::shared::Shared;
 use crate::stream::Poller;
-use crate::{crypto, host, logger};
+use crate::{host, host_signatures, logger};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use std::rc::Rc;
 use std::time::Duration;
-use warden_core::crypto::host::SignatureBackends;
 use warden_core::flow::Filter;
+use warden_core::host_crypto::SignatureBackends;
 
 #[derive(Default)]
 pub struct WardenRoot {
@@ -56,7 +56,10 @@ impl RootContext for WardenRoot {
         if let Some(ms) = filter.tick_ms() {
             self.set_tick_period(Duration::from_millis(ms));
         }
-        let signatures = self.signatures.get_or_insert_with(crypto::detect).clone();
+        let signatures = self
+            .signatures
+            .get_or_insert_with(host_signatures::detect)
+            .clone();
         filter.keys.set_signature_backends(signatures);
         self.shared = Some(Shared::new(filter));
         self.fetches.clear();

@@ -12,7 +12,7 @@ mod common;
 
 use common::{request, test_store_options, unix_now, RedisServer, Verifier};
 use serde_json::json;
-use warden_core::revocation_view::wire::{Change, PollAnswer};
+use warden_core::protocol::feed::{Change, PollAnswer};
 use warden_verifier::store::feed::FeedRead;
 use warden_verifier::store::keys::FEED_LOG;
 use warden_verifier::store::outbox::EndWindow;
@@ -337,7 +337,7 @@ async fn bad_queries_and_redis_down() {
     assert_eq!(answer.status, 503);
 }
 
-fn live_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<(String, i64)> {
+fn live_of(s: &warden_core::protocol::feed::Snapshot) -> Vec<(String, i64)> {
     s.live.iter().map(|x| (x.sid.clone(), x.until)).collect()
 }
 
@@ -753,7 +753,7 @@ impl Lossy {
     }
 }
 
-fn jtis_of(s: &warden_core::revocation_view::wire::Snapshot) -> Vec<String> {
+fn jtis_of(s: &warden_core::protocol::feed::Snapshot) -> Vec<String> {
     let mut jtis: Vec<String> = s.jtis.iter().map(|j| j.jti.clone()).collect();
     jtis.sort();
     jtis

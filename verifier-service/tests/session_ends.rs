@@ -18,7 +18,7 @@ use common::topology::Cluster;
 use common::{eventually, request, unix_now, RedisServer, Response, Verifier};
 use serde_json::{json, Value};
 use std::time::Duration;
-use warden_core::revocation_view::wire::{Change, PollAnswer};
+use warden_core::protocol::feed::{Change, PollAnswer};
 use warden_testkit::Algorithm;
 use warden_verifier::store::feed::FeedRead;
 use warden_verifier::store::keys::{outbox_key, UserTag, FEED_LIVE, FEED_SEQ};

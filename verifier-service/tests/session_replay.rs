@@ -21,7 +21,7 @@ mod common;
 
 use common::{test_store_options, unix_now, RedisServer};
 use std::collections::{BTreeMap, BTreeSet};
-use warden_core::revocation_view::wire::Change;
+use warden_core::protocol::feed::Change;
 use warden_core::Reason;
 use warden_verifier::store::feed::FeedRead;
 use warden_verifier::store::keys::{outbox_key, rotated_key, UserTag};

@@ -387,7 +387,7 @@ async fn cookie_mode_keeps_the_refresh_token_in_a_host_cookie() {
 
 #[tokio::test]
 async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
-    use warden_core::revocation_view::wire::Change;
+    use warden_core::protocol::feed::Change;
     use warden_verifier::store::feed::FeedRead;
     let redis = RedisServer::start();
     let mut tokens = token_settings();

@@ -3,21 +3,8 @@
 //! ECDSA signature as `SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3). Only ever built from
 //! values Warden has already validated, so nothing here parses or judges.
 
-/// rsaEncryption (1.2.840.113549.1.1.1) with its NULL parameters.
-const RSA_ALGORITHM: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-];
-/// id-ecPublicKey (1.2.840.10045.2.1).
-const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-/// Ed25519 (1.3.101.112), no parameters.
-const ED25519_ALGORITHM: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-
-/// The named curves of EC keys (RFC 5480 §2.1.1.1), as encoded OBJECT IDENTIFIERs.
-pub const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-pub const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-pub const P521_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
-
-use super::{BIT_STRING, INTEGER, SEQUENCE};
+use super::oid;
+use super::{BIT_STRING, INTEGER, NULL, OID, SEQUENCE};
 
 fn push_len(out: &mut Vec<u8>, len: usize) {
     // Lengths here stay far below 2^24 (an 8192-bit modulus is 1025 bytes).
@@ -61,21 +48,25 @@ fn spki(algorithm: &[u8], key: &[u8]) -> Vec<u8> {
 /// An RSA public key (modulus, exponent as big-endian bytes).
 pub fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
     let key = tlv(SEQUENCE, &[&unsigned_integer(n), &unsigned_integer(e)]);
-    spki(RSA_ALGORITHM, &key)
+    // rsaEncryption takes NULL parameters (RFC 3279 §2.3.1).
+    let algorithm = [tlv(OID, &[oid::RSA_ENCRYPTION]), tlv(NULL, &[])].concat();
+    spki(&algorithm, &key)
 }
 
-/// An EC public key on `curve` (one of the `*_OID`s) as an uncompressed point.
+/// An EC public key on `curve` (one of the curve OIDs of `der::oid`) as an uncompressed point.
 pub fn ec_spki(curve: &[u8], x: &[u8], y: &[u8]) -> Vec<u8> {
     let mut point = Vec::with_capacity(1 + x.len() + y.len());
     point.push(0x04);
     point.extend_from_slice(x);
     point.extend_from_slice(y);
-    spki(&[EC_PUBLIC_KEY, curve].concat(), &point)
+    let algorithm = [tlv(OID, &[oid::EC_PUBLIC_KEY]), tlv(OID, &[curve])].concat();
+    spki(&algorithm, &point)
 }
 
 /// An Ed25519 public key (its 32 bytes).
 pub fn ed25519_spki(x: &[u8]) -> Vec<u8> {
-    spki(ED25519_ALGORITHM, x)
+    // Ed25519 has no parameters (RFC 8410 §3).
+    spki(&tlv(OID, &[oid::ED25519]), x)
 }
 
 /// A JWS ECDSA signature r ‖ s (each `order.len()` bytes, RFC 7518 §3.4) as DER, only when
@@ -104,6 +95,30 @@ mod tests {
         assert_eq!(unsigned_integer(&[0x80]), [2, 2, 0, 0x80]);
         assert_eq!(unsigned_integer(&[0, 0]), [2, 1, 0]);
         assert_eq!(unsigned_integer(&[1, 0, 1]), [2, 3, 1, 0, 1]);
+    }
+
+    #[test]
+    fn algorithm_identifiers_are_encoded_as_x690_says() {
+        let rsa = rsa_spki(&[0xc5; 256], &[1, 0, 1]);
+        assert_eq!(
+            rsa[4..19],
+            [
+                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+                0x00
+            ]
+        );
+        let ec = ec_spki(oid::P384, &[1; 48], &[2; 48]);
+        assert_eq!(
+            ec[2..20],
+            [
+                0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+                0x81, 0x04, 0x00, 0x22
+            ]
+        );
+        assert_eq!(
+            ed25519_spki(&[9; 32])[2..9],
+            [0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70]
+        );
     }
 
     #[test]

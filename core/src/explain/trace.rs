@@ -7,7 +7,7 @@ use super::source_label;
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
 use crate::config::{Config, PathMatch, Provider};
-use crate::crypto;
+
 use crate::extract::{self, Extracted};
 use crate::flow::Filter;
 use crate::jwk::{Jwk, KeySet};
@@ -355,7 +355,7 @@ fn token_trace(
 }
 
 /// Every key of the set: whether it was a candidate (`KeySet::candidates`) and, if so, what
-/// `crypto::verify` said of the signature with it.
+/// `KeyMaterial::verify` said of the signature with it.
 fn key_traces(keys: &KeySet, alg: Algorithm, kid: Option<&str>, token: &str) -> Vec<KeyTrace> {
     let signing_input = token.rsplit_once('.').map(|(input, _)| input).unwrap_or("");
     let signature = token
@@ -387,7 +387,9 @@ fn key_traces(keys: &KeySet, alg: Algorithm, kid: Option<&str>, token: &str) -> 
             };
             let result = candidate.then(|| {
                 if !signature.is_empty()
-                    && crypto::verify(&key.material, alg, signing_input.as_bytes(), &signature)
+                    && key
+                        .material
+                        .verify(alg, signing_input.as_bytes(), &signature)
                 {
                     "valid"
                 } else {

@@ -16,10 +16,8 @@
 use super::input::Input;
 use super::seeds::Seeds;
 use std::collections::BTreeMap;
+use warden_core::protocol::feed::{Change, Changes, FeedEntry, PollAnswer, RevokedJti, Snapshot};
 use warden_core::protocol::{CheckRequest, Verdict};
-use warden_core::revocation_view::wire::{
-    Change, Changes, FeedEntry, PollAnswer, RevokedJti, Snapshot,
-};
 use warden_core::revocation_view::RevocationView;
 use warden_core::Reason;
 

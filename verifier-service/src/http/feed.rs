@@ -1,7 +1,7 @@
 //! `GET /v1/revocations?after=SEQ&wait_ms=N` (check listener): the revocation feed for filters in
 //! stream mode. Answers the changes after `SEQ` as soon as there are any, an empty list after
 //! `wait_ms`, or a snapshot with its sequence number when `SEQ` is absent, unknown or trimmed.
-//! The wire format is `warden_core::revocation_view::wire`.
+//! The wire format is `warden_core::protocol::feed`.
 //!
 //! `max_live=N` asks a snapshot to list at most N live sessions (those expiring latest); without
 //! it a snapshot lists none, as before live sessions existed. N is capped by the verifier's own
@@ -26,7 +26,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use warden_core::revocation_view::wire::valid_id;
+use warden_core::protocol::feed::valid_id;
 
 /// Reads `after`, `wait_ms`, `max_live`, `ids` (decimal) and `after_id` (an entry id), each at
 /// most once; anything else is refused.

@@ -157,15 +157,6 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     }
 }
 
-/// One name or value of a form: `+` is a space, then strict percent-decoding (core's), then UTF-8.
-fn decode(text: &str) -> Option<String> {
-    let plus_as_space: Vec<u8> = text
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
-    String::from_utf8(warden_core::percent::decode(&plus_as_space)?).ok()
-}
-
 /// The parameters of a form body.
 pub fn parse_form(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
     let invalid = |why: &str| OAuthError::InvalidRequest(why.to_owned());
@@ -173,8 +164,8 @@ pub fn parse_form(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> 
     let mut params = BTreeMap::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = decode(name).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
-        let value = decode(value).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
+        let name = warden_core::percent::decode_form(name).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
+        let value = warden_core::percent::decode_form(value).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
         if value.is_empty() {
             continue;
         }

@@ -291,10 +291,7 @@ impl RefreshToken {
     pub fn parse(text: &str) -> Option<RefreshToken> {
         let (sid, secret) = text.rsplit_once('.')?;
         sid::owner_tag(sid)?;
-        let secret_ok = secret.len() == REFRESH_SECRET_CHARS
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let secret_ok = secret.len() == REFRESH_SECRET_CHARS && b64::is_alphabet(secret);
         secret_ok.then(|| RefreshToken(text.to_owned()))
     }
 

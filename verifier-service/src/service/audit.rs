@@ -110,7 +110,7 @@ pub async fn session_ended(
 /// its expiry extended). A failure is only logged: filters that do not know the session ask the
 /// verifier about its tokens, which answers exactly.
 pub async fn announce_session_start(svc: &Services, sid: &str, until: i64, now: i64) {
-    let change = warden_core::revocation_view::wire::Change::SessionStart {
+    let change = warden_core::protocol::feed::Change::SessionStart {
         sid: sid.to_owned(),
         until,
     };

@@ -6,7 +6,7 @@ use super::audit::{self, EventFacts, SecurityEvent};
 use super::{ServiceError, Services};
 use crate::store::keys::UserTag;
 use std::future::Future;
-use warden_core::revocation_view::wire::Change;
+use warden_core::protocol::feed::Change;
 
 /// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
 pub const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;

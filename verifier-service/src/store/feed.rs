@@ -36,7 +36,7 @@ use super::outbox::EndWindow;
 use super::scripts::LuaScript;
 use super::{Store, StoreError};
 use tokio::sync::Notify;
-use warden_core::revocation_view::wire::{
+use warden_core::protocol::feed::{
     Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
 };
 
@@ -502,7 +502,7 @@ mod tests {
     fn the_filter_computes_the_same_user_tag() {
         for sub in ["alice", "", "{weird}:x", &"é".repeat(100)] {
             assert_eq!(
-                warden_core::revocation_view::user_tag(sub),
+                warden_core::protocol::sid::user_tag(sub),
                 UserTag::of_sub(sub).as_str()
             );
         }

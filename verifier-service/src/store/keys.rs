@@ -95,10 +95,7 @@ impl UserTag {
 
     /// Accepts a tag read back from a sid when it has the exact shape of one.
     pub fn parse(text: &str) -> Option<UserTag> {
-        let well_formed = text.len() == USER_TAG_CHARS
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let well_formed = text.len() == USER_TAG_CHARS && warden_core::b64::is_alphabet(text);
         well_formed.then(|| UserTag(text.to_owned()))
     }
 

@@ -19,7 +19,7 @@ use super::keys::{outbox_key, outbox_tag, UserTag, OUTBOX_PATTERN};
 use super::{RedisConnection, Store, StoreError};
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::Value;
-use warden_core::revocation_view::wire::LiveSession;
+use warden_core::protocol::feed::LiveSession;
 
 /// Keys asked per `SCAN` call.
 const SCAN_COUNT: u64 = 1000;

@@ -21,10 +21,7 @@ pub fn new_sid(tag: &UserTag) -> Result<String, crate::random::RandomError> {
 /// (such a sid cannot name a live session).
 pub fn owner_tag(sid: &str) -> Option<UserTag> {
     let (random, tag) = sid.split_once('.')?;
-    let random_ok = random.len() == RANDOM_CHARS
-        && random
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let random_ok = random.len() == RANDOM_CHARS && warden_core::b64::is_alphabet(random);
     if !random_ok {
         return None;
     }

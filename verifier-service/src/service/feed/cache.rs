@@ -5,7 +5,7 @@ use crate::store::feed::FeedHead;
 use bytes::Bytes;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::{PollAnswer, Snapshot};
+use warden_core::protocol::feed::{PollAnswer, Snapshot};
 
 /// Serialised snapshot answers kept per read (one per distinct `max_live` asked).
 const BODIES_KEPT: usize = 4;

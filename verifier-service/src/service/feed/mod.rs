@@ -17,7 +17,7 @@ use bytes::Bytes;
 use cache::CachedSnapshot;
 use std::time::Duration;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::{Changes, PollAnswer};
+use warden_core::protocol::feed::{Changes, PollAnswer};
 
 /// Longest long-poll accepted.
 pub const MAX_WAIT_MS: u64 = 30_000;

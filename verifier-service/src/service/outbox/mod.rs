@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use warden_core::revocation_view::wire::Change;
+use warden_core::protocol::feed::Change;
 
 /// First retry of a failed relay; each failed round doubles it up to [`RETRY_MAX`].
 pub const RETRY_MIN: Duration = Duration::from_millis(250);

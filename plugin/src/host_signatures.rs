@@ -7,7 +7,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 use std::ptr::null_mut;
 use std::rc::Rc;
-use warden_core::crypto::host::{Backend, HostCrypto, SignatureBackends, VERIFY_SIGNATURE};
+use warden_core::host_crypto::{Backend, HostCrypto, SignatureBackends, VERIFY_SIGNATURE};
 
 #[link(wasm_import_module = "env")]
 extern "C" {

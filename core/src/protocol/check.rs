@@ -1,5 +1,4 @@
 //! The check protocol between the filter and the verifier (`POST /v1/check`).
-//! Both sides use these types, so they agree on the wire by construction.
 
 use crate::token::{self, Claims};
 use crate::Reason;

@@ -14,6 +14,7 @@
 //! sent only to a poll that asks for them (`ids=1`), so an older filter, which refuses unknown
 //! fields, still reads the answers (without the protection).
 
+use crate::b64;
 use serde::{Deserialize, Serialize};
 
 /// One change that can deny a token.
@@ -45,10 +46,7 @@ pub const MAX_ID_CHARS: usize = 64;
 /// Whether `id` has the shape of a feed entry id: 1 to [`MAX_ID_CHARS`] base64url characters (so
 /// it goes into a query string as it is).
 pub fn valid_id(id: &str) -> bool {
-    (1..=MAX_ID_CHARS).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=MAX_ID_CHARS).contains(&id.len()) && b64::is_alphabet(id)
 }
 
 /// A change with its sequence number and, when the poll asked for ids, its entry's random id

@@ -11,7 +11,7 @@
 //! Whether the host is used is decided per algorithm, once per VM: [`SignatureBackends::detect`]
 //! runs a built-in known-good signature and two known-bad ones for each algorithm of
 //! [`HOST_ALGORITHMS`]. The host is used for an algorithm only if it accepts the good one and
-//! refuses both bad ones; everything else keeps the in-wasm verifiers of `crypto`.
+//! refuses both bad ones; everything else keeps the in-wasm verifiers of `crypto` (through `KeyMaterial::verify`).
 //!
 //! The arguments and the answer are the protobuf messages of Envoy's
 //! `source/extensions/common/wasm/ext/verify_signature.proto`, hand-encoded (a few bytes, no
@@ -244,7 +244,7 @@ impl SignatureBackends {
                 return host_verify(host, row, &key.spki, input, signature);
             }
         }
-        super::verify(&key.material, alg, input, signature)
+        key.material.verify(alg, input, signature)
     }
 }
 
