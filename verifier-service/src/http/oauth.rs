@@ -164,8 +164,10 @@ pub fn parse_form(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> 
     let mut params = BTreeMap::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = warden_core::percent::decode_form(name).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
-        let value = warden_core::percent::decode_form(value).ok_or_else(|| invalid("bad percent-encoding in the body"))?;
+        let name = warden_core::percent::decode_form(name)
+            .ok_or_else(|| invalid("bad percent-encoding in the body"))?;
+        let value = warden_core::percent::decode_form(value)
+            .ok_or_else(|| invalid("bad percent-encoding in the body"))?;
         if value.is_empty() {
             continue;
         }

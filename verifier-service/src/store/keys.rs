@@ -32,10 +32,8 @@
 //! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
 //! | `warden:{feed}:live`       | zset   | started, not ended sid scored by its record's expiry |
 
-use sha2::{Digest, Sha256};
-
-/// Characters of the user tag (22 base64url characters = 128 bits of SHA-256).
-pub const USER_TAG_CHARS: usize = 22;
+/// Characters of the user tag (the shape is core's, which the filter's view reads too).
+pub use warden_core::protocol::sid::USER_TAG_CHARS;
 
 /// The single global key (not in any user's slot; read through the in-process cache).
 pub const GLOBAL_NOT_BEFORE: &str = "warden:global:not_before";
@@ -87,10 +85,7 @@ pub struct UserTag(String);
 
 impl UserTag {
     pub fn of_sub(sub: &str) -> UserTag {
-        let digest = Sha256::digest(sub.as_bytes());
-        let mut encoded = warden_core::b64::encode(&digest);
-        encoded.truncate(USER_TAG_CHARS);
-        UserTag(encoded)
+        UserTag(warden_core::protocol::sid::user_tag(sub))
     }
 
     /// Accepts a tag read back from a sid when it has the exact shape of one.

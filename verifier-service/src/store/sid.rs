@@ -5,7 +5,6 @@
 use super::keys::UserTag;
 
 const RANDOM_BYTES: usize = 16;
-const RANDOM_CHARS: usize = 22;
 
 /// Makes a new sid for the user with this tag.
 pub fn new_sid(tag: &UserTag) -> Result<String, crate::random::RandomError> {
@@ -20,12 +19,7 @@ pub fn new_sid(tag: &UserTag) -> Result<String, crate::random::RandomError> {
 /// The owner's tag, when the sid has the shape `new_sid` produces; `None` for anything else
 /// (such a sid cannot name a live session).
 pub fn owner_tag(sid: &str) -> Option<UserTag> {
-    let (random, tag) = sid.split_once('.')?;
-    let random_ok = random.len() == RANDOM_CHARS && warden_core::b64::is_alphabet(random);
-    if !random_ok {
-        return None;
-    }
-    UserTag::parse(tag)
+    warden_core::protocol::sid::owner_tag(sid).and_then(UserTag::parse)
 }
 
 #[cfg(test)]
@@ -38,6 +32,14 @@ mod tests {
         let sid = new_sid(&tag).unwrap();
         assert_eq!(sid.len(), 45);
         assert_eq!(owner_tag(&sid), Some(tag));
+    }
+
+    /// The random half's length is the one core's shape check expects.
+    #[test]
+    fn the_random_half_has_cores_length() {
+        let sid = new_sid(&UserTag::of_sub("bob")).unwrap();
+        let (random, _) = sid.split_once('.').unwrap();
+        assert_eq!(random.len(), warden_core::protocol::sid::SID_RANDOM_CHARS);
     }
 
     #[test]
