@@ -82,7 +82,12 @@ def _worker_ports() -> range | None:
     return worker_port_block(os.environ.get("PYTEST_XDIST_WORKER", ""), ephemeral_low)
 
 
-_WORKER_PORTS = _worker_ports()
+# The worker's own process takes the block; a child that imports this module too (the benchmark
+# smoke test runs bench/envoy_bench.py) inherits the variable and lets the kernel choose instead.
+_WORKER_PORTS: range | None = None
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.setdefault("WARDEN_E2E_PORTS_OWNER", str(os.getpid())) == str(os.getpid()):
+        _WORKER_PORTS = _worker_ports()
 _next_worker_port: int | None = None
 
 
