@@ -26,10 +26,14 @@ case "${1:-}" in
         status=$?
         end="$(now)"
         # `times` prints the shell's own and then its children's user and system time (e.g. 1m2.5s).
-        cpu="$(times | tail -n 1 | awk '{
+        # Run in this shell (a pipe or $(...) would run it in a fresh subshell, with no children).
+        times_file="$(mktemp)"
+        times >"$times_file"
+        cpu="$(tail -n 1 "$times_file" | awk '{
             t = 0
             for (i = 1; i <= NF; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
             printf "%.0f", t }')"
+        rm -f "$times_file"
         awk -v n="$name" -v s="$start" -v e="$end" -v c="$cpu" -v l="$load" -v r="$status" \
             'BEGIN { printf "%s\t%.0f\t%s\t%s\t%s\n", n, e - s, c, l, r }' >>"$WARDEN_STAGE_LOG"
         exit "$status"
