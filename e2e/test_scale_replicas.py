@@ -19,10 +19,10 @@ NOT_BEFORE_CACHE_MAX_AGE_S = 1.0  # verifier-service/src/state.rs
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory, keys):
     workdir = tmp_path_factory.mktemp("replicas")
-    cluster = harness.RedisCluster(workdir).start()
+    redis_cluster = harness.RedisCluster(workdir).start()
     parts = []
     try:
-        url = cluster.url(seeds=2)
+        url = redis_cluster.url(seeds=2)
         verifiers = [harness.Verifier(workdir, url).start() for _ in range(2)]
         parts += verifiers
         upstream = harness.EchoUpstream(workdir).start()
@@ -44,7 +44,7 @@ def replicas(tmp_path_factory, keys):
     finally:
         for part in reversed(parts):
             part.stop()
-        cluster.stop()
+        redis_cluster.stop()
 
 
 def checks_per_replica(verifiers) -> list[int]:
