@@ -199,10 +199,6 @@ while true; do
     wait $! || true
     while read -r pid name; do
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-            # Ctrl-C reaches the whole process group: a child may be gone before this shell's INT
-            # trap ran. A `wait` runs a pending trap at once, so that Ctrl-C ends with 130 here.
-            sleep 0.2 &
-            wait $! || true
             die "$name (pid $pid) stopped unexpectedly; see the logs in $run_dir/"
         fi
     done <<<"$own"
