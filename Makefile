@@ -83,14 +83,8 @@ unit-run:
 
 e2e: build playground-build e2e-run
 
-# The files on E2E_WORKERS workers, then the `serial` ones (test_demo.py) alone in one process.
-# A filter in PYTEST_ARGS may leave one part nothing to run (pytest's exit 5), not both.
 e2e-run:
-	@cd e2e && par=0 ser=0; \
-	    ../$(STAGE) e2e ../$(VENV)/bin/python -m pytest -q -n $(E2E_WORKERS) --dist loadfile -m 'not serial' $(PYTEST_ARGS) || par=$$?; \
-	    ../$(STAGE) e2e-serial ../$(VENV)/bin/python -m pytest -q -m serial $(PYTEST_ARGS) || ser=$$?; \
-	    if [ $$par -eq 5 ] && [ $$ser -eq 5 ]; then echo "make: no e2e test collected" >&2; exit 5; fi; \
-	    { [ $$par -eq 0 ] || [ $$par -eq 5 ]; } && { [ $$ser -eq 0 ] || [ $$ser -eq 5 ]; }
+	@cd e2e && ../$(STAGE) e2e ../$(VENV)/bin/python -m pytest -q -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The static musl verifier e2e/test_verifier_image.py packages (profile image-test), built ahead so
 # the suite does not wait for it; skipped where the test is (no musl target or musl-gcc).

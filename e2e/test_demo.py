@@ -15,8 +15,6 @@ import pytest
 import harness
 
 DEMO_PORTS = [10000, 9901, 8080, 8081, 8082, 6380]
-# The demo's fixed ports and its Ctrl-C: run alone, after the parallel part of `make e2e`.
-pytestmark = pytest.mark.serial
 
 
 def port_in_use(port: int) -> bool:
