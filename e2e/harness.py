@@ -16,6 +16,7 @@ import string
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +47,71 @@ def redis_server_bin() -> str:
     return found
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# Worker port blocks start above the fixed ports of the demo (test_demo: 6380, 8080-8082, 9901, 10000).
+WORKER_PORTS_FIRST, WORKER_PORTS_SIZE = 11000, 2000
+
+
+def worker_port_block(worker: str, ephemeral_low: int) -> range | None:
+    """The ports of pytest-xdist worker `worker` ("gw0", "gw1", ...): a block of its own below the
+    kernel's ephemeral range (which starts at `ephemeral_low`), so two workers never pick the same
+    port between choosing it and the process binding it, and no outgoing connection takes it
+    meanwhile. None outside a worker, or when the block would reach the ephemeral range: then the
+    kernel chooses (enough for one process)."""
+    if not worker.startswith("gw") or not worker[2:].isdigit():
+        return None
+    start = WORKER_PORTS_FIRST + int(worker[2:]) * WORKER_PORTS_SIZE
+    if start + WORKER_PORTS_SIZE > ephemeral_low:
+        return None
+    return range(start, start + WORKER_PORTS_SIZE)
+
+
+def _worker_ports() -> range | None:
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return worker_port_block(os.environ.get("PYTEST_XDIST_WORKER", ""), ephemeral_low)
+
+
+# The worker's own process takes the block; a child that imports this module too (the benchmark
+# smoke test runs bench/envoy_bench.py) inherits the variable and lets the kernel choose instead.
+_WORKER_PORTS: range | None = None
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.setdefault("WARDEN_E2E_PORTS_OWNER", str(os.getpid())) == str(os.getpid()):
+        _WORKER_PORTS = _worker_ports()
+_next_worker_port: int | None = None
+
+
 def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    global _next_worker_port
+    if _WORKER_PORTS is not None:
+        # From a random point in this worker's block, so reruns do not meet lingering sockets.
+        if _next_worker_port is None:
+            _next_worker_port = secrets.randbelow(len(_WORKER_PORTS))
+        for _ in range(len(_WORKER_PORTS)):
+            port = _WORKER_PORTS[_next_worker_port % len(_WORKER_PORTS)]
+            _next_worker_port += 1
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def fresh_user(prefix: str = "user") -> str:
+    """A `sub` no other test uses, so tests sharing a stack (and Redis) do not see each other's
+    revocations or sessions."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 # --- HTTP -----------------------------------------------------------------------------------------
@@ -224,6 +286,53 @@ class Redis:
             self.proc.stop()
 
 
+class RedisCluster:
+    """A Redis Cluster of `masters` masters and no replicas on free loopback ports (each node with
+    its own cluster bus port and directory), made with `redis-cli --cluster create`; `start()`
+    returns once every node reports cluster_state:ok."""
+
+    def __init__(self, workdir: Path, masters: int = 3):
+        self.workdir = workdir
+        self.masters = masters
+        self.ports: list[int] = []
+        self.procs: list[Process] = []
+
+    def url(self, seeds: int | None = None) -> str:
+        """The verifier's --redis-url naming the first `seeds` nodes (all by default)."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:seeds])
+
+    def pids(self) -> list[int]:
+        return [proc.popen.pid for proc in self.procs if proc.popen is not None]
+
+    def start(self) -> RedisCluster:
+        try:
+            for i in range(self.masters):
+                port, bus = free_port(), free_port()
+                node_dir = self.workdir / f"cluster-node{i}-{port}"
+                node_dir.mkdir(parents=True)
+                self.procs.append(Process(f"redis-cluster:{port}", [
+                    redis_server_bin(), "--port", str(port), "--bind", "127.0.0.1",
+                    "--cluster-enabled", "yes", "--cluster-port", str(bus), "--cluster-config-file",
+                    "nodes.conf", "--save", "", "--appendonly", "no", "--dir", str(node_dir),
+                ], node_dir / "redis.log").start())
+                self.ports.append(port)
+                wait_until(lambda p=port: _ping_redis(p), f"redis {port}", proc=self.procs[-1])
+            subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+                            "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
+            wait_until(lambda: all(
+                "cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"],
+                                                     capture_output=True, text=True).stdout
+                for p in self.ports), "cluster state ok")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
 @dataclass
 class VerifierTls:
     """TLS for the verifier's listeners. `ca` is what the harness's own calls trust; with
@@ -292,6 +401,15 @@ class Verifier:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+def verifier_checks(port: int) -> int:
+    """The verifier's checks so far: warden_verifier_checks_total over all its labels, read from
+    /metrics on its check port `port`."""
+    answer = http_request(port, "GET", "/metrics")
+    assert answer.status == 200, answer
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
+               if line.startswith("warden_verifier_checks_total"))
 
 
 class WsgiUpstream:

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 import harness
+from harness import fresh_user
 from tokens import AUDIENCE, ISSUER, b64url, tamper_payload
 
 TEMPLATE = harness.ROOT / "envoy/ext-authz.yaml.tmpl"
@@ -56,10 +57,6 @@ def authz(tmp_path_factory, keys):
     finally:
         for part in reversed(parts):
             part.stop()
-
-
-def fresh_user() -> str:
-    return f"authz-{uuid.uuid4().hex[:10]}"
 
 
 def payload_header(**claims) -> dict:

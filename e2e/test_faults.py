@@ -29,12 +29,12 @@ def shared_stack(tmp_path_factory, keys):
 
 
 @pytest.fixture
-def stack(shared_stack, keys):
+def healed_stack(shared_stack, keys):
     shared_stack.heal(keys.token("ES256", sub="heal"))
     return shared_stack
 
 
-def test_redis_killed_and_restarted_under_load(stack, keys):
+def test_redis_killed_and_restarted_under_load(healed_stack, keys):
     """SIGKILL Redis (AOF on, deploy/redis.conf) while clients keep sending a good token and two
     revoked ones, restart it on the same port and directory: the revoked tokens never pass, the
     good one gets 503 during the outage and 200 again afterwards, with the same verifier process."""
@@ -44,22 +44,22 @@ def test_redis_killed_and_restarted_under_load(stack, keys):
     revoked = keys.token("ES256", sub=revoked_sub, jti=jti)
     old_version = keys.token("RS256", sub="fault-stale", ver=0)
     exp = int(time.time()) + 600
-    assert stack.verifier.admin("POST", "/v1/admin/revoke/token",
+    assert healed_stack.verifier.admin("POST", "/v1/admin/revoke/token",
                                 {"sub": revoked_sub, "jti": jti, "exp": exp}).status == 200
-    assert stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": "fault-stale"}).status == 200
-    verifier_pid = stack.verifier.proc.popen.pid
+    assert healed_stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": "fault-stale"}).status == 200
+    verifier_pid = healed_stack.verifier.proc.popen.pid
 
-    load = Load(stack.envoy.port, {"good": good, "revoked": revoked, "stale": old_version})
+    load = Load(healed_stack.envoy.port, {"good": good, "revoked": revoked, "stale": old_version})
     load.start()
     try:
         harness.wait_until(lambda: len(load.of("good")) >= 5, "load before the fault", timeout=30)
         killed_at = time.monotonic()
-        stack.redis.kill()
+        healed_stack.redis.kill()
         # Keep Redis down until every token was tried several times during the outage.
         harness.wait_until(lambda: all(len(load.of(name, after=killed_at)) >= 5 for name in load.tokens),
                            "load while Redis is down", timeout=30)
         restarted_at = time.monotonic()
-        stack.redis.start()
+        healed_stack.redis.start()
         harness.wait_until(lambda: any(s.status == 200 for s in load.of("good", after=restarted_at)),
                            "the good token to pass again after the restart", timeout=60)
         recovered_at = time.monotonic()
@@ -87,34 +87,34 @@ def test_redis_killed_and_restarted_under_load(stack, keys):
     assert sum(s.status == 503 for s in during) >= 3, [s.status for s in during]
     assert all(s.status == 200 for s in load.of("good", after=recovered_at))
     # Recovery came from reconnecting, not from a restart of the verifier.
-    assert not stack.verifier.proc.exited() and stack.verifier.proc.popen.pid == verifier_pid
+    assert not healed_stack.verifier.proc.exited() and healed_stack.verifier.proc.popen.pid == verifier_pid
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
-def test_verifier_killed_or_frozen_gives_503_within_the_timeout(stack, keys, how):
+def test_verifier_killed_or_frozen_gives_503_within_the_timeout(healed_stack, keys, how):
     token = keys.token("ES256", sub=f"verifier-{how.lower()}")
-    assert stack.envoy.request("/", token).status == 200
-    failures_before = stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0)
+    assert healed_stack.envoy.request("/", token).status == 200
+    failures_before = healed_stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0)
 
     if how == "SIGKILL":
-        stack.verifier.proc.stop(signal.SIGKILL)
+        healed_stack.verifier.proc.stop(signal.SIGKILL)
     else:
-        harness.signal_process(stack.verifier.proc, signal.SIGSTOP)
+        harness.signal_process(healed_stack.verifier.proc, signal.SIGSTOP)
     for _ in range(3):
-        response, elapsed = timed_request(stack.envoy, token)
+        response, elapsed = timed_request(healed_stack.envoy, token)
         assert_unavailable(response)
         assert elapsed < TIMEOUT_MS / 1000 + HANG_MARGIN_S, f"503 after {elapsed:.2f} s"
     # Bad tokens are still refused locally, and routes without a requirement still pass.
-    assert_denied(stack.envoy.request("/", keys.token("ES256", aud="other")), "audience_mismatch")
-    assert stack.envoy.request("/healthz").status == 200
+    assert_denied(healed_stack.envoy.request("/", keys.token("ES256", aud="other")), "audience_mismatch")
+    assert healed_stack.envoy.request("/healthz").status == 200
 
     if how == "SIGKILL":
-        stack.verifier.start()  # a new process on the same ports
+        healed_stack.verifier.start()  # a new process on the same ports
     else:
-        harness.signal_process(stack.verifier.proc, signal.SIGCONT)
-    harness.wait_until(lambda: stack.envoy.request("/", token).status == 200,
+        harness.signal_process(healed_stack.verifier.proc, signal.SIGCONT)
+    harness.wait_until(lambda: healed_stack.envoy.request("/", token).status == 200,
                        f"the verifier to serve again after {how}", timeout=30)
-    failures = stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0) - failures_before
+    failures = healed_stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0) - failures_before
     assert failures >= 3, failures
 
 

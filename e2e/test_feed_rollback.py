@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 
 import harness
 from answers import assert_denied
 from configs import plugin_config
-from test_stream import (BOUND_S, STREAM, eventually_denied, redis_command, revoke_token,
-                         verifier_checks, wait_local)
+from harness import fresh_user, verifier_checks
+from test_stream import BOUND_S, STREAM, eventually_denied, redis_command, revoke_token, wait_local
 
 
 class DebugRedis(harness.Redis):
@@ -52,10 +51,10 @@ def test_revocations_after_a_rollback_reach_a_filter_whose_cursor_passed_the_los
                               upstream_port=upstream.port, verifier_port=polled.port).start()
         parts.append(envoy)
 
-        sub = f"rollback-{uuid.uuid4().hex[:12]}"
+        sub = fresh_user("rollback")
         token = {jti: keys.token("ES256", sub=sub, jti=jti)
                  for jti in ("kept", "lost-1", "lost-2", "new-1", "new-2", "new-3")}
-        good = keys.token("ES256", sub=f"rollback-{uuid.uuid4().hex[:12]}")
+        good = keys.token("ES256", sub=fresh_user("rollback"))
         wait_local(envoy, polled.port, good)
         revoke_token(other, sub, "kept")
         eventually_denied(envoy, token["kept"], "revoked")

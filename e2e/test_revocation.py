@@ -6,13 +6,13 @@ local view fed by GET /v1/revocations: effective once the change reached the vie
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
 import harness
 from answers import assert_denied
 from configs import plugin_config
+from harness import fresh_user, verifier_checks
 from stack import start_stack, stop_stack
 
 MODES = ("callout", "stream")
@@ -34,18 +34,14 @@ def mode(request) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(mode, tmp_path_factory, keys):
-    """This module's shared stack in `mode` (replaces the session-wide one of conftest)."""
-    stack = start_stack(tmp_path_factory.mktemp(f"revocation-{mode}"), keys, **mode_options(mode))
-    stack.mode = mode
+def mode_stack(mode, tmp_path_factory, keys):
+    """This module's shared stack in `mode` (in place of the session-wide `stack` of conftest)."""
+    mode_stack = start_stack(tmp_path_factory.mktemp(f"revocation-{mode}"), keys, **mode_options(mode))
+    mode_stack.mode = mode
     try:
-        yield stack
+        yield mode_stack
     finally:
-        stop_stack(stack)
-
-
-def fresh_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
+        stop_stack(mode_stack)
 
 
 def denied(stack, token: str, reason: str, path: str = "/", envoy=None) -> None:
@@ -64,86 +60,79 @@ def denied(stack, token: str, reason: str, path: str = "/", envoy=None) -> None:
         assert_denied(envoy.request(path, token), reason)
 
 
-def verifier_checks(stack) -> int:
-    answer = harness.http_request(stack.verifier.port, "GET", "/metrics")
-    assert answer.status == 200, answer
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
-               if line.startswith("warden_verifier_checks_total"))
-
-
-def test_stream_mode_decides_locally_and_callout_mode_asks(stack, mode):
-    token = stack.keys.token("ES256", sub=fresh_user())
+def test_stream_mode_decides_locally_and_callout_mode_asks(mode_stack, mode):
+    token = mode_stack.keys.token("ES256", sub=fresh_user())
     if mode == "stream":
         # Once the view is synchronised, requests make no call at all.
         def quiet() -> bool:
-            before = verifier_checks(stack)
-            ok = all(stack.envoy.request("/", token).status == 200 for _ in range(5))
-            return ok and verifier_checks(stack) == before
+            before = verifier_checks(mode_stack.verifier.port)
+            ok = all(mode_stack.envoy.request("/", token).status == 200 for _ in range(5))
+            return ok and verifier_checks(mode_stack.verifier.port) == before
         harness.wait_until(quiet, "the stream view to answer locally", timeout=PROPAGATION_BOUND_S)
-    before = verifier_checks(stack)
-    assert [stack.envoy.request("/", token).status for _ in range(20)] == [200] * 20
-    assert verifier_checks(stack) - before == (0 if mode == "stream" else 20)
+    before = verifier_checks(mode_stack.verifier.port)
+    assert [mode_stack.envoy.request("/", token).status for _ in range(20)] == [200] * 20
+    assert verifier_checks(mode_stack.verifier.port) - before == (0 if mode == "stream" else 20)
 
 
-def test_revoke_one_token_by_jti(stack):
+def test_revoke_one_token_by_jti(mode_stack):
     sub = fresh_user()
-    token = stack.keys.token("ES256", sub=sub, jti="jti-to-revoke")
-    other = stack.keys.token("ES256", sub=sub, jti="jti-kept")
-    assert stack.envoy.request("/", token).status == 200
+    token = mode_stack.keys.token("ES256", sub=sub, jti="jti-to-revoke")
+    other = mode_stack.keys.token("ES256", sub=sub, jti="jti-kept")
+    assert mode_stack.envoy.request("/", token).status == 200
 
     exp = int(time.time()) + 600
-    answer = stack.verifier.admin("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "jti-to-revoke", "exp": exp})
+    answer = mode_stack.verifier.admin("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "jti-to-revoke", "exp": exp})
     assert answer.status == 200, answer
 
-    denied(stack, token, "revoked")
-    assert stack.envoy.request("/", other).status == 200
+    denied(mode_stack, token, "revoked")
+    assert mode_stack.envoy.request("/", other).status == 200
 
 
-def test_revoke_user_bumps_the_version(stack):
+def test_revoke_user_bumps_the_version(mode_stack):
     sub = fresh_user()
-    old = stack.keys.token("RS256", sub=sub)
-    assert stack.envoy.request("/", old).status == 200
+    old = mode_stack.keys.token("RS256", sub=sub)
+    assert mode_stack.envoy.request("/", old).status == 200
 
-    answer = stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": sub})
+    answer = mode_stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": sub})
     assert answer.status == 200, answer
     version = answer.json()["version"]
     assert isinstance(version, int) and version >= 1
 
-    denied(stack, old, "stale_version")
-    assert_denied(stack.envoy.request("/", stack.keys.token("RS256", sub=sub, ver=version - 1)), "stale_version")
-    assert stack.envoy.request("/", stack.keys.token("RS256", sub=sub, ver=version)).status == 200
+    denied(mode_stack, old, "stale_version")
+    assert_denied(mode_stack.envoy.request("/", mode_stack.keys.token("RS256", sub=sub, ver=version - 1)), "stale_version")
+    assert mode_stack.envoy.request("/", mode_stack.keys.token("RS256", sub=sub, ver=version)).status == 200
     # Other users are untouched.
-    assert stack.envoy.request("/", stack.keys.token("RS256", sub=fresh_user())).status == 200
+    assert mode_stack.envoy.request("/", mode_stack.keys.token("RS256", sub=fresh_user())).status == 200
 
 
-def test_sessions_end_and_belong_to_their_user(stack):
+def test_sessions_end_and_belong_to_their_user(mode_stack):
     sub = fresh_user()
-    created = stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub, "device": "e2e"})
+    created = mode_stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub, "device": "e2e"})
     assert created.status == 201, created
     sid = created.json()["sid"]
 
-    token = stack.keys.token("EdDSA", sub=sub, sid=sid)
-    assert stack.envoy.request("/", token).status == 200
-    assert_denied(stack.envoy.request("/", stack.keys.token("EdDSA", sub=fresh_user(), sid=sid)), "session_mismatch")
-    assert_denied(stack.envoy.request("/", stack.keys.token("EdDSA", sub=sub, sid="no-such-session")),
+    token = mode_stack.keys.token("EdDSA", sub=sub, sid=sid)
+    assert mode_stack.envoy.request("/", token).status == 200
+    assert_denied(mode_stack.envoy.request("/", mode_stack.keys.token("EdDSA", sub=fresh_user(), sid=sid)), "session_mismatch")
+    assert_denied(mode_stack.envoy.request("/", mode_stack.keys.token("EdDSA", sub=sub, sid="no-such-session")),
                   "session_missing")
 
-    ended = stack.verifier.admin("DELETE", f"/v1/admin/sessions/{sid}")
+    ended = mode_stack.verifier.admin("DELETE", f"/v1/admin/sessions/{sid}")
     assert ended.status == 204, ended
-    denied(stack, token, "session_missing")
+    denied(mode_stack, token, "session_missing")
 
 
-def test_revoke_user_ends_their_sessions(stack):
+def test_revoke_user_ends_their_sessions(mode_stack):
     sub = fresh_user()
-    sid = stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub}).json()["sid"]
-    answer = stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": sub})
+    sid = mode_stack.verifier.admin("POST", "/v1/admin/sessions", {"sub": sub}).json()["sid"]
+    answer = mode_stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": sub})
     assert answer.status == 200, answer
-    token = stack.keys.token("ES256", sub=sub, sid=sid, ver=answer.json()["version"])
-    denied(stack, token, "session_missing")
+    token = mode_stack.keys.token("ES256", sub=sub, sid=sid, ver=answer.json()["version"])
+    denied(mode_stack, token, "session_missing")
 
 
-def test_admin_api_requires_the_admin_token(stack):
-    answer = stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": fresh_user()}, token="wrong")
+def test_admin_api_requires_the_admin_token(mode_stack):
+    answer = mode_stack.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": fresh_user()}, token="wrong")
     assert answer.status == 401, answer
 
 
@@ -165,20 +154,20 @@ def test_revoke_all(own_stack, mode):
     assert stack.envoy.request("/", after).status == 200
 
 
-def test_revocation_reaches_every_worker(stack, tmp_path):
+def test_revocation_reaches_every_worker(mode_stack, tmp_path):
     """Envoy with two workers (two VMs, two token caches) in front of the shared verifier: the
     cache only skips signature checks, so a revocation holds on every connection at once."""
-    envoy = harness.Envoy(tmp_path, plugin_config(stack.keys.jwks(), **mode_options(stack.mode)),
-                          upstream_port=stack.upstream.port, verifier_port=stack.verifier.port, concurrency=2)
+    envoy = harness.Envoy(tmp_path, plugin_config(mode_stack.keys.jwks(), **mode_options(mode_stack.mode)),
+                          upstream_port=mode_stack.upstream.port, verifier_port=mode_stack.verifier.port, concurrency=2)
     try:
         envoy.start()
         sub = fresh_user()
-        token = stack.keys.token("ES256", sub=sub, jti="multi-worker")
+        token = mode_stack.keys.token("ES256", sub=sub, jti="multi-worker")
         assert [envoy.request("/", token).status for _ in range(12)] == [200] * 12  # a new connection each
-        answer = stack.verifier.admin("POST", "/v1/admin/revoke/token",
+        answer = mode_stack.verifier.admin("POST", "/v1/admin/revoke/token",
                                       {"sub": sub, "jti": "multi-worker", "exp": int(time.time()) + 600})
         assert answer.status == 200, answer
-        if stack.mode == "stream":
+        if mode_stack.mode == "stream":
             # Each worker's view gets the change within the bound; then every connection is refused.
             deadline = time.monotonic() + PROPAGATION_BOUND_S
             while time.monotonic() < deadline and any(envoy.request("/", token).status == 200 for _ in range(12)):

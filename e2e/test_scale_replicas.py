@@ -4,9 +4,7 @@ request, whichever replica answers it; revoke-all within its documented 1 s boun
 
 from __future__ import annotations
 
-import subprocess
 import time
-import uuid
 
 import pytest
 import yaml
@@ -18,40 +16,13 @@ from configs import plugin_config
 NOT_BEFORE_CACHE_MAX_AGE_S = 1.0  # verifier-service/src/service/mod.rs
 
 
-def start_cluster(workdir) -> tuple[list[harness.Process], list[int]]:
-    procs, ports = [], []
-    try:
-        for i in range(3):
-            port, bus = harness.free_port(), harness.free_port()
-            node_dir = workdir / f"node{i}"
-            node_dir.mkdir()
-            procs.append(harness.Process(f"redis-cluster:{port}", [
-                harness.redis_server_bin(), "--port", str(port), "--bind", "127.0.0.1",
-                "--cluster-enabled", "yes", "--cluster-port", str(bus), "--cluster-config-file",
-                "nodes.conf", "--save", "", "--appendonly", "no", "--dir", str(node_dir),
-            ], node_dir / "redis.log").start())
-            ports.append(port)
-            harness.wait_until(lambda p=port: harness._ping_redis(p), f"redis {port}", proc=procs[-1])
-        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
-        harness.wait_until(lambda: all(
-            "cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"],
-                                                 capture_output=True, text=True).stdout
-            for p in ports), "cluster state ok")
-        return procs, ports
-    except BaseException:
-        for proc in procs:
-            proc.stop()
-        raise
-
-
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory, keys):
     workdir = tmp_path_factory.mktemp("replicas")
-    procs, ports = start_cluster(workdir)
+    redis_cluster = harness.RedisCluster(workdir).start()
     parts = []
     try:
-        url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports[:2])
+        url = redis_cluster.url(seeds=2)
         verifiers = [harness.Verifier(workdir, url).start() for _ in range(2)]
         parts += verifiers
         upstream = harness.EchoUpstream(workdir).start()
@@ -73,24 +44,18 @@ def replicas(tmp_path_factory, keys):
     finally:
         for part in reversed(parts):
             part.stop()
-        for proc in procs:
-            proc.stop()
+        redis_cluster.stop()
 
 
 def checks_per_replica(verifiers) -> list[int]:
-    counts = []
-    for v in verifiers:
-        metrics = harness.http_request(v.port, "GET", "/metrics").body.decode()
-        counts.append(sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                          if line.startswith("warden_verifier_checks_total")))
-    return counts
+    return [harness.verifier_checks(v.port) for v in verifiers]
 
 
 def test_a_revocation_through_either_replica_holds_on_the_next_request(replicas, keys):
     envoy, verifiers = replicas
     before = checks_per_replica(verifiers)
     for revoking in verifiers:
-        sub = f"user-{uuid.uuid4().hex[:12]}"
+        sub = harness.fresh_user()
         token = keys.token("ES256", sub=sub, jti="stolen")
         for _ in range(4):  # both replicas have allowed it
             assert envoy.request("/", token).status == 200
@@ -107,7 +72,7 @@ def test_a_revocation_through_either_replica_holds_on_the_next_request(replicas,
 def test_revoke_all_reaches_every_replica_within_its_bound(replicas, keys):
     envoy, verifiers = replicas
     issued = int(time.time())
-    token = keys.token("ES256", sub=f"user-{uuid.uuid4().hex[:12]}", iat=issued)
+    token = keys.token("ES256", sub=harness.fresh_user(), iat=issued)
     for _ in range(4):  # both replicas cache the (unset) not-before
         assert envoy.request("/", token).status == 200
     answer = verifiers[0].admin("POST", "/v1/admin/revoke/all")

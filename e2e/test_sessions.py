@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 
 import jwt
 import pytest
@@ -139,13 +138,6 @@ def denied(life, token: str, reason: str) -> None:
     assert_denied(life.envoy.request("/hello", token), reason)
 
 
-def verifier_checks(life) -> int:
-    answer = harness.http_request(life.verifier.port, "GET", "/metrics")
-    assert answer.status == 200, answer
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
-               if line.startswith("warden_verifier_checks_total"))
-
-
 def verify_with_pyjwt(token: str, jwks: dict) -> dict:
     kid = jwt.get_unverified_header(token)["kid"]
     key = jwt.PyJWKSet.from_dict(jwks)[kid]
@@ -155,7 +147,7 @@ def verify_with_pyjwt(token: str, jwks: dict) -> dict:
 
 
 def test_create_refresh_replay_ends_the_session_at_the_edge(life):
-    sub = f"alice-{uuid.uuid4().hex[:8]}"
+    sub = harness.fresh_user("alice")
     created = life.session(sub)
     first_access, first_refresh = created["access_token"], created["refresh_token"]
     claims = verify_with_pyjwt(first_access, life.jwks())
@@ -185,7 +177,7 @@ def test_create_refresh_replay_ends_the_session_at_the_edge(life):
 
 
 def test_logout_one_device_leaves_the_other(life):
-    sub = f"bob-{uuid.uuid4().hex[:8]}"
+    sub = harness.fresh_user("bob")
     laptop, phone = life.session(sub), life.session(sub)
     harness.wait_until(lambda: life.envoy.request("/hello", laptop["access_token"]).status == 200, "ready")
     revoked = harness.http_request(life.envoy.port, "POST", "/v1/token/revoke", FORM,
@@ -196,7 +188,7 @@ def test_logout_one_device_leaves_the_other(life):
 
 
 def test_key_rotation(life):
-    sub = f"carol-{uuid.uuid4().hex[:8]}"
+    sub = harness.fresh_user("carol")
     before = life.session(sub)
     harness.wait_until(lambda: life.envoy.request("/hello", before["access_token"]).status == 200, "old key")
     old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
@@ -229,7 +221,7 @@ def test_key_rotation(life):
 def test_session_tokens_pass_without_a_check_call_in_stream_mode(life):
     """The verifier announces a session's start (and its extension by a refresh) in the feed: its
     access tokens are then decided locally. In callout mode every request is checked."""
-    sub = f"dora-{uuid.uuid4().hex[:8]}"
+    sub = harness.fresh_user("dora")
     created = life.session(sub)
     access = created["access_token"]
     harness.wait_until(lambda: life.envoy.request("/hello", access).status == 200, "ready", timeout=30)
@@ -238,16 +230,16 @@ def test_session_tokens_pass_without_a_check_call_in_stream_mode(life):
     tokens = [access, refreshed.json()["access_token"]]
 
     def quiet() -> bool:
-        before = verifier_checks(life)
+        before = harness.verifier_checks(life.verifier.port)
         ok = all(life.envoy.request("/hello", t).status == 200 for t in tokens for _ in range(5))
-        return ok and verifier_checks(life) == before
+        return ok and harness.verifier_checks(life.verifier.port) == before
 
     if life.mode == "stream":
         harness.wait_until(quiet, "the session to be decided locally", timeout=10)
     else:
-        before = verifier_checks(life)
+        before = harness.verifier_checks(life.verifier.port)
         assert all(life.envoy.request("/hello", t).status == 200 for t in tokens)
-        assert verifier_checks(life) - before == 2
+        assert harness.verifier_checks(life.verifier.port) - before == 2
 
 
 def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
@@ -271,12 +263,6 @@ def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
         assert answer.status == 201, answer
         return answer.json()
 
-    def checks() -> int:
-        answer = harness.http_request(verifier.port, "GET", "/metrics")
-        assert answer.status == 200, answer
-        return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
-                   if line.startswith("warden_verifier_checks_total"))
-
     try:
         for i in range(12):
             created = session(f"looper-{i}")
@@ -290,9 +276,9 @@ def test_a_login_logout_loop_does_not_keep_stream_views_overflowed(tmp_path):
             if envoy.request("/hello", fresh).status != 200:
                 return False
             time.sleep(0.3)
-            before = checks()
+            before = harness.verifier_checks(verifier.port)
             ok = all(envoy.request("/hello", fresh).status == 200 for _ in range(5))
-            return ok and checks() == before
+            return ok and harness.verifier_checks(verifier.port) == before
 
         # The ends lapse 3 s after the burst; an overflowed view asks for a snapshot every 5 s.
         harness.wait_until(quiet, "a live session decided locally after the burst of logouts", timeout=30)

@@ -13,7 +13,6 @@ import socket
 import statistics
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,23 +20,12 @@ import pytest
 import harness
 from answers import assert_denied, assert_unavailable
 from configs import plugin_config
-from stack import start_stack, stop_stack
+from harness import fresh_user, verifier_checks
 
 MAX_STALENESS_MS = 1000
 STREAM = {"path": "/v1/revocations", "max_staleness_ms": MAX_STALENESS_MS, "max_entries": 100000}
 # Correctness bound, not a speed claim: the staleness bound plus a generous margin.
 BOUND_S = MAX_STALENESS_MS / 1000 + 3.0
-
-
-def fresh_user() -> str:
-    return f"stream-{uuid.uuid4().hex[:12]}"
-
-
-def verifier_checks(port: int) -> int:
-    answer = harness.http_request(port, "GET", "/metrics")
-    assert answer.status == 200, answer
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in answer.body.decode().splitlines()
-               if line.startswith("warden_verifier_checks_total"))
 
 
 def revoke_token(verifier, sub: str, jti: str) -> None:

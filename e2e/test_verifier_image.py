@@ -39,8 +39,9 @@ def layout(tmp_path_factory):
     if missing:
         pytest.skip(missing)
     out = tmp_path_factory.mktemp("image") / "warden-verifier"
-    done = subprocess.run(["bash", str(SCRIPT), "--tag", TAG, str(out)], capture_output=True,
-                          text=True, timeout=3600)
+    # `--profile image-test`: the same packaging of the same static binary as `make image`, unoptimised.
+    done = subprocess.run(["bash", str(SCRIPT), "--tag", TAG, "--profile", "image-test", str(out)],
+                          capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith("sha256:")
     return out

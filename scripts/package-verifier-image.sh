@@ -4,26 +4,29 @@
 # passwd/group naming the non-root user 65532 ("warden") the image runs as. One layer,
 # deterministic (same binary -> same digests).
 #
-#   scripts/package-verifier-image.sh [--tag TAG] [--binary PATH] OUT_DIR
+#   scripts/package-verifier-image.sh [--tag TAG] [--binary PATH] [--profile PROFILE] OUT_DIR
 #
-# Without --binary it runs `cargo build --profile image --target x86_64-unknown-linux-musl -p warden-verifier`
-# (needs `rustup target add x86_64-unknown-linux-musl` and musl-gcc from musl-tools for ring's C;
-# scripts/setup.sh installs both for `make image`). Push with e.g.
+# Without --binary it runs `cargo build --profile PROFILE --target x86_64-unknown-linux-musl -p warden-verifier`
+# (PROFILE `image` by default; the e2e test packages an `image-test` build: same static binary,
+# unoptimised, a fraction of the build time). Needs `rustup target add x86_64-unknown-linux-musl`
+# and musl-gcc from musl-tools for ring's C; scripts/setup.sh installs both for `make image`. Push with e.g.
 #   skopeo copy oci:OUT_DIR:TAG docker://REGISTRY/warden-verifier:TAG
 set -euo pipefail
 
 tag="0.1.0"
 binary=""
+profile="image"
 while [ $# -gt 0 ]; do
     case "$1" in
         --tag) tag="${2:?--tag needs a value}"; shift 2 ;;
         --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --profile) profile="${2:?--profile needs a name}"; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         --*) echo "package-verifier-image: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
-[ $# -eq 1 ] || { echo "usage: $0 [--tag TAG] [--binary PATH] OUT_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 [--tag TAG] [--binary PATH] [--profile PROFILE] OUT_DIR" >&2; exit 2; }
 out="$1"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="x86_64-unknown-linux-musl"
@@ -35,8 +38,8 @@ if [ -z "$binary" ]; then
     }
     rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target" >/dev/null
     CC_x86_64_unknown_linux_musl=musl-gcc \
-        cargo build --quiet --profile image --target "$target" -p warden-verifier --manifest-path "$root/Cargo.toml"
-    binary="$root/target/$target/image/warden-verifier"
+        cargo build --quiet --profile "$profile" --target "$target" -p warden-verifier --manifest-path "$root/Cargo.toml"
+    binary="$root/target/$target/$profile/warden-verifier"
 fi
 [ -f "$binary" ] || { echo "package-verifier-image: $binary not found" >&2; exit 1; }
 

