@@ -37,6 +37,9 @@ class Demo:
             ["bash", str(harness.ROOT / "scripts/demo.sh")], cwd=harness.ROOT, env=env,
             stdout=open(self.out, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, like a terminal's foreground job
+            # A job started with `&` inherits SIGINT ignored, and bash cannot trap a signal ignored
+            # on entry: give the demo the disposition a terminal's foreground job has.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def wait_printed(self) -> str:
