@@ -1,4 +1,4 @@
-//! The store's Lua script registry on real Redis: every file under `src/store/lua/` is a script
+//! The store's Lua script registry on real Redis: every file under `store/src/lua/` is a script
 //! of the registry, and `load_scripts` leaves every one of them cached (on every master of a Redis
 //! Cluster: `scale.rs::redis_cluster_suite`). The session record's expiry as the refresh script sets it is the one
 //! `session_record_expiry` computes.
@@ -19,11 +19,11 @@ use warden_verifier::store::sessions::{
 };
 use warden_verifier::Store;
 
-/// The `.lua` files directly under `src/store/lua/` (the prelude lives in a subdirectory).
+/// The `.lua` files directly under `store/src/lua/` (the prelude lives in a subdirectory).
 fn lua_files() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/lua");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("store/src/lua");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .expect("src/store/lua")
+        .expect("store/src/lua")
         .map(|entry| entry.expect("dir entry").path())
         .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "lua"))
         .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())

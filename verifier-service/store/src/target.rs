@@ -581,7 +581,7 @@ mod tests {
                         outputs.extend([e.to_string(), format!("{e:?}")]);
                     }
                 }
-                if let Err(e) = crate::store::open::open_target(&url, None) {
+                if let Err(e) = crate::open::open_target(&url, None) {
                     outputs.push(e);
                 }
                 for output in &outputs {
