@@ -417,14 +417,7 @@ async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
     let first = starts().await;
     assert_eq!(first.len(), 1, "one start at creation");
     // The record lives until the refresh token's idle expiry (the session's own end is later).
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(format!(
-            "warden:{{{}}}:session:{sid}",
-            sid.split_once('.').unwrap().1
-        ))
-        .query_async(&mut redis.connection().await)
-        .await
-        .unwrap();
+    let ttl = record_ttl(&redis, &sid).await;
     assert!(
         (first[0] - unix_now() - ttl).abs() <= 1,
         "{first:?} vs ttl {ttl}"
@@ -439,14 +432,7 @@ async fn session_starts_and_their_extension_by_rotation_are_in_the_feed() {
         "the rotation announced the extension: {all:?}"
     );
     assert!(all[1] > all[0], "{all:?}");
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(format!(
-            "warden:{{{}}}:session:{sid}",
-            sid.split_once('.').unwrap().1
-        ))
-        .query_async(&mut redis.connection().await)
-        .await
-        .unwrap();
+    let ttl = record_ttl(&redis, &sid).await;
     assert!(
         (all[1] - unix_now() - ttl).abs() <= 1,
         "{all:?} vs ttl {ttl}"
@@ -517,4 +503,14 @@ async fn the_retry_grace_can_be_made_single_use() {
     let retry = refresh(&v, &b).await;
     assert_eq!(retry.status, 200, "{}", retry.text());
     assert_eq!(retry.json()["refresh_token"], c);
+}
+
+/// The TTL of the session record of `sid` (its key from the store's one key builder).
+async fn record_ttl(redis: &RedisServer, sid: &str) -> i64 {
+    let owner = warden_verifier::store::sid::owner_tag(sid).expect("a sid of ours");
+    redis::cmd("TTL")
+        .arg(owner.session_key(sid))
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap()
 }
