@@ -58,6 +58,8 @@ fn main() {
             users: vec![],
             sessions: vec![],
             live: vec![],
+            idp_issuers: Vec::new(),
+            idp_sessions: Vec::new(),
         };
         let mut view = RevocationView::new(1000, n);
         let answer = PollAnswer::Snapshot(snapshot);

@@ -23,13 +23,17 @@ pub enum Reason {
     SessionMissing,
     SessionMismatch,
     RevokedAll,
+    /// A token without `ver` issued (`iat`) at or before its user's revocation.
+    UserRevoked,
+    /// A token of a configured identity provider whose session (`iss`, `sid`) was revoked.
+    SessionRevoked,
     VerifierUnavailable,
     /// The request path reads differently to different upstreams (answered 400, not 401).
     PathRejected,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 21] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -47,6 +51,8 @@ impl Reason {
         Reason::SessionMissing,
         Reason::SessionMismatch,
         Reason::RevokedAll,
+        Reason::UserRevoked,
+        Reason::SessionRevoked,
         Reason::VerifierUnavailable,
         Reason::PathRejected,
     ];
@@ -70,6 +76,8 @@ impl Reason {
             Reason::SessionMissing => "session_missing",
             Reason::SessionMismatch => "session_mismatch",
             Reason::RevokedAll => "revoked_all",
+            Reason::UserRevoked => "user_revoked",
+            Reason::SessionRevoked => "session_revoked",
             Reason::VerifierUnavailable => "verifier_unavailable",
             Reason::PathRejected => "path_rejected",
         }

@@ -380,7 +380,7 @@ impl RevocationView {
                     self.add_jti(&sub, &jti, until);
                 }
             }
-            Change::User { sub, version } => self.raise_version(sub, version),
+            Change::User { sub, version, .. } => self.raise_version(sub, version),
             Change::Session { sid, until } => {
                 if until > now {
                     self.end_session(sid, until);
@@ -394,6 +394,8 @@ impl RevocationView {
             Change::NotBefore { not_before } => {
                 self.not_before = self.not_before.max(Some(not_before));
             }
+            // TODO(issue 22): per-issuer sessions in the view.
+            Change::IdpSession { .. } => {}
         }
     }
 

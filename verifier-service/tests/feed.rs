@@ -155,10 +155,12 @@ async fn snapshots_hold_what_can_still_deny() {
                 Change::User {
                     sub: "a".into(),
                     version: 3,
+                    not_before: None,
                 },
                 Change::User {
                     sub: "a".into(),
                     version: 2,
+                    not_before: None,
                 },
                 Change::Session {
                     sid: "old".into(),

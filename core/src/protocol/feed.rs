@@ -28,8 +28,15 @@ pub enum Change {
         #[serde(default)]
         until: Option<i64>,
     },
-    /// Tokens of `sub` with `ver` below `version` are stale.
-    User { sub: String, version: u64 },
+    /// Tokens of `sub` with `ver` below `version` are stale; tokens of `sub` without `ver` issued
+    /// at or before `not_before` (unix s), or without `iat`, are refused (`user_revoked`).
+    /// `not_before` is absent only in entries written before per-user not-befores existed.
+    User {
+        sub: String,
+        version: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_before: Option<i64>,
+    },
     /// Session `sid` ended; it matters until `until` (unix s), when its tokens are past use.
     Session { sid: String, until: i64 },
     /// Session `sid` exists (its record is stored) and lasts at most until `until` (unix s), when
@@ -38,6 +45,13 @@ pub enum Change {
     SessionStart { sid: String, until: i64 },
     /// Tokens issued at or before `not_before` (unix s) are void ("revoke all").
     NotBefore { not_before: i64 },
+    /// Session `sid` of the identity provider whose issuer is `iss` was revoked; it matters
+    /// until `until` (unix s), when every access token it could cover has expired.
+    IdpSession {
+        iss: String,
+        sid: String,
+        until: i64,
+    },
 }
 
 /// Longest entry id accepted (the verifier makes 11 characters: 64 random bits, base64url).
@@ -74,6 +88,18 @@ pub struct RevokedJti {
 pub struct UserVersion {
     pub sub: String,
     pub version: u64,
+    /// The user's not-before (unix s) for tokens without `ver`; see [`Change::User`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+}
+
+/// A revoked session of a configured identity provider, keyed by its issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedIdpSession {
+    pub iss: String,
+    pub sid: String,
+    pub until: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +136,13 @@ pub struct Snapshot {
     /// poll asked for (none when it did not ask). Left out of the body when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub live: Vec<LiveSession>,
+    /// Revoked sessions of configured identity providers, still within their `until`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idp_sessions: Vec<RevokedIdpSession>,
+    /// The issuers of the configured identity providers: a token with one of these `iss` carries
+    /// that provider's `sid` (allowed unless revoked), not a Warden session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idp_issuers: Vec<String>,
 }
 
 /// The changes after `after`, in order; `seq` is the new cursor (`after` when there are none).
@@ -123,6 +156,10 @@ pub struct Changes {
     pub after_id: Option<String>,
     pub seq: u64,
     pub changes: Vec<FeedEntry>,
+    /// The verifier's identity-provider issuers as of this answer (see [`Snapshot::idp_issuers`]),
+    /// so a view learns a changed list without waiting for a snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idp_issuers: Vec<String>,
 }
 
 /// One answer of `GET /v1/revocations`.
@@ -180,6 +217,7 @@ mod tests {
                     until: Some(99),
                 },
             }],
+            idp_issuers: Vec::new(),
         });
         let text = serde_json::to_string(&answer).unwrap();
         assert_eq!(
@@ -236,6 +274,7 @@ mod tests {
                 id: Some("Zz0".into()),
                 change: Change::NotBefore { not_before: 1 },
             }],
+            idp_issuers: Vec::new(),
         });
         let text = serde_json::to_string(&answer).unwrap();
         assert_eq!(

@@ -30,6 +30,8 @@ fn snapshot(seq: u64) -> Snapshot {
         users: vec![],
         sessions: vec![],
         live: vec![],
+        idp_issuers: Vec::new(),
+        idp_sessions: Vec::new(),
     }
 }
 
@@ -49,6 +51,7 @@ fn changes(after: u64, list: Vec<Change>) -> PollAnswer {
         after_id: None,
         seq,
         changes,
+        idp_issuers: Vec::new(),
     })
 }
 
@@ -112,6 +115,7 @@ fn same_answers_as_the_verifier() {
                 Change::User {
                     sub: sub.into(),
                     version: 3,
+                    not_before: None,
                 },
                 Change::Session {
                     sid: sid_of(sub),
@@ -243,6 +247,7 @@ fn a_gap_or_a_foreign_cursor_loses_trust_and_asks_for_a_snapshot() {
             id: None,
             change: Change::NotBefore { not_before: 1 },
         }],
+        idp_issuers: Vec::new(),
     });
     assert!(matches!(
         view.apply_now(gap, now(T0, 1)),
@@ -305,6 +310,7 @@ fn past_max_entries_the_view_is_dropped_and_untrusted() {
         s.users.push(UserVersion {
             sub: format!("u{i}"),
             version: 1,
+            not_before: None,
         });
     }
     assert_eq!(
@@ -558,6 +564,7 @@ fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
     s.users.push(UserVersion {
         sub: "u".into(),
         version: 1,
+        not_before: None,
     });
     for (i, sid) in sids.iter().enumerate() {
         s.live.push(LiveSession {
@@ -587,10 +594,12 @@ fn live_sessions_take_only_the_room_revocations_leave_and_never_overflow() {
                 Change::User {
                     sub: "v".into(),
                     version: 2,
+                    not_before: None,
                 },
                 Change::User {
                     sub: "w".into(),
                     version: 2,
+                    not_before: None,
                 },
             ],
         ),
@@ -626,6 +635,7 @@ fn with_ids(after: u64, after_id: Option<&str>, entries: Vec<FeedEntry>) -> Poll
         after_id: after_id.map(str::to_owned),
         seq,
         changes: entries,
+        idp_issuers: Vec::new(),
     })
 }
 

@@ -156,6 +156,8 @@ impl Model {
             users: vec![],
             sessions: vec![],
             live: vec![],
+            idp_issuers: Vec::new(),
+            idp_sessions: Vec::new(),
         }
     }
 
@@ -190,6 +192,7 @@ impl Model {
             after_id,
             seq,
             changes,
+            idp_issuers: Vec::new(),
         })
     }
 

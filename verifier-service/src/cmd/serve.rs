@@ -93,7 +93,14 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         None => None,
     };
     let target = open_target(args.redis_url.as_str(), args.redis_ca_file.as_deref())?;
-    let settings = config::settings(&args, feed_token)?;
+    let identity_providers =
+        match &args.identity_providers {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                format!("--identity-providers: cannot read {}: {e}", path.display())
+            })?),
+            None => None,
+        };
+    let settings = config::settings(&args, feed_token, identity_providers.as_deref())?;
     let issuer = token_issuer(&args)?;
     let options = StoreOptions {
         timeout: Duration::from_millis(args.redis_timeout_ms.max(1)),

@@ -273,6 +273,11 @@ pub struct ServeArgs {
     /// Serve the playground page (`make playground-build` puts it in `target/playground/web`) from
     /// this directory at `/playground/` on the admin listener, without the admin token: the page
     /// is static and sends nothing anywhere. Off when not given.
+    /// A JSON file naming the identity providers whose tokens carry their own sessions and
+    /// whose back-channel logouts and security events the verifier accepts
+    /// (`{"providers": [{"name", "issuer", "jwks_uri" | "discovery_url", "client_ids"}]}`).
+    #[arg(long, env = "WARDEN_IDENTITY_PROVIDERS", value_name = "FILE")]
+    pub identity_providers: Option<std::path::PathBuf>,
     #[arg(long, env = "WARDEN_PLAYGROUND_DIR", value_name = "PATH")]
     pub playground_dir: Option<PathBuf>,
     /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).

@@ -23,3 +23,6 @@ pub const DEFAULT_REFRESH_RETRY_GRACE_SECONDS: u64 = 10;
 pub const DEFAULT_REFRESH_RETRY_MAX_USES: u64 = 0;
 /// `--refresh-rate-per-minute`.
 pub const DEFAULT_REFRESH_RATE_PER_MINUTE: u32 = 30;
+/// An identity provider's longest access-token lifetime when its entry does not say
+/// (`max_token_lifetime_seconds`): a revoked session of it is kept this long plus the skew.
+pub const DEFAULT_IDP_MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;

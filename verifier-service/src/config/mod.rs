@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod defaults;
+pub mod identity_providers;
 
 pub use defaults::*;
 
@@ -25,6 +26,7 @@ impl Default for Settings {
             playground_dir: None,
             feed_token: None,
             feed_max_live: DEFAULT_FEED_MAX_LIVE,
+            identity_providers: Default::default(),
         }
     }
 }
@@ -58,9 +60,21 @@ pub fn header_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// The check and admin settings of `serve`'s flags (`feed_token`: `--feed-token-file`'s token).
-pub fn settings(args: &ServeArgs, feed_token: Option<AdminToken>) -> Result<Settings, String> {
+/// The check and admin settings of `serve`'s flags (`feed_token`: `--feed-token-file`'s token,
+/// `identity_providers`: `--identity-providers`' document, read by the caller).
+pub fn settings(
+    args: &ServeArgs,
+    feed_token: Option<AdminToken>,
+    identity_providers: Option<&str>,
+) -> Result<Settings, String> {
+    let identity_providers = match identity_providers {
+        Some(text) => {
+            identity_providers::parse(text).map_err(|e| format!("--identity-providers: {e}"))?
+        }
+        None => Default::default(),
+    };
     let settings = Settings {
+        identity_providers,
         feed_token,
         feed_max_live: args.feed_max_live,
         revocation_skew_seconds: args.revocation_skew_seconds,
@@ -156,7 +170,7 @@ mod tests {
     #[test]
     fn the_flags_defaults_are_the_settings_defaults() {
         let args = serve_args(&[]);
-        let from_flags = settings(&args, None).unwrap();
+        let from_flags = settings(&args, None, None).unwrap();
         let default = Settings::default();
         assert_eq!(
             from_flags.revocation_skew_seconds,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod check;
 pub mod error;
 pub mod feed;
+pub mod identity_providers;
 pub mod not_before;
 pub mod outbox;
 pub mod refresh;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub feed_token: Option<AdminToken>,
     /// Most live sessions a feed snapshot lists (`--feed-max-live`).
     pub feed_max_live: u64,
+    /// The identity providers whose tokens carry their own sessions (`--identity-providers`).
+    pub identity_providers: identity_providers::IdentityProviders,
 }
 
 /// The services and settings every request uses.

@@ -123,6 +123,7 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
         let change = Change::User {
             sub: sub.to_owned(),
             version,
+            not_before: None,
         };
         append(svc, &[change], now, "revoke_user_feed").await?;
     }

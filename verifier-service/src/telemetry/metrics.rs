@@ -13,12 +13,14 @@ use std::time::Duration;
 use warden_core::Reason;
 
 /// The reasons the verifier itself can give.
-pub const DENY_REASONS: [Reason; 5] = [
+pub const DENY_REASONS: [Reason; 7] = [
     Reason::Revoked,
     Reason::StaleVersion,
     Reason::SessionMissing,
     Reason::SessionMismatch,
     Reason::RevokedAll,
+    Reason::UserRevoked,
+    Reason::SessionRevoked,
 ];
 
 /// Admin actions, as metric labels.

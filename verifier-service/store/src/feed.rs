@@ -95,10 +95,16 @@ fn state_args(change: &Change) -> Result<(&'static str, String, String), StoreEr
                 .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
             until.map_or_else(|| "+inf".to_owned(), |u| u.to_string()),
         ),
-        Change::User { sub, version } => ("user", sub.clone(), version.to_string()),
+        Change::User { sub, version, .. } => ("user", sub.clone(), version.to_string()),
         Change::Session { sid, until } => ("session", sid.clone(), until.to_string()),
         Change::SessionStart { sid, until } => ("start", sid.clone(), until.to_string()),
         Change::NotBefore { not_before } => ("not_before", String::new(), not_before.to_string()),
+        // TODO(issue 22): the feed state of identity-provider sessions.
+        Change::IdpSession { .. } => {
+            return Err(StoreError::UnexpectedReply(
+                "identity-provider sessions are not in the feed state yet".into(),
+            ))
+        }
     })
 }
 
@@ -338,6 +344,8 @@ impl Store {
             users: Vec::new(),
             sessions: Vec::new(),
             live: Vec::new(),
+            idp_sessions: Vec::new(),
+            idp_issuers: Vec::new(),
         };
         for (member, score) in pairs(jtis) {
             let (sub, jti): (String, String) =
@@ -347,7 +355,11 @@ impl Store {
         }
         for (sub, version) in pairs(users) {
             let version = version.parse().map_err(|_| bad("version"))?;
-            snapshot.users.push(UserVersion { sub, version });
+            snapshot.users.push(UserVersion {
+                sub,
+                version,
+                not_before: None,
+            });
         }
         for (sid, score) in pairs(sessions) {
             let until = parse_score(&score)?.ok_or_else(|| bad("session"))?;
@@ -393,6 +405,7 @@ impl Store {
         let mut changes = vec![Change::User {
             sub: sub.to_owned(),
             version: next,
+            not_before: None,
         }];
         let mut sids = Vec::new();
         for (sid, expires_at) in pairs(sessions) {

@@ -133,6 +133,7 @@ pub async fn answer(svc: &Services, query: &PollQuery) -> Result<Answer, Service
                 after_id,
                 seq,
                 changes,
+                idp_issuers: Vec::new(),
             });
             return Ok(Answer::Changes(if ids {
                 answer
