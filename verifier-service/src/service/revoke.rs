@@ -217,3 +217,20 @@ mod tests {
         assert_eq!(revocation_until(Some(1000), 1299, 300), Ok(Some(1300)));
     }
 }
+
+/// Revokes session `sid` of the identity provider whose issuer is `iss`: every token with that
+/// `iss` and `sid` is refused (`session_revoked`) until `until` (unix s; `None`: the provider's
+/// `max_token_lifetime_seconds` from `now`), plus the revocation skew. Stored (and in the feed)
+/// before it returns. Returns the moment the revocation lapses.
+// TODO(issue 22, wt-revoke): the store and the feed; this signature is what the back-channel
+// logout and SET endpoints call.
+pub async fn revoke_idp_session(
+    svc: &Services,
+    iss: &str,
+    sid: &str,
+    until: Option<i64>,
+    now: i64,
+) -> Result<i64, ServiceError> {
+    let _ = (svc, iss, sid, until, now);
+    Err(ServiceError::Unavailable)
+}
