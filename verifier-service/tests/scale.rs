@@ -57,12 +57,20 @@ async fn check_and_admin_cases(v: &Verifier, p: &str) {
     v.check(token(&alice, "j2")).await.assert_allow("other jti");
     v.check(token(&bob, "j1")).await.assert_allow("other user");
 
+    // Issued before the revocation: without `ver` refused by the user's not-before, with an
+    // older `ver` by the version.
+    let issued = token(&bob, "j9");
     let r = v
         .admin_post("/v1/admin/revoke/user", json!({ "sub": bob }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let version = r.json()["version"].as_u64().expect("version");
-    v.check(token(&bob, "j9"))
+    v.check(issued.clone())
+        .await
+        .assert_deny("user_revoked", "issued before, without ver");
+    let mut old = issued;
+    old["ver"] = json!(version - 1);
+    v.check(old)
         .await
         .assert_deny("stale_version", "old version");
     let mut current = token(&bob, "j9");
@@ -163,13 +171,14 @@ async fn two_replicas_case(a: &Verifier, b: &Verifier, p: &str) {
         .await
         .assert_deny("revoked", "revoked via a, seen by b");
 
+    let issued = token(&sub, "t2");
     let r = b
         .admin_post("/v1/admin/revoke/user", json!({ "sub": sub }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    a.check(token(&sub, "t2"))
+    a.check(issued)
         .await
-        .assert_deny("stale_version", "user revoked via b");
+        .assert_deny("user_revoked", "user revoked via b");
 
     let sid = a.new_session(&sub).await;
     let mut with_sid = token(&sub, "t3");
