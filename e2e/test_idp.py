@@ -322,6 +322,42 @@ def test_bad_logout_tokens_are_refused_and_revoke_nothing(idp: IdpStack, mode: s
     refused_within(envoy, live.access_token, "session_revoked", time.monotonic(), LOGOUT_BOUND_S)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_admin_revokes_a_provider_session_and_user_without_lockout(idp: IdpStack, mode: str):
+    """`revoke/session` ends one provider session at the edge; `revoke/user` refuses every token
+    the provider issued to the user up to then (they carry no `ver`) and none issued after."""
+    envoy = idp.envoys[mode]
+    user = fresh_user("idp")
+    first = idp.provider.browser().login(user)
+    accepted(envoy, first.access_token)
+    local(idp, mode, first.access_token)
+
+    answer = idp.verifier.admin("POST", "/v1/admin/revoke/session",
+                                {"iss": idp.provider.issuer, "sid": first.claims["sid"], "exp": first.claims["exp"]})
+    assert answer.status == 200, answer
+    refused_within(envoy, first.access_token, "session_revoked", time.monotonic(), LOGOUT_BOUND_S)
+
+    # Another session of the same user (another browser): untouched.
+    second = idp.provider.browser().login(user)
+    assert second.claims["sid"] != first.claims["sid"]
+    response = envoy.request("/", second.access_token)
+    assert response.status == 200, response
+
+    answer = idp.verifier.admin("POST", "/v1/admin/revoke/user", {"sub": user})
+    assert answer.status == 200, answer
+    revoked_at = int(time.time())
+    refused_within(envoy, second.access_token, "user_revoked", time.monotonic(), LOGOUT_BOUND_S)
+
+    # A login in a later second than the revocation (iat is in whole seconds) is accepted.
+    while int(time.time()) <= revoked_at:
+        time.sleep(0.05)
+    third = idp.provider.browser().login(user)
+    assert third.claims["iat"] > revoked_at
+    response = envoy.request("/", third.access_token)
+    assert response.status == 200, ("locked out after revoke/user", response)
+    assert_denied(envoy.request("/", second.access_token), "user_revoked")
+
+
 # --- Shared Signals: Security Event Tokens pushed by a transmitter -----------------------------------
 
 
