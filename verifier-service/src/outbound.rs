@@ -267,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_chunked_answer_is_read_whole() {
         let url = serve(
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n2\r\n{\"\r\n3\r\na\":1\r\n1\r\n}\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n2\r\n{\"\r\n4\r\na\":1\r\n1\r\n}\r\n0\r\n\r\n",
             Duration::ZERO,
         )
         .await;

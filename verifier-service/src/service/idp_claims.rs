@@ -68,7 +68,7 @@ impl ClaimError {
     pub fn code(&self) -> &'static str {
         match self {
             ClaimError::WrongType => "wrong_type",
-            ClaimError::Malformed => "malformed",
+            ClaimError::Malformed => "claim_type",
             ClaimError::WrongIssuer => "wrong_issuer",
             ClaimError::WrongAudience => "wrong_audience",
             ClaimError::IatMissing => "iat_missing",
@@ -550,11 +550,11 @@ mod tests {
 
     #[test]
     fn a_valid_logout_token() {
-        let logout = check(&claims(logout())).unwrap();
-        assert_eq!(logout.sid.as_deref(), Some("s-1"));
-        assert_eq!(logout.sub.as_deref(), Some("alice"));
+        let accepted = check(&claims(logout())).unwrap();
+        assert_eq!(accepted.sid.as_deref(), Some("s-1"));
+        assert_eq!(accepted.sub.as_deref(), Some("alice"));
         assert_eq!(
-            logout.accepted,
+            accepted.accepted,
             Accepted {
                 jti: "j-1".into(),
                 valid_until: NOW + 115
