@@ -101,16 +101,18 @@ async fn revocation_key_has_a_bounded_ttl_in_the_users_slot() {
 async fn revoke_user_bumps_the_version() {
     let redis = RedisServer::start();
     let v = Verifier::start(&redis.url()).await;
+    let issued = token("alice", "j1");
     let r = v
         .admin_post("/v1/admin/revoke/user", json!({ "sub": "alice" }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({ "version": 1 }));
 
-    v.check(token("alice", "j1"))
+    // Without `ver`: judged by the user's not-before (tests/foreign_tokens.rs).
+    v.check(issued.clone())
         .await
-        .assert_deny("stale_version", "");
-    let mut with_ver = token("alice", "j1");
+        .assert_deny("user_revoked", "");
+    let mut with_ver = issued;
     with_ver["ver"] = json!(0);
     v.check(with_ver.clone())
         .await
@@ -378,11 +380,15 @@ async fn precedence_revoked_before_stale_before_session() {
         json!({ "sub": "alice", "jti": "j1", "exp": exp }),
     )
     .await;
+    let iat = unix_now();
     v.admin_post("/v1/admin/revoke/user", json!({ "sub": "alice" }))
         .await;
-    let t = json!({ "sub": "alice", "jti": "j1", "sid": "missing", "exp": exp, "iat": unix_now() });
+    let t = json!({ "sub": "alice", "jti": "j1", "sid": "missing", "exp": exp, "iat": iat });
     v.check(t).await.assert_deny("revoked", "");
-    let t = json!({ "sub": "alice", "jti": "j2", "sid": "missing", "exp": exp, "iat": unix_now() });
+    let t = json!({ "sub": "alice", "jti": "j2", "sid": "missing", "exp": exp, "iat": iat });
+    v.check(t).await.assert_deny("user_revoked", "");
+    let t =
+        json!({ "sub": "alice", "jti": "j2", "sid": "missing", "ver": 0, "exp": exp, "iat": iat });
     v.check(t).await.assert_deny("stale_version", "");
     let t = json!({ "sub": "alice", "jti": "j2", "sid": "missing", "ver": 1, "exp": exp, "iat": unix_now() });
     v.check(t).await.assert_deny("session_missing", "");

@@ -155,12 +155,37 @@ async fn snapshots_hold_what_can_still_deny() {
                 Change::User {
                     sub: "a".into(),
                     version: 3,
-                    not_before: None,
+                    not_before: Some(now - 10),
                 },
                 Change::User {
                     sub: "a".into(),
                     version: 2,
+                    not_before: Some(now - 100),
+                },
+                Change::User {
+                    sub: "c".into(),
+                    version: 1,
                     not_before: None,
+                },
+                Change::IdpSession {
+                    iss: "https://idp.example".into(),
+                    sid: "lapsed".into(),
+                    until: now - 1,
+                },
+                Change::IdpSession {
+                    iss: "https://idp.example".into(),
+                    sid: "idp-s-1".into(),
+                    until: now + 90,
+                },
+                Change::IdpSession {
+                    iss: "https://idp.example".into(),
+                    sid: "idp-s-1".into(),
+                    until: now + 40,
+                },
+                Change::IdpSession {
+                    iss: "https://other.example".into(),
+                    sid: "idp-s-1".into(),
+                    until: now + 50,
                 },
                 Change::Session {
                     sid: "old".into(),
@@ -193,10 +218,44 @@ async fn snapshots_hold_what_can_still_deny() {
         vec![("a", "live", Some(now + 60)), ("b", "forever", None)],
         "lapsed entries left out, never shortened"
     );
-    assert_eq!(s.users.len(), 1);
-    assert_eq!(s.users[0].version, 3);
+    let mut users: Vec<_> = s
+        .users
+        .iter()
+        .map(|u| (u.sub.as_str(), u.version, u.not_before))
+        .collect();
+    users.sort();
+    assert_eq!(
+        users,
+        vec![("a", 3, Some(now - 10)), ("c", 1, None)],
+        "versions and not-befores only ever raised"
+    );
     assert_eq!(s.sessions.len(), 1);
     assert_eq!(s.sessions[0].sid, "s1");
+    let mut idp: Vec<_> = s
+        .idp_sessions
+        .iter()
+        .map(|x| (x.iss.as_str(), x.sid.as_str(), x.until))
+        .collect();
+    idp.sort();
+    assert_eq!(
+        idp,
+        vec![
+            ("https://idp.example", "idp-s-1", now + 90),
+            ("https://other.example", "idp-s-1", now + 50)
+        ],
+        "keyed by issuer, lapsed ones left out, never shortened"
+    );
+    // Pruned from the state once lapsed, like ended sessions.
+    store.append_feed(&[], now + 60).await.unwrap();
+    let mut conn = redis.connection().await;
+    let left: Vec<String> = redis::cmd("ZRANGE")
+        .arg(warden_verifier::store::keys::FEED_IDP_SESSIONS)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![r#"["https://idp.example","idp-s-1"]"#]);
 }
 
 async fn poll(v: &Verifier, query: &str) -> PollAnswer {
@@ -252,6 +311,11 @@ async fn every_acknowledged_admin_change_is_in_the_feed() {
     );
     assert_eq!(s.users.len(), 1);
     assert_eq!((s.users[0].sub.as_str(), s.users[0].version), ("carol", 1));
+    let not_before = s.users[0].not_before.expect("the user's not-before");
+    assert!(
+        (exp - 600..=unix_now()).contains(&not_before),
+        "{not_before}"
+    );
     let mut sids: Vec<_> = s.sessions.iter().map(|x| x.sid.clone()).collect();
     sids.sort();
     let mut wanted = vec![sid, ended];
@@ -476,7 +540,7 @@ async fn a_session_created_during_a_user_revocation_is_announced_as_ended() {
         .create_session(&tag, &late, "frank", None, now, now + 900)
         .await
         .unwrap();
-    let revoked = store.revoke_user(&tag).await.unwrap();
+    let revoked = store.revoke_user(&tag, now).await.unwrap();
     assert_eq!(revoked.version, 1);
     let mut ended = revoked.sessions.clone();
     ended.sort();

@@ -84,7 +84,7 @@ async fn redis_down_gives_503_and_recovery_needs_no_restart() {
     assert_eq!(r.json(), json!({ "version": 1 }));
     assert_eq!(
         v.check(check).await.json(),
-        json!({ "allow": false, "reason": "stale_version" })
+        json!({ "allow": false, "reason": "user_revoked" })
     );
     let sid = v.new_session("alice").await;
     let r = v.admin_get("/v1/admin/users/alice/sessions").await;

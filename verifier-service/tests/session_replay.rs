@@ -370,7 +370,11 @@ impl Replay {
 
     async fn revoke_user(&mut self) {
         let user = self.rng.below(USERS.len());
-        let got = self.store.revoke_user(&Self::tag(user)).await.unwrap();
+        let got = self
+            .store
+            .revoke_user(&Self::tag(user), self.model.now)
+            .await
+            .unwrap();
         self.model.versions[user] += 1;
         let mut want: Vec<(String, i64)> = Vec::new();
         for s in self.model.sessions.iter_mut().filter(|s| s.user == user) {
@@ -414,9 +418,11 @@ impl Replay {
                 &UserCheck {
                     tag: &Self::tag(s.user),
                     sub: USERS[s.user],
-                    jti: "j",
-                    version: self.model.versions[s.user],
+                    jti: Some("j"),
+                    version: Some(self.model.versions[s.user]),
+                    iat: None,
                     sid: Some(&s.sid),
+                    idp_session: None,
                     now: self.model.now,
                     last_seen_interval_seconds: 5,
                 },

@@ -27,6 +27,14 @@ pub struct RevokedUser {
     pub version: u64,
 }
 
+/// `POST /v1/admin/revoke/session`: the identity-provider session revoked, and until when.
+#[derive(Debug, Serialize)]
+pub struct RevokedIdpSession {
+    pub iss: String,
+    pub sid: String,
+    pub until: i64,
+}
+
 /// `POST /v1/admin/revoke/all`.
 #[derive(Debug, Serialize)]
 pub struct RevokedAll {

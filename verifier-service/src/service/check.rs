@@ -1,15 +1,22 @@
 //! The check: is this locally valid token still good? (`POST /v1/check`, `/v1/ext_authz` and
 //! introspection all decide here.)
 //!
-//! Order of the answers: `revoked_all`, `revoked`, `stale_version`, then `session_missing` /
+//! Order of the answers: `revoked_all`, `revoked`, `stale_version` (a token with `ver`) /
+//! `user_revoked` (a token without), then `session_revoked` / `session_missing` /
 //! `session_mismatch`. One Redis round trip: the per-user script, with the global not-before read
-//! in the same pipeline when the in-process copy is older than a second.
+//! in the same pipeline when the in-process copy is older than a second, and for a token of a
+//! configured identity provider that carries a `sid`, that provider session's revocation beside
+//! it (its own slot: in the pipeline on one Redis, at the same time on a cluster).
+//!
+//! Whose session a `sid` names is decided by the token's issuer: a configured identity
+//! provider's `iss` means that provider's session, never looked up among Warden's; any other
+//! issuer (or none) means a Warden session.
 
 use super::not_before::revoked_by_not_before;
 use super::{ServiceError, Services};
 use crate::store::keys::UserTag;
 use crate::store::sid;
-use crate::store::{UserCheck, UserVerdict};
+use crate::store::{IdpSession, UserCheck, UserVerdict};
 use std::time::Instant;
 use warden_core::protocol::{CheckRequest, CheckResponse};
 use warden_core::Reason;
@@ -27,6 +34,8 @@ pub fn past_revocation_window(exp: i64, now: i64, skew_seconds: u64) -> bool {
 enum SidPlace<'a> {
     /// No sid in the token: no session check.
     Absent,
+    /// The session of the identity provider that issued the token: checked by its revocation.
+    Provider(IdpSession<'a>),
     /// A sid of this user's: checked by the script.
     Own(&'a str),
     /// A well-formed sid of another user's slot.
@@ -35,10 +44,12 @@ enum SidPlace<'a> {
     Malformed,
 }
 
-fn place_sid<'a>(sid: Option<&'a str>, tag: &UserTag) -> SidPlace<'a> {
-    match sid {
-        None => SidPlace::Absent,
-        Some(sid) => match sid::owner_tag(sid) {
+/// `provider`: the token's `iss`, when it is a configured identity provider's.
+fn place_sid<'a>(sid: Option<&'a str>, tag: &UserTag, provider: Option<&'a str>) -> SidPlace<'a> {
+    match (sid, provider) {
+        (None, _) => SidPlace::Absent,
+        (Some(sid), Some(iss)) => SidPlace::Provider(IdpSession { iss, sid }),
+        (Some(sid), None) => match sid::owner_tag(sid) {
             Some(owner) if owner == *tag => SidPlace::Own(sid),
             Some(owner) => SidPlace::Foreign(owner),
             None => SidPlace::Malformed,
@@ -63,14 +74,21 @@ pub async fn decide(
     }
 
     let tag = UserTag::of_sub(&request.sub);
-    let place = place_sid(request.sid.as_deref(), &tag);
+    let iss = request.iss.as_deref();
+    let provider = iss.filter(|_| shared.settings.identity_providers.owns_sessions_of(iss));
+    let place = place_sid(request.sid.as_deref(), &tag, provider);
     let query = UserCheck {
         tag: &tag,
         sub: &request.sub,
-        jti: &request.jti,
-        version: request.ver.unwrap_or(0),
+        jti: Some(&request.jti),
+        version: request.ver,
+        iat: request.iat,
         sid: match place {
             SidPlace::Own(sid) => Some(sid),
+            _ => None,
+        },
+        idp_session: match place {
+            SidPlace::Provider(session) => Some(session),
             _ => None,
         },
         now,
@@ -92,7 +110,8 @@ pub async fn decide(
         return Ok(CheckResponse::deny(reason));
     }
     match place {
-        SidPlace::Absent | SidPlace::Own(_) => Ok(CheckResponse::allow()),
+        // The store's verdict covered these (a revoked provider session is `session_revoked`).
+        SidPlace::Absent | SidPlace::Own(_) | SidPlace::Provider(_) => Ok(CheckResponse::allow()),
         SidPlace::Malformed => Ok(CheckResponse::deny(Reason::SessionMissing)),
         SidPlace::Foreign(owner) => {
             // Rare (a token whose sid names another user's session): one more call, in that slot.
@@ -130,12 +149,30 @@ mod tests {
         let bob = UserTag::of_sub("bob");
         let alice_sid = sid::new_sid(&alice).unwrap();
         let bob_sid = sid::new_sid(&bob).unwrap();
-        assert_eq!(place_sid(None, &alice), SidPlace::Absent);
+        assert_eq!(place_sid(None, &alice, None), SidPlace::Absent);
         assert_eq!(
-            place_sid(Some(&alice_sid), &alice),
+            place_sid(Some(&alice_sid), &alice, None),
             SidPlace::Own(&alice_sid)
         );
-        assert_eq!(place_sid(Some(&bob_sid), &alice), SidPlace::Foreign(bob));
-        assert_eq!(place_sid(Some("made-up"), &alice), SidPlace::Malformed);
+        assert_eq!(
+            place_sid(Some(&bob_sid), &alice, None),
+            SidPlace::Foreign(bob)
+        );
+        assert_eq!(
+            place_sid(Some("made-up"), &alice, None),
+            SidPlace::Malformed
+        );
+        // A provider's token: its sid is the provider's, whatever its shape (even one of ours).
+        let idp = Some("https://idp.example");
+        for sid in ["idp-s-1", alice_sid.as_str(), bob_sid.as_str()] {
+            assert_eq!(
+                place_sid(Some(sid), &alice, idp),
+                SidPlace::Provider(IdpSession {
+                    iss: "https://idp.example",
+                    sid
+                })
+            );
+        }
+        assert_eq!(place_sid(None, &alice, idp), SidPlace::Absent);
     }
 }

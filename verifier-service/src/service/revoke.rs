@@ -1,5 +1,5 @@
-//! Revocations: one token (by its `jti`), one user (every token before now), everything issued
-//! up to now. Each one writes its feed entry before the change it announces, so a change a caller
+//! Revocations: one token (by its `jti`), one user (every token before now), one session of an
+//! identity provider (by its issuer and `sid`), everything issued up to now. Each one writes its feed entry before the change it announces, so a change a caller
 //! saw acknowledged is always in the feed (a stream-mode filter never misses it).
 
 use super::audit::{self, EventFacts, SecurityEvent};
@@ -92,8 +92,9 @@ pub async fn append(
         .map_err(svc.failed(what))
 }
 
-/// Revokes every token of `sub` issued so far (its version rises) and ends its sessions. Returns
-/// the version reached.
+/// Revokes every token of `sub` issued so far and ends its sessions: tokens with `ver` by the
+/// user's version (it rises), tokens without by the user's not-before (`iat` at or before
+/// `store::user_not_before(now)`; tokens issued later are accepted). Returns the version reached.
 pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, ServiceError> {
     let tag = UserTag::of_sub(sub);
     let window = super::outbox::end_window(svc);
@@ -106,7 +107,7 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
     };
     let (announced, revoked) = feed_first(feed_entries, async {
         svc.store
-            .revoke_user(&tag)
+            .revoke_user(&tag, now)
             .await
             .map_err(svc.failed("revoke_user"))
     })
@@ -119,11 +120,12 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
         .map_err(svc.failed("revoke_user_feed"))?;
     let (version, announced) = (revoked.version, announced.version);
     if version > announced {
-        // A concurrent revocation went first: announce the version really reached.
+        // A concurrent revocation went first: announce the version really reached, with the
+        // not-before in force (this one's, or the other's when it came later).
         let change = Change::User {
             sub: sub.to_owned(),
             version,
-            not_before: None,
+            not_before: Some(revoked.not_before.max(crate::store::user_not_before(now))),
         };
         append(svc, &[change], now, "revoke_user_feed").await?;
     }
@@ -134,6 +136,86 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
     };
     audit::record(svc, SecurityEvent::UserRevoked, facts, now).await;
     Ok(version)
+}
+
+/// Until when the revocation of a session of `provider` is kept: every access token the session
+/// could cover must be past use by then. `exp` (the latest `exp` of its tokens, when the caller
+/// knows it) + the revocation skew; absent or `0`: `now` + the provider's longest token
+/// lifetime + the skew.
+///
+/// An `exp` whose window has already passed is refused, as for a token revocation: every check
+/// refuses such tokens already, and a revocation stored for nothing would be acknowledged
+/// falsely if the caller got `exp` wrong (omit it to cover the provider's longest lifetime).
+pub fn idp_session_until(
+    exp: Option<i64>,
+    now: i64,
+    max_token_lifetime_seconds: u64,
+    skew_seconds: u64,
+) -> Result<i64, ServiceError> {
+    let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+    match revocation_until(exp, now, skew_seconds) {
+        Ok(Some(until)) => Ok(until),
+        Ok(None) => {
+            let lifetime = i64::try_from(max_token_lifetime_seconds).unwrap_or(i64::MAX);
+            Ok(now.saturating_add(lifetime).saturating_add(skew))
+        }
+        Err(_) if exp.is_some_and(|exp| (1..=MAX_EXP).contains(&exp)) => {
+            Err(ServiceError::Invalid(
+                "`exp` is already past the revocation window (exp + revocation skew): every check refuses the session's tokens of that `exp`; give the latest `exp` of its tokens, or omit it to cover the provider's longest token lifetime".into(),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Revokes session `sid` of the identity provider whose issuer is `iss`: every token with that
+/// `iss` and `sid` is refused (`session_revoked`) until [`idp_session_until`] of `until` (the
+/// latest `exp` of the session's tokens when known; `None`: the provider's
+/// `max_token_lifetime_seconds` from `now`), plus the revocation skew. The feed entry first, then
+/// the change; stored before it returns (the admin API, back-channel logout and security events
+/// all come here). Returns the moment the revocation lapses. An `iss` that is not a configured
+/// provider is refused: its tokens' sids are Warden sessions.
+pub async fn revoke_idp_session(
+    svc: &Services,
+    iss: &str,
+    sid: &str,
+    until: Option<i64>,
+    now: i64,
+) -> Result<i64, ServiceError> {
+    let Some(provider) = svc.settings.identity_providers.by_issuer(iss) else {
+        return Err(ServiceError::Invalid(format!(
+            "`iss`: {iss:?} is not a configured identity provider (--identity-providers); a token of another issuer carries a Warden session, ended with DELETE /v1/admin/sessions/{{sid}}"
+        )));
+    };
+    let until = idp_session_until(
+        until,
+        now,
+        provider.max_token_lifetime_seconds,
+        svc.settings.revocation_skew_seconds,
+    )?;
+    let change = Change::IdpSession {
+        iss: iss.to_owned(),
+        sid: sid.to_owned(),
+        until,
+    };
+    feed_first(
+        append(svc, &[change], now, "revoke_idp_session_feed"),
+        async {
+            svc.store
+                .revoke_idp_session(iss, sid, until)
+                .await
+                .map_err(svc.failed("revoke_idp_session"))
+        },
+    )
+    .await?;
+    tracing::info!(iss = %iss, sid = %sid, until, "identity-provider session revoked");
+    let facts = EventFacts {
+        sid: Some(sid),
+        detail: Some("idp_session"),
+        ..Default::default()
+    };
+    audit::record(svc, SecurityEvent::SessionRevoked, facts, now).await;
+    Ok(until)
 }
 
 /// Revokes every token issued up to `now` (the global not-before). Returns the not-before set.
@@ -216,21 +298,23 @@ mod tests {
         ));
         assert_eq!(revocation_until(Some(1000), 1299, 300), Ok(Some(1300)));
     }
-}
 
-/// Revokes session `sid` of the identity provider whose issuer is `iss`: every token with that
-/// `iss` and `sid` is refused (`session_revoked`) until `until` (unix s; `None`: the provider's
-/// `max_token_lifetime_seconds` from `now`), plus the revocation skew. Stored (and in the feed)
-/// before it returns. Returns the moment the revocation lapses.
-// TODO(issue 22, wt-revoke): the store and the feed; this signature is what the back-channel
-// logout and SET endpoints call.
-pub async fn revoke_idp_session(
-    svc: &Services,
-    iss: &str,
-    sid: &str,
-    until: Option<i64>,
-    now: i64,
-) -> Result<i64, ServiceError> {
-    let _ = (svc, iss, sid, until, now);
-    Err(ServiceError::Unavailable)
+    #[test]
+    fn idp_sessions_last_until_their_tokens_are_past_use() {
+        // exp given: exp + skew.
+        assert_eq!(idp_session_until(Some(1000), 100, 3600, 300), Ok(1300));
+        // exp absent or 0: the provider's longest token lifetime from now, + skew.
+        assert_eq!(idp_session_until(None, 100, 3600, 300), Ok(4000));
+        assert_eq!(idp_session_until(Some(0), 100, 3600, 300), Ok(4000));
+        assert_eq!(idp_session_until(None, 100, u64::MAX, 300), Ok(i64::MAX));
+        // exp already past its window: refused, not stored for nothing.
+        assert!(matches!(
+            idp_session_until(Some(1000), 1300, 3600, 300),
+            Err(ServiceError::Invalid(m)) if m.contains("revocation window")
+        ));
+        assert!(matches!(
+            idp_session_until(Some(-5), 100, 3600, 300),
+            Err(ServiceError::Invalid(m)) if m.contains("Unix time")
+        ));
+    }
 }

@@ -28,6 +28,7 @@ pub const DENY_REASONS: [Reason; 7] = [
 pub enum AdminAction {
     RevokeToken,
     RevokeUser,
+    RevokeSession,
     CreateSession,
     ListSessions,
     DeleteSession,
@@ -36,9 +37,10 @@ pub enum AdminAction {
 }
 
 impl AdminAction {
-    const ALL: [AdminAction; 7] = [
+    const ALL: [AdminAction; 8] = [
         AdminAction::RevokeToken,
         AdminAction::RevokeUser,
+        AdminAction::RevokeSession,
         AdminAction::CreateSession,
         AdminAction::ListSessions,
         AdminAction::DeleteSession,
@@ -50,6 +52,7 @@ impl AdminAction {
         match self {
             AdminAction::RevokeToken => "revoke_token",
             AdminAction::RevokeUser => "revoke_user",
+            AdminAction::RevokeSession => "revoke_session",
             AdminAction::CreateSession => "create_session",
             AdminAction::ListSessions => "list_sessions",
             AdminAction::DeleteSession => "delete_session",

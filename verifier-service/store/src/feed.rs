@@ -29,15 +29,16 @@
 //! written before ids existed have none; a cursor on one is checked by its number alone.
 
 use super::keys::{
-    UserTag, FEED_JTIS, FEED_LIVE, FEED_LOG, FEED_NOT_BEFORE, FEED_SEQ, FEED_SEQ_ID, FEED_SESSIONS,
-    FEED_VERSIONS,
+    UserTag, FEED_IDP_SESSIONS, FEED_JTIS, FEED_LIVE, FEED_LOG, FEED_NOT_BEFORE, FEED_SEQ,
+    FEED_SEQ_ID, FEED_SESSIONS, FEED_USER_NOT_BEFORES, FEED_VERSIONS,
 };
 use super::outbox::EndWindow;
 use super::scripts::LuaScript;
 use super::{Store, StoreError};
 use tokio::sync::Notify;
 use warden_core::protocol::feed::{
-    Change, EndedSession, FeedEntry, LiveSession, RevokedJti, Snapshot, UserVersion,
+    Change, EndedSession, FeedEntry, LiveSession, RevokedIdpSession, RevokedJti, Snapshot,
+    UserVersion,
 };
 
 /// Entries kept in the log (approximately); a filter further behind gets a snapshot.
@@ -86,24 +87,49 @@ fn same_entry(held: Option<&str>, wanted: Option<&str>) -> bool {
     wanted.is_none_or(|wanted| held == Some(wanted))
 }
 
-/// The kind, set member and score of a change in the feed's state.
-fn state_args(change: &Change) -> Result<(&'static str, String, String), StoreError> {
+/// Where a change goes in the feed's state: its kind, set member, score, and an extra value (a
+/// user change's not-before; empty for none and for the other kinds).
+#[derive(Debug, PartialEq, Eq)]
+struct StateArgs {
+    kind: &'static str,
+    member: String,
+    score: String,
+    extra: String,
+}
+
+/// The `["a","b"]` member of a pair (a revoked jti's sub and jti, an IdP session's iss and sid).
+fn pair_member(a: &str, b: &str) -> Result<String, StoreError> {
+    serde_json::to_string(&(a, b)).map_err(|e| StoreError::UnexpectedReply(e.to_string()))
+}
+
+fn state_args(change: &Change) -> Result<StateArgs, StoreError> {
+    let args = |kind, member, score: String| StateArgs {
+        kind,
+        member,
+        score,
+        extra: String::new(),
+    };
     Ok(match change {
-        Change::Jti { sub, jti, until } => (
+        Change::Jti { sub, jti, until } => args(
             "jti",
-            serde_json::to_string(&(sub, jti))
-                .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
+            pair_member(sub, jti)?,
             until.map_or_else(|| "+inf".to_owned(), |u| u.to_string()),
         ),
-        Change::User { sub, version, .. } => ("user", sub.clone(), version.to_string()),
-        Change::Session { sid, until } => ("session", sid.clone(), until.to_string()),
-        Change::SessionStart { sid, until } => ("start", sid.clone(), until.to_string()),
-        Change::NotBefore { not_before } => ("not_before", String::new(), not_before.to_string()),
-        // TODO(issue 22): the feed state of identity-provider sessions.
-        Change::IdpSession { .. } => {
-            return Err(StoreError::UnexpectedReply(
-                "identity-provider sessions are not in the feed state yet".into(),
-            ))
+        Change::User {
+            sub,
+            version,
+            not_before,
+        } => StateArgs {
+            extra: not_before.map(|nb| nb.to_string()).unwrap_or_default(),
+            ..args("user", sub.clone(), version.to_string())
+        },
+        Change::Session { sid, until } => args("session", sid.clone(), until.to_string()),
+        Change::SessionStart { sid, until } => args("start", sid.clone(), until.to_string()),
+        Change::NotBefore { not_before } => {
+            args("not_before", String::new(), not_before.to_string())
+        }
+        Change::IdpSession { iss, sid, until } => {
+            args("idp_session", pair_member(iss, sid)?, until.to_string())
         }
     })
 }
@@ -173,12 +199,18 @@ impl Store {
             now.to_string(),
         ];
         for change in changes {
-            let (kind, member, score) = state_args(change)?;
+            let state = state_args(change)?;
             args.push(
                 serde_json::to_string(change)
                     .map_err(|e| StoreError::UnexpectedReply(e.to_string()))?,
             );
-            args.extend([kind.to_owned(), member, score, new_entry_id()?]);
+            args.extend([
+                state.kind.to_owned(),
+                state.member,
+                state.score,
+                new_entry_id()?,
+                state.extra,
+            ]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let keys = [
@@ -190,6 +222,8 @@ impl Store {
             FEED_NOT_BEFORE,
             FEED_LIVE,
             FEED_SEQ_ID,
+            FEED_USER_NOT_BEFORES,
+            FEED_IDP_SESSIONS,
         ];
         let script = self.script(LuaScript::FeedAppend);
         let seq: u64 = self
@@ -309,6 +343,8 @@ impl Store {
             FEED_NOT_BEFORE,
             FEED_LIVE,
             FEED_SEQ_ID,
+            FEED_USER_NOT_BEFORES,
+            FEED_IDP_SESSIONS,
         ];
         let script = self.script(LuaScript::FeedSnapshot);
         type Raw = (
@@ -319,8 +355,20 @@ impl Store {
             Vec<String>,
             Vec<String>,
             String,
+            Vec<String>,
+            Vec<String>,
         );
-        let ((seq, not_before, jtis, users, sessions, live, head_id),): (Raw,) = self
+        let ((
+            seq,
+            not_before,
+            jtis,
+            users,
+            sessions,
+            live,
+            head_id,
+            user_not_befores,
+            idp_sessions,
+        ),): (Raw,) = self
             .run(self.options.timeout, |by_hash| {
                 let mut pipe = redis::pipe();
                 pipe.add_command(script.cmd(
@@ -353,13 +401,36 @@ impl Store {
             let until = parse_score(&score)?;
             snapshot.jtis.push(RevokedJti { sub, jti, until });
         }
+        let mut not_befores = std::collections::HashMap::new();
+        for (sub, not_before) in pairs(user_not_befores) {
+            let not_before: i64 = not_before.parse().map_err(|_| bad("user not-before"))?;
+            not_befores.insert(sub, not_before);
+        }
         for (sub, version) in pairs(users) {
             let version = version.parse().map_err(|_| bad("version"))?;
+            let not_before = not_befores.remove(&sub);
             snapshot.users.push(UserVersion {
                 sub,
                 version,
-                not_before: None,
+                not_before,
             });
+        }
+        // A not-before is always announced with a version; should one stand alone, it still
+        // denies (version 0 makes no token stale).
+        for (sub, not_before) in not_befores {
+            snapshot.users.push(UserVersion {
+                sub,
+                version: 0,
+                not_before: Some(not_before),
+            });
+        }
+        for (member, score) in pairs(idp_sessions) {
+            let (iss, sid): (String, String) =
+                serde_json::from_str(&member).map_err(|_| bad("identity-provider session"))?;
+            let until = parse_score(&score)?.ok_or_else(|| bad("identity-provider session"))?;
+            snapshot
+                .idp_sessions
+                .push(RevokedIdpSession { iss, sid, until });
         }
         for (sid, score) in pairs(sessions) {
             let until = parse_score(&score)?.ok_or_else(|| bad("session"))?;
@@ -375,8 +446,8 @@ impl Store {
     }
 
     /// Feed entries for revoking a user, written before the revocation itself: the version it
-    /// will at least reach, and the end of each session it will delete (for as long as `window`
-    /// says). Returns the version and sids announced; when the revocation then reaches a
+    /// will at least reach with the not-before it sets ([`crate::user_not_before`]), and the end
+    /// of each session it will delete (for as long as `window` says). Returns the version and sids announced; when the revocation then reaches a
     /// higher version (a concurrent revocation), announce that too with [`Store::append_feed`],
     /// and the sessions it ended that were created in between with
     /// [`Store::feed_missed_session_ends`].
@@ -405,7 +476,7 @@ impl Store {
         let mut changes = vec![Change::User {
             sub: sub.to_owned(),
             version: next,
-            not_before: None,
+            not_before: Some(crate::user_not_before(now)),
         }];
         let mut sids = Vec::new();
         for (sid, expires_at) in pairs(sessions) {
@@ -485,23 +556,46 @@ mod tests {
 
     #[test]
     fn state_arguments() {
-        let (kind, member, score) = state_args(&Change::Jti {
+        let state = state_args(&Change::Jti {
             sub: "a\"b".into(),
             jti: "j".into(),
             until: None,
         })
         .unwrap();
         assert_eq!(
-            (kind, member.as_str(), score.as_str()),
+            (state.kind, state.member.as_str(), state.score.as_str()),
             ("jti", r#"["a\"b","j"]"#, "+inf")
         );
-        let (_, _, score) = state_args(&Change::Jti {
+        let state = state_args(&Change::Jti {
             sub: "a".into(),
             jti: "j".into(),
             until: Some(17),
         })
         .unwrap();
-        assert_eq!(score, "17");
+        assert_eq!(state.score, "17");
+        assert_eq!(state.extra, "");
+        let user = |not_before| Change::User {
+            sub: "u".into(),
+            version: 3,
+            not_before,
+        };
+        let state = state_args(&user(Some(1_800_000_000))).unwrap();
+        assert_eq!(
+            (state.kind, state.member.as_str(), state.score.as_str()),
+            ("user", "u", "3")
+        );
+        assert_eq!(state.extra, "1800000000");
+        assert_eq!(state_args(&user(None)).unwrap().extra, "");
+        let state = state_args(&Change::IdpSession {
+            iss: "https://idp.example".into(),
+            sid: "s\"1".into(),
+            until: 99,
+        })
+        .unwrap();
+        assert_eq!(
+            (state.kind, state.member.as_str(), state.score.as_str()),
+            ("idp_session", r#"["https://idp.example","s\"1"]"#, "99")
+        );
         assert_eq!(parse_score("inf").unwrap(), None);
         assert_eq!(parse_score("1800000000").unwrap(), Some(1_800_000_000));
         assert_eq!(

@@ -9,6 +9,7 @@
 //! | key                              | type   | content                                  | expiry            |
 //! |----------------------------------|--------|------------------------------------------|-------------------|
 //! | `warden:{T}:ver`                 | string | the user's current version               | none              |
+//! | `warden:{T}:nb`                  | string | the user's not-before (unix s) for tokens without `ver` | none |
 //! | `warden:{T}:jti:<jti>`           | string | `1`: this jti is revoked                 | token `exp`+skew  |
 //! | `warden:{T}:sessions`            | zset   | the user's sids, scored by expiry        | latest session    |
 //! | `warden:{T}:session:<sid>`       | hash   | sub, device, created, last_seen, expires_at (+ the refresh family, `store::sessions`) | `store::sessions::session_record_expiry` |
@@ -19,6 +20,10 @@
 //! | `warden:events`                  | stream | audit events, capped (`MAXLEN ~`)        | none              |
 //! | `warden:idp:{I}:jti:<J>`         | string | `1`: an identity provider's logout token or SET with this jti was accepted | the token's acceptance end + skew |
 //! | `warden:global:not_before`       | string | global not-before (unix seconds)         | none              |
+//! | `warden:idp:{I}:sid:<sid>`       | string | `1`: this identity-provider session is revoked | its `until` |
+//!
+//! `I` is the issuer's tag, made like a user's from the issuer string (`IssuerTag`): an issuer is
+//! any string, and the sid follows the tag, so neither can reach into another issuer's keys.
 //!
 //! The revocation feed (`store::feed`), all in the `{feed}` slot:
 //!
@@ -32,6 +37,8 @@
 //! | `warden:{feed}:sid`        | zset   | ended sid scored by until                            |
 //! | `warden:{feed}:nb`         | string | highest global not-before announced                  |
 //! | `warden:{feed}:live`       | zset   | started, not ended sid scored by its record's expiry |
+//! | `warden:{feed}:unb`        | hash   | sub → highest per-user not-before announced          |
+//! | `warden:{feed}:idp`        | zset   | `["iss","sid"]` of revoked IdP sessions by until     |
 
 /// Characters of the user tag (the shape is core's, which the filter's view reads too).
 pub use warden_core::protocol::sid::USER_TAG_CHARS;
@@ -50,6 +57,28 @@ pub const FEED_VERSIONS: &str = "warden:{feed}:ver";
 pub const FEED_SESSIONS: &str = "warden:{feed}:sid";
 pub const FEED_NOT_BEFORE: &str = "warden:{feed}:nb";
 pub const FEED_LIVE: &str = "warden:{feed}:live";
+pub const FEED_USER_NOT_BEFORES: &str = "warden:{feed}:unb";
+pub const FEED_IDP_SESSIONS: &str = "warden:{feed}:idp";
+
+/// The revocation of session `sid` of the identity provider whose issuer is `iss` (its own slot:
+/// a provider's logout names the session, not always the user).
+pub fn idp_session_key(iss: &str, sid: &str) -> String {
+    format!("warden:idp:{{{}}}:sid:{sid}", IssuerTag::of_issuer(iss).0)
+}
+
+/// The hash tag of one issuer: made like a [`UserTag`] (fixed length, no separators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerTag(String);
+
+impl IssuerTag {
+    pub fn of_issuer(iss: &str) -> IssuerTag {
+        IssuerTag(warden_core::protocol::sid::user_tag(iss))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// What `SCAN` matches outbox keys with (`{` and `}` are plain characters in a Redis pattern).
 pub const OUTBOX_PATTERN: &str = "warden:{*}:feedout";
@@ -115,6 +144,11 @@ impl UserTag {
         format!("{}ver", self.prefix())
     }
 
+    /// The user's not-before for tokens without `ver` (a `revoke/user` moment).
+    pub fn not_before_key(&self) -> String {
+        format!("{}nb", self.prefix())
+    }
+
     pub fn revoked_jti_key(&self, jti: &str) -> String {
         format!("{}jti:{jti}", self.prefix())
     }
@@ -153,6 +187,7 @@ mod tests {
         let wanted = format!("{{{}}}", tag.as_str());
         for key in [
             tag.version_key(),
+            tag.not_before_key(),
             tag.revoked_jti_key("j}{1"),
             tag.sessions_key(),
             tag.session_key("abc.def"),
@@ -185,6 +220,8 @@ mod tests {
             FEED_SESSIONS,
             FEED_NOT_BEFORE,
             FEED_LIVE,
+            FEED_USER_NOT_BEFORES,
+            FEED_IDP_SESSIONS,
         ] {
             assert!(key.starts_with("warden:{feed}:"), "{key}");
         }
@@ -200,6 +237,25 @@ mod tests {
         let long = idp_event_jti_key("https://idp.example", &"}{:".repeat(1000));
         assert_eq!(long.len(), a.len());
         assert!(a.starts_with("warden:idp:{"), "{a}");
+    }
+
+    #[test]
+    fn idp_session_keys_are_tagged_by_issuer() {
+        for iss in ["https://idp.example", "", "a}:sid:x", "{weird}"] {
+            let key = idp_session_key(iss, "s}{1");
+            let tag = IssuerTag::of_issuer(iss);
+            assert_eq!(tag.as_str().len(), USER_TAG_CHARS);
+            assert!(!tag.as_str().contains(['{', '}', ':']), "{iss}");
+            assert_eq!(key, format!("warden:idp:{{{}}}:sid:s}}{{1", tag.as_str()));
+        }
+        assert_ne!(
+            idp_session_key("https://a.example", "s"),
+            idp_session_key("https://b.example", "s")
+        );
+        assert_ne!(
+            idp_session_key("https://a.example", "s1"),
+            idp_session_key("https://a.example", "s2")
+        );
     }
 
     #[test]

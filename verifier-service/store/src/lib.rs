@@ -40,11 +40,21 @@ use std::time::Duration;
 use target::RedisTarget;
 use warden_core::Reason;
 
+/// The user's not-before (unix s) a revocation at `now` sets, for tokens without `ver`: the
+/// revocation's second itself. `iat` has one-second granularity, so a token issued in that second
+/// may predate the revocation and is refused with the rest (`iat` at or before it); a new login
+/// is accepted from the next second on.
+pub fn user_not_before(now: i64) -> i64 {
+    now
+}
+
 /// What revoking a user did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRevoked {
     /// The user's new version.
     pub version: u64,
+    /// The user's not-before in force (this revocation's, or a later one's).
+    pub not_before: i64,
     /// The sessions ended: sid and expiry (unix s).
     pub sessions: Vec<(String, i64)>,
 }
@@ -75,8 +85,17 @@ impl UserVerdict {
             "stale_version" => Ok(UserVerdict::Deny(Reason::StaleVersion)),
             "session_missing" => Ok(UserVerdict::Deny(Reason::SessionMissing)),
             "session_mismatch" => Ok(UserVerdict::Deny(Reason::SessionMismatch)),
+            "user_revoked" => Ok(UserVerdict::Deny(Reason::UserRevoked)),
             other => Err(StoreError::UnexpectedReply(other.to_owned())),
         }
+    }
+}
+
+/// The user's verdict, then the identity-provider session's (`Some(true)`: revoked).
+fn with_idp_session(user: UserVerdict, idp_session_revoked: Option<bool>) -> UserVerdict {
+    match (user, idp_session_revoked) {
+        (UserVerdict::Allow, Some(true)) => UserVerdict::Deny(Reason::SessionRevoked),
+        (verdict, _) => verdict,
     }
 }
 
@@ -85,12 +104,25 @@ impl UserVerdict {
 pub struct UserCheck<'a> {
     pub tag: &'a UserTag,
     pub sub: &'a str,
-    pub jti: &'a str,
-    pub version: u64,
+    /// `None`: a token without `jti` (it cannot have been revoked by one).
+    pub jti: Option<&'a str>,
+    /// The token's `ver`; `None`: judged by the user's not-before instead.
+    pub version: Option<u64>,
+    /// The token's `iat` (for the user's not-before).
+    pub iat: Option<i64>,
     /// The sid to look up in this user's slot, if any.
     pub sid: Option<&'a str>,
+    /// The identity-provider session to look up (another slot), if any.
+    pub idp_session: Option<IdpSession<'a>>,
     pub now: i64,
     pub last_seen_interval_seconds: u64,
+}
+
+/// A session of an identity provider: its issuer and its sid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdpSession<'a> {
+    pub iss: &'a str,
+    pub sid: &'a str,
 }
 
 /// One live session as stored.
@@ -342,43 +374,51 @@ impl Store {
         }
     }
 
-    /// The per-user check, in one round trip. With `read_not_before`, the global not-before is
-    /// read in the same pipeline and returned as `Some(value)`.
+    /// The per-user check, in one round trip: the user's script, with the global not-before
+    /// (`read_not_before`: returned as `Some(value)`) and the identity-provider session
+    /// (`query.idp_session`) read beside it. The user's answer comes first (`revoked`,
+    /// `stale_version` / `user_revoked`, the Warden session's), then `session_revoked`.
     pub async fn check(
         &self,
         query: &UserCheck<'_>,
         read_not_before: bool,
     ) -> Result<(UserVerdict, Option<Option<i64>>), StoreError> {
         let version_key = query.tag.version_key();
-        let jti_key = query.tag.revoked_jti_key(query.jti);
+        let jti_key = query.tag.revoked_jti_key(query.jti.unwrap_or_default());
         let session_key = query
             .sid
             .map(|sid| query.tag.session_key(sid))
             .unwrap_or_else(|| query.tag.session_key("-"));
-        let version = query.version.to_string();
+        let not_before_key = query.tag.not_before_key();
+        let idp_key = query
+            .idp_session
+            .map(|session| keys::idp_session_key(session.iss, session.sid));
+        let version = query.version.map(|v| v.to_string()).unwrap_or_default();
+        let iat = query.iat.map(|v| v.to_string()).unwrap_or_default();
         let now = query.now.to_string();
         let check_session = if query.sid.is_some() { "1" } else { "0" };
+        let check_jti = if query.jti.is_some() { "1" } else { "0" };
         let interval = query.last_seen_interval_seconds.to_string();
-        let keys = [version_key.as_str(), jti_key.as_str(), session_key.as_str()];
+        let keys = [
+            version_key.as_str(),
+            jti_key.as_str(),
+            session_key.as_str(),
+            not_before_key.as_str(),
+        ];
         let args = [
             version.as_str(),
             now.as_str(),
             query.sub,
             check_session,
             interval.as_str(),
+            iat.as_str(),
+            check_jti,
         ];
         let script = self.script(LuaScript::Check);
-        let build = |by_hash: bool| {
-            let mut pipe = redis::pipe();
-            if read_not_before {
-                pipe.cmd("GET").arg(GLOBAL_NOT_BEFORE);
-            }
-            pipe.add_command(script.cmd(by_hash, &keys, &args));
-            pipe
-        };
-        if read_not_before && self.connection.is_cluster() {
-            // The global key lives in its own slot, likely on another node: read it beside the
-            // user's script, not in its pipeline, so the check stays one round trip on one slot.
+        if self.connection.is_cluster() && (read_not_before || idp_key.is_some()) {
+            // The global key and the provider's session live in their own slots, likely on other
+            // nodes: read them beside the user's script, not in its pipeline, so the check stays
+            // one round trip on each slot, all at once.
             let user = async {
                 let (verdict,): (String,) = self
                     .run(self.options.timeout, |by_hash| {
@@ -389,31 +429,89 @@ impl Store {
                     .await?;
                 Ok::<_, StoreError>(verdict)
             };
-            let (verdict, not_before) = tokio::join!(user, self.read_not_before());
-            return Ok((UserVerdict::parse(&verdict?)?, Some(not_before?)));
+            let global = async {
+                match read_not_before {
+                    true => self.read_not_before().await.map(Some),
+                    false => Ok(None),
+                }
+            };
+            let idp = async {
+                match &idp_key {
+                    Some(key) => self.key_exists(key).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (verdict, not_before, idp) = tokio::join!(user, global, idp);
+            let verdict = with_idp_session(UserVerdict::parse(&verdict?)?, idp?);
+            return Ok((verdict, not_before?));
         }
-        if read_not_before {
-            let (not_before, verdict): (Option<i64>, String) =
-                self.run(self.options.timeout, build).await?;
-            Ok((UserVerdict::parse(&verdict)?, Some(not_before)))
-        } else {
-            let (verdict,): (String,) = self.run(self.options.timeout, build).await?;
-            Ok((UserVerdict::parse(&verdict)?, None))
-        }
+        let values: Vec<Value> = self
+            .run(self.options.timeout, |by_hash| {
+                let mut pipe = redis::pipe();
+                if read_not_before {
+                    pipe.cmd("GET").arg(GLOBAL_NOT_BEFORE);
+                }
+                pipe.add_command(script.cmd(by_hash, &keys, &args));
+                if let Some(key) = &idp_key {
+                    pipe.cmd("EXISTS").arg(key);
+                }
+                pipe
+            })
+            .await?;
+        let mut values = values.into_iter();
+        let mut next = || {
+            values
+                .next()
+                .ok_or_else(|| StoreError::UnexpectedReply("short check reply".into()))
+        };
+        let not_before = match read_not_before {
+            true => Some(redis::from_redis_value::<Option<i64>>(next()?)?),
+            false => None,
+        };
+        let verdict: String = redis::from_redis_value(next()?)?;
+        let idp = match idp_key {
+            Some(_) => Some(redis::from_redis_value::<i64>(next()?)? == 1),
+            None => None,
+        };
+        Ok((
+            with_idp_session(UserVerdict::parse(&verdict)?, idp),
+            not_before,
+        ))
+    }
+
+    async fn key_exists(&self, key: &str) -> Result<bool, StoreError> {
+        let (exists,): (i64,) = self
+            .run(self.options.timeout, |_| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("EXISTS").arg(key);
+                pipe
+            })
+            .await?;
+        Ok(exists == 1)
+    }
+
+    /// Marks session `sid` of the identity provider `iss` revoked until `until` (unix s). A
+    /// re-revocation never shortens it.
+    pub async fn revoke_idp_session(
+        &self,
+        iss: &str,
+        sid: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let key = keys::idp_session_key(iss, sid);
+        let until = until.to_string();
+        // The jti script's rule is this one's: set with an expiry that only ever lengthens.
+        let script = self.script(LuaScript::RevokeJti);
+        let _: i64 = self
+            .write(|by_hash| script.cmd(by_hash, &[key.as_str()], &[until.as_str()]))
+            .await?;
+        Ok(())
     }
 
     /// Whether a live session record exists under this key (used only when a sid names another
     /// user's slot, to tell `session_mismatch` from `session_missing`).
     pub async fn session_exists(&self, owner: &UserTag, sid: &str) -> Result<bool, StoreError> {
-        let key = owner.session_key(sid);
-        let (exists,): (i64,) = self
-            .run(self.options.timeout, |_| {
-                let mut pipe = redis::pipe();
-                pipe.cmd("EXISTS").arg(&key);
-                pipe
-            })
-            .await?;
-        Ok(exists == 1)
+        self.key_exists(&owner.session_key(sid)).await
     }
 
     /// Global not-before alone (when the cache is stale and no check is going out).
@@ -445,25 +543,33 @@ impl Store {
         Ok(())
     }
 
-    /// Bumps the user's version and ends all their sessions; returns the new version and the
-    /// sessions it ended.
-    pub async fn revoke_user(&self, tag: &UserTag) -> Result<UserRevoked, StoreError> {
+    /// Bumps the user's version, raises their not-before to [`user_not_before`]`(now)` and ends
+    /// all their sessions; returns the new version, the not-before in force and the sessions it
+    /// ended.
+    pub async fn revoke_user(&self, tag: &UserTag, now: i64) -> Result<UserRevoked, StoreError> {
         let version_key = tag.version_key();
         let sessions_key = tag.sessions_key();
+        let not_before_key = tag.not_before_key();
         let prefix = tag.session_key_prefix();
+        let not_before = user_not_before(now).to_string();
         let script = self.script(LuaScript::RevokeUser);
         let reply: Vec<String> = self
             .write(|by_hash| {
                 script.cmd(
                     by_hash,
-                    &[version_key.as_str(), sessions_key.as_str()],
-                    &[prefix.as_str()],
+                    &[
+                        version_key.as_str(),
+                        sessions_key.as_str(),
+                        not_before_key.as_str(),
+                    ],
+                    &[prefix.as_str(), not_before.as_str()],
                 )
             })
             .await?;
         let bad = || StoreError::UnexpectedReply(format!("revoke_user reply {reply:?}"));
         let mut it = reply.iter();
         let version = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let not_before = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         let mut sessions = Vec::new();
         while let Some(sid) = it.next() {
             let expires_at = it
@@ -472,7 +578,11 @@ impl Store {
                 .ok_or_else(bad)?;
             sessions.push((sid.clone(), expires_at as i64));
         }
-        Ok(UserRevoked { version, sessions })
+        Ok(UserRevoked {
+            version,
+            not_before,
+            sessions,
+        })
     }
 
     pub async fn create_session(
@@ -564,5 +674,49 @@ impl Store {
         let script = self.script(LuaScript::RevokeAll);
         self.write(|by_hash| script.cmd(by_hash, &[GLOBAL_NOT_BEFORE], &[now.as_str()]))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_revocation_refuses_its_own_second_and_allows_the_next() {
+        let now = 1_800_000_000;
+        let not_before = user_not_before(now);
+        // What check.lua does with a token without `ver`: iat at or before the not-before.
+        let refused = |iat: i64| iat <= not_before;
+        assert!(refused(now - 1));
+        assert!(
+            refused(now),
+            "a token of the revocation's second may predate it"
+        );
+        assert!(
+            !refused(now + 1),
+            "a login after the revocation is accepted"
+        );
+    }
+
+    #[test]
+    fn the_users_answer_comes_before_the_providers_session() {
+        let stale = UserVerdict::Deny(Reason::StaleVersion);
+        assert_eq!(with_idp_session(stale, Some(true)), stale);
+        assert_eq!(
+            with_idp_session(UserVerdict::Allow, Some(true)),
+            UserVerdict::Deny(Reason::SessionRevoked)
+        );
+        assert_eq!(
+            with_idp_session(UserVerdict::Allow, Some(false)),
+            UserVerdict::Allow
+        );
+        assert_eq!(
+            with_idp_session(UserVerdict::Allow, None),
+            UserVerdict::Allow
+        );
+        assert_eq!(
+            UserVerdict::parse("user_revoked").unwrap(),
+            UserVerdict::Deny(Reason::UserRevoked)
+        );
     }
 }

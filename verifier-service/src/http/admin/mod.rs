@@ -10,7 +10,7 @@ use super::routes::Endpoint;
 
 pub use guard::require_admin_token;
 
-pub use revoke::{RevokeTokenRequest, RevokeUserRequest};
+pub use revoke::{RevokeSessionRequest, RevokeTokenRequest, RevokeUserRequest};
 pub use sessions::CreateSessionRequest;
 
 pub fn endpoints() -> Vec<Endpoint> {

@@ -1,4 +1,4 @@
-//! `POST /v1/admin/revoke/{token,user,all}`.
+//! `POST /v1/admin/revoke/{token,user,session,all}`.
 
 use super::guard::counted;
 use crate::clock::unix_now;
@@ -6,7 +6,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{check_id, ValidJson, Validate};
 use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
-use crate::http::views::{RevokedAll, RevokedToken, RevokedUser};
+use crate::http::views::{RevokedAll, RevokedIdpSession, RevokedToken, RevokedUser};
 use crate::service::revoke;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;
@@ -17,6 +17,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::post("/v1/admin/revoke/token", revoke_token),
         Endpoint::post("/v1/admin/revoke/user", revoke_user),
+        Endpoint::post("/v1/admin/revoke/session", revoke_session),
         Endpoint::post("/v1/admin/revoke/all", revoke_all),
     ]
 }
@@ -84,6 +85,48 @@ pub async fn revoke_user(
     }
     .await;
     counted(&state, AdminAction::RevokeUser, result)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSessionRequest {
+    /// The issuer of a configured identity provider.
+    pub iss: String,
+    /// That provider's session id.
+    pub sid: String,
+    /// The latest `exp` of the session's tokens, when known; absent or `0`: the provider's
+    /// longest token lifetime from now.
+    #[serde(default)]
+    pub exp: Option<i64>,
+}
+
+impl Validate for RevokeSessionRequest {
+    fn validate(&self) -> Result<(), ApiError> {
+        check_id("iss", &self.iss)?;
+        check_id("sid", &self.sid)
+    }
+}
+
+/// Revokes a session of an identity provider (`iss`, `sid`): its tokens are refused
+/// (`session_revoked`) until the answer's `until`.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    body: Result<ValidJson<RevokeSessionRequest>, ApiError>,
+) -> Result<Json<RevokedIdpSession>, ApiError> {
+    let result = async {
+        let ValidJson(request) = body?;
+        let now = unix_now().map_err(|_| ApiError::Internal)?;
+        let until =
+            revoke::revoke_idp_session(&state.0, &request.iss, &request.sid, request.exp, now)
+                .await?;
+        Ok(Json(RevokedIdpSession {
+            iss: request.iss,
+            sid: request.sid,
+            until,
+        }))
+    }
+    .await;
+    counted(&state, AdminAction::RevokeSession, result)
 }
 
 pub async fn revoke_all(State(state): State<AppState>) -> Result<Json<RevokedAll>, ApiError> {

@@ -90,6 +90,7 @@ async fn snapshot(svc: &Services, max_live: u64, ids: bool) -> Result<Answer, Se
         .await
         .map_err(svc.failed("read_not_before"))?;
     snapshot.not_before = snapshot.not_before.max(global);
+    snapshot.idp_issuers = svc.settings.identity_providers.issuers();
     let head = FeedHead {
         seq: snapshot.seq,
         id: snapshot.id.clone(),
@@ -133,7 +134,7 @@ pub async fn answer(svc: &Services, query: &PollQuery) -> Result<Answer, Service
                 after_id,
                 seq,
                 changes,
-                idp_issuers: Vec::new(),
+                idp_issuers: svc.settings.identity_providers.issuers(),
             });
             return Ok(Answer::Changes(if ids {
                 answer

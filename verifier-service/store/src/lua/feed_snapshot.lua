@@ -1,4 +1,4 @@
--- The state as of one seq. KEYS: seq, jti, ver, sid, nb, live, seq_id. ARGV: 1 now (unix s),
+-- The state as of one seq. KEYS: seq, jti, ver, sid, nb, live, seq_id, user_nb, idp. ARGV: 1 now (unix s),
 -- 2 most live sessions to list (those expiring latest).
 local live = {}
 if tonumber(ARGV[2]) > 0 then
@@ -11,5 +11,7 @@ return {
   redis.call('HGETALL', KEYS[3]),
   redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ARGV[1], '+inf', 'WITHSCORES'),
   live,
-  redis.call('GET', KEYS[7]) or ''
+  redis.call('GET', KEYS[7]) or '',
+  redis.call('HGETALL', KEYS[8]),
+  redis.call('ZRANGEBYSCORE', KEYS[9], '(' .. ARGV[1], '+inf', 'WITHSCORES')
 }
