@@ -19,6 +19,7 @@ use crate::clock;
 use crate::net::peer;
 use crate::service::idp_events::{self, IdpError};
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,11 +41,13 @@ pub fn endpoints() -> Vec<Endpoint> {
 /// `POST /v1/backchannel-logout/{name}`.
 async fn backchannel_logout(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     extensions: Extensions,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
     let svc = &state.0;
+    // A segment that does not decode names no provider either.
+    let name = name.map(|Path(name)| name).unwrap_or_default();
     if svc.settings.identity_providers.by_name(&name).is_none() {
         return logout_error(StatusCode::NOT_FOUND, "not_found", unknown_provider(&name));
     }
@@ -117,12 +120,13 @@ fn unavailable(mut response: Response) -> Response {
 /// `POST /v1/ssf/{name}`.
 async fn ssf_push(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let svc = &state.0;
+    let name = name.map(|Path(name)| name).unwrap_or_default();
     if svc.settings.identity_providers.by_name(&name).is_none() {
         return push_error(StatusCode::NOT_FOUND, "not_found", &unknown_provider(&name));
     }
