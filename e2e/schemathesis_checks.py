@@ -18,17 +18,31 @@ ERROR_CODES = {
 }
 
 
-# The token routes answer RFC 6749 §5.2 bodies: `{"error": code, "error_description": text}`.
-OAUTH_PATHS = {"/v1/token", "/v1/token/revoke", "/v1/admin/introspect"}
+# The token routes answer RFC 6749 §5.2 bodies: `{"error": code, "error_description": text}`; so
+# does the back-channel logout route (OpenID Connect Back-Channel Logout 1.0 §2.8).
+OAUTH_PATHS = {"/v1/token", "/v1/token/revoke", "/v1/admin/introspect", "/v1/backchannel-logout/{name}"}
 OAUTH_ERROR_CODES = {
     400: {"invalid_request", "invalid_grant", "unsupported_grant_type"},
     404: {"not_found"},
     429: {"rate_limited"},
     503: {"temporarily_unavailable"},
 }
+# The SET push route answers RFC 8935 §2.3 bodies: `{"err": code, "description": text}`.
+SET_PUSH_PATHS = {"/v1/ssf/{name}"}
+SET_PUSH_ERROR_CODES = {
+    400: {"invalid_request", "invalid_key", "invalid_issuer", "invalid_audience", "authentication_failed",
+          "access_denied"},
+    404: {"not_found"},
+    503: {"temporarily_unavailable"},
+}
 # Operations that cannot answer 2xx to generated input: a refresh needs a live refresh token, which
-# only the admin listener hands out.
-NEEDS_STATE = {"POST /v1/token"}
+# only the admin listener hands out; a logout token or a SET must be signed by an identity
+# provider's key; revoking a provider's session needs that provider's exact issuer.
+NEEDS_STATE = {"POST /v1/token", "POST /v1/backchannel-logout/{name}", "POST /v1/ssf/{name}",
+               "POST /v1/admin/revoke/session"}
+
+# A SET travels as its compact serialization, text on the wire.
+schemathesis.serializer.alias("application/secevent+jwt", "text/plain")
 
 
 def _oauth_error(response, status):
@@ -48,6 +62,13 @@ def error_answers_are_json_errors(ctx, response, case):
         return None
     if case.path in OAUTH_PATHS and status not in (401, 405):
         return _oauth_error(response, status)
+    if case.path in SET_PUSH_PATHS and status != 405:
+        assert status in SET_PUSH_ERROR_CODES, f"undocumented error status {status}"
+        body = json.loads(response.content)
+        assert isinstance(body, dict) and set(body) == {"err", "description"}, body
+        assert body["err"] in SET_PUSH_ERROR_CODES[status], f"{status} with err {body['err']!r}"
+        assert isinstance(body["description"], str) and body["description"], body
+        return None
     assert status in ERROR_CODES, f"undocumented error status {status}"
     content_type = response.headers.get("content-type", [""])
     content_type = content_type[0] if isinstance(content_type, list) else content_type

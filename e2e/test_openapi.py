@@ -101,10 +101,25 @@ def signing_args(workdir) -> list[str]:
             "--refresh-rate-per-minute", "0"]
 
 
+IDP_NAME = "openapi"
+
+
+def identity_provider_args(workdir, port: int) -> list[str]:
+    """A provider `openapi` whose keys are the verifier's own JWKS (so its routes verify real keys
+    and refuse generated tokens with 400, not 503)."""
+    document = workdir / "openapi-identity-providers.json"
+    document.write_text(json.dumps({"providers": [{
+        "name": IDP_NAME, "issuer": "https://idp.openapi.test", "client_ids": ["openapi"],
+        "jwks_uri": f"http://127.0.0.1:{port}/.well-known/jwks.json"}]}))
+    return ["--identity-providers", str(document)]
+
+
 def start_service(workdir) -> Service:
     redis = harness.Redis(workdir).start()
     try:
-        verifier = harness.Verifier(workdir, redis.url, extra_args=signing_args(workdir)).start()
+        port = harness.free_port()
+        verifier = harness.Verifier(workdir, redis.url, port=port,
+                                    extra_args=signing_args(workdir) + identity_provider_args(workdir, port)).start()
     except BaseException:
         redis.stop()
         raise
@@ -133,7 +148,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 25, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 28, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -169,6 +184,8 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
             ("POST", "/v1/token/revoke", f"token={REFRESH_SHAPED}", 200),
             ("GET", "/v1/revocations", None, 200),
             ("GET", "/v1/ext_authz", None, 401), ("POST", "/v1/ext_authz/any/original/path", None, 401),
+            ("POST", f"/v1/backchannel-logout/{IDP_NAME}", "logout_token=not-a-jwt", 400),
+            ("POST", f"/v1/ssf/{IDP_NAME}", None, 400), ("POST", "/v1/ssf/nobody", None, 404),
             ("GET", "/healthz", None, 200), ("GET", "/readyz", None, 200), ("GET", "/metrics", None, 200),
         ]
     return [
@@ -371,8 +388,10 @@ def test_redis_down_gives_the_documented_503_and_bad_input_still_4xx(tmp_path, s
             for method, path, body, expected in sample_requests(listener):
                 path = path.replace("{sid}", "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA")
                 response = call(service, listener, method, path, body)
-                # ext_authz without a forwarded payload is refused before Redis is asked.
-                if path in ("/healthz", "/metrics", "/.well-known/jwks.json") or path.startswith("/v1/ext_authz"):
+                # ext_authz without a forwarded payload is refused before Redis is asked; so are an
+                # unknown provider and a token that fails verification.
+                if path in ("/healthz", "/metrics", "/.well-known/jwks.json") or path.startswith(
+                        ("/v1/ext_authz", "/v1/backchannel-logout/", "/v1/ssf/")):
                     assert response.status == expected, response
                 else:
                     assert response.status == 503, f"{method} {path}: {response}"

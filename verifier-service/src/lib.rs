@@ -7,7 +7,7 @@
 //! # Layers and the import rule
 //!
 //! ```text
-//! cmd → config → server → http → service → issuer → store → {telemetry, net, clock, random}
+//! cmd → config → server → http → service → issuer → store → {telemetry, net, outbound, clock, random}
 //! ```
 //!
 //! - `cmd`: the commands (`serve`, `keygen`, `mint`, `routes`); the only code that reads the
@@ -19,8 +19,9 @@
 //! - `issuer`: access and refresh tokens, JOSE.
 //! - `store`: Redis (scripts, keys, session ids); its own crate (`warden-store`), re-exported here
 //!   with the leaves it needs (`clock`, `random`), so the compiler keeps it from importing upward.
-//! - `telemetry` (metrics, audit vocabulary, logging), `net` (client address, CIDRs), `clock`
-//!   (the one wall clock), `random` (the one source of randomness): leaves.
+//! - `telemetry` (metrics, audit vocabulary, logging), `net` (client address, CIDRs),
+//!   `outbound` (the one outbound HTTP client: identity providers' keys), `clock` (the one wall
+//!   clock), `random` (the one source of randomness): leaves.
 //!
 //! A module may import its own layer and any layer to its right, never one to its left; the
 //! leaves import no other layer. So `http` never imports `server`, `config` or `cmd`, and
@@ -44,6 +45,7 @@ pub mod config;
 pub mod http;
 pub mod issuer;
 pub mod net;
+pub mod outbound;
 pub mod server;
 pub mod service;
 /// The store layer is its own crate, `warden-store` (verifier-service/store), so the compiler

@@ -16,7 +16,6 @@ use redis::AsyncCommands;
 use serde_json::{json, Value};
 use warden_core::protocol::feed::{Change, PollAnswer};
 use warden_verifier::store::keys::{idp_session_key, UserTag};
-use warden_verifier::Settings;
 
 const IDP: &str = "https://idp.example";
 const PARTNER: &str = "https://partner.example";
@@ -33,12 +32,7 @@ async fn start_with_providers(redis: &RedisServer) -> Verifier {
          "discovery_url": "https://partner.example/.well-known/openid-configuration",
          "client_ids": ["api"]}
     ]});
-    let identity_providers =
-        warden_verifier::config::identity_providers::parse(&document.to_string()).unwrap();
-    let settings = Settings {
-        identity_providers,
-        ..Settings::default()
-    };
+    let settings = common::settings_with_identity_providers(&document);
     assert_eq!(settings.revocation_skew_seconds, SKEW as u64);
     Verifier::start_with(&redis.url(), common::test_store_options(), settings).await
 }

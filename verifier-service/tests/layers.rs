@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, from the top. A file may import its own layer and any layer after it, except
 /// that the leaves (the last rank) import no other layer.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("cmd", 0),
     ("config", 1),
     ("server", 2),
@@ -23,6 +23,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("store", 6),
     ("telemetry", 7),
     ("net", 7),
+    ("outbound", 7),
     ("clock", 7),
     ("random", 7),
 ];

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::topology::{start_verifier, Cluster, SentinelGroup, MASTER_NAME};
+use common::topology::{start_verifier, start_verifier_with, Cluster, SentinelGroup, MASTER_NAME};
 use common::{unix_now, RedisServer, Verifier, PATIENCE};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -40,6 +40,65 @@ async fn revoke_token(v: &Verifier, sub: &str, jti: &str) {
         )
         .await;
     assert_eq!(r.status, 200, "revoke {sub}/{jti}: {}", r.text());
+}
+
+const IDP: &str = "https://idp.example";
+
+/// A verifier for which `IDP` is an identity provider.
+async fn start_verifier_with_idp(url: &str) -> Verifier {
+    let document = json!({"providers": [{"name": "corp", "issuer": IDP,
+        "jwks_uri": "https://idp.example/jwks", "client_ids": ["api"]}]});
+    start_verifier_with(
+        url,
+        options(0),
+        common::settings_with_identity_providers(&document),
+    )
+    .await
+}
+
+/// Tokens Warden did not issue: a revoked provider session (its own slot, read beside the user's
+/// script) and a user's not-before for tokens without `ver`. Uses subs and sids under `p` only.
+async fn foreign_tokens_case(v: &Verifier, p: &str) {
+    let sub = format!("{p}-idp-user");
+    let idp_token = |sid: &str| {
+        let mut t = token(&sub, "j1");
+        t["iss"] = json!(IDP);
+        t["sid"] = json!(sid);
+        t
+    };
+    let (revoked, other) = (format!("{p}-idp-s-1"), format!("{p}-idp-s-2"));
+    v.check(idp_token(&revoked))
+        .await
+        .assert_allow("a provider's session");
+    let r = v
+        .admin_post(
+            "/v1/admin/revoke/session",
+            json!({ "iss": IDP, "sid": revoked }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Past the not-before cache's age, so the global key is read beside both as well.
+    tokio::time::sleep(NOT_BEFORE_CACHE_MAX_AGE + Duration::from_millis(100)).await;
+    v.check(idp_token(&revoked))
+        .await
+        .assert_deny("session_revoked", "the revoked provider session");
+    v.check(idp_token(&other))
+        .await
+        .assert_allow("another provider session");
+
+    let issued = idp_token(&other);
+    let r = v
+        .admin_post("/v1/admin/revoke/user", json!({ "sub": sub }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    v.check(issued)
+        .await
+        .assert_deny("user_revoked", "issued before revoke/user");
+    let mut later = idp_token(&other);
+    later["iat"] = json!(unix_now() + 2);
+    v.check(later)
+        .await
+        .assert_allow("issued after revoke/user");
 }
 
 /// The check and admin behaviour every topology must show. Uses subs under `p` only.
@@ -285,6 +344,7 @@ async fn single_redis_suite() {
     let a = start_verifier(&redis.url(), options(0)).await;
     let b = start_verifier(&redis.url(), options(0)).await;
     check_and_admin_cases(&a, "single").await;
+    foreign_tokens_case(&start_verifier_with_idp(&redis.url()).await, "single").await;
     two_replicas_case(&a, &b, "single").await;
     revoke_all_case(&a, "single").await;
 }
@@ -298,6 +358,7 @@ async fn redis_cluster_suite() {
     let a = start_verifier(&url, options(0)).await;
     let b = start_verifier(&url, options(0)).await;
     check_and_admin_cases(&a, "cluster").await;
+    foreign_tokens_case(&start_verifier_with_idp(&url).await, "cluster").await;
 
     // The users' keys landed on more than one master: the suite really crossed nodes.
     let with_keys = cluster

@@ -121,22 +121,11 @@ fn compile_entry(index: usize, entry: ProviderEntry) -> Result<IdentityProvider,
     })
 }
 
-/// A URL keys are fetched from: `https://`, or `http://` to a loopback host only (a test or a
-/// sidecar), since keys fetched in clear could be swapped on the way.
+/// A URL keys are fetched from: `https://`, or `http://` to a loopback host only (the rule is
+/// the outbound client's, which applies it to a discovery document's `jwks_uri` too).
 fn fetch_url(field: &str, url: String) -> Result<String, String> {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") && url.len() > "https://".len() {
+    if crate::outbound::is_fetchable_url(&url) {
         return Ok(url);
-    }
-    if let Some(rest) = lower.strip_prefix("http://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => host,
-            _ => authority,
-        };
-        if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Ok(url);
-        }
     }
     Err(format!(
         "{field}: {url:?} must be an https:// URL (http:// only to 127.0.0.1, localhost or [::1])"

@@ -12,6 +12,7 @@ pub mod ext_authz;
 pub mod extract;
 pub mod feed;
 pub mod health;
+pub mod idp;
 pub mod oauth;
 pub mod playground;
 pub mod routes;
@@ -27,13 +28,14 @@ use error::ApiError;
 use state::AppState;
 
 /// The check listener's own endpoints: `POST /v1/check`, `/v1/ext_authz`, the public token
-/// routes and the feed.
+/// routes, the feed, and the identity providers' logout and security-event routes.
 fn check_endpoints() -> Vec<Endpoint> {
     [
         check::endpoints(),
         token::endpoints(),
         feed::endpoints(),
         ext_authz::endpoints(),
+        idp::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -41,6 +41,7 @@ where
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    tokio::spawn(crate::service::idp_events::prefetch_keys(state.0.clone()));
     tokio::spawn(crate::service::outbox::run_relay(
         state.0.clone(),
         stopped(stop_rx.clone()),

@@ -10,7 +10,26 @@ pub use crate::telemetry::events::{EventFacts, SecurityEvent};
 /// Logs, counts and streams one event. A stream failure is logged and counted as a Redis error;
 /// the action it describes has already happened and stands.
 pub async fn record(svc: &Services, event: SecurityEvent, facts: EventFacts<'_>, now: i64) {
+    record_with(svc, event, facts, Vec::new(), now).await;
+}
+
+/// [`record`] with more named fields (an identity provider's event: its provider, issuer, event
+/// type and outcome), in the log line and the stream entry.
+pub async fn record_with(
+    svc: &Services,
+    event: SecurityEvent,
+    facts: EventFacts<'_>,
+    extra: Vec<(&'static str, String)>,
+    now: i64,
+) {
     let client = facts.client.map(|c| c.to_string());
+    let extra_text = (!extra.is_empty()).then(|| {
+        extra
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
     tracing::info!(
         target: "warden_verifier::audit",
         event = event.name(),
@@ -18,6 +37,7 @@ pub async fn record(svc: &Services, event: SecurityEvent, facts: EventFacts<'_>,
         sid = facts.sid,
         client = client.as_deref(),
         detail = facts.detail,
+        extra = extra_text.as_deref(),
         at = now,
         "security event"
     );
@@ -34,6 +54,7 @@ pub async fn record(svc: &Services, event: SecurityEvent, facts: EventFacts<'_>,
             .into_iter()
             .filter_map(|(name, value)| value.map(|v| (name, v))),
     );
+    fields.extend(extra);
     if let Err(error) = svc.store.append_event(&fields).await {
         svc.metrics.record_redis_error();
         tracing::warn!(event = event.name(), %error, "audit event not streamed");

@@ -8,6 +8,9 @@ pub mod check;
 pub mod error;
 pub mod feed;
 pub mod identity_providers;
+pub mod idp_claims;
+pub mod idp_events;
+pub mod idp_keys;
 pub mod not_before;
 pub mod outbox;
 pub mod refresh;
@@ -21,6 +24,7 @@ use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use admin_token::AdminToken;
 use feed::cache::SnapshotCache;
+use idp_keys::IdpKeys;
 use not_before::NotBeforeCache;
 use outbox::pending::OutboxRelay;
 use std::time::Duration;
@@ -64,6 +68,8 @@ pub struct Services {
     pub snapshots: SnapshotCache,
     /// Session ends waiting in outboxes for the feed.
     pub outbox: OutboxRelay,
+    /// The identity providers' signing keys (their logout tokens and security events).
+    pub idp_keys: IdpKeys,
 }
 
 impl Services {
@@ -73,11 +79,20 @@ impl Services {
         settings: Settings,
         issuer: Option<Issuer>,
     ) -> Services {
+        let metrics = Metrics::default();
+        for provider in settings.identity_providers.all() {
+            metrics.prepare_idp_events(
+                idp_claims::metric_label_sets()
+                    .into_iter()
+                    .map(|(event, outcome)| (provider.name.as_str(), event, outcome)),
+            );
+        }
         Services {
+            idp_keys: IdpKeys::new(&settings.identity_providers),
             store,
             admin_token,
             settings,
-            metrics: Metrics::default(),
+            metrics,
             not_before: NotBeforeCache::new(NOT_BEFORE_CACHE_MAX_AGE),
             issuer,
             snapshots: Default::default(),

@@ -13,10 +13,14 @@ pub enum SecurityEvent {
     UserRevoked,
     AllRevoked,
     RateLimited,
+    /// An identity provider's back-channel logout token arrived (accepted or refused).
+    IdpLogout,
+    /// An identity provider's security event token arrived (accepted, ignored or refused).
+    IdpEvent,
 }
 
 impl SecurityEvent {
-    pub const ALL: [SecurityEvent; 8] = [
+    pub const ALL: [SecurityEvent; 10] = [
         SecurityEvent::SessionCreated,
         SecurityEvent::Refreshed,
         SecurityEvent::ReuseDetected,
@@ -25,6 +29,8 @@ impl SecurityEvent {
         SecurityEvent::UserRevoked,
         SecurityEvent::AllRevoked,
         SecurityEvent::RateLimited,
+        SecurityEvent::IdpLogout,
+        SecurityEvent::IdpEvent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +43,8 @@ impl SecurityEvent {
             SecurityEvent::UserRevoked => "user_revoked",
             SecurityEvent::AllRevoked => "all_revoked",
             SecurityEvent::RateLimited => "rate_limited",
+            SecurityEvent::IdpLogout => "idp_logout",
+            SecurityEvent::IdpEvent => "idp_event",
         }
     }
 }

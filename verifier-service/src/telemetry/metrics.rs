@@ -121,6 +121,8 @@ impl Format {
 }
 
 type Labels = Vec<(&'static str, &'static str)>;
+/// Labels with a configured value (an identity provider's name).
+type OwnedLabels = Vec<(&'static str, String)>;
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -136,7 +138,16 @@ pub struct Metrics {
     admin_failed: [Counter; AdminAction::ALL.len()],
     admin_unauthorized: Counter,
     security_events: Family<Labels, Counter>,
+    idp_events: Family<OwnedLabels, Counter>,
     outbox_pending: Gauge,
+}
+
+fn idp_labels(provider: &str, event: &str, outcome: &str) -> OwnedLabels {
+    vec![
+        ("provider", provider.to_owned()),
+        ("event", event.to_owned()),
+        ("outcome", outcome.to_owned()),
+    ]
 }
 
 impl Default for Metrics {
@@ -209,6 +220,13 @@ impl Metrics {
             let _ = security_events.get_or_create_owned(&vec![("event", event.name())]);
         }
 
+        let idp_events = Family::<OwnedLabels, Counter>::default();
+        registry.register(
+            "warden_verifier_idp_events",
+            "Logout tokens and security events from identity providers, by provider, event and outcome",
+            idp_events.clone(),
+        );
+
         let outbox_pending = Gauge::default();
         registry.register(
             "warden_verifier_feed_outbox_pending",
@@ -228,8 +246,28 @@ impl Metrics {
             admin_failed,
             admin_unauthorized,
             security_events,
+            idp_events,
             outbox_pending,
         }
+    }
+
+    /// Creates the identity-provider label sets `(provider, event, outcome)` (the configured
+    /// providers are known only once the settings are), so each reads 0 from the start.
+    pub fn prepare_idp_events<'a>(
+        &self,
+        label_sets: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) {
+        for (provider, event, outcome) in label_sets {
+            let _ = self
+                .idp_events
+                .get_or_create_owned(&idp_labels(provider, event, outcome));
+        }
+    }
+
+    pub fn record_idp_event(&self, provider: &str, event: &str, outcome: &str) {
+        self.idp_events
+            .get_or_create(&idp_labels(provider, event, outcome))
+            .inc();
     }
 
     pub fn set_outbox_pending(&self, pending: usize) {

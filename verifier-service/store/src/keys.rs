@@ -18,6 +18,7 @@
 //! | `warden:{T}:feedout`             | hash   | session ends not yet in the feed (`store::outbox`) | a day past them |
 //! | `warden:rl:addr:{<address>}`     | string | a client address's refresh/revoke budget | when refilled     |
 //! | `warden:events`                  | stream | audit events, capped (`MAXLEN ~`)        | none              |
+//! | `warden:idp:{I}:jti:<J>`         | string | `1`: an identity provider's logout token or SET with this jti was accepted | the token's acceptance end + skew |
 //! | `warden:global:not_before`       | string | global not-before (unix seconds)         | none              |
 //! | `warden:idp:{I}:sid:<sid>`       | string | `1`: this identity-provider session is revoked | its `until` |
 //!
@@ -81,6 +82,14 @@ impl IssuerTag {
 
 /// What `SCAN` matches outbox keys with (`{` and `}` are plain characters in a Redis pattern).
 pub const OUTBOX_PATTERN: &str = "warden:{*}:feedout";
+
+/// Marks that an identity provider's logout token or security event token was accepted (its
+/// `jti` is single-use). Keyed by the issuer (`I`, hashed like a user tag, so a provider's
+/// jtis share a slot) and the jti (`J`, hashed the same way: any length, any characters).
+pub fn idp_event_jti_key(issuer: &str, jti: &str) -> String {
+    let hash = warden_core::protocol::sid::user_tag;
+    format!("warden:idp:{{{}}}:jti:{}", hash(issuer), hash(jti))
+}
 
 /// A client address's refresh/revoke budget (its own slot).
 pub fn address_rate_key(address: &std::net::IpAddr) -> String {
@@ -218,6 +227,16 @@ mod tests {
         }
         let address = std::net::IpAddr::from([10, 0, 0, 1]);
         assert_eq!(address_rate_key(&address), "warden:rl:addr:{10.0.0.1}");
+    }
+
+    #[test]
+    fn idp_jti_keys_are_per_issuer_and_bounded() {
+        let a = idp_event_jti_key("https://idp.example", "j-1");
+        assert_ne!(a, idp_event_jti_key("https://other.example", "j-1"));
+        assert_ne!(a, idp_event_jti_key("https://idp.example", "j-2"));
+        let long = idp_event_jti_key("https://idp.example", &"}{:".repeat(1000));
+        assert_eq!(long.len(), a.len());
+        assert!(a.starts_with("warden:idp:{"), "{a}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod clock;
 mod connection;
 mod error;
 pub mod feed;
+pub mod idp_events;
 pub mod keys;
 pub mod open;
 pub mod outbox;

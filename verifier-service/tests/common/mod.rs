@@ -204,6 +204,17 @@ pub fn open_store(url: &str, ca: Option<&std::path::Path>, options: StoreOptions
     Store::connect(target, options).expect("store")
 }
 
+/// Settings whose identity providers are `document` (the `--identity-providers` file's JSON).
+pub fn settings_with_identity_providers(document: &serde_json::Value) -> Settings {
+    let identity_providers =
+        warden_verifier::config::identity_providers::parse(&document.to_string())
+            .expect("identity providers document");
+    Settings {
+        identity_providers,
+        ..Settings::default()
+    }
+}
+
 pub fn test_store_options() -> StoreOptions {
     StoreOptions {
         timeout: Duration::from_millis(500),

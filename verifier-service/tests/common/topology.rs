@@ -536,9 +536,13 @@ impl SentinelGroup {
 
 /// The verifier served in-process on any `--redis-url` (single, cluster or sentinel).
 pub async fn start_verifier(url: &str, options: StoreOptions) -> Verifier {
+    start_verifier_with(url, options, Settings::default()).await
+}
+
+pub async fn start_verifier_with(url: &str, options: StoreOptions, settings: Settings) -> Verifier {
     let store = super::open_store(url, None, options);
     let token = AdminToken::from_file_content(ADMIN_TOKEN.as_bytes()).expect("admin token");
-    let state = AppState::new(store, token, Settings::default());
+    let state = AppState::new(store, token, settings);
     let check = TcpListener::bind("127.0.0.1:0").await.expect("bind check");
     let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
     Verifier::from_parts(Listeners { check, admin }, state)
