@@ -67,7 +67,7 @@ pub async fn decide(
     let query = UserCheck {
         tag: &tag,
         sub: &request.sub,
-        jti: &request.jti,
+        jti: request.jti.as_deref().unwrap_or(""), // wt-revoke: absent jti
         version: request.ver.unwrap_or(0),
         sid: match place {
             SidPlace::Own(sid) => Some(sid),
