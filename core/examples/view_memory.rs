@@ -80,7 +80,7 @@ fn main() {
         // Cost of one local decision (a token of a user with revocations elsewhere).
         let request = warden_core::protocol::CheckRequest {
             sub: "user-000000000042".into(),
-            jti: "not-revoked".into(),
+            jti: Some("not-revoked".into()),
             sid: None,
             ver: Some(0),
             iat: Some(1_799_999_000),

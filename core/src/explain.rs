@@ -382,7 +382,8 @@ fn failed_at(
         .map(|p| p.stage);
     match stage {
         Some(stage) => Some(stage),
-        // A verified token the verifier cannot be asked about (no `sub`/`jti`).
+        // A verified token the verifier cannot be asked about (no `sub`, or no `jti` where the
+        // provider requires one).
         None if trace.providers.iter().any(|p| p.outcome == "allowed") => Some("verifier_request"),
         None => Some("token"),
     }
@@ -439,6 +440,7 @@ fn summarise_providers(config: &Config) -> Vec<Value> {
                 "max_token_bytes": req.max_token_bytes,
                 "sources": p.sources.iter().map(source_label).collect::<Vec<_>>(),
                 "forward": p.forward,
+                "require_jti": p.require_jti,
                 "keys": keys,
             })
         })

@@ -177,7 +177,12 @@ impl Flow {
             report.counts.allowed += 1;
             return self.forward(filter, Some(&allowed));
         };
-        let request = match protocol::check_request(&allowed.claims) {
+        let require_jti = filter
+            .config
+            .providers
+            .get(allowed.provider)
+            .is_none_or(|p| p.require_jti);
+        let request = match protocol::check_request_with(&allowed.claims, require_jti) {
             Ok(r) => r,
             Err(reason) => return self.deny(reason, report),
         };

@@ -2,8 +2,11 @@
 //! `GET /v1/revocations` answers, and the local answer to "is this token denied" with the
 //! verifier's own check semantics (`verifier-service/src/check.rs` and its script):
 //! `token_expired` (past `exp` + the verifier's revocation skew), `revoked_all` (`iat` at or
-//! before the global not-before, or no `iat` once one is set), `revoked` (jti of this sub),
-//! `stale_version` (`ver`, default 0, below the user's version), then the session checks.
+//! before the global not-before, or no `iat` once one is set), `revoked` (jti of this sub; a
+//! token without `jti`, accepted only from a provider with `require_jti: false`, has none to
+//! look up), then the user: a token with `ver` is `stale_version` when `ver` is below the user's
+//! version; a token without `ver` is `user_revoked` when the user has a not-before and its `iat`
+//! is at or before it (or absent). Then the session checks.
 //!
 //! The view answers only while it is trusted: confirmed by the feed within `max_staleness_ms`,
 //! within `max_entries`, and in sequence. Otherwise [`RevocationView::decide`] answers `None`
@@ -25,21 +28,43 @@
 //! created, created before the feed, expired), the verifier answers those. A `sid` naming another
 //! user's slot needs the verifier (`session_mismatch` or `session_missing`), so it is called out.
 //!
-//! Memory: revocation entries (jtis, user versions, ended sessions) count against `max_entries`
+//! Identity-provider sessions: every answer (snapshot or changes) carries the verifier's
+//! identity-provider issuers (`idp_issuers`; absent = none), and the view keeps the latest list.
+//! A token whose `iss` is one of them carries that provider's `sid`, not a Warden session: it is
+//! refused (`session_revoked`) when (iss, sid) was revoked and the revocation has not lapsed, and
+//! otherwise allowed without any Warden-session check (a token without `sid` too). Tokens of any
+//! other issuer (or none) get the Warden-session checks above. An issuer is at most
+//! [`MAX_ISS_BYTES`] long and there are at most [`MAX_IDP_ISSUERS`]; an answer with more is
+//! refused (the view goes stale and requests call out). A revoked session whose `iss` or `sid`
+//! is longer than any the view judges (no listed issuer is longer than [`MAX_ISS_BYTES`], and the
+//! filter sends no `sid` over [`MAX_ID_BYTES`]) can deny nothing and is not recorded.
+//!
+//! Memory: revocation entries (jtis, users, ended sessions, revoked identity-provider sessions)
+//! count against `max_entries`
 //! and past it the view is dropped (forgetting one would allow what must be denied). Live
 //! sessions only save callouts, so they take whatever room the revocation entries leave and are
 //! simply not recorded (or the soonest-expiring dropped) when there is none.
 
-use crate::protocol::feed::{Change, Changes, PollAnswer, Snapshot};
+use crate::protocol::feed::{Change, Changes, PollAnswer, RevokedIdpSession, Snapshot};
 use crate::protocol::sid::{owner_tag, user_tag};
-use crate::protocol::{CheckRequest, Verdict};
+use crate::protocol::{CheckRequest, Verdict, MAX_ID_BYTES};
 use crate::Reason;
 use std::collections::HashMap;
 
 /// Longest a poll waits at the verifier, whatever the staleness bound.
 pub const MAX_WAIT_MS: u64 = 25_000;
-/// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped).
+/// Bytes of poll answer allowed per view entry (sub and jti may each be 256 bytes, escaped; a
+/// revoked identity-provider session holds an issuer of up to [`MAX_ISS_BYTES`] and a 256-byte
+/// sid, in practice a URL of a few dozen bytes). The bound is on the whole answer, so a few long
+/// entries fit among short ones.
 pub const BYTES_PER_ENTRY: usize = 1600;
+/// Longest identity-provider issuer the view records (an `https` URL; the verifier's ids are at
+/// most 256 bytes, an issuer may have a path).
+pub const MAX_ISS_BYTES: usize = 1024;
+/// Most identity-provider issuers an answer may list (the verifier's configured providers).
+pub const MAX_IDP_ISSUERS: usize = 64;
+/// Bytes of poll answer allowed for the issuer list, on top of the entries (escaped).
+pub const BYTES_FOR_IDP_ISSUERS: usize = MAX_IDP_ISSUERS * (2 * MAX_ISS_BYTES + 4);
 /// Bytes of poll answer allowed per live session of a snapshot (a 45-byte sid and its until).
 pub const BYTES_PER_LIVE: usize = 128;
 /// Expired entries are dropped at most this often.
@@ -108,21 +133,53 @@ pub struct RevocationView {
     not_before: Option<i64>,
     /// Length-prefixed `sub` followed by `jti` → revoked until (unix s; `None`: for good).
     jtis: HashMap<String, Option<i64>>,
-    users: HashMap<String, u64>,
+    users: HashMap<String, UserState>,
     /// Ended sid → until (unix s).
     sessions: HashMap<String, i64>,
+    /// The verifier's identity-provider issuers, as of the last applied answer.
+    idp_issuers: Vec<String>,
+    /// Length-prefixed `iss` followed by `sid` → revoked until (unix s).
+    idp_sessions: HashMap<String, i64>,
     /// Started, not ended sid → until (unix s): its record's expiry.
     live: HashMap<String, i64>,
     last_prune_secs: i64,
 }
 
-fn jti_key(sub: &str, jti: &str) -> String {
-    let mut key = String::with_capacity(sub.len() + jti.len() + 4);
-    key.push_str(&sub.len().to_string());
+/// What the view knows of one user: both only ever raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct UserState {
+    /// Tokens with a `ver` below it are stale.
+    version: u64,
+    /// Tokens without `ver` issued at or before it (or without `iat`) are refused.
+    not_before: Option<i64>,
+}
+
+/// One string for a pair of ids: the first one's length, `:`, then both (no two pairs collide).
+fn pair_key(first: &str, second: &str) -> String {
+    let mut key = String::with_capacity(first.len() + second.len() + 6);
+    key.push_str(&first.len().to_string());
     key.push(':');
-    key.push_str(sub);
-    key.push_str(jti);
+    key.push_str(first);
+    key.push_str(second);
     key
+}
+
+fn jti_key(sub: &str, jti: &str) -> String {
+    pair_key(sub, jti)
+}
+
+fn idp_session_key(iss: &str, sid: &str) -> String {
+    pair_key(iss, sid)
+}
+
+/// Whether an identity-provider session revocation can ever deny a token the view judges.
+fn recordable_idp_session(iss: &str, sid: &str) -> bool {
+    iss.len() <= MAX_ISS_BYTES && sid.len() <= MAX_ID_BYTES
+}
+
+/// Whether an answer's issuer list is one the view can hold.
+fn valid_idp_issuers(issuers: &[String]) -> bool {
+    issuers.len() <= MAX_IDP_ISSUERS && issuers.iter().all(|iss| iss.len() <= MAX_ISS_BYTES)
 }
 
 /// The verifier refuses a token past `exp` + its revocation skew (`exp` 0: no expiry).
@@ -131,7 +188,8 @@ fn past_revocation_window(exp: i64, now: i64, skew_seconds: u64) -> bool {
     exp != 0 && exp.saturating_add(skew) <= now
 }
 
-/// `iat` at or before the global not-before (or no `iat` once one is set).
+/// `iat` at or before a not-before (or no `iat` once one is set): the global one (`revoked_all`)
+/// and a user's for tokens without `ver` (`user_revoked`) alike.
 fn revoked_by_not_before(not_before: Option<i64>, iat: Option<i64>) -> bool {
     match (not_before, iat) {
         (None, _) => false,
@@ -161,14 +219,17 @@ impl RevocationView {
             jtis: HashMap::new(),
             users: HashMap::new(),
             sessions: HashMap::new(),
+            idp_issuers: Vec::new(),
+            idp_sessions: HashMap::new(),
             live: HashMap::new(),
             last_prune_secs: 0,
         }
     }
 
-    /// Revocation entries held (jtis, user versions, ended sessions); live sessions not counted.
+    /// Revocation entries held (jtis, users, ended sessions, revoked identity-provider
+    /// sessions); live sessions not counted.
     pub fn len(&self) -> usize {
-        self.jtis.len() + self.users.len() + self.sessions.len()
+        self.jtis.len() + self.users.len() + self.sessions.len() + self.idp_sessions.len()
     }
 
     /// Live sessions held.
@@ -236,10 +297,11 @@ impl RevocationView {
     }
 
     /// The largest poll answer worth reading: a snapshot of `max_entries` revocation entries and
-    /// the `max_live` (= `max_entries`) live sessions it asks for.
+    /// the `max_live` (= `max_entries`) live sessions it asks for, and the issuer list.
     pub fn max_answer_bytes(&self) -> usize {
         self.max_entries
             .saturating_mul(BYTES_PER_ENTRY.saturating_add(BYTES_PER_LIVE))
+            .saturating_add(BYTES_FOR_IDP_ISSUERS)
     }
 
     /// Applies the body of a `200` answer to the poll sent at `sent_ms`, arrived at `now_ms`
@@ -267,6 +329,15 @@ impl RevocationView {
         if !answer.ids_valid() {
             return Err(ViewError::Malformed("bad feed entry id".into()));
         }
+        let issuers = match &answer {
+            PollAnswer::Snapshot(s) => &s.idp_issuers,
+            PollAnswer::Changes(c) => &c.idp_issuers,
+        };
+        if !valid_idp_issuers(issuers) {
+            return Err(ViewError::Malformed(format!(
+                "more than {MAX_IDP_ISSUERS} identity-provider issuers, or one over {MAX_ISS_BYTES} bytes"
+            )));
+        }
         let now_secs = secs(now_ms);
         let applied = match answer {
             PollAnswer::Snapshot(snapshot) => self.apply_snapshot(snapshot, now_secs)?,
@@ -280,9 +351,12 @@ impl RevocationView {
     }
 
     fn apply_snapshot(&mut self, s: Snapshot, t: i64) -> Result<Applied, ViewError> {
+        let idp_kept =
+            |x: &RevokedIdpSession| x.until > t && recordable_idp_session(&x.iss, &x.sid);
         let entries = s.jtis.iter().filter(|j| live(j.until, t)).count()
             + s.users.len()
-            + s.sessions.iter().filter(|x| x.until > t).count();
+            + s.sessions.iter().filter(|x| x.until > t).count()
+            + s.idp_sessions.iter().filter(|x| idp_kept(x)).count();
         if entries > self.max_entries {
             self.overflow();
             return Err(ViewError::Overflow(entries));
@@ -294,11 +368,15 @@ impl RevocationView {
             self.add_jti(&j.sub, &j.jti, j.until);
         }
         for u in s.users {
-            self.raise_version(u.sub, u.version);
+            self.raise_user(u.sub, u.version, u.not_before);
         }
         for x in s.sessions.into_iter().filter(|x| x.until > t) {
             self.end_session(x.sid, x.until);
         }
+        for x in s.idp_sessions.into_iter().filter(|x| idp_kept(x)) {
+            self.revoke_idp_session(&x.iss, &x.sid, x.until);
+        }
+        self.idp_issuers = s.idp_issuers;
         // The verifier lists the latest-expiring first: those are the ones kept when room runs out.
         for x in s.live.into_iter().filter(|x| x.until > t) {
             self.start_session(x.sid, x.until, t);
@@ -363,6 +441,7 @@ impl RevocationView {
         for entry in c.changes {
             self.apply_change(entry.change, now_secs);
         }
+        self.idp_issuers = c.idp_issuers;
         if self.len() > self.max_entries {
             let n = self.len();
             self.overflow();
@@ -380,7 +459,11 @@ impl RevocationView {
                     self.add_jti(&sub, &jti, until);
                 }
             }
-            Change::User { sub, version, .. } => self.raise_version(sub, version),
+            Change::User {
+                sub,
+                version,
+                not_before,
+            } => self.raise_user(sub, version, not_before),
             Change::Session { sid, until } => {
                 if until > now {
                     self.end_session(sid, until);
@@ -394,8 +477,11 @@ impl RevocationView {
             Change::NotBefore { not_before } => {
                 self.not_before = self.not_before.max(Some(not_before));
             }
-            // TODO(issue 22): per-issuer sessions in the view.
-            Change::IdpSession { .. } => {}
+            Change::IdpSession { iss, sid, until } => {
+                if until > now && recordable_idp_session(&iss, &sid) {
+                    self.revoke_idp_session(&iss, &sid, until);
+                }
+            }
         }
     }
 
@@ -410,9 +496,20 @@ impl RevocationView {
         }
     }
 
-    fn raise_version(&mut self, sub: String, version: u64) {
-        let slot = self.users.entry(sub).or_insert(0);
-        *slot = (*slot).max(version);
+    /// A user's version and not-before are only ever raised (an absent not-before changes none).
+    fn raise_user(&mut self, sub: String, version: u64, not_before: Option<i64>) {
+        let slot = self.users.entry(sub).or_default();
+        slot.version = slot.version.max(version);
+        slot.not_before = slot.not_before.max(not_before);
+    }
+
+    /// An identity-provider session revocation is only ever lengthened.
+    fn revoke_idp_session(&mut self, iss: &str, sid: &str, until: i64) {
+        let slot = self
+            .idp_sessions
+            .entry(idp_session_key(iss, sid))
+            .or_insert(until);
+        *slot = (*slot).max(until);
     }
 
     fn end_session(&mut self, sid: String, until: i64) {
@@ -460,6 +557,8 @@ impl RevocationView {
         self.jtis = HashMap::new();
         self.users = HashMap::new();
         self.sessions = HashMap::new();
+        self.idp_issuers = Vec::new();
+        self.idp_sessions = HashMap::new();
         self.live = HashMap::new();
         self.not_before = None;
     }
@@ -475,6 +574,7 @@ impl RevocationView {
     fn prune(&mut self, now: i64) {
         self.jtis.retain(|_, until| live(*until, now));
         self.sessions.retain(|_, until| *until > now);
+        self.idp_sessions.retain(|_, until| *until > now);
         self.live.retain(|_, until| *until > now);
         self.last_prune_secs = now;
     }
@@ -492,14 +592,23 @@ impl RevocationView {
         if revoked_by_not_before(self.not_before, request.iat) {
             return Some(Verdict::Deny(Reason::RevokedAll));
         }
-        if let Some(until) = self.jtis.get(&jti_key(&request.sub, &request.jti)) {
-            if live(*until, t) {
-                return Some(Verdict::Deny(Reason::Revoked));
+        if let Some(jti) = &request.jti {
+            if let Some(until) = self.jtis.get(&jti_key(&request.sub, jti)) {
+                if live(*until, t) {
+                    return Some(Verdict::Deny(Reason::Revoked));
+                }
             }
         }
-        let current = self.users.get(&request.sub).copied().unwrap_or(0);
-        if request.ver.unwrap_or(0) < current {
-            return Some(Verdict::Deny(Reason::StaleVersion));
+        let user = self.users.get(&request.sub).copied().unwrap_or_default();
+        if let Some(reason) = user_reason(user, request) {
+            return Some(Verdict::Deny(reason));
+        }
+        if let Some(iss) = request
+            .iss
+            .as_deref()
+            .filter(|iss| self.idp_issuers.iter().any(|i| i == iss))
+        {
+            return Some(self.idp_session_verdict(iss, request.sid.as_deref(), t));
         }
         let Some(sid) = &request.sid else {
             return Some(Verdict::Allow);
@@ -523,6 +632,30 @@ impl RevocationView {
             // Another user's slot: whether that session exists decides the reason.
             Some(_) => None,
         }
+    }
+
+    /// A token of an identity provider: its `sid` is the provider's, refused only while its
+    /// revocation lasts; Warden's own session rules do not apply to it.
+    fn idp_session_verdict(&self, iss: &str, sid: Option<&str>, now: i64) -> Verdict {
+        let revoked = sid.is_some_and(|sid| {
+            self.idp_sessions
+                .get(&idp_session_key(iss, sid))
+                .is_some_and(|until| *until > now)
+        });
+        if revoked {
+            Verdict::Deny(Reason::SessionRevoked)
+        } else {
+            Verdict::Allow
+        }
+    }
+}
+
+/// The user's revocations: a token with `ver` by version (`stale_version`), one without by the
+/// user's not-before (`user_revoked`).
+fn user_reason(user: UserState, request: &CheckRequest) -> Option<Reason> {
+    match request.ver {
+        Some(ver) => (ver < user.version).then_some(Reason::StaleVersion),
+        None => revoked_by_not_before(user.not_before, request.iat).then_some(Reason::UserRevoked),
     }
 }
 

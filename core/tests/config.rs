@@ -33,6 +33,7 @@ fn contract() -> Value {
           "require_expiration": true,
           "max_token_bytes": 8192,
           "forward": false,
+          "require_jti": false,
           "claim_to_headers": [{ "header_name": "x-jwt-sub", "claim_name": "sub" }]
         },
         "idp": {
@@ -65,6 +66,8 @@ fn contract_example_compiles() {
     );
     assert_eq!(main.sources.len(), 3);
     assert!(matches!(main.keys, KeySource::Local(_)));
+    assert!(!main.require_jti);
+    assert!(c.providers[c.provider_index("idp").unwrap()].require_jti);
     assert_eq!(c.rules.len(), 3);
     assert_eq!(c.rules[0].requires_any, Vec::<usize>::new());
     assert_eq!(c.rules[1].matcher, PathMatch::Exact("/both".into()));
@@ -96,6 +99,10 @@ fn defaults_apply_where_omitted() {
     assert!(p.requirements.require_expiration);
     assert_eq!(p.requirements.max_token_bytes, 8192);
     assert!(!p.forward);
+    assert!(
+        p.require_jti,
+        "a token without jti is refused unless the provider says otherwise"
+    );
     assert!(p.requirements.algorithms.is_none());
     assert!(c.verifier.is_none());
     let c = Config::parse(&json!({"providers":{},"verifier":{"cluster":"v"}}).to_string()).unwrap();
@@ -247,6 +254,8 @@ fn errors_name_the_field() {
         (Box::new(|c| c["rules"][0]["match"] = json!({"prefix":"a"})), "rules[0].match.prefix: must start with '/'"),
         (Box::new(|c| c["providers"]["main"]["max_token_bytes"] = json!(0)), "providers.main.max_token_bytes"),
         (Box::new(|c| c["providers"]["main"]["clock_skew_seconds"] = json!("60")), "providers.main.clock_skew_seconds: invalid type"),
+        (Box::new(|c| c["providers"]["main"]["require_jti"] = json!("false")), "providers.main.require_jti: invalid type"),
+        (Box::new(|c| c["providers"]["main"]["require_jti"] = json!(0)), "providers.main.require_jti: invalid type"),
         (Box::new(|c| c["providers"]["main"]["claim_to_headers"][0]["header_name"] = json!("bad header")),
          "providers.main.claim_to_headers[0].header_name: \"bad header\" is not a valid header name"),
         (Box::new(|c| c["providers"]["main"]["from_headers"][0]["name"] = json!(":path")),

@@ -174,7 +174,10 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
     assert_eq!(call.timeout_ms, 200);
     assert_eq!(call.max_response_bytes, MAX_VERIFIER_BODY);
     let check: CheckRequest = serde_json::from_slice(call.body.as_deref().unwrap()).unwrap();
-    assert_eq!((check.sub.as_str(), check.jti.as_str()), ("alice", "j1"));
+    assert_eq!(
+        (check.sub.as_str(), check.jti.as_deref()),
+        ("alice", Some("j1"))
+    );
     assert_eq!(check.exp, NOW + 600);
 
     let step = flow.handle(
@@ -403,6 +406,55 @@ fn bad_tokens_are_answered_without_a_verifier_call() {
     let no_jti = token(Algorithm::ES256, &no_jti);
     let step = Flow::new().handle(&mut f, at(NOW), request("/api", Some(&no_jti)));
     assert_eq!(step.report.counts.denied, Some(Reason::ClaimMissing));
+}
+
+fn without_jti() -> String {
+    let mut claims = claims();
+    claims.as_object_mut().unwrap().remove("jti");
+    token(Algorithm::ES256, &claims)
+}
+
+/// A provider with `require_jti: false` (identity providers whose access tokens carry none).
+fn jti_optional(verifier: Value) -> Filter {
+    let mut c = config(Some(verifier));
+    c["providers"]["main"]["require_jti"] = json!(false);
+    filter(c)
+}
+
+#[test]
+fn a_provider_may_let_tokens_without_jti_be_checked_without_one() {
+    let mut f = jti_optional(verifier("deny"));
+    let step = Flow::new().handle(&mut f, at(NOW), request("/api", Some(&without_jti())));
+    let body = verifier_call(&step).body.clone().unwrap();
+    let check: CheckRequest = serde_json::from_slice(&body).unwrap();
+    assert_eq!((check.sub.as_str(), check.jti), ("alice", None));
+    assert!(
+        !String::from_utf8_lossy(&body).contains("jti"),
+        "no jti on the wire"
+    );
+    // A token that has one still sends it.
+    let step = Flow::new().handle(&mut f, at(NOW), request("/api", Some(&es256())));
+    let check: CheckRequest =
+        serde_json::from_slice(verifier_call(&step).body.as_deref().unwrap()).unwrap();
+    assert_eq!(check.jti.as_deref(), Some("j1"));
+}
+
+#[test]
+fn stream_mode_judges_a_token_without_jti_by_its_user() {
+    let mut f = jti_optional(stream_verifier("deny"));
+    let snapshot =
+        br#"{"kind":"snapshot","seq":1,"skew_seconds":300,"jtis":[],"users":[],"sessions":[]}"#;
+    f.revocations_answered(&Reply::answered(200, snapshot), at_ms(0), at_ms(0));
+    let step = Flow::new().handle(&mut f, at_ms(1), request("/api", Some(&without_jti())));
+    assert!(has(forwarded(&step), "x-jwt-sub", "alice"));
+    // The user is revoked at the token's iat: refused locally, without a call.
+    let iat = claims()["iat"].as_i64().unwrap();
+    let change = format!(
+        r#"{{"kind":"changes","after":1,"seq":2,"changes":[{{"seq":2,"change":{{"type":"user","sub":"alice","version":1,"not_before":{iat}}}}}]}}"#
+    );
+    f.revocations_answered(&Reply::answered(200, change.as_bytes()), at_ms(2), at_ms(2));
+    let step = Flow::new().handle(&mut f, at_ms(3), request("/api", Some(&without_jti())));
+    assert_eq!(step.report.counts.denied, Some(Reason::UserRevoked));
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub fn run(data: &[u8]) {
             if let Ok(req) = parsed {
                 let core: CheckRequest = serde_json::from_slice(body).expect("core reads it too");
                 assert_eq!(core, req);
-                for id in [Some(&req.sub), Some(&req.jti), req.sid.as_ref()]
+                for id in [Some(&req.sub), req.jti.as_ref(), req.sid.as_ref()]
                     .into_iter()
                     .flatten()
                 {

@@ -86,6 +86,10 @@ pub struct Provider {
     pub sources: Vec<TokenSource>,
     pub forward: bool,
     pub claim_to_headers: Vec<ClaimToHeader>,
+    /// Whether the verifier check refuses a token without `jti` (`claim_missing`). `false` for
+    /// identity providers whose access tokens carry none: such a token is checked without one
+    /// and can be revoked only through its user, its session or a revoke-all.
+    pub require_jti: bool,
 }
 
 #[derive(Debug)]

@@ -31,6 +31,7 @@ pub(super) struct RawProvider {
     pub(super) require_expiration: Option<bool>,
     pub(super) max_token_bytes: Option<usize>,
     pub(super) forward: Option<bool>,
+    pub(super) require_jti: Option<bool>,
     #[serde(default)]
     pub(super) claim_to_headers: Vec<RawClaimToHeader>,
 }

@@ -12,7 +12,10 @@ pub const MAX_ID_BYTES: usize = 256;
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     pub sub: String,
-    pub jti: String,
+    /// Absent only for a token of a provider configured with `require_jti: false` (such a token
+    /// cannot be revoked by itself, only by its user, session or a revoke-all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +88,12 @@ impl CheckResponse {
 /// The verifier request for an allowed token; a token without string `sub` and `jti` cannot be
 /// checked for revocation and is refused.
 pub fn check_request(claims: &Claims) -> Result<CheckRequest, Reason> {
+    check_request_with(claims, true)
+}
+
+/// [`check_request`] for a provider's `require_jti` setting: when `false`, a token without `jti`
+/// is checked without one (a `jti` that is present is still checked, and must be well-formed).
+pub fn check_request_with(claims: &Claims, require_jti: bool) -> Result<CheckRequest, Reason> {
     let id = |name: &str| -> Result<Option<String>, Reason> {
         match claims.get(name) {
             None => Ok(None),
@@ -95,7 +104,10 @@ pub fn check_request(claims: &Claims) -> Result<CheckRequest, Reason> {
         }
     };
     let sub = id("sub")?.ok_or(Reason::ClaimMissing)?;
-    let jti = id("jti")?.ok_or(Reason::ClaimMissing)?;
+    let jti = id("jti")?;
+    if require_jti && jti.is_none() {
+        return Err(Reason::ClaimMissing);
+    }
     let sid = id("sid")?;
     let ver = match claims.get("ver") {
         None => None,
@@ -171,7 +183,7 @@ mod tests {
     fn check_request_round_trips_and_omits_absent_fields() {
         let req = CheckRequest {
             sub: "alice".into(),
-            jti: "j1".into(),
+            jti: Some("j1".into()),
             sid: None,
             ver: Some(2),
             iat: None,
@@ -181,6 +193,36 @@ mod tests {
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(json, r#"{"sub":"alice","jti":"j1","ver":2,"exp":100}"#);
         assert_eq!(serde_json::from_str::<CheckRequest>(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn a_token_without_jti_is_checked_only_when_its_provider_allows_it() {
+        let claims: Claims = serde_json::from_str(r#"{"sub":"a","exp":9}"#).unwrap();
+        assert_eq!(check_request(&claims), Err(Reason::ClaimMissing));
+        assert_eq!(check_request_with(&claims, true), Err(Reason::ClaimMissing));
+        let req = check_request_with(&claims, false).unwrap();
+        assert_eq!(req.jti, None);
+        // On the wire the field is left out, and a body without it reads back the same.
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(json, r#"{"sub":"a","exp":9}"#);
+        assert_eq!(serde_json::from_str::<CheckRequest>(&json).unwrap(), req);
+        // A jti that is there must still be a proper id.
+        for bad in [
+            r#"{"sub":"a","jti":"","exp":9}"#,
+            r#"{"sub":"a","jti":5,"exp":9}"#,
+        ] {
+            let claims: Claims = serde_json::from_str(bad).unwrap();
+            assert_eq!(
+                check_request_with(&claims, false),
+                Err(Reason::TokenMalformed),
+                "{bad}"
+            );
+        }
+        let claims: Claims = serde_json::from_str(r#"{"sub":"a","jti":"j","exp":9}"#).unwrap();
+        assert_eq!(
+            check_request_with(&claims, false).unwrap().jti.as_deref(),
+            Some("j")
+        );
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod feed;
 pub mod sid;
 
 pub use check::{
-    check_request, verifier_verdict, CheckRequest, CheckResponse, Verdict, MAX_ID_BYTES,
+    check_request, check_request_with, verifier_verdict, CheckRequest, CheckResponse, Verdict,
+    MAX_ID_BYTES,
 };

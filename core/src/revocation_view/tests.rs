@@ -11,7 +11,7 @@ fn now(secs: i64, ms: u64) -> u64 {
 fn request(sub: &str, jti: &str) -> CheckRequest {
     CheckRequest {
         sub: sub.into(),
-        jti: jti.into(),
+        jti: Some(jti.into()),
         sid: None,
         ver: None,
         iat: Some(T0 - 10),
@@ -138,8 +138,9 @@ fn same_answers_as_the_verifier() {
     let mut r = request(sub, "kept");
     r.ver = Some(2);
     assert_eq!(view.decide(&r, at), deny(Reason::StaleVersion));
+    // A token without `ver` is judged by the user's not-before only, and there is none here.
     r.ver = None;
-    assert_eq!(view.decide(&r, at), deny(Reason::StaleVersion));
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
     r.ver = Some(3);
     assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
     r.sid = Some(sid_of(sub));
@@ -323,6 +324,7 @@ fn past_max_entries_the_view_is_dropped_and_untrusted() {
     view.apply_now(PollAnswer::Snapshot(s), now(T0, 2)).unwrap();
     assert_eq!(view.len(), 3);
     let mut r = request("u0", "j");
+    r.ver = Some(0);
     assert_eq!(
         view.decide(&r, now(T0, 3)),
         Some(Verdict::Deny(Reason::StaleVersion))
@@ -378,7 +380,7 @@ fn poll_paths() {
     );
     assert_eq!(
         view.max_answer_bytes(),
-        100 * (BYTES_PER_ENTRY + BYTES_PER_LIVE)
+        100 * (BYTES_PER_ENTRY + BYTES_PER_LIVE) + BYTES_FOR_IDP_ISSUERS
     );
     let slow = RevocationView::new(3_600_000, 1);
     assert_eq!(slow.wait_ms(), MAX_WAIT_MS);
@@ -432,7 +434,7 @@ fn a_started_session_is_allowed_until_its_record_expires_then_called_out() {
     view.apply_now(changes(4, vec![start(&sid, T0 + 50)]), now(T0 + 5, 2))
         .unwrap();
     let mut stale = r.clone();
-    stale.jti = "gone".into();
+    stale.jti = Some("gone".into());
     view.apply_now(
         changes(
             5,
@@ -746,4 +748,468 @@ fn a_late_answer_confirms_only_as_of_its_send() {
     view.apply(changes(5, vec![]), now(T0 + 9, 0), now(T0 + 4, 0))
         .unwrap();
     assert_eq!(view.decide(&request("a", "j"), now(T0 + 5, 0)), None);
+}
+
+fn user(sub: &str, version: u64, not_before: Option<i64>) -> Change {
+    Change::User {
+        sub: sub.into(),
+        version,
+        not_before,
+    }
+}
+
+#[test]
+fn a_token_without_ver_is_judged_by_the_users_not_before() {
+    let mut view = synced(1);
+    view.apply_now(
+        changes(1, vec![user("alice", 1, Some(T0 - 10))]),
+        now(T0, 0),
+    )
+    .unwrap();
+    let at = now(T0, 1);
+    let deny = Some(Verdict::Deny(Reason::UserRevoked));
+    let mut r = request("alice", "j");
+    r.iat = Some(T0 - 10);
+    assert_eq!(view.decide(&r, at), deny, "issued at the not-before");
+    r.iat = Some(T0 - 11);
+    assert_eq!(view.decide(&r, at), deny, "issued before it");
+    r.iat = None;
+    assert_eq!(view.decide(&r, at), deny, "no iat once the user has one");
+    r.iat = Some(T0 - 9);
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow), "issued after it");
+    // Other users are not touched.
+    let mut bob = request("bob", "j");
+    bob.iat = None;
+    assert_eq!(view.decide(&bob, at), Some(Verdict::Allow));
+    // A token with `ver` is judged by version only, whatever its iat.
+    let mut versioned = request("alice", "j");
+    versioned.iat = Some(T0 - 100);
+    versioned.ver = Some(1);
+    assert_eq!(view.decide(&versioned, at), Some(Verdict::Allow));
+    versioned.ver = Some(0);
+    assert_eq!(
+        view.decide(&versioned, at),
+        Some(Verdict::Deny(Reason::StaleVersion))
+    );
+    // Raised only: an older not-before (or none) does not lower it.
+    view.apply_now(
+        changes(
+            2,
+            vec![user("alice", 1, Some(T0 - 500)), user("alice", 1, None)],
+        ),
+        now(T0, 2),
+    )
+    .unwrap();
+    r.iat = Some(T0 - 10);
+    assert_eq!(view.decide(&r, now(T0, 3)), deny);
+    view.apply_now(changes(4, vec![user("alice", 2, Some(T0 - 5))]), now(T0, 4))
+        .unwrap();
+    r.iat = Some(T0 - 9);
+    assert_eq!(view.decide(&r, now(T0, 5)), deny, "raised to T0 - 5");
+    r.iat = Some(T0 - 4);
+    assert_eq!(view.decide(&r, now(T0, 5)), Some(Verdict::Allow));
+    // The same from a snapshot.
+    let mut view = RevocationView::new(1000, 10);
+    let mut s = snapshot(7);
+    s.users.push(UserVersion {
+        sub: "alice".into(),
+        version: 0,
+        not_before: Some(T0 - 10),
+    });
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 0)).unwrap();
+    r.iat = Some(T0 - 10);
+    assert_eq!(view.decide(&r, now(T0, 1)), deny);
+    r.iat = Some(T0 - 9);
+    assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
+}
+
+#[test]
+fn user_checks_come_after_the_jti_and_before_the_sessions() {
+    let mut view = synced(1);
+    view.apply_now(
+        changes(
+            1,
+            vec![
+                user("alice", 0, Some(T0 - 10)),
+                Change::Jti {
+                    sub: "alice".into(),
+                    jti: "gone".into(),
+                    until: None,
+                },
+            ],
+        ),
+        now(T0, 0),
+    )
+    .unwrap();
+    let mut r = request("alice", "gone");
+    r.iat = Some(T0 - 20);
+    assert_eq!(
+        view.decide(&r, now(T0, 1)),
+        Some(Verdict::Deny(Reason::Revoked))
+    );
+    // A session the view would refuse, but the user's not-before answers first.
+    r.jti = Some("kept".into());
+    r.sid = Some("not-a-warden-sid".into());
+    assert_eq!(
+        view.decide(&r, now(T0, 1)),
+        Some(Verdict::Deny(Reason::UserRevoked))
+    );
+    r.iat = Some(T0);
+    assert_eq!(
+        view.decide(&r, now(T0, 1)),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+}
+
+#[test]
+fn a_token_without_jti_skips_only_the_jti_lookup() {
+    let mut view = synced(1);
+    view.apply_now(
+        changes(
+            1,
+            vec![
+                Change::Jti {
+                    sub: "alice".into(),
+                    jti: "gone".into(),
+                    until: None,
+                },
+                user("bob", 0, Some(T0 - 10)),
+            ],
+        ),
+        now(T0, 0),
+    )
+    .unwrap();
+    let at = now(T0, 1);
+    let mut r = request("alice", "x");
+    r.jti = None;
+    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    // Its user, its session and revoke-all still reach it.
+    let mut bob = request("bob", "x");
+    bob.jti = None;
+    assert_eq!(
+        view.decide(&bob, at),
+        Some(Verdict::Deny(Reason::UserRevoked))
+    );
+    r.sid = Some("not-a-warden-sid".into());
+    assert_eq!(
+        view.decide(&r, at),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+    view.apply_now(
+        changes(3, vec![Change::NotBefore { not_before: T0 }]),
+        now(T0, 2),
+    )
+    .unwrap();
+    assert_eq!(
+        view.decide(&r, now(T0, 3)),
+        Some(Verdict::Deny(Reason::RevokedAll))
+    );
+}
+
+const IDP: &str = "https://idp.example";
+
+fn idp_session(iss: &str, sid: &str, until: i64) -> Change {
+    Change::IdpSession {
+        iss: iss.into(),
+        sid: sid.into(),
+        until,
+    }
+}
+
+fn idp_token(iss: &str, sid: Option<&str>) -> CheckRequest {
+    let mut r = request("alice", "j");
+    r.iss = Some(iss.into());
+    r.sid = sid.map(str::to_owned);
+    r
+}
+
+/// Changes after `after` that list `issuers` as the verifier's identity providers.
+fn idp_changes(after: u64, issuers: &[&str], list: Vec<Change>) -> PollAnswer {
+    let mut answer = changes(after, list);
+    if let PollAnswer::Changes(c) = &mut answer {
+        c.idp_issuers = issuers.iter().map(|i| (*i).to_owned()).collect();
+    }
+    answer
+}
+
+#[test]
+fn identity_provider_sessions_are_refused_only_when_revoked() {
+    let mut view = synced(1);
+    view.apply_now(
+        idp_changes(1, &[IDP], vec![idp_session(IDP, "idp-s-1", T0 + 60)]),
+        now(T0, 0),
+    )
+    .unwrap();
+    assert_eq!(view.len(), 1, "a revoked IdP session is a revocation entry");
+    let at = now(T0, 1);
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("idp-s-1")), at),
+        Some(Verdict::Deny(Reason::SessionRevoked))
+    );
+    // Another session of the same provider, and a token without sid: allowed, with no
+    // Warden-session check (those sids are not Warden's shape).
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("idp-s-2")), at),
+        Some(Verdict::Allow)
+    );
+    assert_eq!(view.decide(&idp_token(IDP, None), at), Some(Verdict::Allow));
+    // The same sid under an issuer that is not an identity provider: Warden's semantics.
+    assert_eq!(
+        view.decide(&idp_token("https://other.example", Some("idp-s-1")), at),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+    let mut no_iss = idp_token(IDP, Some("idp-s-1"));
+    no_iss.iss = None;
+    assert_eq!(
+        view.decide(&no_iss, at),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+    // A Warden sid under the IdP's issuer is the IdP's too: never looked up as Warden's.
+    let warden_sid = sid_of("alice");
+    view.apply_now(
+        idp_changes(2, &[IDP], vec![end(&warden_sid, T0 + 60)]),
+        now(T0, 2),
+    )
+    .unwrap();
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some(&warden_sid)), now(T0, 3)),
+        Some(Verdict::Allow)
+    );
+    // The checks before the sessions still apply to IdP tokens.
+    view.apply_now(
+        idp_changes(3, &[IDP], vec![user("alice", 0, Some(T0 - 5))]),
+        now(T0, 4),
+    )
+    .unwrap();
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("idp-s-2")), now(T0, 5)),
+        Some(Verdict::Deny(Reason::UserRevoked))
+    );
+}
+
+#[test]
+fn the_issuer_list_is_the_latest_answers() {
+    let mut view = synced(1);
+    view.apply_now(
+        idp_changes(1, &[IDP], vec![idp_session(IDP, "s", T0 + 60)]),
+        now(T0, 0),
+    )
+    .unwrap();
+    let sid = sid_of("alice");
+    let r = idp_token(IDP, Some(&sid));
+    assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
+    // An answer without the list: no identity providers any more, Warden semantics again
+    // (an own-slot sid not known to be live is called out).
+    view.apply_now(changes(2, vec![]), now(T0, 2)).unwrap();
+    assert_eq!(view.decide(&r, now(T0, 3)), None);
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("s")), now(T0, 3)),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+    // Listed again by a later answer; the revocation was kept meanwhile.
+    view.apply_now(idp_changes(2, &["https://b", IDP], vec![]), now(T0, 4))
+        .unwrap();
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("s")), now(T0, 5)),
+        Some(Verdict::Deny(Reason::SessionRevoked))
+    );
+    assert_eq!(
+        view.decide(&idp_token("https://b", Some("s")), now(T0, 5)),
+        Some(Verdict::Allow)
+    );
+    // A snapshot replaces the list and the revoked sessions.
+    let mut s = snapshot(9);
+    s.idp_issuers = vec!["https://b".into()];
+    s.idp_sessions.push(RevokedIdpSession {
+        iss: "https://b".into(),
+        sid: "t".into(),
+        until: T0 + 60,
+    });
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 6)).unwrap();
+    assert_eq!(
+        view.decide(&idp_token("https://b", Some("t")), now(T0, 7)),
+        Some(Verdict::Deny(Reason::SessionRevoked))
+    );
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("s")), now(T0, 7)),
+        Some(Verdict::Deny(Reason::SessionMissing)),
+        "no longer an identity provider"
+    );
+    // Wire: a snapshot body with both fields reads, one without them means none.
+    let body =
+        br#"{"kind":"snapshot","seq":10,"skew_seconds":300,"jtis":[],"users":[],"sessions":[],
+        "idp_issuers":["https://idp.example"],
+        "idp_sessions":[{"iss":"https://idp.example","sid":"w","until":1800000060}]}"#;
+    view.apply_body_now(body, now(T0, 8)).unwrap();
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("w")), now(T0, 9)),
+        Some(Verdict::Deny(Reason::SessionRevoked))
+    );
+    let body = br#"{"kind":"changes","after":10,"seq":10,"changes":[]}"#;
+    view.apply_body_now(body, now(T0, 10)).unwrap();
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("w")), now(T0, 11)),
+        Some(Verdict::Deny(Reason::SessionMissing))
+    );
+}
+
+#[test]
+fn identity_provider_revocations_lapse_at_until_and_only_lengthen() {
+    let mut view = synced(1);
+    view.apply_now(
+        idp_changes(
+            1,
+            &[IDP],
+            vec![idp_session(IDP, "s", T0 + 5), idp_session(IDP, "s", T0 + 2)],
+        ),
+        now(T0, 0),
+    )
+    .unwrap();
+    let r = idp_token(IDP, Some("s"));
+    let revoked = Some(Verdict::Deny(Reason::SessionRevoked));
+    view.apply_now(idp_changes(3, &[IDP], vec![]), now(T0 + 4, 0))
+        .unwrap();
+    assert_eq!(view.decide(&r, now(T0 + 4, 1)), revoked, "not shortened");
+    view.apply_now(idp_changes(3, &[IDP], vec![]), now(T0 + 5, 0))
+        .unwrap();
+    assert_eq!(
+        view.decide(&r, now(T0 + 5, 1)),
+        Some(Verdict::Allow),
+        "lapsed"
+    );
+    // Pruned once lapsed.
+    view.apply_now(idp_changes(3, &[IDP], vec![]), now(T0 + 20, 0))
+        .unwrap();
+    assert_eq!(view.len(), 0);
+    // A change already past its until, and such snapshot entries, are not recorded.
+    view.apply_now(
+        idp_changes(3, &[IDP], vec![idp_session(IDP, "s", T0 + 20)]),
+        now(T0 + 20, 1),
+    )
+    .unwrap();
+    assert_eq!(view.len(), 0);
+    assert_eq!(view.decide(&r, now(T0 + 20, 2)), Some(Verdict::Allow));
+    let mut s = snapshot(5);
+    s.idp_issuers = vec![IDP.into()];
+    s.idp_sessions = vec![
+        RevokedIdpSession {
+            iss: IDP.into(),
+            sid: "s".into(),
+            until: T0 + 20,
+        },
+        RevokedIdpSession {
+            iss: IDP.into(),
+            sid: "u".into(),
+            until: T0 + 21,
+        },
+    ];
+    view.apply_now(PollAnswer::Snapshot(s), now(T0 + 20, 3))
+        .unwrap();
+    assert_eq!(view.len(), 1);
+    assert_eq!(view.decide(&r, now(T0 + 20, 4)), Some(Verdict::Allow));
+    assert_eq!(
+        view.decide(&idp_token(IDP, Some("u")), now(T0 + 20, 4)),
+        revoked
+    );
+}
+
+#[test]
+fn identity_provider_sessions_count_against_max_entries() {
+    let mut view = RevocationView::new(1000, 2);
+    let mut s = snapshot(1);
+    s.idp_issuers = vec![IDP.into()];
+    for sid in ["a", "b", "c"] {
+        s.idp_sessions.push(RevokedIdpSession {
+            iss: IDP.into(),
+            sid: sid.into(),
+            until: T0 + 60,
+        });
+    }
+    assert_eq!(
+        view.apply_now(PollAnswer::Snapshot(s.clone()), now(T0, 0)),
+        Err(ViewError::Overflow(3))
+    );
+    assert_eq!(view.decide(&idp_token(IDP, Some("z")), now(T0, 1)), None);
+    s.idp_sessions.pop();
+    view.apply_now(PollAnswer::Snapshot(s), now(T0, 2)).unwrap();
+    assert_eq!(view.len(), 2);
+    // The same session again takes no more room; a new one overflows.
+    view.apply_now(
+        idp_changes(1, &[IDP], vec![idp_session(IDP, "a", T0 + 90)]),
+        now(T0, 3),
+    )
+    .unwrap();
+    assert_eq!(view.len(), 2);
+    assert_eq!(
+        view.apply_now(
+            idp_changes(2, &[IDP], vec![idp_session(IDP, "c", T0 + 60)]),
+            now(T0, 4)
+        ),
+        Err(ViewError::Overflow(3))
+    );
+    assert_eq!(view.decide(&idp_token(IDP, Some("a")), now(T0, 5)), None);
+    assert_eq!(view.cursor(), None);
+}
+
+#[test]
+fn issuer_bounds() {
+    let mut view = synced(1);
+    let long = format!("https://{}", "i".repeat(MAX_ISS_BYTES));
+    // An issuer list the view cannot hold: refused, cursor kept, view not confirmed.
+    for issuers in [
+        vec![long.clone()],
+        (0..=MAX_IDP_ISSUERS)
+            .map(|i| format!("https://{i}"))
+            .collect(),
+    ] {
+        let answer = PollAnswer::Changes(Changes {
+            after: 1,
+            after_id: None,
+            seq: 1,
+            changes: vec![],
+            idp_issuers: issuers,
+        });
+        assert!(matches!(
+            view.apply_now(answer, now(T0 + 5, 0)),
+            Err(ViewError::Malformed(_))
+        ));
+        assert_eq!(view.decide(&request("a", "j"), now(T0 + 5, 1)), None);
+        assert_eq!(view.cursor(), Some(1));
+    }
+    let most: Vec<String> = (0..MAX_IDP_ISSUERS)
+        .map(|i| format!("https://{i}/{}", "p".repeat(MAX_ISS_BYTES - 12)))
+        .collect();
+    assert!(most.iter().all(|i| i.len() <= MAX_ISS_BYTES));
+    let answer = PollAnswer::Changes(Changes {
+        after: 1,
+        after_id: None,
+        seq: 1,
+        changes: vec![],
+        idp_issuers: most.clone(),
+    });
+    view.apply_now(answer.clone(), now(T0 + 5, 2)).unwrap();
+    assert!(serde_json::to_vec(&answer).unwrap().len() <= BYTES_FOR_IDP_ISSUERS);
+    // A revoked session no token the view judges can carry (an issuer longer than any listed,
+    // a sid longer than the filter sends) is not recorded.
+    view.apply_now(
+        idp_changes(
+            1,
+            &[IDP],
+            vec![
+                idp_session(&long, "s", T0 + 60),
+                idp_session(IDP, &"s".repeat(MAX_ID_BYTES + 1), T0 + 60),
+                idp_session(IDP, &"s".repeat(MAX_ID_BYTES), T0 + 60),
+            ],
+        ),
+        now(T0 + 5, 3),
+    )
+    .unwrap();
+    assert_eq!(view.len(), 1);
+    assert_eq!(
+        view.decide(
+            &idp_token(IDP, Some(&"s".repeat(MAX_ID_BYTES))),
+            now(T0 + 5, 4)
+        ),
+        Some(Verdict::Deny(Reason::SessionRevoked))
+    );
 }

@@ -75,7 +75,7 @@ fn claims(body: &[u8]) {
     let Ok(req) = protocol::check_request(&claims) else {
         return;
     };
-    for id in [Some(&req.sub), Some(&req.jti), req.sid.as_ref()]
+    for id in [Some(&req.sub), req.jti.as_ref(), req.sid.as_ref()]
         .into_iter()
         .flatten()
     {

@@ -296,7 +296,7 @@ impl Model {
             }
             let request = CheckRequest {
                 sub: SUB.into(),
-                jti: jti_name(*j),
+                jti: Some(jti_name(*j)),
                 sid: None,
                 ver: None,
                 iat: Some(now_secs),

@@ -196,7 +196,7 @@ fn run_with(data: &[u8], strict: bool) {
                 let back: CheckRequest =
                     serde_json::from_str(&wire).expect("the verifier parses it");
                 assert_eq!(back, check);
-                for id in [Some(&check.sub), Some(&check.jti), check.sid.as_ref()]
+                for id in [Some(&check.sub), check.jti.as_ref(), check.sid.as_ref()]
                     .into_iter()
                     .flatten()
                 {

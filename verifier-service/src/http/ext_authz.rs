@@ -71,7 +71,7 @@ pub fn request_from(headers: &HeaderMap, name: &str) -> Result<CheckRequest, Rea
     }
     let claims = claims(value).ok_or(Reason::TokenMalformed)?;
     let request = protocol::check_request(&claims)?;
-    for (field, id) in [("sub", Some(&request.sub)), ("jti", Some(&request.jti))]
+    for (field, id) in [("sub", Some(&request.sub)), ("jti", request.jti.as_ref())]
         .into_iter()
         .chain([("sid", request.sid.as_ref())])
     {
@@ -143,7 +143,7 @@ mod tests {
         let h = default_header();
         let request = request_from(&headers(&[(h.as_str(), p.as_str())]), &h).unwrap();
         assert_eq!(request.sub, "alice");
-        assert_eq!(request.jti, "j1");
+        assert_eq!(request.jti.as_deref(), Some("j1"));
         assert_eq!(request.sid.as_deref(), Some("s1"));
         assert_eq!(request.ver, Some(2));
         assert_eq!(request.exp, 9);

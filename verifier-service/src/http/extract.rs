@@ -57,7 +57,9 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
 impl Validate for CheckRequest {
     fn validate(&self) -> Result<(), ApiError> {
         check_id("sub", &self.sub)?;
-        check_id("jti", &self.jti)?;
+        self.jti
+            .as_deref()
+            .map_or(Ok(()), |jti| check_id("jti", jti))?;
         if let Some(sid) = &self.sid {
             check_id("sid", sid)?;
         }

@@ -80,7 +80,7 @@ pub async fn decide(
     let query = UserCheck {
         tag: &tag,
         sub: &request.sub,
-        jti: Some(&request.jti),
+        jti: request.jti.as_deref(),
         version: request.ver,
         iat: request.iat,
         sid: match place {
