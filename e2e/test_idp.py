@@ -169,7 +169,14 @@ def local(stack: IdpStack, mode: str, token: str) -> None:
 def refused_within(envoy: harness.Envoy, token: str, reason: str, since: float, bound_s: float) -> float:
     """Requests `token` until the first refusal; asserts it is `reason` and came within `bound_s`
     of `since`; returns the seconds from `since` to that refusal."""
+    return refusal(envoy, token, reason, since, bound_s)[0]
+
+
+def refusal(envoy: harness.Envoy, token: str, reason: str, since: float, bound_s: float) -> tuple[float, int]:
+    """As `refused_within`, also returning how many requests were allowed before the refusal."""
+    allowed = -1
     while True:
+        allowed += 1
         response = envoy.request("/", token)
         elapsed = time.monotonic() - since
         if response.status != 200 or elapsed > bound_s + 2:
@@ -177,7 +184,7 @@ def refused_within(envoy: harness.Envoy, token: str, reason: str, since: float, 
         time.sleep(0.002)
     assert_denied(response, reason)
     assert elapsed <= bound_s, f"refused after {elapsed * 1000:.0f} ms, bound {bound_s * 1000:.0f} ms"
-    return elapsed
+    return elapsed, allowed
 
 
 def settled(stack: IdpStack, mode: str) -> None:
@@ -251,10 +258,11 @@ def test_logout_at_the_provider_reaches_the_edge(idp: IdpStack, mode: str):
     assert delivery["status"] == 200, delivery
 
     # 4) The same access token: 401 within 1 s of the logout's answer.
-    latency = refused_within(envoy, login.access_token, "session_revoked", logged_out, LOGOUT_BOUND_S)
+    latency, allowed = refusal(envoy, login.access_token, "session_revoked", logged_out, LOGOUT_BOUND_S)
     LATENCIES.setdefault(mode, []).append(latency)
     print(f"\n{mode}: logout at the provider took {(logged_out - started) * 1000:.1f} ms (back-channel "
-          f"included); its access token refused {latency * 1000:.1f} ms after the logout answered")
+          f"included); its access token refused {latency * 1000:.1f} ms after the logout answered, "
+          f"{allowed} request(s) allowed in between")
 
     # 5) The same user logs in again: a new session, its token accepted (no lockout).
     again = browser.login(user)
@@ -389,7 +397,7 @@ def push(stack: IdpStack, set_jwt: str, name: str = "tx") -> harness.Response:
 
 
 def assert_set_refused(answer: harness.Response, errs: set[str], what: str) -> None:
-    """RFC 8935 §2.3: 400 with {"err": code, "description": text}."""
+    """RFC 8935 §2.3: 400 with {"err": code, "description": text}; `errs` the codes that fit."""
     assert answer.status == 400, (what, answer)
     body = answer.json()
     assert body.get("err") in errs, (what, body)
@@ -446,12 +454,14 @@ def test_unknown_and_bad_security_events_revoke_nothing(idp: IdpStack, mode: str
     subject = session_subject(idp, user, sid)
 
     # An event type the receiver does not know: acknowledged, ignored (RFC 8935 §2.2, SSF).
-    unknown = push(idp, security_event(idp, {"https://schemas.example.com/event/unheard-of": {}},
-                                       user_subject(idp, user)))
+    unheard_of = security_event(idp, {"https://schemas.example.com/event/unheard-of": {}}, user_subject(idp, user))
+    unknown = push(idp, unheard_of)
     assert unknown.status == 202, unknown
+    # The same SET again: its jti was used (RFC 8417 §2.2 single use).
+    assert_set_refused(push(idp, unheard_of), {"invalid_request"}, "replayed")
 
     assert_set_refused(push(idp, security_event(idp, revoke_session, subject, key="forged")),
-                       {"invalid_key", "invalid_request"}, "bad signature")
+                       {"invalid_key"}, "bad signature")
     assert_set_refused(push(idp, security_event(idp, revoke_session, subject, iss="https://elsewhere.tx.e2e.test")),
                        {"invalid_issuer"}, "wrong iss")
     assert_set_refused(push(idp, security_event(idp, revoke_session, subject, aud="someone-else")),
