@@ -210,7 +210,7 @@ def post_logout_token(stack: IdpStack, token: str, name: str = "corp") -> harnes
 
 def assert_logout_refused(answer: harness.Response, what: str) -> None:
     assert answer.status == 400, (what, answer)
-    assert answer.header("content-type", ).startswith("application/json"), (what, answer)
+    assert answer.header("content-type").startswith("application/json"), (what, answer)
     body = answer.json()
     assert body.get("error") == "invalid_request", (what, body)
     assert isinstance(body.get("error_description"), str) and body["error_description"], (what, body)
