@@ -101,10 +101,20 @@ def signing_args(workdir) -> list[str]:
             "--refresh-rate-per-minute", "0"]
 
 
+def identity_provider_args(workdir) -> list[str]:
+    """One identity provider, the issuer of POST /v1/admin/revoke/session's documented example."""
+    path = workdir / "openapi-identity-providers.json"
+    path.write_text(json.dumps({"providers": [{
+        "name": "example", "issuer": "https://idp.example", "jwks_uri": "https://idp.example/jwks",
+        "client_ids": ["api"]}]}))
+    return ["--identity-providers", str(path)]
+
+
 def start_service(workdir) -> Service:
     redis = harness.Redis(workdir).start()
     try:
-        verifier = harness.Verifier(workdir, redis.url, extra_args=signing_args(workdir)).start()
+        verifier = harness.Verifier(workdir, redis.url,
+                                    extra_args=signing_args(workdir) + identity_provider_args(workdir)).start()
     except BaseException:
         redis.stop()
         raise
@@ -133,7 +143,7 @@ def test_document_is_openapi_3_with_every_operation_named(schema):
     doc = load_doc()
     assert doc["openapi"].startswith("3.")
     operations = list(schema.get_all_operations())
-    assert len(operations) == 25, [op.ok().label for op in operations if op.ok()]
+    assert len(operations) == 26, [op.ok().label for op in operations if op.ok()]
     for result in operations:
         operation = result.ok()
         assert operation.definition.raw.get("operationId"), operation.label
@@ -174,6 +184,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     return [
         ("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "j1", "exp": now + 60}, 200),
         ("POST", "/v1/admin/revoke/user", {"sub": sub}, 200),
+        ("POST", "/v1/admin/revoke/session", {"iss": "https://idp.example", "sid": sub}, 200),
         ("POST", "/v1/admin/sessions", {"sub": sub, "device": "laptop", "ttl_seconds": 60}, 201),
         ("GET", f"/v1/admin/users/{quote(sub)}/sessions", None, 200),
         ("DELETE", "/v1/admin/sessions/{sid}", None, 204),
