@@ -1,6 +1,7 @@
 //! Revocations: one token (by its `jti`), one user (every token before now), one session of an
-//! identity provider (by its issuer and `sid`), everything issued up to now. Each one writes its feed entry before the change it announces, so a change a caller
-//! saw acknowledged is always in the feed (a stream-mode filter never misses it).
+//! identity provider (by its issuer and `sid`), everything issued up to now. Each one writes its
+//! feed entry before the change it announces, so a change a caller saw acknowledged is always in
+//! the feed (a stream-mode filter never misses it).
 
 use super::audit::{self, EventFacts, SecurityEvent};
 use super::{ServiceError, Services};
