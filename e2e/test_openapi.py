@@ -105,12 +105,15 @@ IDP_NAME = "openapi"
 
 
 def identity_provider_args(workdir, port: int) -> list[str]:
-    """A provider `openapi` whose keys are the verifier's own JWKS (so its routes verify real keys
-    and refuse generated tokens with 400, not 503)."""
+    """Two providers, both keyed on the verifier's own JWKS (so their routes verify real keys and
+    refuse generated tokens with 400, not 503): `openapi`, and `example`, the issuer of
+    POST /v1/admin/revoke/session's documented example."""
+    jwks_uri = f"http://127.0.0.1:{port}/.well-known/jwks.json"
     document = workdir / "openapi-identity-providers.json"
-    document.write_text(json.dumps({"providers": [{
-        "name": IDP_NAME, "issuer": "https://idp.openapi.test", "client_ids": ["openapi"],
-        "jwks_uri": f"http://127.0.0.1:{port}/.well-known/jwks.json"}]}))
+    document.write_text(json.dumps({"providers": [
+        {"name": IDP_NAME, "issuer": "https://idp.openapi.test", "client_ids": ["openapi"], "jwks_uri": jwks_uri},
+        {"name": "example", "issuer": "https://idp.example", "client_ids": ["api"], "jwks_uri": jwks_uri},
+    ]}))
     return ["--identity-providers", str(document)]
 
 
@@ -191,6 +194,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     return [
         ("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "j1", "exp": now + 60}, 200),
         ("POST", "/v1/admin/revoke/user", {"sub": sub}, 200),
+        ("POST", "/v1/admin/revoke/session", {"iss": "https://idp.example", "sid": sub}, 200),
         ("POST", "/v1/admin/sessions", {"sub": sub, "device": "laptop", "ttl_seconds": 60}, 201),
         ("GET", f"/v1/admin/users/{quote(sub)}/sessions", None, 200),
         ("DELETE", "/v1/admin/sessions/{sid}", None, 204),
