@@ -7,11 +7,11 @@
 //! when the revocation could not be stored (the provider retries the same token).
 
 use super::audit::{self, EventFacts, SecurityEvent};
+use super::identity_providers::IdentityProvider;
 use super::idp_claims::{
     self, EventKind, Expected, Refusal, Target, LOGOUT_LABEL, OUTCOME_ACCEPTED, OUTCOME_IGNORED,
     OUTCOME_KEYS_UNAVAILABLE, OUTCOME_UNAVAILABLE, SET_LABEL, UNKNOWN_EVENT_LABEL,
 };
-use super::identity_providers::IdentityProvider;
 use super::{revoke, ServiceError, Services};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -136,9 +136,8 @@ pub async fn security_event(
 
 async fn events(svc: &Services, cx: &Context<'_>, token: &str) -> Result<EventsDone, IdpError> {
     let (typ, claims) = verify_signature(svc, cx.provider, token, cx.now).await?;
-    let set =
-        idp_claims::check_security_event_token(typ.as_deref(), &claims, expected(cx), cx.now)
-            .map_err(|e| IdpError::Refused(Refusal::Claims(e)))?;
+    let set = idp_claims::check_security_event_token(typ.as_deref(), &claims, expected(cx), cx.now)
+        .map_err(|e| IdpError::Refused(Refusal::Claims(e)))?;
     let jti = &set.accepted.jti;
     claim_jti(svc, cx, jti, set.accepted.valid_until).await?;
     for (kind, target) in &set.actions {
@@ -338,7 +337,8 @@ async fn refused(
         IdpError::Refused(refusal) => refusal.code(),
         IdpError::Failed(_) => OUTCOME_UNAVAILABLE,
     };
-    svc.metrics.record_idp_event(&cx.provider.name, label, outcome);
+    svc.metrics
+        .record_idp_event(&cx.provider.name, label, outcome);
     let facts = EventFacts {
         client: Some(cx.client),
         detail: Some("refused"),

@@ -78,9 +78,8 @@ pub fn should_fetch(
     need: Need,
     now: i64,
 ) -> bool {
-    let quiet_since = |at: Option<i64>| {
-        at.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL_SECONDS)
-    };
+    let quiet_since =
+        |at: Option<i64>| at.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL_SECONDS);
     let missing_or_stale = !has_set || now >= fresh_until;
     (missing_or_stale && quiet_since(times.any))
         || (need == Need::UnknownKid && quiet_since(times.for_kid))
@@ -236,14 +235,32 @@ mod tests {
         assert!(!should_fetch(true, now, any(now - 9), Need::Current, now));
         assert!(!should_fetch(false, 0, any(now - 1), Need::Current, now));
         // An unknown kid right after a scheduled fetch: fetched (a rotation shows at once) ...
-        assert!(should_fetch(true, now + 100, any(now), Need::UnknownKid, now));
+        assert!(should_fetch(
+            true,
+            now + 100,
+            any(now),
+            Need::UnknownKid,
+            now
+        ));
         // ... but only once per interval.
         let after_kid = |at: i64| FetchTimes {
             any: Some(at),
             for_kid: Some(at),
         };
-        assert!(!should_fetch(true, now + 100, after_kid(now - 9), Need::UnknownKid, now));
-        assert!(should_fetch(true, now + 100, after_kid(now - 10), Need::UnknownKid, now));
+        assert!(!should_fetch(
+            true,
+            now + 100,
+            after_kid(now - 9),
+            Need::UnknownKid,
+            now
+        ));
+        assert!(should_fetch(
+            true,
+            now + 100,
+            after_kid(now - 10),
+            Need::UnknownKid,
+            now
+        ));
     }
 
     #[test]
@@ -259,7 +276,8 @@ mod tests {
         let iss = "https://idp.example";
         let good = json!({ "issuer": iss, "jwks_uri": "https://idp.example/jwks" });
         assert_eq!(jwks_uri_in(&good, iss).unwrap(), "https://idp.example/jwks");
-        let other = json!({ "issuer": "https://evil.example", "jwks_uri": "https://idp.example/jwks" });
+        let other =
+            json!({ "issuer": "https://evil.example", "jwks_uri": "https://idp.example/jwks" });
         assert!(jwks_uri_in(&other, iss).is_err());
         let clear = json!({ "issuer": iss, "jwks_uri": "http://idp.example/jwks" });
         assert!(jwks_uri_in(&clear, iss).is_err());
