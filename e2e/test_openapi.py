@@ -105,13 +105,18 @@ IDP_NAME = "openapi"
 
 
 def identity_provider_args(workdir, port: int) -> list[str]:
-    """A provider `openapi` whose keys are the verifier's own JWKS (so its routes verify real keys
-    and refuse generated tokens with 400, not 503)."""
-    document = workdir / "openapi-identity-providers.json"
-    document.write_text(json.dumps({"providers": [{
-        "name": IDP_NAME, "issuer": "https://idp.openapi.test", "client_ids": ["openapi"],
-        "jwks_uri": f"http://127.0.0.1:{port}/.well-known/jwks.json"}]}))
-    return ["--identity-providers", str(document)]
+    """Two identity providers whose keys are the verifier's own JWKS (so the logout and SET routes
+    verify against real keys and refuse generated tokens with 400, not 503): `example`, the issuer
+    of POST /v1/admin/revoke/session's documented example, and `openapi`, the example name of the
+    logout and SET routes."""
+    jwks_uri = f"http://127.0.0.1:{port}/.well-known/jwks.json"
+    path = workdir / "openapi-identity-providers.json"
+    path.write_text(json.dumps({"providers": [
+        {"name": "example", "issuer": "https://idp.example", "jwks_uri": jwks_uri, "client_ids": ["api"]},
+        {"name": IDP_NAME, "issuer": "https://idp.openapi.test", "jwks_uri": jwks_uri,
+         "client_ids": ["openapi"]},
+    ]}))
+    return ["--identity-providers", str(path)]
 
 
 def start_service(workdir) -> Service:
@@ -191,6 +196,7 @@ def sample_requests(listener: str) -> list[tuple[str, str, dict | None, int]]:
     return [
         ("POST", "/v1/admin/revoke/token", {"sub": sub, "jti": "j1", "exp": now + 60}, 200),
         ("POST", "/v1/admin/revoke/user", {"sub": sub}, 200),
+        ("POST", "/v1/admin/revoke/session", {"iss": "https://idp.example", "sid": sub}, 200),
         ("POST", "/v1/admin/sessions", {"sub": sub, "device": "laptop", "ttl_seconds": 60}, 201),
         ("GET", f"/v1/admin/users/{quote(sub)}/sessions", None, 200),
         ("DELETE", "/v1/admin/sessions/{sid}", None, 204),

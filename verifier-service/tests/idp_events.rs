@@ -308,6 +308,10 @@ async fn every_failing_check_is_a_400_and_revokes_nothing() {
             sign(&edit("events", Some(json!({ BCL: "yes" })))),
         ),
         ("neither sid nor sub", sign(&no_subject)),
+        (
+            "a sid no check could carry",
+            sign(&edit("sid", Some(json!("s".repeat(300))))),
+        ),
         ("nonce", sign(&edit("nonce", Some(json!("n-1"))))),
         (
             "typ of a SET",

@@ -119,6 +119,8 @@ pub enum Refusal {
     Claims(ClaimError),
     /// Its `jti` was accepted before.
     Replayed,
+    /// The session or user it names cannot be revoked (an id no check could carry).
+    NotRevocable,
 }
 
 impl Refusal {
@@ -130,6 +132,7 @@ impl Refusal {
             Refusal::UnknownKey,
             Refusal::BadSignature,
             Refusal::Replayed,
+            Refusal::NotRevocable,
         ];
         all.extend(ClaimError::ALL.into_iter().map(Refusal::Claims));
         all
@@ -144,6 +147,7 @@ impl Refusal {
             Refusal::BadSignature => "bad_signature",
             Refusal::Claims(error) => error.code(),
             Refusal::Replayed => "replayed",
+            Refusal::NotRevocable => "not_revocable",
         }
     }
 
@@ -157,6 +161,9 @@ impl Refusal {
             Refusal::BadSignature => "the signature does not verify with this provider's keys",
             Refusal::Claims(error) => error.describe(),
             Refusal::Replayed => "this `jti` was already used",
+            Refusal::NotRevocable => {
+                "the session or user it names cannot be revoked (an identifier over 256 bytes)"
+            }
         }
     }
 

@@ -93,7 +93,7 @@ async fn logout(svc: &Services, cx: &Context<'_>, token: &str) -> Result<Target,
     claim_jti(svc, cx, jti, logout.accepted.valid_until).await?;
     if let Err(error) = revoke_target(svc, cx, &target).await {
         release_jti(svc, cx, jti).await;
-        return Err(IdpError::Failed(error));
+        return Err(revoke_failed(error));
     }
     svc.metrics
         .record_idp_event(&cx.provider.name, LOGOUT_LABEL, OUTCOME_ACCEPTED);
@@ -142,11 +142,13 @@ async fn events(svc: &Services, cx: &Context<'_>, token: &str) -> Result<EventsD
     claim_jti(svc, cx, jti, set.accepted.valid_until).await?;
     for (kind, target) in &set.actions {
         if let Err(error) = revoke_target(svc, cx, target).await {
-            svc.metrics
-                .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_UNAVAILABLE);
+            if !matches!(error, ServiceError::Invalid(_)) {
+                svc.metrics
+                    .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_UNAVAILABLE);
+            }
             // The events before this one stand; the retried SET repeats them, which is harmless.
             release_jti(svc, cx, jti).await;
-            return Err(IdpError::Failed(error));
+            return Err(revoke_failed(error));
         }
         svc.metrics
             .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_ACCEPTED);
@@ -295,6 +297,15 @@ async fn revoke_target(
                 .map(drop)
         }
         Target::User(sub) => revoke::revoke_user(svc, sub, cx.now).await.map(drop),
+    }
+}
+
+/// A revocation refused as such (`Invalid`: e.g. a `sid` over 256 bytes, which no check could
+/// carry) refuses the token; any other failure is the store's (the provider retries).
+fn revoke_failed(error: ServiceError) -> IdpError {
+    match error {
+        ServiceError::Invalid(_) => IdpError::Refused(Refusal::NotRevocable),
+        other => IdpError::Failed(other),
     }
 }
 

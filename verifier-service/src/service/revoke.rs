@@ -1,12 +1,14 @@
 //! Revocations: one token (by its `jti`), one user (every token before now), one session of an
-//! identity provider (by its issuer and `sid`), everything issued up to now. Each one writes its feed entry before the change it announces, so a change a caller
-//! saw acknowledged is always in the feed (a stream-mode filter never misses it).
+//! identity provider (by its issuer and `sid`), everything issued up to now. Each one writes its
+//! feed entry before the change it announces, so a change a caller saw acknowledged is always in
+//! the feed (a stream-mode filter never misses it).
 
 use super::audit::{self, EventFacts, SecurityEvent};
 use super::{ServiceError, Services};
 use crate::store::keys::UserTag;
 use std::future::Future;
 use warden_core::protocol::feed::Change;
+use warden_core::protocol::MAX_ID_BYTES;
 
 /// Latest `exp` accepted: the filter's NumericDate bound, so both sides agree on what a date is.
 pub const MAX_EXP: i64 = warden_core::token::MAX_NUMERIC_DATE;
@@ -121,11 +123,11 @@ pub async fn revoke_user(svc: &Services, sub: &str, now: i64) -> Result<u64, Ser
     let (version, announced) = (revoked.version, announced.version);
     if version > announced {
         // A concurrent revocation went first: announce the version really reached, with the
-        // not-before in force (this one's, or the other's when it came later).
+        // not-before in force (the script never lowers it below this revocation's).
         let change = Change::User {
             sub: sub.to_owned(),
             version,
-            not_before: Some(revoked.not_before.max(crate::store::user_not_before(now))),
+            not_before: Some(revoked.not_before),
         };
         append(svc, &[change], now, "revoke_user_feed").await?;
     }
@@ -182,6 +184,12 @@ pub async fn revoke_idp_session(
     until: Option<i64>,
     now: i64,
 ) -> Result<i64, ServiceError> {
+    if sid.is_empty() || sid.len() > MAX_ID_BYTES {
+        // A check refuses such a sid before any lookup: storing it would protect nothing.
+        return Err(ServiceError::Invalid(format!(
+            "`sid` must be 1 to {MAX_ID_BYTES} bytes"
+        )));
+    }
     let Some(provider) = svc.settings.identity_providers.by_issuer(iss) else {
         return Err(ServiceError::Invalid(format!(
             "`iss`: {iss:?} is not a configured identity provider (--identity-providers); a token of another issuer carries a Warden session, ended with DELETE /v1/admin/sessions/{{sid}}"
