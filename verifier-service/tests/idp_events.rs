@@ -41,6 +41,8 @@ struct IdpServer {
     jwks: Arc<Mutex<Value>>,
     jwks_fetches: Arc<AtomicUsize>,
     discovery_fetches: Arc<AtomicUsize>,
+    /// While set, `/jwks` answers 500.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl IdpServer {
@@ -53,14 +55,18 @@ impl IdpServer {
             )),
             jwks_fetches: Arc::default(),
             discovery_fetches: Arc::default(),
+            failing: Arc::default(),
         };
         let app = Router::new()
             .route(
                 "/jwks",
                 get(|State(s): State<IdpServer>| async move {
                     s.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+                    if s.failing.load(Ordering::SeqCst) {
+                        return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    }
                     let jwks = s.jwks.lock().unwrap().clone();
-                    Json(jwks)
+                    Ok(Json(jwks))
                 }),
             )
             .route(
@@ -450,6 +456,30 @@ async fn a_rotated_key_is_fetched_once_per_unknown_kid() {
         assert_logout_refused(&r, "unknown kid");
     }
     assert_eq!(idp.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_fetch_keeps_the_last_good_keys() {
+    let redis = RedisServer::start();
+    let (idp, v) = start(&redis).await;
+    let r = post_logout(&v, "corp", &sign(&logout_claims("j-good-1"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    idp.failing.store(true, Ordering::SeqCst);
+    // An unknown kid makes the verifier fetch again; the fetch fails.
+    let forged = json!({ "alg": "ES256", "kid": "rotated-away" });
+    let r = post_logout(
+        &v,
+        "corp",
+        &sign_with(keys(), &forged, &logout_claims("j-kid")),
+    )
+    .await;
+    assert_logout_refused(&r, "unknown kid, fetch failed");
+    assert_eq!(idp.jwks_fetches(), 2, "the fetch was tried");
+    // The keys held before still verify.
+    let mut claims = logout_claims("j-good-2");
+    claims["sid"] = json!("s-2");
+    let r = post_logout(&v, "corp", &sign(&claims)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[tokio::test]
