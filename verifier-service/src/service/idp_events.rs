@@ -368,9 +368,11 @@ pub async fn prefetch_keys(svc: Arc<Services>) {
             return;
         }
     };
-    svc.idp_keys
-        .prefetch(&svc.settings.identity_providers, now)
-        .await;
+    // One task per provider: a slow provider does not hold up the others.
+    for provider in svc.settings.identity_providers.all() {
+        let (svc, provider) = (svc.clone(), provider.clone());
+        tokio::spawn(async move { svc.idp_keys.prefetch(&provider, now).await });
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,6 @@ struct Cached {
     last_fetch: Option<i64>,
     /// When the last fetch for an unknown `kid` started.
     last_kid_fetch: Option<i64>,
-    fetches: u64,
 }
 
 /// Why a fetch was wanted, for [`should_fetch`].
@@ -133,30 +132,20 @@ impl IdpKeys {
         cached.set.clone().ok_or(KeysUnavailable)
     }
 
-    /// Fetches every provider's keys once (at start, so the first logout does not wait).
-    pub async fn prefetch(&self, providers: &IdentityProviders, now: i64) {
-        for provider in providers.all() {
-            if let Some(entry) = self.by_name.get(&provider.name) {
-                let mut cached = entry.lock().await;
-                if cached.last_fetch.is_none() {
-                    fetch_into(&mut cached, provider, now).await;
-                }
+    /// Fetches `provider`'s keys unless a fetch already started (at start, so the first logout
+    /// does not wait).
+    pub async fn prefetch(&self, provider: &IdentityProvider, now: i64) {
+        if let Some(entry) = self.by_name.get(&provider.name) {
+            let mut cached = entry.lock().await;
+            if cached.last_fetch.is_none() {
+                fetch_into(&mut cached, provider, now).await;
             }
-        }
-    }
-
-    /// How many fetches of `name`'s keys were started (for tests and logs).
-    pub async fn fetches(&self, name: &str) -> u64 {
-        match self.by_name.get(name) {
-            Some(entry) => entry.lock().await.fetches,
-            None => 0,
         }
     }
 }
 
 async fn fetch_into(cached: &mut Cached, provider: &IdentityProvider, now: i64) {
     cached.last_fetch = Some(now);
-    cached.fetches += 1;
     match fetch_set(provider).await {
         Ok((set, fresh)) => {
             tracing::info!(provider = %provider.name, keys = set.keys.len(),
