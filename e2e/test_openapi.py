@@ -105,16 +105,18 @@ IDP_NAME = "openapi"
 
 
 def identity_provider_args(workdir, port: int) -> list[str]:
-    """Two providers, both keyed on the verifier's own JWKS (so their routes verify real keys and
-    refuse generated tokens with 400, not 503): `openapi`, and `example`, the issuer of
-    POST /v1/admin/revoke/session's documented example."""
+    """Two identity providers whose keys are the verifier's own JWKS (so the logout and SET routes
+    verify against real keys and refuse generated tokens with 400, not 503): `example`, the issuer
+    of POST /v1/admin/revoke/session's documented example, and `openapi`, the example name of the
+    logout and SET routes."""
     jwks_uri = f"http://127.0.0.1:{port}/.well-known/jwks.json"
-    document = workdir / "openapi-identity-providers.json"
-    document.write_text(json.dumps({"providers": [
-        {"name": IDP_NAME, "issuer": "https://idp.openapi.test", "client_ids": ["openapi"], "jwks_uri": jwks_uri},
-        {"name": "example", "issuer": "https://idp.example", "client_ids": ["api"], "jwks_uri": jwks_uri},
+    path = workdir / "openapi-identity-providers.json"
+    path.write_text(json.dumps({"providers": [
+        {"name": "example", "issuer": "https://idp.example", "jwks_uri": jwks_uri, "client_ids": ["api"]},
+        {"name": IDP_NAME, "issuer": "https://idp.openapi.test", "jwks_uri": jwks_uri,
+         "client_ids": ["openapi"]},
     ]}))
-    return ["--identity-providers", str(document)]
+    return ["--identity-providers", str(path)]
 
 
 def start_service(workdir) -> Service:

@@ -133,9 +133,7 @@ async fn tls_connect(
             rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map(|builder| {
-                    let mut config = builder
-                        .with_root_certificates(roots)
-                        .with_no_client_auth();
+                    let mut config = builder.with_root_certificates(roots).with_no_client_auth();
                     config.alpn_protocols = vec![b"http/1.1".to_vec()];
                     Arc::new(config)
                 })
@@ -261,7 +259,10 @@ mod tests {
         .await;
         let fetched = get(&url, LIMITS).await.unwrap();
         assert_eq!(&fetched.body[..], b"{}");
-        assert_eq!(fetched.cache_control.as_deref().and_then(max_age), Some(120));
+        assert_eq!(
+            fetched.cache_control.as_deref().and_then(max_age),
+            Some(120)
+        );
     }
 
     #[tokio::test]
@@ -281,7 +282,10 @@ mod tests {
             Duration::ZERO,
         )
         .await;
-        assert_eq!(get(&url, LIMITS).await.unwrap_err(), FetchError::Status(302));
+        assert_eq!(
+            get(&url, LIMITS).await.unwrap_err(),
+            FetchError::Status(302)
+        );
         let url = serve(
             b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
             Duration::ZERO,

@@ -41,6 +41,8 @@ struct IdpServer {
     jwks: Arc<Mutex<Value>>,
     jwks_fetches: Arc<AtomicUsize>,
     discovery_fetches: Arc<AtomicUsize>,
+    /// While set, `/jwks` answers 500.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl IdpServer {
@@ -48,17 +50,23 @@ impl IdpServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = IdpServer {
             addr: listener.local_addr().unwrap(),
-            jwks: Arc::new(Mutex::new(json!({ "keys": [keys().jwk(Algorithm::ES256)] }))),
+            jwks: Arc::new(Mutex::new(
+                json!({ "keys": [keys().jwk(Algorithm::ES256)] }),
+            )),
             jwks_fetches: Arc::default(),
             discovery_fetches: Arc::default(),
+            failing: Arc::default(),
         };
         let app = Router::new()
             .route(
                 "/jwks",
                 get(|State(s): State<IdpServer>| async move {
                     s.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+                    if s.failing.load(Ordering::SeqCst) {
+                        return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    }
                     let jwks = s.jwks.lock().unwrap().clone();
-                    Json(jwks)
+                    Ok(Json(jwks))
                 }),
             )
             .route(
@@ -104,10 +112,7 @@ async fn start(redis: &RedisServer) -> (IdpServer, Verifier) {
 /// A compact JWS over exactly `header` and `claims`, signed with `keys`' key for the header's alg.
 fn sign_with(keys: &Keys, header: &Value, claims: &Value) -> String {
     let alg = Algorithm::from_name(header["alg"].as_str().unwrap()).unwrap();
-    let input = signing_input(
-        header.to_string().as_bytes(),
-        claims.to_string().as_bytes(),
-    );
+    let input = signing_input(header.to_string().as_bytes(), claims.to_string().as_bytes());
     format!("{input}.{}", b64(&keys.signature(alg, input.as_bytes())))
 }
 
@@ -186,7 +191,9 @@ async fn a_logout_with_sid_revokes_that_session_once_and_reaches_check() {
     let redis = RedisServer::start();
     let (_idp, v) = start(&redis).await;
     let before = access_token("alice", "s-1", unix_now() - 10);
-    v.check(before.clone()).await.assert_allow("before the logout");
+    v.check(before.clone())
+        .await
+        .assert_allow("before the logout");
 
     let token = sign(&logout_claims("j-1"));
     let r = post_logout(&v, "corp", &token).await;
@@ -265,7 +272,11 @@ async fn every_failing_check_is_a_400_and_revokes_nothing() {
     let cases: Vec<(&str, String)> = vec![
         (
             "signed by another key",
-            sign_with(&other_keys, &header("logout+jwt"), &logout_claims("j-forged")),
+            sign_with(
+                &other_keys,
+                &header("logout+jwt"),
+                &logout_claims("j-forged"),
+            ),
         ),
         ("alg none", none_token),
         (
@@ -287,7 +298,10 @@ async fn every_failing_check_is_a_400_and_revokes_nothing() {
         ("wrong aud", sign(&edit("aud", Some(json!("someone-else"))))),
         ("no aud", sign(&edit("aud", None))),
         ("no iat", sign(&edit("iat", None))),
-        ("iat in the future", sign(&edit("iat", Some(json!(now + 3_600))))),
+        (
+            "iat in the future",
+            sign(&edit("iat", Some(json!(now + 3_600)))),
+        ),
         ("expired", sign(&edit("exp", Some(json!(now - 3_600))))),
         ("no jti", sign(&edit("jti", None))),
         ("no events", sign(&edit("events", None))),
@@ -300,6 +314,10 @@ async fn every_failing_check_is_a_400_and_revokes_nothing() {
             sign(&edit("events", Some(json!({ BCL: "yes" })))),
         ),
         ("neither sid nor sub", sign(&no_subject)),
+        (
+            "a sid no check could carry",
+            sign(&edit("sid", Some(json!("s".repeat(300))))),
+        ),
         ("nonce", sign(&edit("nonce", Some(json!("n-1"))))),
         (
             "typ of a SET",
@@ -371,7 +389,11 @@ async fn redis_down_is_503_and_the_retry_is_not_a_replay() {
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert!(r.header("retry-after").is_some());
-    let set = sign_with(keys(), &header("secevent+jwt"), &set_claims("set-503", json!({ CREDENTIAL_CHANGE: {} })));
+    let set = sign_with(
+        keys(),
+        &header("secevent+jwt"),
+        &set_claims("set-503", json!({ CREDENTIAL_CHANGE: {} })),
+    );
     assert_eq!(push(&v, "corp", &set).await.status, 503);
     redis.restart();
     common::eventually("the retried logout is accepted", || async {
@@ -384,11 +406,19 @@ async fn redis_down_is_503_and_the_retry_is_not_a_replay() {
 async fn unreachable_keys_are_503_not_400() {
     let redis = RedisServer::start();
     let closed = common::free_port();
-    let v = start_verifier(&redis, ("jwks_uri", format!("http://127.0.0.1:{closed}/jwks"))).await;
+    let v = start_verifier(
+        &redis,
+        ("jwks_uri", format!("http://127.0.0.1:{closed}/jwks")),
+    )
+    .await;
     let r = post_logout(&v, "corp", &sign(&logout_claims("j-nokeys"))).await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.json()["error"], "temporarily_unavailable");
-    let set = sign_with(keys(), &header("secevent+jwt"), &set_claims("set-nokeys", json!({ CREDENTIAL_CHANGE: {} })));
+    let set = sign_with(
+        keys(),
+        &header("secevent+jwt"),
+        &set_claims("set-nokeys", json!({ CREDENTIAL_CHANGE: {} })),
+    );
     assert_eq!(push(&v, "corp", &set).await.status, 503);
     assert!(!revoked_anything(&redis, "alice", "s-1").await);
 }
@@ -405,7 +435,8 @@ async fn a_rotated_key_is_fetched_once_per_unknown_kid() {
 
     // The provider rotates to a new key.
     let next = Keys::from_seed_with_rsa("rotated", &keys().rsa);
-    *idp.jwks.lock().unwrap() = json!({ "keys": [next.jwk_with_kid(Algorithm::ES256, "p256-next")] });
+    *idp.jwks.lock().unwrap() =
+        json!({ "keys": [next.jwk_with_kid(Algorithm::ES256, "p256-next")] });
     let next_header = json!({ "alg": "ES256", "kid": "p256-next", "typ": "logout+jwt" });
     let mut claims = logout_claims("j-rot-2");
     claims["sid"] = json!("s-2");
@@ -416,10 +447,39 @@ async fn a_rotated_key_is_fetched_once_per_unknown_kid() {
     // Made-up kids do not make the verifier fetch again within the interval.
     for i in 0..3 {
         let forged = json!({ "alg": "ES256", "kid": format!("made-up-{i}") });
-        let r = post_logout(&v, "corp", &sign_with(&next, &forged, &logout_claims(&format!("j-x{i}")))).await;
+        let r = post_logout(
+            &v,
+            "corp",
+            &sign_with(&next, &forged, &logout_claims(&format!("j-x{i}"))),
+        )
+        .await;
         assert_logout_refused(&r, "unknown kid");
     }
     assert_eq!(idp.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_fetch_keeps_the_last_good_keys() {
+    let redis = RedisServer::start();
+    let (idp, v) = start(&redis).await;
+    let r = post_logout(&v, "corp", &sign(&logout_claims("j-good-1"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    idp.failing.store(true, Ordering::SeqCst);
+    // An unknown kid makes the verifier fetch again; the fetch fails.
+    let forged = json!({ "alg": "ES256", "kid": "rotated-away" });
+    let r = post_logout(
+        &v,
+        "corp",
+        &sign_with(keys(), &forged, &logout_claims("j-kid")),
+    )
+    .await;
+    assert_logout_refused(&r, "unknown kid, fetch failed");
+    assert_eq!(idp.jwks_fetches(), 2, "the fetch was tried");
+    // The keys held before still verify.
+    let mut claims = logout_claims("j-good-2");
+    claims["sid"] = json!("s-2");
+    let r = post_logout(&v, "corp", &sign(&claims)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[tokio::test]
@@ -445,7 +505,10 @@ fn sign_set(claims: &Value) -> String {
 async fn a_pushed_session_revoked_event_revokes_the_session_and_reaches_check() {
     let redis = RedisServer::start();
     let (_idp, v) = start(&redis).await;
-    let mut claims = set_claims("set-1", json!({ SESSION_REVOKED: { "event_timestamp": unix_now() } }));
+    let mut claims = set_claims(
+        "set-1",
+        json!({ SESSION_REVOKED: { "event_timestamp": unix_now() } }),
+    );
     claims["sub_id"] = json!({ "format": "complex",
         "user": { "format": "iss_sub", "iss": ISS, "sub": "bob" },
         "session": { "format": "opaque", "id": "s-9" } });
@@ -459,15 +522,27 @@ async fn a_pushed_session_revoked_event_revokes_the_session_and_reaches_check() 
     v.check(access_token("bob", "s-8", unix_now() - 10))
         .await
         .assert_allow("another session of bob");
-    assert_push_refused(&push(&v, "corp", &set).await, "invalid_request", "replayed SET");
+    assert_push_refused(
+        &push(&v, "corp", &set).await,
+        "invalid_request",
+        "replayed SET",
+    );
 }
 
 #[tokio::test]
 async fn pushed_user_events_revoke_the_user_and_unknown_events_are_ignored() {
     let redis = RedisServer::start();
     let (_idp, v) = start(&redis).await;
-    let r = push(&v, "corp", &sign_set(&set_claims("set-u", json!({ CREDENTIAL_CHANGE: {
-        "credential_type": "password", "change_type": "update" } })))).await;
+    let r = push(
+        &v,
+        "corp",
+        &sign_set(&set_claims(
+            "set-u",
+            json!({ CREDENTIAL_CHANGE: {
+        "credential_type": "password", "change_type": "update" } }),
+        )),
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text());
     let mut conn = redis.connection().await;
     let not_before: Option<i64> = conn
@@ -476,11 +551,17 @@ async fn pushed_user_events_revoke_the_user_and_unknown_events_are_ignored() {
         .unwrap();
     assert!(not_before.is_some(), "bob is revoked");
 
-    let mut claims = set_claims("set-other", json!({ "https://example.com/event/unknown": {} }));
+    let mut claims = set_claims(
+        "set-other",
+        json!({ "https://example.com/event/unknown": {} }),
+    );
     claims["sub_id"] = json!({ "format": "opaque", "id": "carol" });
     let r = push(&v, "corp", &sign_set(&claims)).await;
     assert_eq!(r.status, 202, "{}", r.text());
-    assert!(!revoked_anything(&redis, "carol", "none").await, "nothing for an unknown event");
+    assert!(
+        !revoked_anything(&redis, "carol", "none").await,
+        "nothing for an unknown event"
+    );
 
     let metrics = request(v.check, "GET", "/metrics", &[], b"").await.text();
     for line in [
@@ -507,7 +588,11 @@ async fn pushed_sets_are_refused_with_rfc_8935_codes() {
     let cases = [
         (
             "bad signature",
-            sign_with(&forger, &header("secevent+jwt"), &set_claims("set-sig", event.clone())),
+            sign_with(
+                &forger,
+                &header("secevent+jwt"),
+                &set_claims("set-sig", event.clone()),
+            ),
             "invalid_key",
         ),
         ("wrong iss", sign_set(&wrong_iss), "invalid_issuer"),
@@ -560,7 +645,10 @@ async fn each_event_is_audited_without_token_values() {
     let signature = token.rsplit('.').next().unwrap();
     for event in &events {
         for value in event.values() {
-            assert!(!value.contains(signature) && !value.contains(&token[..20]), "{event:?}");
+            assert!(
+                !value.contains(signature) && !value.contains(&token[..20]),
+                "{event:?}"
+            );
         }
     }
 }

@@ -149,7 +149,11 @@ async fn ssf_push(
         return invalid_push("the body is not a JWT");
     };
     let Ok(now) = clock::unix_now() else {
-        return push_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "no clock");
+        return push_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "no clock",
+        );
     };
     let client = peer(&extensions).ip();
     match idp_events::security_event(svc, &name, token.trim(), client, now).await {

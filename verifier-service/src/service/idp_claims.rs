@@ -119,6 +119,8 @@ pub enum Refusal {
     Claims(ClaimError),
     /// Its `jti` was accepted before.
     Replayed,
+    /// The session or user it names cannot be revoked (an id no check could carry).
+    NotRevocable,
 }
 
 impl Refusal {
@@ -130,6 +132,7 @@ impl Refusal {
             Refusal::UnknownKey,
             Refusal::BadSignature,
             Refusal::Replayed,
+            Refusal::NotRevocable,
         ];
         all.extend(ClaimError::ALL.into_iter().map(Refusal::Claims));
         all
@@ -144,6 +147,7 @@ impl Refusal {
             Refusal::BadSignature => "bad_signature",
             Refusal::Claims(error) => error.code(),
             Refusal::Replayed => "replayed",
+            Refusal::NotRevocable => "not_revocable",
         }
     }
 
@@ -157,6 +161,9 @@ impl Refusal {
             Refusal::BadSignature => "the signature does not verify with this provider's keys",
             Refusal::Claims(error) => error.describe(),
             Refusal::Replayed => "this `jti` was already used",
+            Refusal::NotRevocable => {
+                "the session or user it names cannot be revoked (an identifier over 256 bytes)"
+            }
         }
     }
 
@@ -275,11 +282,7 @@ fn check_typ(typ: Option<&str>, wanted: &[&str]) -> Result<(), ClaimError> {
 
 /// The checks logout tokens and SETs share: claim types, `iss`, `aud`, `iat`, `exp` and the
 /// window, `jti`.
-fn check_common(
-    claims: &Claims,
-    expected: Expected<'_>,
-    now: i64,
-) -> Result<Accepted, ClaimError> {
+fn check_common(claims: &Claims, expected: Expected<'_>, now: i64) -> Result<Accepted, ClaimError> {
     warden_core::token::check_claim_types(claims).map_err(|_| ClaimError::Malformed)?;
     if claims.get("iss").and_then(Value::as_str) != Some(expected.issuer) {
         return Err(ClaimError::WrongIssuer);
@@ -585,7 +588,11 @@ mod tests {
 
     #[test]
     fn issuer_must_match_exactly() {
-        for iss in [json!("https://idp.example/"), json!("https://IDP.example"), json!(null)] {
+        for iss in [
+            json!("https://idp.example/"),
+            json!("https://IDP.example"),
+            json!(null),
+        ] {
             let err = check(&with(logout(), "iss", iss.clone())).unwrap_err();
             assert!(
                 matches!(err, ClaimError::WrongIssuer | ClaimError::Malformed),
@@ -661,7 +668,10 @@ mod tests {
             acceptance_end(Some(NOW - 2 * 86_400), Some(NOW + 86_400), NOW),
             Err(ClaimError::Expired)
         );
-        assert_eq!(acceptance_end(None, Some(NOW + 5), NOW), Err(ClaimError::IatMissing));
+        assert_eq!(
+            acceptance_end(None, Some(NOW + 5), NOW),
+            Err(ClaimError::IatMissing)
+        );
     }
 
     #[test]
@@ -757,7 +767,10 @@ mod tests {
             events.actions,
             vec![(EventKind::SessionRevoked, Target::Session("s-9".into()))]
         );
-        assert_eq!(events.accepted.valid_until, NOW + WINDOW_WITHOUT_EXP_SECONDS);
+        assert_eq!(
+            events.accepted.valid_until,
+            NOW + WINDOW_WITHOUT_EXP_SECONDS
+        );
 
         // The older CAEP shape: the subject inside the event; a user subject revokes the user.
         let c = claims(set(json!({ SESSION_REVOKED: {
@@ -789,7 +802,10 @@ mod tests {
             ),
         ] {
             let mut c = claims(set(json!({ uri: {} })));
-            c.insert("sub_id".into(), json!({ "format": "opaque", "id": "carol" }));
+            c.insert(
+                "sub_id".into(),
+                json!({ "format": "opaque", "id": "carol" }),
+            );
             assert_eq!(
                 check_set(&c).unwrap().actions,
                 vec![(kind, Target::User("carol".into()))],
@@ -854,11 +870,21 @@ mod tests {
     #[test]
     fn a_set_is_checked_like_a_logout_token() {
         assert_eq!(
-            check_set(&with(set(json!({ SESSION_REVOKED: {} })), "iss", json!("x"))).unwrap_err(),
+            check_set(&with(
+                set(json!({ SESSION_REVOKED: {} })),
+                "iss",
+                json!("x")
+            ))
+            .unwrap_err(),
             ClaimError::WrongIssuer
         );
         assert_eq!(
-            check_set(&with(set(json!({ SESSION_REVOKED: {} })), "aud", json!("x"))).unwrap_err(),
+            check_set(&with(
+                set(json!({ SESSION_REVOKED: {} })),
+                "aud",
+                json!("x")
+            ))
+            .unwrap_err(),
             ClaimError::WrongAudience
         );
         assert_eq!(

@@ -7,11 +7,11 @@
 //! when the revocation could not be stored (the provider retries the same token).
 
 use super::audit::{self, EventFacts, SecurityEvent};
+use super::identity_providers::IdentityProvider;
 use super::idp_claims::{
     self, EventKind, Expected, Refusal, Target, LOGOUT_LABEL, OUTCOME_ACCEPTED, OUTCOME_IGNORED,
     OUTCOME_KEYS_UNAVAILABLE, OUTCOME_UNAVAILABLE, SET_LABEL, UNKNOWN_EVENT_LABEL,
 };
-use super::identity_providers::IdentityProvider;
 use super::{revoke, ServiceError, Services};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -93,7 +93,7 @@ async fn logout(svc: &Services, cx: &Context<'_>, token: &str) -> Result<Target,
     claim_jti(svc, cx, jti, logout.accepted.valid_until).await?;
     if let Err(error) = revoke_target(svc, cx, &target).await {
         release_jti(svc, cx, jti).await;
-        return Err(IdpError::Failed(error));
+        return Err(revoke_failed(error));
     }
     svc.metrics
         .record_idp_event(&cx.provider.name, LOGOUT_LABEL, OUTCOME_ACCEPTED);
@@ -136,18 +136,19 @@ pub async fn security_event(
 
 async fn events(svc: &Services, cx: &Context<'_>, token: &str) -> Result<EventsDone, IdpError> {
     let (typ, claims) = verify_signature(svc, cx.provider, token, cx.now).await?;
-    let set =
-        idp_claims::check_security_event_token(typ.as_deref(), &claims, expected(cx), cx.now)
-            .map_err(|e| IdpError::Refused(Refusal::Claims(e)))?;
+    let set = idp_claims::check_security_event_token(typ.as_deref(), &claims, expected(cx), cx.now)
+        .map_err(|e| IdpError::Refused(Refusal::Claims(e)))?;
     let jti = &set.accepted.jti;
     claim_jti(svc, cx, jti, set.accepted.valid_until).await?;
     for (kind, target) in &set.actions {
         if let Err(error) = revoke_target(svc, cx, target).await {
-            svc.metrics
-                .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_UNAVAILABLE);
+            if !matches!(error, ServiceError::Invalid(_)) {
+                svc.metrics
+                    .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_UNAVAILABLE);
+            }
             // The events before this one stand; the retried SET repeats them, which is harmless.
             release_jti(svc, cx, jti).await;
-            return Err(IdpError::Failed(error));
+            return Err(revoke_failed(error));
         }
         svc.metrics
             .record_idp_event(&cx.provider.name, kind.label(), OUTCOME_ACCEPTED);
@@ -299,6 +300,15 @@ async fn revoke_target(
     }
 }
 
+/// A revocation refused as such (`Invalid`: e.g. a `sid` over 256 bytes, which no check could
+/// carry) refuses the token; any other failure is the store's (the provider retries).
+fn revoke_failed(error: ServiceError) -> IdpError {
+    match error {
+        ServiceError::Invalid(_) => IdpError::Refused(Refusal::NotRevocable),
+        other => IdpError::Failed(other),
+    }
+}
+
 fn target_word(target: &Target) -> &'static str {
     match target {
         Target::Session(_) => "session",
@@ -338,7 +348,8 @@ async fn refused(
         IdpError::Refused(refusal) => refusal.code(),
         IdpError::Failed(_) => OUTCOME_UNAVAILABLE,
     };
-    svc.metrics.record_idp_event(&cx.provider.name, label, outcome);
+    svc.metrics
+        .record_idp_event(&cx.provider.name, label, outcome);
     let facts = EventFacts {
         client: Some(cx.client),
         detail: Some("refused"),
@@ -357,9 +368,11 @@ pub async fn prefetch_keys(svc: Arc<Services>) {
             return;
         }
     };
-    svc.idp_keys
-        .prefetch(&svc.settings.identity_providers, now)
-        .await;
+    // One task per provider: a slow provider does not hold up the others.
+    for provider in svc.settings.identity_providers.all() {
+        let (svc, provider) = (svc.clone(), provider.clone());
+        tokio::spawn(async move { svc.idp_keys.prefetch(&provider, now).await });
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,6 @@ struct Cached {
     last_fetch: Option<i64>,
     /// When the last fetch for an unknown `kid` started.
     last_kid_fetch: Option<i64>,
-    fetches: u64,
 }
 
 /// Why a fetch was wanted, for [`should_fetch`].
@@ -78,9 +77,8 @@ pub fn should_fetch(
     need: Need,
     now: i64,
 ) -> bool {
-    let quiet_since = |at: Option<i64>| {
-        at.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL_SECONDS)
-    };
+    let quiet_since =
+        |at: Option<i64>| at.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL_SECONDS);
     let missing_or_stale = !has_set || now >= fresh_until;
     (missing_or_stale && quiet_since(times.any))
         || (need == Need::UnknownKid && quiet_since(times.for_kid))
@@ -134,30 +132,20 @@ impl IdpKeys {
         cached.set.clone().ok_or(KeysUnavailable)
     }
 
-    /// Fetches every provider's keys once (at start, so the first logout does not wait).
-    pub async fn prefetch(&self, providers: &IdentityProviders, now: i64) {
-        for provider in providers.all() {
-            if let Some(entry) = self.by_name.get(&provider.name) {
-                let mut cached = entry.lock().await;
-                if cached.last_fetch.is_none() {
-                    fetch_into(&mut cached, provider, now).await;
-                }
+    /// Fetches `provider`'s keys unless a fetch already started (at start, so the first logout
+    /// does not wait).
+    pub async fn prefetch(&self, provider: &IdentityProvider, now: i64) {
+        if let Some(entry) = self.by_name.get(&provider.name) {
+            let mut cached = entry.lock().await;
+            if cached.last_fetch.is_none() {
+                fetch_into(&mut cached, provider, now).await;
             }
-        }
-    }
-
-    /// How many fetches of `name`'s keys were started (for tests and logs).
-    pub async fn fetches(&self, name: &str) -> u64 {
-        match self.by_name.get(name) {
-            Some(entry) => entry.lock().await.fetches,
-            None => 0,
         }
     }
 }
 
 async fn fetch_into(cached: &mut Cached, provider: &IdentityProvider, now: i64) {
     cached.last_fetch = Some(now);
-    cached.fetches += 1;
     match fetch_set(provider).await {
         Ok((set, fresh)) => {
             tracing::info!(provider = %provider.name, keys = set.keys.len(),
@@ -236,14 +224,32 @@ mod tests {
         assert!(!should_fetch(true, now, any(now - 9), Need::Current, now));
         assert!(!should_fetch(false, 0, any(now - 1), Need::Current, now));
         // An unknown kid right after a scheduled fetch: fetched (a rotation shows at once) ...
-        assert!(should_fetch(true, now + 100, any(now), Need::UnknownKid, now));
+        assert!(should_fetch(
+            true,
+            now + 100,
+            any(now),
+            Need::UnknownKid,
+            now
+        ));
         // ... but only once per interval.
         let after_kid = |at: i64| FetchTimes {
             any: Some(at),
             for_kid: Some(at),
         };
-        assert!(!should_fetch(true, now + 100, after_kid(now - 9), Need::UnknownKid, now));
-        assert!(should_fetch(true, now + 100, after_kid(now - 10), Need::UnknownKid, now));
+        assert!(!should_fetch(
+            true,
+            now + 100,
+            after_kid(now - 9),
+            Need::UnknownKid,
+            now
+        ));
+        assert!(should_fetch(
+            true,
+            now + 100,
+            after_kid(now - 10),
+            Need::UnknownKid,
+            now
+        ));
     }
 
     #[test]
@@ -259,7 +265,8 @@ mod tests {
         let iss = "https://idp.example";
         let good = json!({ "issuer": iss, "jwks_uri": "https://idp.example/jwks" });
         assert_eq!(jwks_uri_in(&good, iss).unwrap(), "https://idp.example/jwks");
-        let other = json!({ "issuer": "https://evil.example", "jwks_uri": "https://idp.example/jwks" });
+        let other =
+            json!({ "issuer": "https://evil.example", "jwks_uri": "https://idp.example/jwks" });
         assert!(jwks_uri_in(&other, iss).is_err());
         let clear = json!({ "issuer": iss, "jwks_uri": "http://idp.example/jwks" });
         assert!(jwks_uri_in(&clear, iss).is_err());
