@@ -4,10 +4,14 @@
 //! gaps or foreign cursors, failed polls, view restarts and time passing. Each input byte picks
 //! an operation; the bytes after it its arguments.
 //!
-//! Oracles (checked after every operation), while the view is trusted: every jti the model's
-//! feed holds as revoked (and live) continuously since before the send of the poll whose answer
-//! last confirmed the view is denied; and so is every one held since at least `max_staleness_ms`
-//! ago. A rollback takes away what was written after the save (so those are no longer "held");
+//! Each revocation is one of three kinds, by its number: a jti (`revoked`), a user's not-before
+//! (a token without `ver` issued at it: `user_revoked`) or an identity provider's session (a token
+//! of that issuer with that `sid`: `session_revoked`; every answer lists the issuer).
+//!
+//! Oracles (checked after every operation), while the view is trusted: every revocation the
+//! model's feed holds (and live) continuously since before the send of the poll whose answer
+//! last confirmed the view denies its token with its reason; and so does every one held since at
+//! least `max_staleness_ms` ago. A rollback takes away what was written after the save (so those are no longer "held");
 //! what is acknowledged after it must reach the view like anything else. The model verifier answers as
 //! the real one does (changes only when the feed holds the cursor's entry with the cursor's id,
 //! else a snapshot); some answers are corrupted (a gap, another `after`, another `after_id`, or
@@ -16,7 +20,9 @@
 use super::input::Input;
 use super::seeds::Seeds;
 use std::collections::BTreeMap;
-use warden_core::protocol::feed::{Change, Changes, FeedEntry, PollAnswer, RevokedJti, Snapshot};
+use warden_core::protocol::feed::{
+    Change, Changes, FeedEntry, PollAnswer, RevokedIdpSession, RevokedJti, Snapshot, UserVersion,
+};
 use warden_core::protocol::{CheckRequest, Verdict};
 use warden_core::revocation_view::RevocationView;
 use warden_core::Reason;
@@ -26,8 +32,9 @@ const STALENESS_MS: u64 = 1000;
 const MAX_ENTRIES: usize = 64;
 const JTIS: u8 = 16;
 const SUB: &str = "u";
+const IDP: &str = "https://idp.example";
 
-/// Until of jti `j` (unix s): even ones for good, odd ones lapse within the first minute.
+/// Until of revocation `j` (unix s): even ones for good, odd ones lapse within the first minute.
 fn until(j: u8) -> Option<i64> {
     (j % 2 == 1).then(|| (T0_MS / 1000) as i64 + 5 + 3 * i64::from(j))
 }
@@ -36,10 +43,88 @@ fn jti_name(j: u8) -> String {
     format!("j{j}")
 }
 
+/// What revocation `j` revokes: `j % 4 == 2` a user (for good), `j % 4 == 3` an identity
+/// provider's session (it lapses), the others a jti of `SUB`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Jti,
+    User,
+    IdpSession,
+}
+
+fn kind(j: u8) -> Kind {
+    match j % 4 {
+        2 => Kind::User,
+        3 => Kind::IdpSession,
+        _ => Kind::Jti,
+    }
+}
+
+fn user_name(j: u8) -> String {
+    format!("user{j}")
+}
+
+fn idp_sid(j: u8) -> String {
+    format!("idp-s-{j}")
+}
+
+/// The not-before revocation `j` gives its user (unix s).
+fn user_not_before(j: u8) -> i64 {
+    (T0_MS / 1000) as i64 + i64::from(j)
+}
+
+fn change_of(j: u8) -> Change {
+    match kind(j) {
+        Kind::Jti => Change::Jti {
+            sub: SUB.into(),
+            jti: jti_name(j),
+            until: until(j),
+        },
+        Kind::User => Change::User {
+            sub: user_name(j),
+            version: 0,
+            not_before: Some(user_not_before(j)),
+        },
+        Kind::IdpSession => Change::IdpSession {
+            iss: IDP.into(),
+            sid: idp_sid(j),
+            until: until(j).unwrap_or(i64::MAX),
+        },
+    }
+}
+
+/// A token revocation `j` denies, and the reason.
+fn denied_token(j: u8, now_secs: i64) -> (CheckRequest, Reason) {
+    let mut request = CheckRequest {
+        sub: SUB.into(),
+        jti: Some(jti_name(j)),
+        sid: None,
+        ver: None,
+        iat: Some(now_secs),
+        exp: now_secs + 1_000_000,
+        iss: None,
+    };
+    match kind(j) {
+        Kind::Jti => (request, Reason::Revoked),
+        Kind::User => {
+            request.sub = user_name(j);
+            request.jti = None;
+            request.iat = Some(user_not_before(j));
+            (request, Reason::UserRevoked)
+        }
+        Kind::IdpSession => {
+            request.iss = Some(IDP.into());
+            request.sid = Some(idp_sid(j));
+            (request, Reason::SessionRevoked)
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
     seq: u64,
     id: String,
+    /// The revocation it announces (see [`kind`]).
     jti: u8,
 }
 
@@ -137,27 +222,42 @@ impl Model {
 
     fn snapshot(&self) -> Snapshot {
         let now_secs = (self.now / 1000) as i64;
+        let held = |k: Kind| {
+            self.feed
+                .revoked
+                .keys()
+                .copied()
+                .filter(move |j| kind(*j) == k && until(*j).is_none_or(|u| u > now_secs))
+        };
         Snapshot {
             seq: self.feed.head,
             id: self.feed.head_id.clone(),
             skew_seconds: 300,
             not_before: None,
-            jtis: self
-                .feed
-                .revoked
-                .keys()
-                .filter(|j| until(**j).is_none_or(|u| u > now_secs))
+            jtis: held(Kind::Jti)
                 .map(|j| RevokedJti {
                     sub: SUB.into(),
-                    jti: jti_name(*j),
-                    until: until(*j),
+                    jti: jti_name(j),
+                    until: until(j),
                 })
                 .collect(),
-            users: vec![],
+            users: held(Kind::User)
+                .map(|j| UserVersion {
+                    sub: user_name(j),
+                    version: 0,
+                    not_before: Some(user_not_before(j)),
+                })
+                .collect(),
             sessions: vec![],
             live: vec![],
-            idp_issuers: Vec::new(),
-            idp_sessions: Vec::new(),
+            idp_issuers: vec![IDP.into()],
+            idp_sessions: held(Kind::IdpSession)
+                .map(|j| RevokedIdpSession {
+                    iss: IDP.into(),
+                    sid: idp_sid(j),
+                    until: until(j).unwrap_or(i64::MAX),
+                })
+                .collect(),
         }
     }
 
@@ -179,11 +279,7 @@ impl Model {
             .map(|e| FeedEntry {
                 seq: e.seq,
                 id: Some(e.id.clone()),
-                change: Change::Jti {
-                    sub: SUB.into(),
-                    jti: jti_name(e.jti),
-                    until: until(e.jti),
-                },
+                change: change_of(e.jti),
             })
             .collect();
         let seq = changes.last().map_or(after, |e| e.seq);
@@ -192,7 +288,7 @@ impl Model {
             after_id,
             seq,
             changes,
-            idp_issuers: Vec::new(),
+            idp_issuers: vec![IDP.into()],
         })
     }
 
@@ -294,19 +390,11 @@ impl Model {
             if !live || !(confirmed || old) {
                 continue;
             }
-            let request = CheckRequest {
-                sub: SUB.into(),
-                jti: Some(jti_name(*j)),
-                sid: None,
-                ver: None,
-                iat: Some(now_secs),
-                exp: now_secs + 1_000_000,
-                iss: None,
-            };
+            let (request, reason) = denied_token(*j, now_secs);
             assert_eq!(
                 self.view.decide(&request, self.now),
-                Some(Verdict::Deny(Reason::Revoked)),
-                "jti {j} held as revoked since {since} (now {}) but the trusted view allows it; \
+                Some(Verdict::Deny(reason)),
+                "revocation {j} held since {since} (now {}) but the trusted view allows it; \
                  cursor {:?}/{:?}, feed head {} {:?}",
                 self.now,
                 self.view.cursor(),

@@ -184,3 +184,62 @@ fn changes_for_another_entry_at_the_cursor_send_the_view_to_a_snapshot() {
     let request = get(&mut host, "/api", Some(&token()), &[]);
     assert!(host.outcome(request).is_paused(), "no cursor: calls out");
 }
+
+/// An identity provider's tokens in stream mode: no `jti` (the provider sets `require_jti:
+/// false`), no `ver`, the provider's own `sid`; the view judges them by the feed's issuer list,
+/// revoked IdP sessions and the user's not-before, without a call.
+#[test]
+fn identity_provider_tokens_are_judged_locally() {
+    let mut v = verifier("deny");
+    v["mode"] = json!("stream");
+    v["stream"] = json!({"path": "/v1/revocations", "max_staleness_ms": 1000, "max_entries": 1000});
+    let mut host = start(&config_with(
+        provider(&keys().jwks(), json!({"require_jti": false})),
+        Some(v),
+    ));
+    host.advance(Duration::from_millis(100)).unwrap();
+    let snapshot = json!({"kind": "snapshot", "seq": 5, "skew_seconds": 300, "jtis": [],
+        "users": [], "sessions": [], "idp_issuers": [ISSUER],
+        "idp_sessions": [{"iss": ISSUER, "sid": "idp-s-1", "until": NOW + 600}]});
+    host.respond_http_call(poll(&host).token, 200, &[], snapshot.to_string().as_bytes())
+        .unwrap();
+    let idp_token = |sid: &str, iat: u64| {
+        keys().sign(
+            Alg::ES256,
+            &claims_with(json!({"jti": null, "ver": null, "sid": sid, "iat": iat})),
+        )
+    };
+    let request = get(
+        &mut host,
+        "/api",
+        Some(&idp_token("idp-s-2", NOW - 10)),
+        &[],
+    );
+    assert_eq!(forwarded(&host, request).get("x-jwt-sub"), Some("alice"));
+    let request = get(
+        &mut host,
+        "/api",
+        Some(&idp_token("idp-s-1", NOW - 10)),
+        &[],
+    );
+    assert_denied(&host, request, "session_revoked");
+
+    // The user is revoked at NOW - 10: tokens without `ver` issued then are refused, later ones not.
+    let change = json!({"kind": "changes", "after": 5, "seq": 6, "idp_issuers": [ISSUER],
+        "changes": [{"seq": 6, "change": {"type": "user", "sub": "alice", "version": 1,
+                                          "not_before": NOW - 10}}]});
+    host.respond_http_call(poll(&host).token, 200, &[], change.to_string().as_bytes())
+        .unwrap();
+    let request = get(
+        &mut host,
+        "/api",
+        Some(&idp_token("idp-s-2", NOW - 10)),
+        &[],
+    );
+    assert_denied(&host, request, "user_revoked");
+    let request = get(&mut host, "/api", Some(&idp_token("idp-s-2", NOW - 9)), &[]);
+    forwarded(&host, request);
+    assert_eq!(checks(&host), 0, "all decided locally");
+    assert_eq!(host.metric("warden.denied.user_revoked"), Some(1));
+    assert_eq!(host.metric("warden.denied.session_revoked"), Some(1));
+}

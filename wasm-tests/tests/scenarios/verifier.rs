@@ -44,7 +44,7 @@ fn the_call_carries_the_check_request() {
         check,
         CheckRequest {
             sub: "alice".into(),
-            jti: "jti-1".into(),
+            jti: Some("jti-1".into()),
             sid: Some("sid-1".into()),
             ver: Some(3),
             iat: Some((NOW - 10) as i64),
@@ -80,6 +80,8 @@ fn deny_answers_401_with_the_verifier_reason() {
         "session_missing",
         "session_mismatch",
         "revoked_all",
+        "user_revoked",
+        "session_revoked",
     ];
     for (mode, reason) in modes
         .iter()
