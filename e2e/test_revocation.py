@@ -98,7 +98,8 @@ def test_revoke_user_bumps_the_version(mode_stack):
     version = answer.json()["version"]
     assert isinstance(version, int) and version >= 1
 
-    denied(mode_stack, old, "stale_version")
+    # `old` has no `ver`: judged by the user's not-before (issued at or before the revocation).
+    denied(mode_stack, old, "user_revoked")
     assert_denied(mode_stack.envoy.request("/", mode_stack.keys.token("RS256", sub=sub, ver=version - 1)), "stale_version")
     assert mode_stack.envoy.request("/", mode_stack.keys.token("RS256", sub=sub, ver=version)).status == 200
     # Other users are untouched.
