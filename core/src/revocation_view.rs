@@ -652,9 +652,13 @@ impl RevocationView {
 
 /// The user's revocations: a token with `ver` by version (`stale_version`), one without by the
 /// user's not-before (`user_revoked`).
+/// The verifier's check script (`check.lua`) decides the same: a user revoked before not-befores
+/// existed has a version but no not-before, and the moment of that revocation is unknown, so
+/// tokens without `ver` stay refused until the next revocation stores one.
 fn user_reason(user: UserState, request: &CheckRequest) -> Option<Reason> {
     match request.ver {
         Some(ver) => (ver < user.version).then_some(Reason::StaleVersion),
+        None if user.not_before.is_none() && user.version > 0 => Some(Reason::UserRevoked),
         None => revoked_by_not_before(user.not_before, request.iat).then_some(Reason::UserRevoked),
     }
 }

@@ -138,9 +138,10 @@ fn same_answers_as_the_verifier() {
     let mut r = request(sub, "kept");
     r.ver = Some(2);
     assert_eq!(view.decide(&r, at), deny(Reason::StaleVersion));
-    // A token without `ver` is judged by the user's not-before only, and there is none here.
+    // A token without `ver` is judged by the user's not-before; a version without one is a
+    // revocation from before not-befores, whose moment is unknown: refused, as check.lua does.
     r.ver = None;
-    assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
+    assert_eq!(view.decide(&r, at), deny(Reason::UserRevoked));
     r.ver = Some(3);
     assert_eq!(view.decide(&r, at), Some(Verdict::Allow));
     r.sid = Some(sid_of(sub));
@@ -821,6 +822,27 @@ fn a_token_without_ver_is_judged_by_the_users_not_before() {
     assert_eq!(view.decide(&r, now(T0, 1)), deny);
     r.iat = Some(T0 - 9);
     assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
+}
+
+#[test]
+fn a_user_revoked_before_not_befores_existed_refuses_tokens_without_ver() {
+    let mut view = synced(1);
+    view.apply_now(changes(1, vec![user("old", 2, None)]), now(T0, 0))
+        .unwrap();
+    let mut r = request("old", "j");
+    r.iat = Some(T0);
+    assert_eq!(
+        view.decide(&r, now(T0, 1)),
+        Some(Verdict::Deny(Reason::UserRevoked)),
+        "the old revocation's moment is unknown"
+    );
+    r.ver = Some(2);
+    assert_eq!(view.decide(&r, now(T0, 1)), Some(Verdict::Allow));
+    // The next revocation stores a not-before, and later tokens pass again.
+    r.ver = None;
+    view.apply_now(changes(2, vec![user("old", 3, Some(T0 - 1))]), now(T0, 2))
+        .unwrap();
+    assert_eq!(view.decide(&r, now(T0, 3)), Some(Verdict::Allow));
 }
 
 #[test]
