@@ -707,3 +707,49 @@ async fn serve_warns_without_a_trusted_proxy_and_sets_client_id() {
     assert_eq!(claims["client_id"], "web-app");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_refuses_a_bad_identity_providers_file_naming_the_field() {
+    let dir = temp_dir("idp-refuse");
+    let file = dir.join("providers.json");
+    for (text, field) in [
+        (
+            r#"{"providers": [{"name": "corp", "issuer": "https://idp.example", "client_ids": ["api"]}]}"#,
+            "providers[0].jwks_uri",
+        ),
+        (
+            r#"{"providers": [{"name": "corp", "issuer": "https://idp.example", "jwks_uri": "https://idp.example/k", "client_ids": []}]}"#,
+            "providers[0].client_ids",
+        ),
+        (r#"{"providers": [{"nme": "corp"}]}"#, "nme"),
+        ("not json", "--identity-providers"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        // By flag and by environment variable alike.
+        let by_flag = refused(serve(
+            &dir,
+            &["--identity-providers", file.to_str().unwrap()],
+            &[],
+        ));
+        assert!(
+            by_flag.contains(field) && by_flag.contains("--identity-providers"),
+            "{text}: {by_flag}"
+        );
+        let by_env = refused(serve(
+            &dir,
+            &[],
+            &[("WARDEN_IDENTITY_PROVIDERS", file.display().to_string())],
+        ));
+        assert!(by_env.contains(field), "{text}: {by_env}");
+    }
+    let missing = refused(serve(
+        &dir,
+        &[
+            "--identity-providers",
+            dir.join("absent.json").to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(missing.contains("cannot read"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

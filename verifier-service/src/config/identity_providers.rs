@@ -7,6 +7,7 @@ use crate::service::identity_providers::{
     IdentityProvider, IdentityProviders, JwksSource, RegistryError,
 };
 use serde::Deserialize;
+use warden_core::revocation_view::{MAX_IDP_ISSUERS, MAX_ISS_BYTES};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +43,11 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
 }
 
 fn compile(document: Document) -> Result<IdentityProviders, String> {
+    if document.providers.len() > MAX_IDP_ISSUERS {
+        return Err(format!(
+            "providers: at most {MAX_IDP_ISSUERS} identity providers (the feed sends every issuer to each filter)"
+        ));
+    }
     let mut providers = Vec::with_capacity(document.providers.len());
     for (index, entry) in document.providers.into_iter().enumerate() {
         providers.push(compile_entry(index, entry)?);
@@ -75,8 +81,13 @@ fn compile_entry(index: usize, entry: ProviderEntry) -> Result<IdentityProvider,
     let issuer = entry
         .issuer
         .ok_or_else(|| format!("{}: missing", field("issuer")))?;
-    if issuer.is_empty() {
-        return Err(format!("{}: must not be empty", field("issuer")));
+    if issuer.is_empty() || issuer.len() > MAX_ISS_BYTES {
+        // Stream-mode views refuse a longer issuer list as malformed (every request would call
+        // out), so it is refused here, at start.
+        return Err(format!(
+            "{}: must be 1 to {MAX_ISS_BYTES} bytes",
+            field("issuer")
+        ));
     }
     let jwks = match (entry.jwks_uri, entry.discovery_url) {
         (Some(uri), None) => JwksSource::Uri(fetch_url(&field("jwks_uri"), uri)?),
@@ -204,6 +215,23 @@ mod tests {
             (
                 format!(r#"{{"providers": [{{"name": "a", {ok}, "max_token_lifetime_seconds": 0}}]}}"#),
                 "providers[0].max_token_lifetime_seconds",
+            ),
+            (
+                format!(
+                    r#"{{"providers": [{{"name": "a", "issuer": "{}", "jwks_uri": "https://i/k", "client_ids": ["x"]}}]}}"#,
+                    "i".repeat(MAX_ISS_BYTES + 1)
+                ),
+                "providers[0].issuer",
+            ),
+            (
+                format!(
+                    r#"{{"providers": [{}]}}"#,
+                    (0..=MAX_IDP_ISSUERS)
+                        .map(|i| format!(r#"{{"name": "p{i}", "issuer": "https://i/{i}", "jwks_uri": "https://i/k", "client_ids": ["x"]}}"#))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                "providers: at most",
             ),
             (
                 format!(r#"{{"providers": [{{"name": "a", {ok}, "jwks": {{}}}}]}}"#),
