@@ -16,6 +16,7 @@ use super::{revoke, ServiceError, Services};
 use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
+use warden_core::alg::KeyKind;
 use warden_core::token::{decode, Claims, Requirements};
 use warden_core::{Algorithm, Reason};
 
@@ -48,6 +49,22 @@ struct Context<'a> {
     now: i64,
 }
 
+impl<'a> Context<'a> {
+    /// The context of a call to provider `name`'s route (`UnknownProvider`: a 404).
+    fn of(svc: &'a Services, name: &str, client: IpAddr, now: i64) -> Result<Self, IdpError> {
+        let provider = svc
+            .settings
+            .identity_providers
+            .by_name(name)
+            .ok_or(IdpError::UnknownProvider)?;
+        Ok(Context {
+            provider,
+            client,
+            now,
+        })
+    }
+}
+
 /// `POST /v1/backchannel-logout/{name}`: verifies `token` as a logout token of provider `name`
 /// (Back-Channel Logout 1.0 §2.6) and revokes the session it names (`sid`), else the user
 /// (`sub`). Returns the target revoked.
@@ -58,16 +75,7 @@ pub async fn backchannel_logout(
     client: IpAddr,
     now: i64,
 ) -> Result<Target, IdpError> {
-    let provider = svc
-        .settings
-        .identity_providers
-        .by_name(name)
-        .ok_or(IdpError::UnknownProvider)?;
-    let cx = Context {
-        provider,
-        client,
-        now,
-    };
+    let cx = Context::of(svc, name, client, now)?;
     let result = logout(svc, &cx, token).await;
     if let Err(error) = &result {
         refused(svc, &cx, SecurityEvent::IdpLogout, LOGOUT_LABEL, error).await;
@@ -117,16 +125,7 @@ pub async fn security_event(
     client: IpAddr,
     now: i64,
 ) -> Result<EventsDone, IdpError> {
-    let provider = svc
-        .settings
-        .identity_providers
-        .by_name(name)
-        .ok_or(IdpError::UnknownProvider)?;
-    let cx = Context {
-        provider,
-        client,
-        now,
-    };
+    let cx = Context::of(svc, name, client, now)?;
     let result = events(svc, &cx, token).await;
     if let Err(error) = &result {
         refused(svc, &cx, SecurityEvent::IdpEvent, SET_LABEL, error).await;
@@ -185,18 +184,12 @@ async fn events(svc: &Services, cx: &Context<'_>, token: &str) -> Result<EventsD
 
 /// The algorithms a provider's token may be signed with: asymmetric ones only (a provider's
 /// keys are public; `none` and HMAC are never accepted).
-const ASYMMETRIC: [Algorithm; 10] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::ES512,
-    Algorithm::EdDSA,
-];
+fn asymmetric_algorithms() -> Vec<Algorithm> {
+    Algorithm::ALL
+        .into_iter()
+        .filter(|alg| alg.key_kind() != KeyKind::Hmac)
+        .collect()
+}
 
 /// The structure, `alg` and signature of `token` with the provider's keys (fetched again when
 /// it names a `kid` they lack); its `typ` header and claims.
@@ -207,7 +200,7 @@ async fn verify_signature(
     now: i64,
 ) -> Result<(Option<String>, Claims), IdpError> {
     let requirements = Requirements {
-        algorithms: Some(ASYMMETRIC.to_vec()),
+        algorithms: Some(asymmetric_algorithms()),
         max_token_bytes: MAX_TOKEN_BYTES,
         require_expiration: false,
         ..Requirements::default()
