@@ -24,6 +24,7 @@ import http from 'node:http';
 
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { answer, readJson } from './http.mjs';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const issuer = `http://127.0.0.1:${config.port}`;
@@ -108,17 +109,6 @@ provider.on('backchannel.error', (ctx, err, client, accountId, sid) => {
   console.log(`backchannel.error client=${client.clientId} sub=${accountId} sid=${sid}: ${err.message}`);
 });
 provider.on('server_error', (ctx, err) => console.log(`server_error: ${err.stack}`));
-
-async function readJson(req) {
-  const chunks = [];
-  for await (const chunk of req) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-}
-
-function answer(res, status, value) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(value));
-}
 
 async function testRoute(req, res) {
   if (req.method === 'GET' && req.url === '/__test__/deliveries') {

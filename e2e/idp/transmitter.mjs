@@ -12,6 +12,7 @@
 import http from 'node:http';
 
 import * as jose from 'jose';
+import { answer, readJson } from './http.mjs';
 
 const port = Number(process.argv[2]);
 const KID = 'tx-es256-1';
@@ -22,17 +23,6 @@ async function ecKey() {
 }
 
 const keys = { transmitter: await ecKey(), forged: await ecKey() };
-
-async function readJson(req) {
-  const chunks = [];
-  for await (const chunk of req) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-}
-
-function answer(res, status, value) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(value));
-}
 
 async function route(req, res) {
   if (req.method === 'GET' && req.url === '/jwks.json') {
