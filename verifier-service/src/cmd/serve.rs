@@ -102,6 +102,12 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         };
     let settings = config::settings(&args, feed_token, identity_providers.as_deref())?;
     let issuer = token_issuer(&args)?;
+    config::check_own_issuer_is_no_provider(
+        &settings,
+        issuer
+            .as_ref()
+            .map(|issuer| issuer.settings.issuer.as_str()),
+    )?;
     let options = StoreOptions {
         timeout: Duration::from_millis(args.redis_timeout_ms.max(1)),
         min_replicas_ack: args.min_replicas_ack,

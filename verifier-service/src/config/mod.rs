@@ -92,6 +92,21 @@ pub fn settings(
     Ok(settings)
 }
 
+/// Warden's own `--issuer` must not also be an identity provider's: tokens of a provider's issuer
+/// carry that provider's sessions, so Warden's own sessions would go unchecked.
+pub fn check_own_issuer_is_no_provider(
+    settings: &Settings,
+    own_issuer: Option<&str>,
+) -> Result<(), String> {
+    match own_issuer {
+        Some(issuer) if settings.identity_providers.by_issuer(issuer).is_some() => Err(format!(
+            "--identity-providers: issuer {issuer:?} is this verifier's own --issuer; its tokens carry \
+             Warden sessions, so it cannot also be an identity provider"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The token issuer's settings when `--signing-key-file` is given; its flags are refused
 /// without one.
 pub fn token_settings(args: &ServeArgs) -> Result<Option<TokenSettings>, String> {
@@ -165,6 +180,24 @@ mod tests {
             Command::Serve(args) => args,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_own_issuer_cannot_be_an_identity_providers() {
+        let providers = r#"{"providers": [{"name": "corp", "issuer": "https://idp.example",
+            "jwks_uri": "https://idp.example/k", "client_ids": ["api"]}]}"#;
+        let args = serve_args(&[]);
+        let with_providers = settings(&args, None, Some(providers)).unwrap();
+        assert!(
+            check_own_issuer_is_no_provider(&with_providers, Some("https://idp.example"))
+                .unwrap_err()
+                .contains("--identity-providers")
+        );
+        assert!(
+            check_own_issuer_is_no_provider(&with_providers, Some("https://warden.example"))
+                .is_ok()
+        );
+        assert!(check_own_issuer_is_no_provider(&with_providers, None).is_ok());
     }
 
     #[test]
