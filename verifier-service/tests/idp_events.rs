@@ -424,6 +424,22 @@ async fn unreachable_keys_are_503_not_400() {
 }
 
 #[tokio::test]
+async fn keys_of_a_provider_that_comes_up_after_the_verifier_are_fetched_within_a_second() {
+    let redis = RedisServer::start();
+    let idp = IdpServer::start().await;
+    idp.failing.store(true, Ordering::SeqCst);
+    let v = start_verifier(&redis, ("jwks_uri", format!("http://{}/jwks", idp.addr))).await;
+    let r = post_logout(&v, "corp", &sign(&logout_claims("j-late-1"))).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    // The provider comes up; its first logout is not made to wait out the refetch interval.
+    idp.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = post_logout(&v, "corp", &sign(&logout_claims("j-late-2"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(revoked_anything(&redis, "alice", "s-1").await);
+}
+
+#[tokio::test]
 async fn a_rotated_key_is_fetched_once_per_unknown_kid() {
     let redis = RedisServer::start();
     let idp = IdpServer::start().await;

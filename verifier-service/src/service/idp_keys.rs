@@ -24,6 +24,10 @@ pub const MAX_FRESH_SECONDS: i64 = 3_600;
 /// Least time between two fetches a token caused (an unknown `kid`, a stale or missing set):
 /// a flood of tokens with made-up `kid`s costs the provider one fetch per interval.
 pub const REFETCH_INTERVAL_SECONDS: i64 = 10;
+/// Least time between two fetches while no key set was ever fetched: a provider started after
+/// the verifier (its first logout comes right after it starts, and is not retried by every
+/// provider) must not wait out [`REFETCH_INTERVAL_SECONDS`].
+pub const MISSING_RETRY_SECONDS: i64 = 1;
 
 /// Every provider's keys.
 #[derive(Debug, Default)]
@@ -77,11 +81,11 @@ pub fn should_fetch(
     need: Need,
     now: i64,
 ) -> bool {
-    let quiet_since =
-        |at: Option<i64>| at.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL_SECONDS);
-    let missing_or_stale = !has_set || now >= fresh_until;
-    (missing_or_stale && quiet_since(times.any))
-        || (need == Need::UnknownKid && quiet_since(times.for_kid))
+    let quiet_for =
+        |at: Option<i64>, interval: i64| at.is_none_or(|at| now.saturating_sub(at) >= interval);
+    (!has_set && quiet_for(times.any, MISSING_RETRY_SECONDS))
+        || (has_set && now >= fresh_until && quiet_for(times.any, REFETCH_INTERVAL_SECONDS))
+        || (need == Need::UnknownKid && quiet_for(times.for_kid, REFETCH_INTERVAL_SECONDS))
 }
 
 /// How long a fetched set stays fresh: its `max-age`, within the bounds.
@@ -222,7 +226,9 @@ mod tests {
         assert!(!should_fetch(true, now + 1, never, Need::Current, now));
         assert!(should_fetch(true, now, any(now - 300), Need::Current, now));
         assert!(!should_fetch(true, now, any(now - 9), Need::Current, now));
-        assert!(!should_fetch(false, 0, any(now - 1), Need::Current, now));
+        // Never fetched: retried each second, not each interval (a provider started late).
+        assert!(!should_fetch(false, 0, any(now), Need::Current, now));
+        assert!(should_fetch(false, 0, any(now - 1), Need::Current, now));
         // An unknown kid right after a scheduled fetch: fetched (a rotation shows at once) ...
         assert!(should_fetch(
             true,
