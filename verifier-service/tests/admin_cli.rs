@@ -414,3 +414,185 @@ async fn a_wrong_admin_token_is_the_apis_refusal_and_no_verifier_is_exit_3() {
         stderr(&out)
     );
 }
+
+#[cfg(feature = "tls")]
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the `openssl` command line tool is needed for this test");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private CA (`ca.crt`) and a server certificate for localhost signed by it (`server.crt`,
+/// `server.key`).
+#[cfg(feature = "tls")]
+fn make_pki(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend([
+        "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=ca",
+    ]);
+    openssl(dir, &args);
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=server",
+    ]);
+    openssl(dir, &args);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+/// The `serve` binary on TLS listeners; killed on drop.
+#[cfg(feature = "tls")]
+struct Served(std::process::Child);
+
+#[cfg(feature = "tls")]
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn https_with_a_private_ca_file() {
+    let redis = RedisServer::start();
+    let files = Files::new("tls");
+    make_pki(&files.dir);
+    let (check_port, admin_port) = (free_port(), free_port());
+    let log = std::fs::File::create(files.dir.join("serve.log")).unwrap();
+    let _served = Served(
+        std::process::Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{check_port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+            .args(["--redis-url", &redis.url()])
+            .args(["--admin-token-file", &files.token_file()])
+            .arg("--tls-cert-file")
+            .arg(files.dir.join("server.crt"))
+            .arg("--tls-key-file")
+            .arg(files.dir.join("server.key"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("https://localhost:{admin_port}");
+    let ca = files.dir.join("ca.crt").to_str().unwrap().to_owned();
+    let with_ca = [
+        "--admin-url",
+        url.as_str(),
+        "--admin-token-file",
+        &files.token_file(),
+        "--ca-file",
+        &ca,
+    ];
+    // Ready when the command itself gets through.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let out = run(
+            &with_ca,
+            &["--output", "json", "sessions", "--sub", "alice"],
+        )
+        .await;
+        if code(&out) == 0 {
+            assert_eq!(ok_json(&out)["sub"], "alice");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never answered: {}\n{}",
+            stderr(&out),
+            std::fs::read_to_string(files.dir.join("serve.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let check_url = format!("https://localhost:{check_port}");
+    let head = ok_json(
+        &run(
+            &with_ca,
+            &["--output", "json", "feed", "--check-url", &check_url],
+        )
+        .await,
+    );
+    assert_eq!(head["seq"], 0, "{head}");
+    // Without the CA file the public roots do not know the certificate: unreachable, exit 3.
+    let out = run(
+        &[
+            "--admin-url",
+            &url,
+            "--admin-token-file",
+            &files.token_file(),
+        ],
+        &["sessions", "--sub", "alice"],
+    )
+    .await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("tls"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn the_admin_token_in_clear_beyond_loopback_is_warned_about() {
+    let files = Files::new("clear");
+    // TEST-NET-1: nothing answers; the warning comes before the attempt.
+    let out = run(
+        &[
+            "--admin-url",
+            "http://192.0.2.1:8082",
+            "--admin-token-file",
+            &files.token_file(),
+        ],
+        &["--timeout-seconds", "1", "sessions", "--sub", "a"],
+    )
+    .await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: the admin token goes over plain http"),
+        "{}",
+        stderr(&out)
+    );
+}
