@@ -193,6 +193,9 @@ async fn revoke_token_from_the_token_itself_and_by_names() {
         "{}",
         stderr(&out)
     );
+    let out = admin(&v, &files, &["revoke-token"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--sub and --jti"), "{}", stderr(&out));
 }
 
 #[tokio::test]

@@ -159,6 +159,11 @@ fn request_for(action: AdminAction) -> Result<Request, Failure> {
         } => {
             let (sub, jti, exp) = match (sub, jti) {
                 (Some(sub), Some(jti)) => (sub, jti, exp),
+                _ if token.is_none() && token_file.is_none() => {
+                    return Err(local(
+                        "revoke-token needs --token, --token-file, or --sub and --jti",
+                    ))
+                }
                 _ => {
                     let token = token_text(TokenSource { token, token_file })?;
                     names_of(&token)?

@@ -424,7 +424,7 @@ pub enum AdminAction {
         token: Option<String>,
         #[arg(long, value_name = "PATH", conflicts_with_all = ["sub", "jti", "exp"])]
         token_file: Option<PathBuf>,
-        #[arg(long, requires = "jti", required_unless_present_any = ["token", "token_file"])]
+        #[arg(long, requires = "jti")]
         sub: Option<String>,
         #[arg(long, requires = "sub")]
         jti: Option<String>,
