@@ -420,12 +420,16 @@ pub enum AdminAction {
     /// The token's payload is decoded WITHOUT verifying its signature or expiry: it only names
     /// what to revoke; the admin API is authoritative. A token without `sub` or `jti` is refused.
     RevokeToken {
+        /// The token (visible in the process list: prefer --token-file).
         #[arg(long, conflicts_with_all = ["sub", "jti", "exp", "token_file"])]
         token: Option<String>,
+        /// File holding the token (surrounding whitespace ignored).
         #[arg(long, value_name = "PATH", conflicts_with_all = ["sub", "jti", "exp"])]
         token_file: Option<PathBuf>,
+        /// The token's `sub`, without the token (with --jti).
         #[arg(long, requires = "jti")]
         sub: Option<String>,
+        /// The token's `jti`, without the token (with --sub).
         #[arg(long, requires = "sub")]
         jti: Option<String>,
         /// The token's `exp` (the revocation is kept until then + skew; without it, for good).
