@@ -10,7 +10,7 @@
 //! cmd → config → server → http → service → issuer → store → {telemetry, net, outbound, clock, random}
 //! ```
 //!
-//! - `cmd`: the commands (`serve`, `keygen`, `mint`, `routes`); the only code that reads the
+//! - `cmd`: the commands (`serve`, `keygen`, `mint`, `admin`, `routes`); the only code that reads the
 //!   environment and files.
 //! - `config`: the command line (`cli`), every `DEFAULT_*` once, flags checked into settings.
 //! - `server`: listeners (plain, TLS), graceful drain, signals.
@@ -20,7 +20,7 @@
 //! - `store`: Redis (scripts, keys, session ids); its own crate (`warden-store`), re-exported here
 //!   with the leaves it needs (`clock`, `random`), so the compiler keeps it from importing upward.
 //! - `telemetry` (metrics, audit vocabulary, logging), `net` (client address, CIDRs),
-//!   `outbound` (the one outbound HTTP client: identity providers' keys), `clock` (the one wall
+//!   `outbound` (the one outbound HTTP client: identity providers' keys, the `admin` command), `clock` (the one wall
 //!   clock), `random` (the one source of randomness): leaves.
 //!
 //! A module may import its own layer and any layer to its right, never one to its left; the

@@ -2,9 +2,14 @@
 //! documents and key sets. `https://` goes through rustls with the webpki roots (feature `tls`);
 //! `http://` only to a loopback host ([`is_fetchable_url`], which the configuration applies too).
 //! No redirects are followed, no proxy is used: any answer but `200` is an error.
+//!
+//! [`call`] is the admin command's request (`warden-verifier admin …`): any method, headers and
+//! body, any answer status returned as is, and an optional PEM CA file trusted instead of the
+//! webpki roots; plain `http://` goes to any host there (the operator chose the URL; the command
+//! warns when its admin token would cross the network in clear).
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, ACCEPT, CACHE_CONTROL, HOST, USER_AGENT};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
@@ -105,42 +110,134 @@ async fn get_unbounded(url: &str, max_body_bytes: usize) -> Result<Fetched, Fetc
         .header(HOST, host_header)
         .header(ACCEPT, "application/json")
         .header(USER_AGENT, "warden-verifier")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .map_err(|e| FetchError::Http(e.to_string()))?;
     let tcp = TcpStream::connect((host, port))
         .await
         .map_err(|e| FetchError::Connect(e.to_string()))?;
-    if https {
-        let tls = tls_connect(host, tcp).await?;
-        exchange(tls, request, max_body_bytes).await
+    let (_, cache_control, body) = if https {
+        let tls = tls_connect(host, tcp, None).await?;
+        exchange(tls, request, max_body_bytes, true).await?
     } else {
-        exchange(tcp, request, max_body_bytes).await
+        exchange(tcp, request, max_body_bytes, true).await?
+    };
+    Ok(Fetched {
+        body,
+        cache_control,
+    })
+}
+
+/// One request of the admin command.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub method: &'a str,
+    /// `http://` or `https://`, any host.
+    pub url: &'a str,
+    /// Extra headers (`authorization`, `content-type`, …).
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+    /// PEM certificates trusted for `https://` instead of the webpki roots.
+    pub ca_pem: Option<&'a [u8]>,
+    pub limits: Limits,
+}
+
+/// Any complete answer: its status and body.
+#[derive(Debug)]
+pub struct Answered {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// Sends `call`, all of it within `call.limits`; every status is an answer.
+pub async fn call(call: Call<'_>) -> Result<Answered, FetchError> {
+    tokio::time::timeout(call.limits.timeout, call_unbounded(call))
+        .await
+        .map_err(|_| FetchError::Timeout)?
+}
+
+async fn call_unbounded(call: Call<'_>) -> Result<Answered, FetchError> {
+    let uri: Uri = call.url.parse().map_err(|_| FetchError::UrlNotAllowed)?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(FetchError::UrlNotAllowed),
+    };
+    let (Some(host), Some(authority)) = (uri.host(), uri.authority()) else {
+        return Err(FetchError::UrlNotAllowed);
+    };
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let host_header =
+        HeaderValue::from_str(authority.as_str()).map_err(|_| FetchError::UrlNotAllowed)?;
+    let mut builder = Request::builder()
+        .method(call.method)
+        .uri(path)
+        .header(HOST, host_header)
+        .header(ACCEPT, "application/json")
+        .header(USER_AGENT, "warden-verifier");
+    for (name, value) in call.headers {
+        builder = builder.header(*name, *value);
     }
+    let request = builder
+        .body(Full::new(Bytes::copy_from_slice(call.body)))
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| FetchError::Connect(e.to_string()))?;
+    let max = call.limits.max_body_bytes;
+    let (status, _, body) = if https {
+        let tls = tls_connect(host, tcp, call.ca_pem).await?;
+        exchange(tls, request, max, false).await?
+    } else {
+        exchange(tcp, request, max, false).await?
+    };
+    Ok(Answered { status, body })
 }
 
 #[cfg(feature = "tls")]
 async fn tls_connect(
     host: &str,
     tcp: TcpStream,
+    ca_pem: Option<&[u8]>,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, FetchError> {
+    use rustls::pki_types::pem::PemObject;
     use std::sync::{Arc, OnceLock};
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    let config = CONFIG
-        .get_or_init(|| {
+    let build = |roots: rustls::RootCertStore| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|builder| {
+                let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(config)
+            })
+            .map_err(|e| e.to_string())
+    };
+    let config = match ca_pem {
+        None => CONFIG
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                build(roots)
+            })
+            .clone()
+            .map_err(FetchError::Tls)?,
+        Some(pem) => {
             let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    let mut config = builder.with_root_certificates(roots).with_no_client_auth();
-                    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-                    Arc::new(config)
-                })
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(FetchError::Tls)?;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| FetchError::Tls(format!("CA file: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| FetchError::Tls(format!("CA file: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(FetchError::Tls("CA file: no certificate in it".into()));
+            }
+            build(roots).map_err(FetchError::Tls)?
+        }
+    };
     let name = rustls_pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| FetchError::Tls(e.to_string()))?;
     tokio_rustls::TlsConnector::from(config)
@@ -150,17 +247,23 @@ async fn tls_connect(
 }
 
 #[cfg(not(feature = "tls"))]
-async fn tls_connect(_host: &str, _tcp: TcpStream) -> Result<TcpStream, FetchError> {
+async fn tls_connect(
+    _host: &str,
+    _tcp: TcpStream,
+    _ca_pem: Option<&[u8]>,
+) -> Result<TcpStream, FetchError> {
     Err(FetchError::TlsNotBuilt)
 }
 
 /// One HTTP/1.1 exchange on `io`: the connection is driven beside the request, so dropping this
-/// future (the deadline) ends both.
+/// future (the deadline) ends both. `only_200`: any other status is [`FetchError::Status`].
+/// Gives the status, the `Cache-Control` header and the body.
 async fn exchange<I>(
     io: I,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
     max_body_bytes: usize,
-) -> Result<Fetched, FetchError>
+    only_200: bool,
+) -> Result<(u16, Option<String>, Bytes), FetchError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -171,7 +274,7 @@ where
     let answer = async move {
         let response = sender.send_request(request).await.map_err(http)?;
         let status = response.status().as_u16();
-        if status != 200 {
+        if only_200 && status != 200 {
             return Err(FetchError::Status(status));
         }
         let cache_control = response
@@ -190,10 +293,7 @@ where
                 }
             })?
             .to_bytes();
-        Ok(Fetched {
-            body,
-            cache_control,
-        })
+        Ok((status, cache_control, body))
     };
     let mut answer = std::pin::pin!(answer);
     let mut connection = std::pin::pin!(connection);

@@ -2,6 +2,7 @@
 //! (`serve` wires everything together; `keygen` and `mint` are tools; `routes` prints the API's
 //! route table).
 
+pub mod admin;
 pub mod keygen;
 pub mod mint;
 pub mod serve;
@@ -15,6 +16,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Keygen(args) => keygen::main(&args),
         Command::Mint(args) => mint::main(&args),
         Command::Routes => routes(),
+        Command::Admin(args) => match admin::main(args) {
+            0 => Ok(()),
+            code => Err(format!("admin command failed (exit code {code})")),
+        },
     }
 }
 

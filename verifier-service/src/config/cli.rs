@@ -1,4 +1,4 @@
-//! The command line: `serve`, `keygen`, `mint`.
+//! The command line: `serve`, `keygen`, `mint`, `admin …`.
 
 use super::defaults::*;
 use crate::issuer::jose::{tool_algorithm, Algorithm, TOOL_ALGORITHMS};
@@ -29,6 +29,9 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print a signed JWT (compact JWS) made with a private JWK from `keygen`.
     Mint(MintArgs),
+    /// Operator commands against a running verifier's admin API (revoke, sessions, introspect,
+    /// feed).
+    Admin(AdminArgs),
     /// Print the API's route table as JSON (for the OpenAPI check).
     #[command(hide = true)]
     Routes,
@@ -347,4 +350,140 @@ pub fn alg_value_parser() -> impl TypedValueParser<Value = Algorithm> {
     PossibleValuesParser::new(TOOL_ALGORITHMS.map(Algorithm::name)).try_map(|name| {
         tool_algorithm(&name).ok_or_else(|| format!("unsupported algorithm `{name}`"))
     })
+}
+
+/// How `admin …` prints an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminOutput {
+    /// A short human table.
+    Table,
+    /// The API's JSON answer, as it came.
+    Json,
+}
+
+/// `warden-verifier admin …`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 done; 1 the API refused (4xx: its error message is \
+printed); 2 usage or local error (bad flags, unreadable file, a token without sub/jti); 3 the \
+verifier is unreachable, timed out or answered 5xx.\n\nPlain http:// is allowed to any host (the \
+operator chose the URL), but sending the admin token in clear to a host that is not loopback \
+prints a warning on stderr: use https:// (and --ca-file for a private CA) across a network."
+)]
+pub struct AdminArgs {
+    /// Base URL of the verifier's admin listener.
+    #[arg(
+        long,
+        env = "WARDEN_ADMIN_URL",
+        default_value = "http://127.0.0.1:8082",
+        global = true
+    )]
+    pub admin_url: String,
+    /// File holding the admin token (the same file `serve --admin-token-file` reads).
+    #[arg(
+        long,
+        env = "WARDEN_ADMIN_TOKEN_FILE",
+        value_name = "PATH",
+        global = true
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// PEM CA certificate(s) trusted for https:// URLs instead of the public roots.
+    #[arg(long, env = "WARDEN_ADMIN_CA_FILE", value_name = "PATH", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// `table`: a short human table; `json`: the API's JSON answer exactly.
+    #[arg(long, value_enum, default_value_t = AdminOutput::Table, global = true)]
+    pub output: AdminOutput,
+    /// Give up on the verifier after this many seconds.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub timeout_seconds: u64,
+    #[command(subcommand)]
+    pub action: AdminAction,
+}
+
+/// A token given on the command line or in a file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TokenSource {
+    /// The token itself (visible in the process list: prefer --token-file).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// File holding the token (surrounding whitespace ignored).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Revoke one token (POST /v1/admin/revoke/token): give the token (--token or --token-file)
+    /// and its `sub`, `jti` and `exp` are read from its payload, or give --sub and --jti.
+    ///
+    /// The token's payload is decoded WITHOUT verifying its signature or expiry: it only names
+    /// what to revoke; the admin API is authoritative. A token without `sub` or `jti` is refused.
+    RevokeToken {
+        /// The token (visible in the process list: prefer --token-file).
+        #[arg(long, conflicts_with_all = ["sub", "jti", "exp", "token_file"])]
+        token: Option<String>,
+        /// File holding the token (surrounding whitespace ignored).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["sub", "jti", "exp"])]
+        token_file: Option<PathBuf>,
+        /// The token's `sub`, without the token (with --jti).
+        #[arg(long, requires = "jti")]
+        sub: Option<String>,
+        /// The token's `jti`, without the token (with --sub).
+        #[arg(long, requires = "sub")]
+        jti: Option<String>,
+        /// The token's `exp` (the revocation is kept until then + skew; without it, for good).
+        #[arg(long)]
+        exp: Option<i64>,
+    },
+    /// Revoke a user (POST /v1/admin/revoke/user): their tokens issued up to now and all their
+    /// sessions.
+    RevokeUser {
+        #[arg(long)]
+        sub: String,
+    },
+    /// End a session: a Warden session by --sid (DELETE /v1/admin/sessions/{sid}), or an identity
+    /// provider's session by --iss and --sid (POST /v1/admin/revoke/session).
+    RevokeSession {
+        #[arg(long)]
+        sid: String,
+        /// The identity provider's issuer: makes this an identity-provider session.
+        #[arg(long)]
+        iss: Option<String>,
+        /// For an identity-provider session: revoked until this `exp` + skew.
+        #[arg(long, requires = "iss")]
+        exp: Option<i64>,
+    },
+    /// Refuse every token issued up to now and end every session (POST /v1/admin/revoke/all).
+    /// Needs --yes.
+    RevokeAll {
+        /// Confirm: without it nothing is sent.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List a user's live sessions (GET /v1/admin/users/{sub}/sessions).
+    Sessions {
+        #[arg(long)]
+        sub: String,
+    },
+    /// Introspect an access or refresh token (POST /v1/admin/introspect, RFC 7662).
+    Introspect {
+        #[command(flatten)]
+        token: TokenSource,
+    },
+    /// The revocation feed's head (`seq`, `id` of a snapshot of GET /v1/revocations on the check
+    /// listener) and lag (`warden_verifier_feed_outbox_pending` on the admin listener's /metrics:
+    /// session ends stored but not yet in the feed).
+    Feed {
+        /// Base URL of the check listener, which serves the feed.
+        #[arg(
+            long,
+            env = "WARDEN_CHECK_URL",
+            default_value = "http://127.0.0.1:8081"
+        )]
+        check_url: String,
+        /// File holding the feed token, when the verifier has `--feed-token-file`.
+        #[arg(long, env = "WARDEN_FEED_TOKEN_FILE", value_name = "PATH")]
+        feed_token_file: Option<PathBuf>,
+    },
 }
