@@ -84,6 +84,37 @@ pub fn is_fetchable_url(url: &str) -> bool {
     false
 }
 
+/// Where a request for `uri` goes: scheme, socket host and port, path and `Host` header.
+struct Target<'a> {
+    https: bool,
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+    host_header: HeaderValue,
+}
+
+impl<'a> Target<'a> {
+    fn of(uri: &'a Uri) -> Result<Target<'a>, FetchError> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(FetchError::UrlNotAllowed),
+        };
+        let (Some(host), Some(authority)) = (uri.host(), uri.authority()) else {
+            return Err(FetchError::UrlNotAllowed);
+        };
+        Ok(Target {
+            https,
+            // An IPv6 literal keeps its brackets in the URI, not in a socket address.
+            host: host.trim_start_matches('[').trim_end_matches(']'),
+            port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
+            path: uri.path_and_query().map_or("/", |p| p.as_str()),
+            host_header: HeaderValue::from_str(authority.as_str())
+                .map_err(|_| FetchError::UrlNotAllowed)?,
+        })
+    }
+}
+
 /// `GET url`, all of it within `limits`.
 pub async fn get(url: &str, limits: Limits) -> Result<Fetched, FetchError> {
     tokio::time::timeout(limits.timeout, get_unbounded(url, limits.max_body_bytes))
@@ -96,16 +127,13 @@ async fn get_unbounded(url: &str, max_body_bytes: usize) -> Result<Fetched, Fetc
         return Err(FetchError::UrlNotAllowed);
     }
     let uri: Uri = url.parse().map_err(|_| FetchError::UrlNotAllowed)?;
-    let https = uri.scheme_str() == Some("https");
-    let (Some(host), Some(authority)) = (uri.host(), uri.authority()) else {
-        return Err(FetchError::UrlNotAllowed);
-    };
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    // An IPv6 literal keeps its brackets in the URI, not in a socket address.
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let host_header =
-        HeaderValue::from_str(authority.as_str()).map_err(|_| FetchError::UrlNotAllowed)?;
+    let Target {
+        https,
+        host,
+        port,
+        path,
+        host_header,
+    } = Target::of(&uri)?;
     let request = Request::get(path)
         .header(HOST, host_header)
         .header(ACCEPT, "application/json")
@@ -157,19 +185,13 @@ pub async fn call(call: Call<'_>) -> Result<Answered, FetchError> {
 
 async fn call_unbounded(call: Call<'_>) -> Result<Answered, FetchError> {
     let uri: Uri = call.url.parse().map_err(|_| FetchError::UrlNotAllowed)?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(FetchError::UrlNotAllowed),
-    };
-    let (Some(host), Some(authority)) = (uri.host(), uri.authority()) else {
-        return Err(FetchError::UrlNotAllowed);
-    };
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let host_header =
-        HeaderValue::from_str(authority.as_str()).map_err(|_| FetchError::UrlNotAllowed)?;
+    let Target {
+        https,
+        host,
+        port,
+        path,
+        host_header,
+    } = Target::of(&uri)?;
     let mut builder = Request::builder()
         .method(call.method)
         .uri(path)
