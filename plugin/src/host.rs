@@ -93,3 +93,9 @@ pub fn respond(answer: &LocalResponse) {
 pub fn resume_request() {
     let _ = hostcalls::resume_http_request();
 }
+
+/// Writes request filter state: Envoy stores `key` as `wasm.<key>` (readable by RBAC's
+/// `filter_state` matcher and the access log's `%FILTER_STATE(wasm.<key>:PLAIN)%`).
+pub fn set_filter_state(key: &str, value: &str) {
+    let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
+}

@@ -1,6 +1,7 @@
 //! What every request of one VM (one Envoy worker thread) shares: core's filter state and the
 //! counters.
 
+use crate::host;
 use crate::logger;
 use crate::metrics::Metrics;
 use std::cell::RefCell;
@@ -20,11 +21,14 @@ impl Shared {
         })
     }
 
-    /// Bumps the step's counters and logs its notes.
+    /// Bumps the step's counters, logs its notes and writes its filter state.
     pub fn report(&self, report: &Report) {
         self.metrics.count(&report.counts);
         for note in &report.notes {
             logger::note(note);
+        }
+        for (key, value) in &report.filter_state {
+            host::set_filter_state(key, value);
         }
     }
 }

@@ -125,11 +125,16 @@ impl fmt::Display for Note {
     }
 }
 
-/// Counters and notes of one step.
+/// Counters, notes and filter-state entries of one step.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
     pub counts: Counts,
     pub notes: Vec<Note>,
+    /// Request filter state to write before the step's action is carried out, so that the RBAC
+    /// filter, later filters and the access log can read it (a wasm filter cannot write dynamic
+    /// metadata, envoy#15148). Keys as written by the filter; Envoy's wasm host stores each under
+    /// `wasm.<key>`.
+    pub filter_state: Vec<(String, String)>,
 }
 
 impl Report {
@@ -145,5 +150,6 @@ impl Report {
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
         self.notes.extend(other.notes);
+        self.filter_state.extend(other.filter_state);
     }
 }
