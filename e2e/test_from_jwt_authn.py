@@ -274,7 +274,7 @@ FIELDS = {
     "failed_status_in_metadata": (provider(failed_status_in_metadata="jwt_failure"),
                                   {("providers", "a", "failed_status_in_filter_state"): "jwt_failure"},
                                   ["different: providers.a.failed_status_in_metadata: written to filter state",
-                                   "code is the HTTP status"]),
+                                   "Its code is the HTTP status"]),
     "normalize_payload_in_metadata": (provider(payload_in_metadata="p", normalize_payload_in_metadata={
                                           "space_delimited_claims": ["scope", "roles"]}),
                                       {("providers", "a", "normalize_payload_in_filter_state"): {
