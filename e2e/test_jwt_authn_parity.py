@@ -372,6 +372,9 @@ def edge_routes() -> list:
         {"name": "gold", "match": {"prefix": "/tier", "headers": [{"name": "x-tier",
                                                                   "string_match": {"exact": "gold"}}]},
          "direct_response": {"status": 299, "body": {"inline_string": "gold"}}},
+        # A per-route `disabled` in a configuration without requirement_map.
+        {"name": "rule-off", "match": {"prefix": "/rule/off"}, "route": {"cluster": "echo"},
+         "typed_per_filter_config": {JWT_AUTHN: {"@type": PER_ROUTE, "disabled": True}}},
         {"name": "rest", "match": {"prefix": "/"}, "route": {"cluster": "echo"}},
     ]
 
@@ -614,6 +617,7 @@ def row_requests(keys: KeySet):
         ("remote-again", "/remote", [("x-remote", remote)]),
         ("remote-bad", "/remote", [("x-remote", tamper_payload(remote, sub="x"))]),
         ("rule", "/rule", [bearer(main)]),
+        ("rule-off", "/rule/off", []),
         ("selector-other", "/elsewhere", [("x-selector", "other"), ("x-other", other)]),
         ("selector-other-none", "/elsewhere", [("x-selector", "other")]),
         ("selector-main", "/elsewhere", [("x-selector", "main"), bearer(main)]),
