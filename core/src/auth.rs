@@ -3,11 +3,12 @@
 //! is asked `protocol`'s.
 
 use crate::cache::{TokenCache, Verified};
-use crate::config::Config;
+use crate::config::{Config, Provider};
 use crate::extract::{self, Extracted, Headers};
 use crate::keystore::KeyStore;
 use crate::rules::{self, RuleMatch};
-use crate::token::{self, Claims};
+use crate::subjects;
+use crate::token::{self, Claims, Dates};
 use crate::Reason;
 use std::rc::Rc;
 
@@ -114,7 +115,10 @@ fn verify_with(
     if let Some(hit) = ctx.cache.get(idx, token, generation) {
         used.hits += 1;
         // The rest of `check_claims` passed when the token was cached and cannot change.
-        return match token::check_dates(&hit.dates, req, ctx.now) {
+        let dates = token::check_dates(&hit.dates, req, ctx.now).and_then(|()| {
+            token::check_lifetime(&hit.dates, provider.max_lifetime_seconds, ctx.now)
+        });
+        return match dates {
             Ok(()) => Outcome::Allowed(Allowed {
                 provider: idx,
                 claims: hit.claims,
@@ -153,6 +157,9 @@ fn verify_with(
     let Ok(dates) = token::claim_dates(&claims) else {
         return Outcome::Denied(Reason::TokenMalformed);
     };
+    if let Err(reason) = provider_claims(provider, &claims, &dates, ctx.now) {
+        return Outcome::Denied(reason);
+    }
     let verified = Verified {
         claims: claims.clone(),
         dates,
@@ -164,4 +171,16 @@ fn verify_with(
         source,
         rule_providers: Vec::new(),
     })
+}
+
+/// The provider's own demands past `check_claims`: `subjects` and `max_lifetime_seconds`.
+fn provider_claims(
+    provider: &Provider,
+    claims: &Claims,
+    dates: &Dates,
+    now: i64,
+) -> Result<(), Reason> {
+    let sub = claims.get("sub").and_then(|v| v.as_str());
+    subjects::check_subject(provider.subjects.as_ref(), sub)?;
+    token::check_lifetime(dates, provider.max_lifetime_seconds, now)
 }

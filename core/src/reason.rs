@@ -30,10 +30,14 @@ pub enum Reason {
     VerifierUnavailable,
     /// The request path reads differently to different upstreams (answered 400, not 401).
     PathRejected,
+    /// `sub` missing or not matched by the provider's `subjects`.
+    SubjectMismatch,
+    /// `exp` further ahead than the provider's `max_lifetime_seconds`.
+    LifetimeTooLong,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 23] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -55,6 +59,8 @@ impl Reason {
         Reason::SessionRevoked,
         Reason::VerifierUnavailable,
         Reason::PathRejected,
+        Reason::SubjectMismatch,
+        Reason::LifetimeTooLong,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +86,8 @@ impl Reason {
             Reason::SessionRevoked => "session_revoked",
             Reason::VerifierUnavailable => "verifier_unavailable",
             Reason::PathRejected => "path_rejected",
+            Reason::SubjectMismatch => "subject_mismatch",
+            Reason::LifetimeTooLong => "lifetime_too_long",
         }
     }
 

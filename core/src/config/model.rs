@@ -1,6 +1,7 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
 use crate::jwk::KeySet;
+use crate::subjects::StringMatcher;
 use crate::token::Requirements;
 use serde::Deserialize;
 use std::fmt;
@@ -74,8 +75,18 @@ pub struct Config {
     pub providers: Vec<Provider>,
     pub rules: Vec<Rule>,
     pub verifier: Option<VerifierConfig>,
-    /// Every header any provider sets from claims: stripped from every incoming request.
+    /// Every header any provider sets from claims (and each `forward_payload_header`): stripped
+    /// from every incoming request.
     pub claim_header_names: Vec<String>,
+    /// Forward CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+    /// whatever the rules, as jwt_authn's `bypass_cors_preflight`.
+    pub bypass_cors_preflight: bool,
+    /// Answer refusals with the status alone: no body, no `WWW-Authenticate`.
+    pub strip_failure_response: bool,
+    /// Entries of the verified-token cache (one per VM); 0 turns it off.
+    pub token_cache_size: usize,
+    /// Counters are named `warden.<stat_prefix>.<name>` when set.
+    pub stat_prefix: Option<String>,
 }
 
 #[derive(Debug)]
@@ -90,6 +101,16 @@ pub struct Provider {
     /// identity providers whose access tokens carry none: such a token is checked without one
     /// and can be revoked only through its user, its session or a revoke-all.
     pub require_jti: bool,
+    /// Which `sub` the provider may assert (`subject_mismatch` otherwise).
+    pub subjects: Option<StringMatcher>,
+    /// Longest remaining lifetime (`exp` − now) accepted, in seconds (`lifetime_too_long`).
+    pub max_lifetime_seconds: Option<u64>,
+    /// Header (lower case) that carries the verified payload, base64url as in the token.
+    pub forward_payload_header: Option<String>,
+    /// Pad that header's base64url with `=` to a multiple of four characters.
+    pub pad_forward_payload_header: bool,
+    /// Have the proxy pick the route again after the filter edited the request headers.
+    pub clear_route_cache: bool,
 }
 
 #[derive(Debug)]
@@ -105,6 +126,18 @@ pub struct RemoteJwks {
     pub authority: String,
     pub timeout_ms: u64,
     pub cache_duration_seconds: u64,
+    /// Fetch when the configuration is applied rather than on the first tick or request.
+    pub fetch_at_start: bool,
+    /// Backoff for failed fetches; `None`: every `RETRY_MS` (see `keystore`).
+    pub retry: Option<RetryPolicy>,
+}
+
+/// `remote_jwks.retry`: jwt_authn's `retry_policy` (jittered exponential backoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub num_retries: u32,
+    pub base_interval_ms: u64,
+    pub max_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,8 @@ pub struct Counts {
     pub failure_mode_allowed: u32,
     pub jwks_fetch_ok: u32,
     pub jwks_fetch_failed: u32,
+    /// A CORS preflight forwarded by `bypass_cors_preflight`.
+    pub cors_preflight_bypassed: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -149,6 +151,7 @@ impl Report {
         c.failure_mode_allowed += o.failure_mode_allowed;
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
+        c.cors_preflight_bypassed += o.cors_preflight_bypassed;
         self.notes.extend(other.notes);
         self.filter_state.extend(other.filter_state);
     }
