@@ -17,6 +17,7 @@ pub use report::{Counts, Level, Note, Report};
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Applied, Authenticator, Inputs, Outcome, Refused};
 use crate::config::FailureMode;
+use crate::extract;
 use crate::forward::{self, Forwarding};
 use crate::protocol::{self, Verdict};
 use crate::route::{self, RouteChoice};
@@ -153,7 +154,13 @@ impl Flow {
         let action = match (stage, event) {
             (Stage::Start, Event::RequestHeaders(headers)) => {
                 self.headers = headers;
-                self.evaluate(filter, now, &mut report)
+                if filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers)
+                {
+                    report.counts.cors_preflight_bypassed += 1;
+                    self.forward(filter, None)
+                } else {
+                    self.evaluate(filter, now, &mut report)
+                }
             }
             (Stage::Start, Event::Request(input)) => {
                 self.headers = input.headers;
@@ -191,6 +198,12 @@ impl Flow {
                 self.stage = stage;
                 Action::Nothing
             }
+        };
+        let action = match action {
+            Action::Respond(answer) if filter.config.strip_failure_response => {
+                Action::Respond(answer::stripped(answer))
+            }
+            other => other,
         };
         Step { action, report }
     }

@@ -5,7 +5,7 @@
 //! circle; `tests/layering.rs` reads this list and every `crate::` path to hold it true):
 //!
 //! explain → flow → forward → auth → rules / extract / keystore / revocation_view →
-//! config / cache / protocol / answer → token → host_crypto → jwk → crypto / pubkey →
+//! config / cache / protocol / answer → token / subjects → host_crypto → jwk → crypto / pubkey →
 //! der / pem / alg / b64 / percent / reason / route
 //!
 //! Read from the top: the playground's trace (`explain`) runs the per-request state machine
@@ -37,6 +37,7 @@ pub mod reason;
 pub mod revocation_view;
 pub mod route;
 pub mod rules;
+pub mod subjects;
 pub mod token;
 
 pub use alg::Algorithm;
