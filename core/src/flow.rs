@@ -16,6 +16,7 @@ pub use report::{Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Authenticator, Outcome};
+use crate::claims_state;
 use crate::config::FailureMode;
 use crate::forward::{self, Forwarding};
 use crate::protocol::{self, Verdict};
@@ -147,8 +148,8 @@ impl Flow {
             report.counts.cache_hits += used.hits;
             report.counts.cache_misses += used.misses;
             return match outcome {
-                Outcome::Unprotected => self.forward(filter, None),
-                Outcome::Denied(reason) => self.deny(reason, report),
+                Outcome::Unprotected => self.forward(filter, None, report),
+                Outcome::Denied(reason) => self.deny(filter, None, reason, report),
                 Outcome::Allowed(allowed) => self.check(filter, now, allowed, report),
                 Outcome::NeedKeys(provider) => {
                     self.fetched_keys = true;
@@ -175,7 +176,7 @@ impl Flow {
     ) -> Action {
         let Some(verifier) = &filter.config.verifier else {
             report.counts.allowed += 1;
-            return self.forward(filter, Some(&allowed));
+            return self.forward(filter, Some(&allowed), report);
         };
         let require_jti = filter
             .config
@@ -184,7 +185,7 @@ impl Flow {
             .is_none_or(|p| p.require_jti);
         let request = match protocol::check_request_with(&allowed.claims, require_jti) {
             Ok(r) => r,
-            Err(reason) => return self.deny(reason, report),
+            Err(reason) => return self.deny(filter, Some(allowed.provider), reason, report),
         };
         // Stream mode with a trusted view: decided here, no call.
         let local = filter
@@ -194,9 +195,11 @@ impl Flow {
         match local {
             Some(Verdict::Allow) => {
                 report.counts.allowed += 1;
-                return self.forward(filter, Some(&allowed));
+                return self.forward(filter, Some(&allowed), report);
             }
-            Some(Verdict::Deny(reason)) => return self.deny(reason, report),
+            Some(Verdict::Deny(reason)) => {
+                return self.deny(filter, Some(allowed.provider), reason, report)
+            }
             Some(Verdict::Failure) | None => {}
         }
         let Ok(body) = serde_json::to_vec(&request) else {
@@ -233,9 +236,9 @@ impl Flow {
         match verdict {
             Verdict::Allow => {
                 report.counts.allowed += 1;
-                self.forward(filter, Some(&allowed))
+                self.forward(filter, Some(&allowed), report)
             }
-            Verdict::Deny(reason) => self.deny(reason, report),
+            Verdict::Deny(reason) => self.deny(filter, Some(allowed.provider), reason, report),
             Verdict::Failure => self.verifier_failed(filter, now, allowed, report),
         }
     }
@@ -258,21 +261,66 @@ impl Flow {
         });
         if allow {
             report.counts.failure_mode_allowed += 1;
-            self.forward(filter, Some(&allowed))
+            self.forward(filter, Some(&allowed), report)
         } else {
-            self.deny(Reason::VerifierUnavailable, report)
+            self.deny(
+                filter,
+                Some(allowed.provider),
+                Reason::VerifierUnavailable,
+                report,
+            )
         }
     }
 
-    fn forward(&mut self, filter: &Filter, allowed: Option<&Allowed>) -> Action {
+    fn forward(
+        &mut self,
+        filter: &Filter,
+        allowed: Option<&Allowed>,
+        report: &mut Report,
+    ) -> Action {
         self.stage = Stage::Decided;
+        if let Some(allowed) = allowed {
+            let tokens = [(allowed.provider, &*allowed.claims, allowed.source)];
+            let entries = claims_state::for_tokens(&filter.config, &tokens, &self.headers);
+            record_claims_state(filter, Some(allowed.provider), entries, report);
+        }
         Action::Forward(forward::forwarding(&filter.config, allowed, &self.headers))
     }
 
-    fn deny(&mut self, reason: Reason, report: &mut Report) -> Action {
+    /// `provider`: the provider whose token's failure decided the answer, when known.
+    fn deny(
+        &mut self,
+        filter: &Filter,
+        provider: Option<usize>,
+        reason: Reason,
+        report: &mut Report,
+    ) -> Action {
         self.stage = Stage::Decided;
+        let entries = claims_state::for_failure(&filter.config, provider, reason);
+        record_claims_state(filter, provider, entries, report);
         report.counts.denied = Some(reason);
         report.notes.push(Note::Denied(reason));
         Action::Respond(answer::deny(reason))
     }
+}
+
+/// Claims filter state for the step: written before its action, and a note when some of it was
+/// left out.
+fn record_claims_state(
+    filter: &Filter,
+    provider: Option<usize>,
+    entries: claims_state::Entries,
+    report: &mut Report,
+) {
+    if entries.skipped > 0 {
+        let provider = provider
+            .and_then(|i| filter.config.providers.get(i))
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        report.notes.push(Note::FilterStateSkipped {
+            provider,
+            entries: entries.skipped,
+        });
+    }
+    report.filter_state.extend(entries.written);
 }

@@ -2,12 +2,14 @@
 //! validating compile step into the model the filter runs. Every error names its field path,
 //! e.g. `providers.main.local_jwks: no usable key`.
 
+mod claims_state;
 mod model;
 mod provider;
 mod raw;
 mod rule;
 mod verifier;
 
+pub use claims_state::{ClaimsState, MAX_FILTER_STATE_KEY_BYTES, RESERVED_KEY_PREFIX};
 pub use model::{
     BearerToken, ClaimToHeader, Config, FailureMode, KeySource, PathMatch, Provider, RemoteJwks,
     Rule, StreamConfig, TokenSource, VerifierConfig, VerifierMode, MIN_FEED_TOKEN_BYTES,
@@ -95,6 +97,11 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     for (name, p) in raw.providers {
         providers.push(compile_provider(name, p)?);
     }
+    let states: Vec<(&str, &ClaimsState)> = providers
+        .iter()
+        .map(|p| (p.name.as_str(), &p.claims_state))
+        .collect();
+    claims_state::check_across_providers(&states)?;
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (i, r) in raw.rules.into_iter().enumerate() {
         rules.push(compile_rule(i, r, &providers)?);

@@ -1,5 +1,6 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
+use super::claims_state::ClaimsState;
 use crate::jwk::KeySet;
 use crate::token::Requirements;
 use serde::Deserialize;
@@ -90,6 +91,8 @@ pub struct Provider {
     /// identity providers whose access tokens carry none: such a token is checked without one
     /// and can be revoked only through its user, its session or a revoke-all.
     pub require_jti: bool,
+    /// Filter state keys for this provider's claims, header and failure status.
+    pub claims_state: ClaimsState,
 }
 
 #[derive(Debug)]

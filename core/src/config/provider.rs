@@ -1,5 +1,6 @@
 //! `providers.<name>`: keys, token requirements, where tokens are found, claim headers.
 
+use super::claims_state::compile_claims_state;
 use super::raw::{RawHeaderSource, RawProvider, RawRemoteJwks};
 use super::{err, no_whitespace, timeout, ConfigError};
 use super::{ClaimToHeader, KeySource, Provider, RemoteJwks, TokenSource};
@@ -93,6 +94,13 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
             claim_name: c.claim_name,
         });
     }
+    let claims_state = compile_claims_state(
+        &name,
+        p.payload_in_filter_state,
+        p.header_in_filter_state,
+        p.failed_status_in_filter_state,
+        p.normalize_payload_in_filter_state,
+    )?;
     Ok(Provider {
         requirements: Requirements {
             issuer: p.issuer,
@@ -107,6 +115,7 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
         forward: p.forward.unwrap_or(false),
         claim_to_headers,
         require_jti: p.require_jti.unwrap_or(true),
+        claims_state,
         name,
     })
 }

@@ -34,6 +34,17 @@ pub(super) struct RawProvider {
     pub(super) require_jti: Option<bool>,
     #[serde(default)]
     pub(super) claim_to_headers: Vec<RawClaimToHeader>,
+    pub(super) payload_in_filter_state: Option<String>,
+    pub(super) header_in_filter_state: Option<String>,
+    pub(super) failed_status_in_filter_state: Option<String>,
+    pub(super) normalize_payload_in_filter_state: Option<RawNormalizePayload>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNormalizePayload {
+    #[serde(default)]
+    pub(super) space_delimited_claims: Vec<String>,
 }
 
 #[derive(Deserialize)]

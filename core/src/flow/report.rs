@@ -58,6 +58,12 @@ pub enum Note {
         warn: bool,
     },
     Denied(Reason),
+    /// Claims filter state left out for `provider` (values not fit to write, or over the
+    /// per-request budget): policies on those keys see them absent.
+    FilterStateSkipped {
+        provider: String,
+        entries: usize,
+    },
     /// Stream mode: a snapshot replaced the revocation view.
     FeedSynced {
         entries: usize,
@@ -79,7 +85,9 @@ impl Note {
             Note::FeedSynced { .. } => Level::Info,
             Note::VerifierUnavailable { warn: true, .. } => Level::Warn,
             Note::Configured { .. } | Note::KeysUpdated { .. } => Level::Info,
-            Note::VerifierUnavailable { warn: false, .. } | Note::Denied(_) => Level::Debug,
+            Note::VerifierUnavailable { warn: false, .. }
+            | Note::Denied(_)
+            | Note::FilterStateSkipped { .. } => Level::Debug,
         }
     }
 }
@@ -114,6 +122,10 @@ impl fmt::Display for Note {
                 f.write_str("verifier unavailable; request denied (failure_mode deny)")
             }
             Note::Denied(reason) => write!(f, "denied: {reason}"),
+            Note::FilterStateSkipped { provider, entries } => write!(
+                f,
+                "providers.{provider}: {entries} filter state entries left out (control characters, size, or over the per-request budget)"
+            ),
             Note::FeedSynced { entries } => {
                 write!(f, "revocation view synchronised ({entries} entries)")
             }
