@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 import harness
+import rbackit
 from answers import assert_denied, echoed_headers
 from configs import provider
+from rbackit import get
 from tokens import KeySet
 
 FRAGMENT = harness.ROOT / "envoy/rbac-claims.yaml"
@@ -34,58 +36,24 @@ def plugin_config(keys: KeySet) -> dict:
     }
 
 
-def bootstrap(work, keys: KeySet, upstream_port: int, access_log) -> tuple[dict, int, int]:
-    """envoy/e2e.yaml.tmpl with the shipped RBAC filter after Warden and the shipped access log."""
-    listen, admin = harness.free_port(), harness.free_port()
-    rendered = harness.render_envoy_config(
-        work / "rendered.yaml", plugin_config(keys), listen_port=listen, admin_port=admin,
-        upstream_port=upstream_port, verifier_port=harness.free_port(),
-    )
-    config = yaml.safe_load(rendered.read_text())
-    fragment = yaml.safe_load(FRAGMENT.read_text())
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    warden, router = hcm["http_filters"]
-    assert warden["name"] == "envoy.filters.http.wasm" and router["name"] == "envoy.filters.http.router"
-    hcm["http_filters"] = [warden, *fragment["http_filters_after_warden"], router]
-    (log,) = fragment["access_log"]
-    log["typed_config"]["path"] = str(access_log)
-    hcm["access_log"] = [log]
-    return config, listen, admin
-
-
 @pytest.fixture(scope="module")
 def rbac(tmp_path_factory, keys):
     work = tmp_path_factory.mktemp("rbac")
     access_log = work / "access.log"
+    fragment = yaml.safe_load(FRAGMENT.read_text())
+    (log,) = fragment["access_log"]
+    log["typed_config"]["path"] = str(access_log)
     parts = []
     try:
         upstream = harness.EchoUpstream(work).start()
         parts.append(upstream)
-        config, listen, admin = bootstrap(work, keys, upstream.port, access_log)
-        path = work / "envoy-rbac.json"
-        path.write_text(json.dumps(config, indent=1))
-        validated = harness.envoy_validate(path)
-        assert validated.returncode == 0, validated.stdout + validated.stderr
-        proc = harness.Process(f"envoy:{listen}", [
-            str(harness.ENVOY_BIN), "-c", str(path), "--concurrency", "1", "--disable-hot-restart",
-            "--log-level", "info",
-            # Access log files are flushed every 10 s by default.
-            "--file-flush-interval-msec", "100",
-        ], work / "envoy.log").start()
-        parts.append(proc)
-        harness.wait_until(lambda: harness.http_request(admin, "GET", "/ready", timeout=2).status == 200,
-                           "envoy ready", proc=proc)
+        config, listen, admin = rbackit.bootstrap(
+            work, plugin_config(keys), upstream.port, fragment["http_filters_after_warden"], [log])
+        parts.append(rbackit.start(work, config, listen, admin))
         yield listen, access_log
     finally:
         for part in reversed(parts):
             part.stop()
-
-
-def get(port: int, path: str, token: str | None = None, headers: dict | None = None) -> harness.Response:
-    items = list((headers or {}).items())
-    if token is not None:
-        items.append(("authorization", f"Bearer {token}"))
-    return harness.http_request(port, "GET", path, items)
 
 
 def log_line(access_log, path: str) -> str:
