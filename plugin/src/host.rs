@@ -137,8 +137,11 @@ pub fn resume_request() {
     let _ = hostcalls::resume_http_request();
 }
 
-/// Writes request filter state: Envoy stores `key` as `wasm.<key>` (readable by RBAC's
-/// `filter_state` matcher and the access log's `%FILTER_STATE(wasm.<key>:PLAIN)%`).
+/// Writes request filter state. Envoy's wasm host (`Context::setProperty`) stores `key` as
+/// `wasm.<key>`, a mutable `CelState` of the default (bytes) type living as long as the filter
+/// chain; its `serializeAsString` is the value itself, so RBAC's `filter_state` principal
+/// (`string_match`) and the access log's `%FILTER_STATE(wasm.<key>:PLAIN)%` read the text as
+/// written, with no `declare_property` needed (e2e/test_rbac.py checks both on Envoy 1.40).
 pub fn set_filter_state(key: &str, value: &str) {
     let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
 }

@@ -2,6 +2,7 @@
 //! validating compile step into the model the filter runs. Every error names its field path,
 //! e.g. `providers.main.local_jwks: no usable key`.
 
+mod claims_state;
 mod model;
 mod provider;
 mod raw;
@@ -9,6 +10,7 @@ mod requirement;
 mod rule;
 mod verifier;
 
+pub use claims_state::{ClaimsState, MAX_FILTER_STATE_KEY_BYTES, RESERVED_KEY_PREFIX};
 pub use model::{
     BearerToken, ClaimToHeader, Config, FailureMode, FilterStateRules, KeySource, NamedRequirement,
     PathMatch, Provider, RemoteJwks, RetryPolicy, Rule, StreamConfig, TokenSource, VerifierConfig,
@@ -111,6 +113,11 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     for (name, p) in raw.providers {
         providers.push(compile_provider(name, p)?);
     }
+    let states: Vec<(&str, &ClaimsState)> = providers
+        .iter()
+        .map(|p| (p.name.as_str(), &p.claims_state))
+        .collect();
+    claims_state::check_across_providers(&states)?;
     let mut requirements = Vec::with_capacity(raw.requirements.len());
     for (name, value) in &raw.requirements {
         if name.is_empty() {

@@ -1,6 +1,7 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
 use super::requirement::Requirement;
+use super::claims_state::ClaimsState;
 use crate::jwk::KeySet;
 use crate::subjects::StringMatcher;
 use crate::token::Requirements;
@@ -133,6 +134,8 @@ pub struct Provider {
     pub pad_forward_payload_header: bool,
     /// Have the proxy pick the route again after the filter edited the request headers.
     pub clear_route_cache: bool,
+    /// Filter state keys for this provider's claims, header and failure status.
+    pub claims_state: ClaimsState,
 }
 
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! `providers.<name>`: keys, token requirements, where tokens are found, claim headers.
 
+use super::claims_state::compile_claims_state;
 use super::raw::{RawHeaderSource, RawProvider, RawRemoteJwks, RawRetry, RawStringMatcher};
 use super::{err, no_whitespace, timeout, ConfigError};
 use super::{ClaimToHeader, KeySource, Provider, RemoteJwks, RetryPolicy, TokenSource};
@@ -113,6 +114,13 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
             )
         })
         .transpose()?;
+    let claims_state = compile_claims_state(
+        &name,
+        p.payload_in_filter_state,
+        p.header_in_filter_state,
+        p.failed_status_in_filter_state,
+        p.normalize_payload_in_filter_state,
+    )?;
     Ok(Provider {
         subjects,
         max_lifetime_seconds,
@@ -133,6 +141,7 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
         claim_to_headers,
         require_jti: p.require_jti.unwrap_or(true),
         enforce: p.enforce.unwrap_or(true),
+        claims_state,
         name,
     })
 }

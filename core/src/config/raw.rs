@@ -56,6 +56,10 @@ pub(super) struct RawProvider {
     pub(super) forward_payload_header: Option<String>,
     pub(super) pad_forward_payload_header: Option<bool>,
     pub(super) clear_route_cache: Option<bool>,
+    pub(super) payload_in_filter_state: Option<String>,
+    pub(super) header_in_filter_state: Option<String>,
+    pub(super) failed_status_in_filter_state: Option<String>,
+    pub(super) normalize_payload_in_filter_state: Option<RawNormalizePayload>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +70,13 @@ pub(super) struct RawStringMatcher {
     pub(super) suffix: Option<String>,
     pub(super) contains: Option<String>,
     pub(super) ignore_case: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNormalizePayload {
+    #[serde(default)]
+    pub(super) space_delimited_claims: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -75,6 +75,12 @@ pub enum Note {
     RequirementUnknown(String),
     /// The route's metadata could not be read.
     RouteMetadataUnreadable(String),
+    /// Claims filter state left out for `provider` (values not fit to write, or over the
+    /// per-request budget): policies on those keys see them absent.
+    FilterStateSkipped {
+        provider: String,
+        entries: usize,
+    },
     /// Stream mode: a snapshot replaced the revocation view.
     FeedSynced {
         entries: usize,
@@ -98,7 +104,9 @@ impl Note {
             Note::FeedSynced { .. } => Level::Info,
             Note::VerifierUnavailable { warn: true, .. } => Level::Warn,
             Note::Configured { .. } | Note::KeysUpdated { .. } => Level::Info,
-            Note::VerifierUnavailable { warn: false, .. } | Note::Denied(_) => Level::Debug,
+            Note::VerifierUnavailable { warn: false, .. }
+            | Note::Denied(_)
+            | Note::FilterStateSkipped { .. } => Level::Debug,
         }
     }
 }
@@ -147,6 +155,10 @@ impl fmt::Display for Note {
                  request denied"
             ),
             Note::RouteMetadataUnreadable(why) => write!(f, "{why}; request denied"),
+            Note::FilterStateSkipped { provider, entries } => write!(
+                f,
+                "providers.{provider}: {entries} filter state entries left out (control characters, size, or over the per-request budget)"
+            ),
             Note::FeedSynced { entries } => {
                 write!(f, "revocation view synchronised ({entries} entries)")
             }
