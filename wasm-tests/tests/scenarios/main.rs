@@ -19,6 +19,7 @@ mod hit_path;
 mod host_crypto;
 mod hostile_tokens;
 mod parity;
+mod provider_fields;
 mod remote_jwks;
 mod stream;
 mod verifier;
