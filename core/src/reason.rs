@@ -30,6 +30,9 @@ pub enum Reason {
     VerifierUnavailable,
     /// The request path reads differently to different upstreams (answered 400, not 401).
     PathRejected,
+    /// The route's metadata names a requirement the configuration does not have (answered 403:
+    /// a configuration error, no token could help).
+    RequirementUnknown,
     /// `sub` missing or not matched by the provider's `subjects`.
     SubjectMismatch,
     /// `exp` further ahead than the provider's `max_lifetime_seconds`.
@@ -37,7 +40,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 24] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -61,6 +64,7 @@ impl Reason {
         Reason::PathRejected,
         Reason::SubjectMismatch,
         Reason::LifetimeTooLong,
+        Reason::RequirementUnknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +92,7 @@ impl Reason {
             Reason::PathRejected => "path_rejected",
             Reason::SubjectMismatch => "subject_mismatch",
             Reason::LifetimeTooLong => "lifetime_too_long",
+            Reason::RequirementUnknown => "requirement_unknown",
         }
     }
 

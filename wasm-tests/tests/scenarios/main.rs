@@ -21,5 +21,6 @@ mod hostile_tokens;
 mod parity;
 mod provider_fields;
 mod remote_jwks;
+mod requirements;
 mod stream;
 mod verifier;
