@@ -116,6 +116,7 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
         claim_to_headers,
         require_jti: p.require_jti.unwrap_or(true),
         claims_state,
+        enforce: p.enforce.unwrap_or(true),
         name,
     })
 }
