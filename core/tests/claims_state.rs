@@ -12,7 +12,7 @@ use common::*;
 use serde_json::{json, Value};
 use warden_core::config::{ClaimsState, Config};
 use warden_core::flow::{Action, Event, Filter, Flow, Note, Now, Step};
-use warden_core::Algorithm;
+use warden_core::{Algorithm, Reason};
 
 fn config(fields: Value, verifier: bool) -> Value {
     let mut provider = json!({
@@ -210,6 +210,10 @@ fn a_refused_token_writes_its_status_and_no_claims() {
         state(&missing, "jwt_failure.message").as_deref(),
         Some("token_missing")
     );
+    // A path refused for its shape is not a token's failure.
+    let rejected = Flow::new().handle(&mut f, at(), request("/x/%2e%2e/open", None));
+    assert_eq!(rejected.report.counts.denied, Some(Reason::PathRejected));
+    assert_eq!(state(&rejected, "jwt_failure"), None);
 }
 
 #[test]

@@ -301,3 +301,23 @@ fn invariants_over_awkward_claims() {
         }
     }
 }
+
+#[test]
+fn only_token_failures_write_a_status() {
+    let jwks = r#"{"keys":[{"kty":"oct","kid":"k","k":"c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M"}]}"#;
+    let one = json!({"providers": {"p": {"local_jwks": {"inline_string": jwks},
+        "failed_status_in_filter_state": "f"}}});
+    let config = Config::parse(&one.to_string()).unwrap();
+    assert!(for_failure(&config, None, Reason::RequirementUnknown)
+        .written
+        .is_empty());
+    assert!(for_failure(&config, None, Reason::PathRejected)
+        .written
+        .is_empty());
+    let missing = for_failure(&config, None, Reason::TokenMissing);
+    assert_eq!(get(&missing, "f.message"), Some("token_missing"));
+    assert_eq!(
+        get(&for_failure(&config, Some(0), Reason::Revoked), "f.code"),
+        Some("401")
+    );
+}
