@@ -162,7 +162,7 @@ impl Flow {
                 self.headers = headers;
                 if self.bypasses_cors(filter) {
                     report.counts.cors_preflight_bypassed += 1;
-                    self.forward(filter, None, &mut report)
+                    self.forward(filter, None)
                 } else {
                     self.evaluate(filter, now, &mut report)
                 }
@@ -173,7 +173,7 @@ impl Flow {
                 if self.bypasses_cors(filter) {
                     report.counts.cors_preflight_bypassed += 1;
                     return Step {
-                        action: self.forward(filter, None, &mut report),
+                        action: self.forward(filter, None),
                         report,
                     };
                 }
@@ -239,7 +239,7 @@ impl Flow {
             report.counts.cache_misses += decision.used.misses;
             self.applied = decision.applied;
             return match decision.outcome {
-                Outcome::Unprotected => self.forward(filter, None, report),
+                Outcome::Unprotected => self.forward(filter, None),
                 Outcome::Denied(reason) => {
                     self.refuse(filter, reason, decision.failed_provider, report)
                 }
@@ -422,6 +422,12 @@ impl Flow {
             entries,
             report,
         );
+        // A failed token the requirement did without still records its failure status, as jwt_authn's
+        // failed_status_in_metadata does.
+        for &(provider, reason) in &allowed.set_aside {
+            let entries = claims_state::for_failure(&filter.config, Some(provider), reason);
+            record_claims_state(filter, Some(provider), entries, report);
+        }
         if !self.failure_mode_allowed {
             report.counts.allowed += 1;
         }
@@ -438,31 +444,11 @@ impl Flow {
                     .push((PROVIDER_KEY.into(), p.name.clone()));
             }
         }
-        self.forward(filter, Some(allowed), report)
+        self.forward(filter, Some(allowed))
     }
 
-    fn forward(
-        &mut self,
-        filter: &Filter,
-        allowed: Option<&Allowed>,
-        report: &mut Report,
-    ) -> Action {
+    fn forward(&mut self, filter: &Filter, allowed: Option<&Allowed>) -> Action {
         self.stage = Stage::Decided;
-        if let Some(allowed) = allowed {
-            let tokens: Vec<(usize, &crate::token::Claims, usize)> = allowed
-                .tokens
-                .iter()
-                .map(|t| (t.provider, &*t.claims, t.source))
-                .collect();
-            let entries = claims_state::for_tokens(&filter.config, &tokens, &self.headers);
-            let primary = allowed.primary().map(|t| t.provider);
-            record_claims_state(filter, primary, entries, report);
-            // A failed token the requirement did without still records its failure status.
-            for &(provider, reason) in &allowed.set_aside {
-                let entries = claims_state::for_failure(&filter.config, Some(provider), reason);
-                record_claims_state(filter, Some(provider), entries, report);
-            }
-        }
         Action::Forward(forward::forwarding(&filter.config, allowed, &self.headers))
     }
 
@@ -507,7 +493,7 @@ impl Flow {
                         .filter_state
                         .push((PROVIDER_KEY.into(), provider_name));
                 }
-                return self.forward(filter, None, report);
+                return self.forward(filter, None);
             }
             report
                 .filter_state
