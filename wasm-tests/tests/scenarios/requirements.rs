@@ -17,14 +17,17 @@ fn len_field(number: u8, bytes: &[u8]) -> Vec<u8> {
 fn warden_metadata(name: &str, value: &str) -> Vec<u8> {
     let field = len_field(
         1,
-        &[len_field(1, name.as_bytes()), len_field(2, &len_field(3, value.as_bytes()))].concat(),
+        &[
+            len_field(1, name.as_bytes()),
+            len_field(2, &len_field(3, value.as_bytes())),
+        ]
+        .concat(),
     );
     len_field(1, &[len_field(1, b"warden"), len_field(2, &field)].concat())
 }
 
 fn state(host: &Host, key: &str) -> Option<String> {
-    host.property(&[key])
-        .map(|v| String::from_utf8(v).unwrap())
+    host.property(&[key]).map(|v| String::from_utf8(v).unwrap())
 }
 
 fn base(extra: Value) -> Value {
@@ -45,7 +48,12 @@ fn a_report_only_rule_forwards_counts_and_writes_filter_state() {
         assert!(names.contains(&name), "{name} not defined");
     }
     let expired = keys().sign(Alg::EdDSA, &claims_with(json!({"exp": NOW - 3600})));
-    let req = get(&mut host, "/shadow/a", Some(&expired), &[("x-jwt-sub", "mallory")]);
+    let req = get(
+        &mut host,
+        "/shadow/a",
+        Some(&expired),
+        &[("x-jwt-sub", "mallory")],
+    );
     let headers = forwarded(&host, req);
     assert_eq!(
         headers.get("authorization"),
@@ -54,7 +62,10 @@ fn a_report_only_rule_forwards_counts_and_writes_filter_state() {
     assert_eq!(headers.get("x-jwt-sub"), None);
     assert_eq!(host.metric("warden.report_only.token_expired"), Some(1));
     assert_eq!(host.metric("warden.denied.token_expired"), Some(0));
-    assert_eq!(state(&host, "warden.decision").as_deref(), Some("report_only"));
+    assert_eq!(
+        state(&host, "warden.decision").as_deref(),
+        Some("report_only")
+    );
     assert_eq!(
         state(&host, "warden.report_only").as_deref(),
         Some("reason=token_expired provider=main rule=rules[0] status=401")
