@@ -304,7 +304,8 @@ fn invariants_over_awkward_claims() {
 
 #[test]
 fn only_token_failures_write_a_status() {
-    let jwks = r#"{"keys":[{"kty":"oct","kid":"k","k":"c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M"}]}"#;
+    let jwks =
+        r#"{"keys":[{"kty":"oct","kid":"k","k":"c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M"}]}"#;
     let one = json!({"providers": {"p": {"local_jwks": {"inline_string": jwks},
         "failed_status_in_filter_state": "f"}}});
     let config = Config::parse(&one.to_string()).unwrap();
