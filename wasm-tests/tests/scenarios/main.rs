@@ -12,6 +12,7 @@ mod common;
 
 mod algorithms;
 mod cache_and_metrics;
+mod claims_state;
 mod cli;
 mod configuration;
 mod forwarding;
