@@ -154,9 +154,7 @@ impl Flow {
         let action = match (stage, event) {
             (Stage::Start, Event::RequestHeaders(headers)) => {
                 self.headers = headers;
-                if filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers)
-                {
-                    report.counts.cors_preflight_bypassed += 1;
+                if self.cors_preflight_bypassed(filter, &mut report) {
                     self.forward(filter, None)
                 } else {
                     self.evaluate(filter, now, &mut report)
@@ -165,6 +163,11 @@ impl Flow {
             (Stage::Start, Event::Request(input)) => {
                 self.headers = input.headers;
                 self.filter_state = input.filter_state;
+                // As jwt_authn: a preflight is let through before any route or rule is read.
+                if self.cors_preflight_bypassed(filter, &mut report) {
+                    let action = self.forward(filter, None);
+                    return Step { action, report };
+                }
                 match input
                     .route_metadata
                     .as_deref()
@@ -206,6 +209,17 @@ impl Flow {
             other => other,
         };
         Step { action, report }
+    }
+
+    /// `bypass_cors_preflight`: whether this request is a CORS preflight to let through
+    /// unchecked (counted).
+    fn cors_preflight_bypassed(&self, filter: &Filter, report: &mut Report) -> bool {
+        let bypass =
+            filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers);
+        if bypass {
+            report.counts.cors_preflight_bypassed += 1;
+        }
+        bypass
     }
 
     fn evaluate(&mut self, filter: &mut Filter, now: Now, report: &mut Report) -> Action {
