@@ -86,6 +86,11 @@ fn request_auth_strict() {
 }
 
 #[test]
+fn route_metadata() {
+    replay("route_metadata", checks::route::run);
+}
+
+#[test]
 fn verifier_bodies() {
     replay("verifier_bodies", checks::bodies::run);
 }

@@ -43,12 +43,7 @@ pub(super) fn compile_rule(
                     )
                 })?,
         ),
-        (Some(_), Some(_)) => {
-            return Err(err(
-                format!("{at}"),
-                "set requires or requirement_name, not both",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(err(at, "set requires or requirement_name, not both")),
     };
     Ok(Rule {
         matcher,

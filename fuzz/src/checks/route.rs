@@ -55,3 +55,94 @@ pub fn run(data: &[u8]) {
         );
     }
 }
+
+fn entry(key: &str, value: &[u8]) -> Vec<u8> {
+    len(1, &[len(1, key.as_bytes()), len(2, value)].concat())
+}
+
+/// `Metadata` with `filter_metadata[ns] = Struct { fields }`.
+fn metadata(ns: &str, fields: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let strukt: Vec<u8> = fields.iter().flat_map(|(k, v)| entry(k, v)).collect();
+    entry(ns, &strukt)
+}
+
+/// Seeds: the shapes Envoy sends (no metadata, other filters' namespaces, a requirement,
+/// `disabled`, both, wrong types, nested values, repeated entries) and a few broken ones.
+pub fn seeds() -> super::seeds::Seeds {
+    let string = |s: &str| len(3, s.as_bytes());
+    let boolean = |b: bool| vec![4 << 3, u8::from(b)];
+    let number = [vec![2 << 3 | 1], 1.5f64.to_le_bytes().to_vec()].concat();
+    let requirement = metadata("warden", &[("requirement", string("strict"))]);
+    let mut out: super::seeds::Seeds = vec![
+        ("empty".into(), Vec::new()),
+        ("requirement".into(), requirement.clone()),
+        (
+            "disabled".into(),
+            metadata("warden", &[("disabled", boolean(true))]),
+        ),
+        (
+            "not-disabled".into(),
+            metadata("warden", &[("disabled", boolean(false))]),
+        ),
+        (
+            "both".into(),
+            metadata(
+                "warden",
+                &[("disabled", boolean(true)), ("requirement", string("r"))],
+            ),
+        ),
+        (
+            "requirement-bool".into(),
+            metadata("warden", &[("requirement", boolean(true))]),
+        ),
+        (
+            "disabled-number".into(),
+            metadata("warden", &[("disabled", number.clone())]),
+        ),
+        (
+            "other-namespace".into(),
+            metadata(
+                "envoy.filters.http.jwt_authn",
+                &[("requirement", string("x"))],
+            ),
+        ),
+        (
+            "nested-struct".into(),
+            metadata(
+                "warden",
+                &[
+                    ("extra", len(5, &entry("k", &string("v")))),
+                    ("requirement", string("r")),
+                ],
+            ),
+        ),
+        (
+            "repeated".into(),
+            [
+                metadata("warden", &[("disabled", boolean(true))]),
+                requirement.clone(),
+            ]
+            .concat(),
+        ),
+        (
+            "typed-filter-metadata".into(),
+            len(2, &entry("warden", b"\x0a\x00")),
+        ),
+        (
+            "truncated".into(),
+            requirement[..requirement.len() - 2].to_vec(),
+        ),
+        ("group-wire-type".into(), vec![0x0b, 0x0c]),
+        (
+            "long-varint".into(),
+            vec![
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+        ),
+    ];
+    out.push((
+        "bad-utf8".into(),
+        metadata("warden", &[("requirement", len(3, &[0xc3, 0x28]))]),
+    ));
+    out
+}

@@ -786,5 +786,6 @@ pub fn all() -> Vec<(&'static str, Seeds)> {
         ("diff_rsa", diff_rsa()),
         ("diff_ecdsa", diff_ecdsa()),
         ("feed_view", super::feed_view::seeds()),
+        ("route_metadata", super::route::seeds()),
     ]
 }
