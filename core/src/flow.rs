@@ -150,18 +150,13 @@ impl Flow {
     }
 
     /// `bypass_cors_preflight`: a CORS preflight is forwarded whatever the rules, as jwt_authn.
-    fn bypasses_cors(&self, filter: &Filter) -> bool {
-        filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers)
-    }
-
     pub fn handle(&mut self, filter: &mut Filter, now: Now, event: Event) -> Step {
         let mut report = Report::default();
         let stage = std::mem::replace(&mut self.stage, Stage::Decided);
         let action = match (stage, event) {
             (Stage::Start, Event::RequestHeaders(headers)) => {
                 self.headers = headers;
-                if self.bypasses_cors(filter) {
-                    report.counts.cors_preflight_bypassed += 1;
+                if self.cors_preflight_bypassed(filter, &mut report) {
                     self.forward(filter, None)
                 } else {
                     self.evaluate(filter, now, &mut report)
@@ -170,12 +165,10 @@ impl Flow {
             (Stage::Start, Event::Request(input)) => {
                 self.headers = input.headers;
                 self.filter_state = input.filter_state;
-                if self.bypasses_cors(filter) {
-                    report.counts.cors_preflight_bypassed += 1;
-                    return Step {
-                        action: self.forward(filter, None),
-                        report,
-                    };
+                // As jwt_authn: a preflight is let through before any route or rule is read.
+                if self.cors_preflight_bypassed(filter, &mut report) {
+                    let action = self.forward(filter, None);
+                    return Step { action, report };
                 }
                 match input
                     .route_metadata
@@ -218,6 +211,17 @@ impl Flow {
             other => other,
         };
         Step { action, report }
+    }
+
+    /// `bypass_cors_preflight`: whether this request is a CORS preflight to let through
+    /// unchecked (counted).
+    fn cors_preflight_bypassed(&self, filter: &Filter, report: &mut Report) -> bool {
+        let bypass =
+            filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers);
+        if bypass {
+            report.counts.cors_preflight_bypassed += 1;
+        }
+        bypass
     }
 
     fn evaluate(&mut self, filter: &mut Filter, now: Now, report: &mut Report) -> Action {

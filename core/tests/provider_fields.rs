@@ -15,7 +15,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use warden_core::config::{Config, KeySource, RetryPolicy};
-use warden_core::flow::{Action, Event, Filter, Flow, Now, Reply, Step};
+use warden_core::flow::{Action, Event, Filter, Flow, Now, Reply, RequestInput, Step};
 use warden_core::forward::Forwarding;
 use warden_core::keystore::{retry_delay, RETRY_MS};
 use warden_core::subjects::MatchKind;
@@ -533,6 +533,29 @@ fn cors_preflight_bypasses_the_rules_only_when_asked() {
         ],
     );
     assert_eq!(reason_of(&s), Reason::TokenMissing);
+}
+
+#[test]
+fn cors_preflight_is_let_through_before_the_route_is_read() {
+    // The adapter's event, with route metadata that cannot be read: a preflight is forwarded
+    // before it is looked at (as jwt_authn bypasses before its per-route config).
+    let mut on = filter(config_with(
+        json!({}),
+        json!({"bypass_cors_preflight": true}),
+    ));
+    let h = preflight("https://app.example", "OPTIONS");
+    let headers = h.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let s = Flow::new().handle(
+        &mut on,
+        at(NOW),
+        Event::Request(RequestInput {
+            headers,
+            route_metadata: Some(vec![0xff, 0xff]),
+            filter_state: None,
+        }),
+    );
+    assert!(forwarded(&s).remove.contains(&"x-jwt-sub".to_string()));
+    assert_eq!(s.report.counts.cors_preflight_bypassed, 1);
 }
 
 // --- strip_failure_response -----------------------------------------------------------------
