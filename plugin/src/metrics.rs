@@ -9,6 +9,8 @@ use warden_core::Reason;
 pub struct Metrics {
     allowed: Option<u32>,
     denied: Vec<(Reason, u32)>,
+    /// `warden.report_only.<reason>`: what report-only rules would have refused.
+    report_only: Vec<(Reason, u32)>,
     verifier_failure: Option<u32>,
     failure_mode_allowed: Option<u32>,
     jwks_fetch_success: Option<u32>,
@@ -35,6 +37,10 @@ impl Metrics {
                 .into_iter()
                 .filter_map(|r| Some((r, counter(&format!("warden.denied.{r}"))?)))
                 .collect(),
+            report_only: Reason::ALL
+                .into_iter()
+                .filter_map(|r| Some((r, counter(&format!("warden.report_only.{r}"))?)))
+                .collect(),
             verifier_failure: counter("warden.verifier.failure"),
             failure_mode_allowed: counter("warden.verifier.failure_mode_allowed"),
             jwks_fetch_success: counter("warden.jwks.fetch_success"),
@@ -49,6 +55,14 @@ impl Metrics {
         if let Some(reason) = c.denied {
             let id = self
                 .denied
+                .iter()
+                .find(|(r, _)| *r == reason)
+                .map(|(_, id)| *id);
+            add(id, 1);
+        }
+        if let Some(reason) = c.report_only {
+            let id = self
+                .report_only
                 .iter()
                 .find(|(r, _)| *r == reason)
                 .map(|(_, id)| *id);

@@ -29,3 +29,14 @@ pub fn rule_for<'r>(rules: &'r [Rule], path: &str) -> Option<&'r Rule> {
         RuleMatch::NoRule | RuleMatch::Rejected => None,
     }
 }
+
+/// Every provider whose sources `rule`'s requirement reads.
+pub fn providers_of(
+    config: &warden_core::config::Config,
+    rule: &warden_core::config::Rule,
+) -> Vec<usize> {
+    rule.requires
+        .as_ref()
+        .map(|r| r.providers(config.providers.len()))
+        .unwrap_or_default()
+}
