@@ -51,7 +51,8 @@ def test_every_corpus_file_names_its_source(sources):
     assert sorted(sources) == files, "sources.json and the files under scripts/migration-corpus/ differ"
     for rel, src in sources.items():
         assert src["group"] in runner.GROUPS, rel
-        assert src["repo"] in ("envoyproxy/envoy", "istio/istio", "istio/istio.io", "istio/api"), rel
+        assert src["repo"] in ("envoyproxy/envoy", "envoyproxy/gateway", "istio/istio", "istio/istio.io",
+                               "istio/api"), rel
         assert src["path"] and src["extracted"], rel
         assert re.fullmatch(r"[0-9a-f]{40}", src.get("commit", "")) or src.get("index_id"), \
             f"{rel}: neither a commit nor the index id of the stored version it was read from"
