@@ -201,3 +201,145 @@ def test_underscore_headers_are_refused_at_the_protected_workloads():
     (config_patch,) = patch["spec"]["configPatches"]
     typed = config_patch["patch"]["value"]["typed_config"]
     assert typed["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
+
+
+# --- Claims for AuthorizationPolicy (docs/istio.md) ------------------------------------------------
+
+def claim_header_names(plugin_config: dict) -> set[str]:
+    return {m["header_name"] for p in plugin_config["providers"].values() for m in p.get("claim_to_headers", [])}
+
+
+def istio_value(value: str) -> dict:
+    """An AuthorizationPolicy condition value as Istio turns it into an Envoy string matcher."""
+    if value == "*":
+        return {"safe_regex": {"regex": ".+"}}
+    if value.endswith("*"):
+        return {"prefix": value[:-1]}
+    if value.startswith("*"):
+        return {"suffix": value[1:]}
+    return {"exact": value}
+
+
+def istio_rbac(policy: dict) -> dict:
+    """The Envoy RBAC filter Istio makes of an ALLOW AuthorizationPolicy, for the parts the recipe
+    uses (operation paths, `request.headers[...]` conditions); anything else fails the test."""
+    spec = policy["spec"]
+    assert spec["action"] == "ALLOW"
+    policies = {}
+    for i, rule in enumerate(spec["rules"]):
+        assert set(rule) <= {"to", "when"}, rule
+        (to,) = rule["to"]
+        assert set(to["operation"]) == {"paths"}, to
+        paths = [{"url_path": {"path": istio_value(p)}} for p in to["operation"]["paths"]]
+        conditions = []
+        for condition in rule.get("when", []):
+            assert set(condition) == {"key", "values"}, condition
+            name = condition["key"].removeprefix("request.headers[").removesuffix("]")
+            assert condition["key"] == f"request.headers[{name}]", condition
+            conditions.append({"or_ids": {"ids": [
+                {"header": {"name": name, "string_match": istio_value(v)}} for v in condition["values"]]}})
+        principal = {"and_ids": {"ids": conditions}} if conditions else {"any": True}
+        policies[f"ns[{policy['metadata']['namespace']}]-policy[{policy['metadata']['name']}]-rule[{i}]"] = {
+            "permissions": [{"or_rules": {"rules": paths}}], "principals": [principal]}
+    return {"name": "envoy.filters.http.rbac", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        "rules": {"action": "ALLOW", "policies": policies}}}
+
+
+def test_authorization_policy_conditions_name_headers_the_filter_owns():
+    (policy,) = load_all("authorizationpolicy-claims.yaml")
+    plugin = wasm_plugin()
+    assert policy["kind"] == "AuthorizationPolicy"
+    assert policy["metadata"]["namespace"] == plugin["metadata"]["namespace"]
+    assert policy["spec"]["selector"] == plugin["spec"]["selector"]
+    # AUTHN: the WasmPlugin runs before Istio's authorization filter, which then sees its headers.
+    assert plugin["spec"]["phase"] == "AUTHN"
+    owned = claim_header_names(plugin["spec"]["pluginConfig"])
+    keys = [c["key"] for rule in policy["spec"]["rules"] for c in rule.get("when", [])]
+    assert keys
+    for key in keys:
+        assert key.startswith("request.headers[") and key[len("request.headers["):-1] in owned, key
+
+
+def local_plugin_config(keys) -> dict:
+    """The WasmPlugin's pluginConfig with the IdP's keys inline and no verifier (the revocation
+    check is test_istio_plugin_config_runs_in_the_real_plugin's business)."""
+    config = json.loads(json.dumps(wasm_plugin()["spec"]["pluginConfig"]))
+    provider = config["providers"]["idp"]
+    del provider["remote_jwks"]
+    provider["local_jwks"] = {"inline_string": json.dumps(keys.jwks())}
+    del config["verifier"]
+    return config
+
+
+@pytest.fixture
+def envoy_after_warden(tmp_path, keys):
+    """Starts Envoy with the WasmPlugin's configuration, then `filters`; yields a starter."""
+    import rbackit
+
+    parts = []
+
+    def start(filters: list[dict]) -> int:
+        upstream = harness.EchoUpstream(tmp_path).start()
+        parts.append(upstream)
+        config, listen, admin = rbackit.bootstrap(tmp_path, local_plugin_config(keys), upstream.port, filters)
+        parts.append(rbackit.start(tmp_path, config, listen, admin))
+        return listen
+
+    try:
+        yield start
+    finally:
+        for part in reversed(parts):
+            part.stop()
+
+
+def idp_token(keys, **claims) -> str:
+    provider = wasm_plugin()["spec"]["pluginConfig"]["providers"]["idp"]
+    return keys.token("ES256", iss=provider["issuer"], aud=provider["audiences"][0], **claims)
+
+
+def test_authorization_policy_recipe_on_real_envoy(envoy_after_warden, keys):
+    """The AuthorizationPolicy as Istio's RBAC filter, after Warden: alice passes, bob does not,
+    and bob cannot pass as alice by sending her claim header."""
+    from rbackit import get
+
+    (policy,) = load_all("authorizationpolicy-claims.yaml")
+    port = envoy_after_warden([istio_rbac(policy)])
+    alice = get(port, "/orders/1", idp_token(keys, sub="alice"))
+    assert alice.status == 200, alice
+    assert echoed_headers(alice)["x-jwt-sub"] == ["alice"]
+    assert get(port, "/orders/1", idp_token(keys, sub="bob")).status == 403
+    forged = get(port, "/orders/1", idp_token(keys, sub="bob"), {"x-jwt-sub": "alice"})
+    assert forged.status == 403 and forged.body == b"RBAC: access denied", forged
+    # No token: Warden answers first.
+    assert get(port, "/orders/1", headers={"x-jwt-sub": "alice"}).status == 401
+    assert get(port, "/healthz").status == 200
+
+
+def test_envoyfilter_rbac_recipe_on_real_envoy(envoy_after_warden, keys):
+    """The EnvoyFilter's RBAC filter after Warden, on the filter state the WasmPlugin's provider
+    writes: a subject, a group in an array claim, a scope word."""
+    from rbackit import get
+
+    (envoy_filter,) = load_all("rbac-claims-envoyfilter.yaml")
+    plugin = wasm_plugin()
+    assert envoy_filter["kind"] == "EnvoyFilter"
+    assert envoy_filter["spec"]["workloadSelector"]["labels"] == plugin["spec"]["selector"]["matchLabels"]
+    (patch,) = envoy_filter["spec"]["configPatches"]
+    assert patch["applyTo"] == "HTTP_FILTER" and patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert patch["match"]["listener"]["filterChain"]["filter"]["subFilter"]["name"] == "envoy.filters.http.router"
+    key = plugin["spec"]["pluginConfig"]["providers"]["idp"]["payload_in_filter_state"]
+    text = json.dumps(patch["patch"]["value"])
+    assert f'"wasm.{key}.sub"' in text and f'"wasm.{key}.groups"' in text and f'"wasm.{key}.scope"' in text
+    port = envoy_after_warden([patch["patch"]["value"]])
+
+    def post(path, token):
+        return harness.http_request(port, "POST", path, [("authorization", f"Bearer {token}")], body=b"{}")
+
+    assert get(port, "/orders/1", idp_token(keys, sub="alice")).status == 200
+    assert get(port, "/orders/1", idp_token(keys, sub="bob"), {"x-jwt-sub": "alice"}).status == 403
+    assert get(port, "/admin/users", idp_token(keys, sub="carol", groups=["dev", "admins"])).status == 200
+    assert get(port, "/admin/users", idp_token(keys, sub="dave", groups=["dev"])).status == 403
+    assert post("/orders", idp_token(keys, sub="erin", scope="read write")).status == 200
+    assert post("/orders", idp_token(keys, sub="frank", scope="read writer")).status == 403
+    assert get(port, "/healthz").status == 200

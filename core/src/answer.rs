@@ -58,6 +58,15 @@ pub fn deny(reason: Reason) -> LocalResponse {
     }
 }
 
+/// `strip_failure_response`, as jwt_authn: the status alone, no body and no headers.
+pub fn stripped(response: LocalResponse) -> LocalResponse {
+    LocalResponse {
+        status: response.status,
+        headers: Vec::new(),
+        body: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +98,14 @@ mod tests {
         assert!(r.headers.iter().all(|(k, _)| k != "www-authenticate"));
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["error_description"], "path_rejected");
+    }
+
+    #[test]
+    fn stripped_keeps_only_the_status() {
+        let r = stripped(deny(Reason::SubjectMismatch));
+        assert_eq!(r.status, 401);
+        assert!(r.headers.is_empty());
+        assert!(r.body.is_empty());
     }
 
     #[test]

@@ -21,12 +21,13 @@
 //! whole requirement evaluated again.
 
 use crate::cache::{TokenCache, Verified};
-use crate::config::{Allow, Config, Requirement};
+use crate::config::{Allow, Config, Provider, Requirement};
 use crate::extract::{self, Extracted, Headers};
 use crate::keystore::KeyStore;
 use crate::route::RouteChoice;
 use crate::rules::{self, RuleMatch};
-use crate::token::{self, Claims};
+use crate::subjects;
+use crate::token::{self, Claims, Dates};
 use crate::Reason;
 use std::fmt;
 use std::rc::Rc;
@@ -459,7 +460,10 @@ fn verify_with(
     if let Some(hit) = ctx.cache.get(idx, token, generation) {
         used.hits += 1;
         // The rest of `check_claims` passed when the token was cached and cannot change.
-        return match token::check_dates(&hit.dates, req, ctx.now) {
+        let dates = token::check_dates(&hit.dates, req, ctx.now).and_then(|()| {
+            token::check_lifetime(&hit.dates, provider.max_lifetime_seconds, ctx.now)
+        });
+        return match dates {
             Ok(()) => Ok(UsedToken {
                 provider: idx,
                 claims: hit.claims,
@@ -501,6 +505,7 @@ fn verify_with(
     let Ok(dates) = token::claim_dates(&claims) else {
         return Err(Some(Reason::TokenMalformed));
     };
+    provider_claims(provider, &claims, &dates, ctx.now).map_err(Some)?;
     let verified = Verified {
         claims: claims.clone(),
         dates,
@@ -511,4 +516,16 @@ fn verify_with(
         claims,
         source,
     })
+}
+
+/// The provider's own demands past `check_claims`: `subjects` and `max_lifetime_seconds`.
+fn provider_claims(
+    provider: &Provider,
+    claims: &Claims,
+    dates: &Dates,
+    now: i64,
+) -> Result<(), Reason> {
+    let sub = claims.get("sub").and_then(|v| v.as_str());
+    subjects::check_subject(provider.subjects.as_ref(), sub)?;
+    token::check_lifetime(dates, provider.max_lifetime_seconds, now)
 }

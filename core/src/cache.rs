@@ -11,8 +11,6 @@ use crate::token::{Claims, Dates};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-pub const DEFAULT_CAPACITY: usize = 1024;
-
 pub struct TokenCache {
     capacity: usize,
     entries: HashMap<Rc<str>, Entry>,
@@ -36,9 +34,10 @@ struct Entry {
 }
 
 impl TokenCache {
+    /// A cache of `capacity` entries; 0 keeps nothing (`token_cache_size: 0`).
     pub fn new(capacity: usize) -> Self {
         TokenCache {
-            capacity: capacity.max(1),
+            capacity,
             entries: HashMap::new(),
             recency: BTreeMap::new(),
             clock: 0,
@@ -72,6 +71,9 @@ impl TokenCache {
         key_generation: u64,
     ) {
         self.remove(token);
+        if self.capacity == 0 {
+            return;
+        }
         while self.entries.len() >= self.capacity {
             let Some((_, oldest)) = self.recency.pop_first() else {
                 break;
@@ -135,6 +137,14 @@ mod tests {
         assert!(cache.get(0, "b", 0).is_none());
         assert_eq!(sub(cache.get(0, "a", 0)).as_deref(), Some("a"));
         assert_eq!(sub(cache.get(0, "c", 0)).as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn capacity_zero_keeps_nothing() {
+        let mut cache = TokenCache::new(0);
+        cache.insert(0, "a", verified("a"), 0);
+        assert!(cache.is_empty());
+        assert!(cache.get(0, "a", 0).is_none());
     }
 
     #[test]

@@ -14,6 +14,15 @@ pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A CORS preflight as jwt_authn's `bypass_cors_preflight` defines it: `OPTIONS` with a
+/// non-empty `Origin` and `Access-Control-Request-Method`.
+pub fn is_cors_preflight(headers: &Headers) -> bool {
+    let present = |name| header(headers, name).is_some_and(|v| !v.is_empty());
+    header(headers, ":method") == Some("OPTIONS")
+        && present("origin")
+        && present("access-control-request-method")
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Extracted<'a> {
     /// The token and the index of the source it came from.

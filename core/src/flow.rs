@@ -16,7 +16,9 @@ pub use report::{Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Applied, Authenticator, Inputs, Outcome, Refused};
+use crate::claims_state;
 use crate::config::FailureMode;
+use crate::extract;
 use crate::forward::{self, Forwarding};
 use crate::protocol::{self, Verdict};
 use crate::route::{self, RouteChoice};
@@ -147,17 +149,34 @@ impl Flow {
         }
     }
 
+    /// `bypass_cors_preflight`: a CORS preflight is forwarded whatever the rules, as jwt_authn.
+    fn bypasses_cors(&self, filter: &Filter) -> bool {
+        filter.config.bypass_cors_preflight && extract::is_cors_preflight(&self.headers)
+    }
+
     pub fn handle(&mut self, filter: &mut Filter, now: Now, event: Event) -> Step {
         let mut report = Report::default();
         let stage = std::mem::replace(&mut self.stage, Stage::Decided);
         let action = match (stage, event) {
             (Stage::Start, Event::RequestHeaders(headers)) => {
                 self.headers = headers;
-                self.evaluate(filter, now, &mut report)
+                if self.bypasses_cors(filter) {
+                    report.counts.cors_preflight_bypassed += 1;
+                    self.forward(filter, None, &mut report)
+                } else {
+                    self.evaluate(filter, now, &mut report)
+                }
             }
             (Stage::Start, Event::Request(input)) => {
                 self.headers = input.headers;
                 self.filter_state = input.filter_state;
+                if self.bypasses_cors(filter) {
+                    report.counts.cors_preflight_bypassed += 1;
+                    return Step {
+                        action: self.forward(filter, None, &mut report),
+                        report,
+                    };
+                }
                 match input
                     .route_metadata
                     .as_deref()
@@ -192,6 +211,12 @@ impl Flow {
                 Action::Nothing
             }
         };
+        let action = match action {
+            Action::Respond(answer) if filter.config.strip_failure_response => {
+                Action::Respond(answer::stripped(answer))
+            }
+            other => other,
+        };
         Step { action, report }
     }
 
@@ -214,7 +239,7 @@ impl Flow {
             report.counts.cache_misses += decision.used.misses;
             self.applied = decision.applied;
             return match decision.outcome {
-                Outcome::Unprotected => self.forward(filter, None),
+                Outcome::Unprotected => self.forward(filter, None, report),
                 Outcome::Denied(reason) => {
                     self.refuse(filter, reason, decision.failed_provider, report)
                 }
@@ -401,11 +426,26 @@ impl Flow {
                     .push((PROVIDER_KEY.into(), p.name.clone()));
             }
         }
-        self.forward(filter, Some(allowed))
+        self.forward(filter, Some(allowed), report)
     }
 
-    fn forward(&mut self, filter: &Filter, allowed: Option<&Allowed>) -> Action {
+    fn forward(
+        &mut self,
+        filter: &Filter,
+        allowed: Option<&Allowed>,
+        report: &mut Report,
+    ) -> Action {
         self.stage = Stage::Decided;
+        if let Some(allowed) = allowed {
+            let tokens: Vec<(usize, &crate::token::Claims, usize)> = allowed
+                .tokens
+                .iter()
+                .map(|t| (t.provider, &*t.claims, t.source))
+                .collect();
+            let entries = claims_state::for_tokens(&filter.config, &tokens, &self.headers);
+            let primary = allowed.primary().map(|t| t.provider);
+            record_claims_state(filter, primary, entries, report);
+        }
         Action::Forward(forward::forwarding(&filter.config, allowed, &self.headers))
     }
 
@@ -419,6 +459,7 @@ impl Flow {
         provider: Option<usize>,
         report: &mut Report,
     ) -> Action {
+        let provider_index = provider;
         let provider = provider.and_then(|p| filter.config.providers.get(p));
         let provider_name = provider.map_or("-", |p| p.name.as_str()).to_string();
         if let Some(applied) = &self.applied {
@@ -448,7 +489,7 @@ impl Flow {
                         .filter_state
                         .push((PROVIDER_KEY.into(), provider_name));
                 }
-                return self.forward(filter, None);
+                return self.forward(filter, None, report);
             }
             report
                 .filter_state
@@ -464,11 +505,20 @@ impl Flow {
         {
             report.notes.push(Note::RequirementUnknown(name.clone()));
         }
-        self.deny(reason, report)
+        self.deny(filter, provider_index, reason, report)
     }
 
-    fn deny(&mut self, reason: Reason, report: &mut Report) -> Action {
+    /// `provider`: the provider whose token's failure decided the answer, when known.
+    fn deny(
+        &mut self,
+        filter: &Filter,
+        provider: Option<usize>,
+        reason: Reason,
+        report: &mut Report,
+    ) -> Action {
         self.stage = Stage::Decided;
+        let entries = claims_state::for_failure(&filter.config, provider, reason);
+        record_claims_state(filter, provider, entries, report);
         report.counts.denied = Some(reason);
         report.notes.push(Note::Denied(reason));
         Action::Respond(answer::deny(reason))
@@ -482,3 +532,24 @@ pub const DECISION_KEY: &str = "warden.decision";
 pub const PROVIDER_KEY: &str = "warden.provider";
 /// Filter state on a report-only request: `reason=… provider=… rule=… status=…`.
 pub const REPORT_ONLY_KEY: &str = "warden.report_only";
+
+/// Claims filter state for the step: written before its action, and a note when some of it was
+/// left out.
+fn record_claims_state(
+    filter: &Filter,
+    provider: Option<usize>,
+    entries: claims_state::Entries,
+    report: &mut Report,
+) {
+    if entries.skipped > 0 {
+        let provider = provider
+            .and_then(|i| filter.config.providers.get(i))
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        report.notes.push(Note::FilterStateSkipped {
+            provider,
+            entries: entries.skipped,
+        });
+    }
+    report.filter_state.extend(entries.written);
+}

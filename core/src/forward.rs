@@ -2,8 +2,9 @@
 //! set as headers, and every token the filter did not leave in place on purpose taken out.
 
 use crate::auth::Allowed;
-use crate::config::{Config, TokenSource};
-use crate::extract::{same_header_name, Headers, Removal};
+use crate::b64;
+use crate::config::{Config, Provider, TokenSource};
+use crate::extract::{self, same_header_name, Extracted, Headers, Removal};
 use serde_json::Value;
 
 /// Header changes to make before forwarding: `remove` first, then `set` (which replaces any
@@ -12,6 +13,8 @@ use serde_json::Value;
 pub struct Forwarding {
     pub remove: Vec<String>,
     pub set: Vec<(String, String)>,
+    /// Have the proxy pick the route again after these edits (`clear_route_cache`).
+    pub clear_route_cache: bool,
 }
 
 /// The edits for one request. `headers` must be every header of the request (the proxy's whole
@@ -36,10 +39,13 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
             }
         }
     }
-    let Some(allowed) = allowed else { return out };
+    let Some(allowed) = allowed else {
+        out.clear_route_cache = route_may_change(config, &out);
+        return out;
+    };
     // When several tokens verified (`requires_all`, `allow_missing*`), each sets its provider's
-    // claim headers; a header two of them map is set once, from the first token used, so the
-    // upstream never reads two identities in one header.
+    // claim headers and payload header; a header two of them map is set once, from the first
+    // token used, so the upstream never reads two identities in one header.
     for used in &allowed.tokens {
         let Some(provider) = config.providers.get(used.provider) else {
             continue;
@@ -54,6 +60,11 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
                 .and_then(claim_header_value)
             {
                 out.set.push((mapping.header_name.clone(), value));
+            }
+        }
+        if let Some((name, value)) = payload_header(provider, used.source, headers) {
+            if !out.set.iter().any(|(n, _)| n == &name) {
+                out.set.push((name, value));
             }
         }
     }
@@ -93,7 +104,45 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
         Some(None) => out.remove.push("cookie".into()),
         None => {}
     }
+    out.clear_route_cache = route_may_change(config, &out);
     out
+}
+
+/// `clear_route_cache`: once any provider asks for it, every request whose headers the filter
+/// edits has its route picked again. jwt_authn clears after adding claim headers; here a removed
+/// spoofed header counts too, or a client's own `x-jwt-tier: gold` would keep the route it chose.
+fn route_may_change(config: &Config, edits: &Forwarding) -> bool {
+    config.providers.iter().any(|p| p.clear_route_cache)
+        && !(edits.set.is_empty() && edits.remove.is_empty())
+}
+
+/// `forward_payload_header`: the verified token's payload segment as the token carries it
+/// (base64url, jwt_authn's encoding), padded with `=` when `pad_forward_payload_header` is set.
+/// The token is found again in the source it was verified from.
+fn payload_header(
+    provider: &Provider,
+    source: usize,
+    headers: &Headers,
+) -> Option<(String, String)> {
+    let name = provider.forward_payload_header.as_ref()?;
+    let Extracted::Found(token, found) = extract::extract(&provider.sources, headers) else {
+        return None;
+    };
+    if found != source {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    // Verified tokens have strict base64url segments; anything else is not forwarded.
+    if !b64::is_alphabet(payload) {
+        return None;
+    }
+    let mut value = payload.to_string();
+    if provider.pad_forward_payload_header {
+        while value.len() % 4 != 0 {
+            value.push('=');
+        }
+    }
+    Some((name.clone(), value))
 }
 
 /// Strings as they are, numbers and booleans as JSON text, arrays of those joined with `,`.

@@ -1,13 +1,14 @@
 //! Key sets of remote-JWKS providers and when to fetch them. Time is milliseconds, passed in.
 //! The last good set keeps serving when a refresh fails.
 
-use crate::config::{Config, KeySource};
+use crate::config::{Config, KeySource, RemoteJwks, RetryPolicy};
 use crate::host_crypto::SignatureBackends;
 use crate::jwk::{JwksError, KeySet};
 use std::fmt;
 use std::rc::Rc;
 
-/// Retry delay after a failed fetch (or while no key set has been loaded yet).
+/// Retry delay after a failed fetch (or while no key set has been loaded yet), unless the
+/// provider sets `remote_jwks.retry`.
 pub const RETRY_MS: u64 = 5_000;
 /// At most one fetch triggered by an unknown `kid` per provider in this window.
 pub const ON_DEMAND_MIN_INTERVAL_MS: u64 = 10_000;
@@ -28,10 +29,14 @@ struct Remote {
     /// Fetches requests added to the round in flight.
     joined: u32,
     timeout_ms: u64,
+    /// Failed fetches since the last success (or since the retries were last spent).
+    failures: u32,
+    retry: Option<RetryPolicy>,
+    fetch_at_start: bool,
 }
 
 impl Remote {
-    fn new(timeout_ms: u64) -> Self {
+    fn new(remote: &RemoteJwks) -> Self {
         Remote {
             keys: None,
             body_digest: None,
@@ -39,7 +44,10 @@ impl Remote {
             last_on_demand_ms: None,
             in_flight_until_ms: None,
             joined: 0,
-            timeout_ms,
+            timeout_ms: remote.timeout_ms,
+            failures: 0,
+            retry: remote.retry,
+            fetch_at_start: remote.fetch_at_start,
         }
     }
 
@@ -120,6 +128,42 @@ impl std::error::Error for FetchError {
     }
 }
 
+/// How long after the `failures`-th failed fetch in a row the next is tried; `None` once the
+/// retries of `remote_jwks.retry` are spent. Without a policy: `RETRY_MS` (at most the refresh
+/// period), for ever. With one, as jwt_authn's `retry_policy` (Envoy's jittered exponential
+/// backoff): the n-th retry waits a random time below `base · 2ⁿ⁻¹` ms, capped at
+/// `max_interval_ms`; `seed` is the randomness (time-derived, to spread the proxy's VMs apart).
+pub fn retry_delay(
+    policy: Option<&RetryPolicy>,
+    failures: u32,
+    refresh_after_ms: u64,
+    seed: u64,
+) -> Option<u64> {
+    let Some(policy) = policy else {
+        return Some(RETRY_MS.min(refresh_after_ms));
+    };
+    if failures == 0 || failures > policy.num_retries {
+        return None;
+    }
+    let doublings = failures.saturating_sub(1).min(63);
+    let interval = policy
+        .base_interval_ms
+        .checked_shl(doublings)
+        .filter(|i| i >> doublings == policy.base_interval_ms)
+        .unwrap_or(u64::MAX)
+        .min(policy.max_interval_ms)
+        .max(1);
+    Some(mix(seed) % interval)
+}
+
+/// SplitMix64's finaliser: spreads a time-derived seed over the whole range.
+fn mix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SHA-256 of a fetched JWKS document: an unchanged document keeps the parsed keys (and the
 /// verified-token cache built on them) instead of bumping the generation.
 fn document_digest(text: &str) -> [u8; 32] {
@@ -133,7 +177,7 @@ impl KeyStore {
             .providers
             .iter()
             .map(|p| match &p.keys {
-                KeySource::Remote(remote) => Some(Remote::new(remote.timeout_ms)),
+                KeySource::Remote(remote) => Some(Remote::new(remote)),
                 KeySource::Local(_) => None,
             })
             .collect();
@@ -178,6 +222,22 @@ impl KeyStore {
                     r.start(now_ms);
                     due.push(i);
                 }
+            }
+        }
+        due
+    }
+
+    /// Providers with `fetch_at_start`, marked in flight: fetched when the configuration is
+    /// applied instead of on the first tick.
+    pub fn take_at_start(&mut self, now_ms: u64) -> Vec<usize> {
+        let mut due = Vec::new();
+        for (i, r) in self.remotes.iter_mut().enumerate() {
+            if let Some(r) = r
+                .as_mut()
+                .filter(|r| r.fetch_at_start && !r.in_flight(now_ms))
+            {
+                r.start(now_ms);
+                due.push(i);
             }
         }
         due
@@ -242,10 +302,12 @@ impl KeyStore {
         });
         match parsed {
             Ok(None) => {
+                r.failures = 0;
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
                 FetchResult::Unchanged
             }
             Ok(Some((set, digest))) => {
+                r.failures = 0;
                 r.keys = Some(set);
                 r.body_digest = Some(digest);
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
@@ -253,7 +315,19 @@ impl KeyStore {
                 FetchResult::Updated
             }
             Err(why) => {
-                r.next_refresh_ms = now_ms.saturating_add(RETRY_MS.min(refresh_after_ms));
+                r.failures = r.failures.saturating_add(1);
+                let seed = now_ms ^ (idx as u64).rotate_left(32);
+                let delay = match retry_delay(r.retry.as_ref(), r.failures, refresh_after_ms, seed)
+                {
+                    Some(delay) => delay,
+                    None => {
+                        // The retries are spent: the next round starts with the regular refresh
+                        // (or a request that needs the keys).
+                        r.failures = 0;
+                        refresh_after_ms
+                    }
+                };
+                r.next_refresh_ms = now_ms.saturating_add(delay);
                 FetchResult::Failed(why)
             }
         }

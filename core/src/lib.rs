@@ -4,8 +4,8 @@
 //! Layers, each module importing only modules of the layers after it (so there is no import
 //! circle; `tests/layering.rs` reads this list and every `crate::` path to hold it true):
 //!
-//! explain → flow → forward → auth → rules / extract / keystore / revocation_view →
-//! config / cache / protocol / answer → token → host_crypto → jwk → crypto / pubkey →
+//! explain → flow → forward / claims_state → auth → rules / extract / keystore / revocation_view →
+//! config / cache / protocol / answer → token / subjects → host_crypto → jwk → crypto / pubkey →
 //! der / pem / alg / b64 / percent / reason / route
 //!
 //! Read from the top: the playground's trace (`explain`) runs the per-request state machine
@@ -19,6 +19,7 @@ pub mod answer;
 pub mod auth;
 pub mod b64;
 pub mod cache;
+pub mod claims_state;
 pub mod config;
 pub mod crypto;
 pub mod der;
@@ -37,6 +38,7 @@ pub mod reason;
 pub mod revocation_view;
 pub mod route;
 pub mod rules;
+pub mod subjects;
 pub mod token;
 
 pub use alg::Algorithm;

@@ -33,10 +33,14 @@ pub enum Reason {
     /// The route's metadata names a requirement the configuration does not have (answered 403:
     /// a configuration error, no token could help).
     RequirementUnknown,
+    /// `sub` missing or not matched by the provider's `subjects`.
+    SubjectMismatch,
+    /// `exp` further ahead than the provider's `max_lifetime_seconds`.
+    LifetimeTooLong,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 24] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -59,6 +63,8 @@ impl Reason {
         Reason::VerifierUnavailable,
         Reason::PathRejected,
         Reason::RequirementUnknown,
+        Reason::SubjectMismatch,
+        Reason::LifetimeTooLong,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +91,8 @@ impl Reason {
             Reason::VerifierUnavailable => "verifier_unavailable",
             Reason::PathRejected => "path_rejected",
             Reason::RequirementUnknown => "requirement_unknown",
+            Reason::SubjectMismatch => "subject_mismatch",
+            Reason::LifetimeTooLong => "lifetime_too_long",
         }
     }
 

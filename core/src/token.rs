@@ -189,6 +189,19 @@ pub fn check_dates(dates: &Dates, req: &Requirements, now: i64) -> Result<(), Re
     Ok(())
 }
 
+/// `max_lifetime_seconds`, as jwt_authn's `max_lifetime`: the token's remaining lifetime
+/// (`exp` − now, no clock skew) must be below `max`; with a limit set, a token without `exp` is
+/// refused (`claim_missing`). It depends on the clock, so a cache hit runs it again.
+pub fn check_lifetime(dates: &Dates, max: Option<u64>, now: i64) -> Result<(), Reason> {
+    let Some(max) = max else { return Ok(()) };
+    let exp = dates.exp.ok_or(Reason::ClaimMissing)?;
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    if exp.saturating_sub(now) >= max {
+        return Err(Reason::LifetimeTooLong);
+    }
+    Ok(())
+}
+
 /// The types of the registered claims (RFC 7519 §4.1), checked whatever the configuration:
 /// `iss` and `sub` are StringOrURI (§4.1.1, §4.1.2), `aud` one string or an array of them
 /// (§4.1.3), `exp`, `nbf` and `iat` NumericDates (§4.1.4–4.1.6), `jti` a string (§4.1.7);

@@ -3,6 +3,7 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
+use std::ptr::null_mut;
 use std::time::{Duration, UNIX_EPOCH};
 use warden_core::answer::LocalResponse;
 use warden_core::flow::{Call, Now, Reply};
@@ -79,6 +80,48 @@ pub fn edit_request_headers(edits: &Forwarding) {
     for (name, value) in &edits.set {
         let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
     }
+    if edits.clear_route_cache && !clear_route_cache() {
+        log::debug!("warden: the proxy offers no clear_route_cache; the route stays as picked");
+    }
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The SDK's `call_foreign_function` panics on a status it does not expect; here every
+    // status other than success means "not done".
+    fn proxy_call_foreign_function(
+        function_name_data: *const u8,
+        function_name_size: usize,
+        arguments_data: *const u8,
+        arguments_size: usize,
+        results_data: *mut *mut u8,
+        results_size: *mut usize,
+    ) -> u32;
+}
+
+/// Envoy's foreign function that makes the proxy pick the request's route again (the ABI's own
+/// `proxy_clear_route_cache` left it in v0.2); whether the proxy did.
+fn clear_route_cache() -> bool {
+    const NAME: &str = "clear_route_cache";
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the name is a live slice and there are no arguments; a result the host writes is
+    // a buffer it allocated with this module's allocator, taken back and dropped.
+    let status = unsafe {
+        proxy_call_foreign_function(
+            NAME.as_ptr(),
+            NAME.len(),
+            null_mut::<u8>().cast_const(),
+            0,
+            &mut data,
+            &mut size,
+        )
+    };
+    if !data.is_null() {
+        // SAFETY: see above.
+        drop(unsafe { Vec::from_raw_parts(data, size, size) });
+    }
+    status == 0
 }
 
 pub fn respond(answer: &LocalResponse) {
@@ -94,8 +137,11 @@ pub fn resume_request() {
     let _ = hostcalls::resume_http_request();
 }
 
-/// Writes request filter state: Envoy stores `key` as `wasm.<key>` (readable by RBAC's
-/// `filter_state` matcher and the access log's `%FILTER_STATE(wasm.<key>:PLAIN)%`).
+/// Writes request filter state. Envoy's wasm host (`Context::setProperty`) stores `key` as
+/// `wasm.<key>`, a mutable `CelState` of the default (bytes) type living as long as the filter
+/// chain; its `serializeAsString` is the value itself, so RBAC's `filter_state` principal
+/// (`string_match`) and the access log's `%FILTER_STATE(wasm.<key>:PLAIN)%` read the text as
+/// written, with no `declare_property` needed (e2e/test_rbac.py checks both on Envoy 1.40).
 pub fn set_filter_state(key: &str, value: &str) {
     let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
 }

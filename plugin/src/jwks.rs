@@ -4,7 +4,7 @@
 use crate::host;
 use crate::shared::Shared;
 use std::collections::HashMap;
-use warden_core::flow::{Now, Reply};
+use warden_core::flow::{Call, Now, Reply};
 
 #[derive(Default)]
 pub struct Fetches {
@@ -24,6 +24,16 @@ impl Fetches {
 
     pub fn start_due(&mut self, shared: &Shared, now: Now) {
         let due = shared.filter.borrow_mut().due_fetches(now);
+        self.start(shared, due, now);
+    }
+
+    /// Sends the fetches of `remote_jwks.fetch_at_start` when the configuration is applied.
+    pub fn start_at_configure(&mut self, shared: &Shared, now: Now) {
+        let due = shared.filter.borrow_mut().fetches_at_start(now);
+        self.start(shared, due, now);
+    }
+
+    fn start(&mut self, shared: &Shared, due: Vec<(usize, Call)>, now: Now) {
         for (provider, call) in due {
             match host::dispatch(&call) {
                 Ok(token) => {

@@ -1,4 +1,5 @@
-//! The filter's counters (Envoy shows them as `wasmcustom.<name>`).
+//! The filter's counters (Envoy shows them as `wasmcustom.<name>`): `warden.<name>`, or
+//! `warden.<stat_prefix>.<name>` when the configuration sets `stat_prefix`.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -17,10 +18,15 @@ pub struct Metrics {
     jwks_fetch_failure: Option<u32>,
     cache_hit: Option<u32>,
     cache_miss: Option<u32>,
+    cors_preflight_bypassed: Option<u32>,
 }
 
-fn counter(name: &str) -> Option<u32> {
-    hostcalls::define_metric(MetricType::Counter, name).ok()
+/// `warden.<name>`, or `warden.<prefix>.<name>`.
+pub fn metric_name(prefix: Option<&str>, name: &str) -> String {
+    match prefix {
+        Some(prefix) => format!("warden.{prefix}.{name}"),
+        None => format!("warden.{name}"),
+    }
 }
 
 fn add(id: Option<u32>, n: u32) {
@@ -30,23 +36,27 @@ fn add(id: Option<u32>, n: u32) {
 }
 
 impl Metrics {
-    pub fn define() -> Self {
+    pub fn define(prefix: Option<&str>) -> Self {
+        let counter = |name: &str| {
+            hostcalls::define_metric(MetricType::Counter, &metric_name(prefix, name)).ok()
+        };
         Metrics {
-            allowed: counter("warden.allowed"),
+            allowed: counter("allowed"),
             denied: Reason::ALL
                 .into_iter()
-                .filter_map(|r| Some((r, counter(&format!("warden.denied.{r}"))?)))
+                .filter_map(|r| Some((r, counter(&format!("denied.{r}"))?)))
                 .collect(),
             report_only: Reason::ALL
                 .into_iter()
-                .filter_map(|r| Some((r, counter(&format!("warden.report_only.{r}"))?)))
+                .filter_map(|r| Some((r, counter(&format!("report_only.{r}"))?)))
                 .collect(),
-            verifier_failure: counter("warden.verifier.failure"),
-            failure_mode_allowed: counter("warden.verifier.failure_mode_allowed"),
-            jwks_fetch_success: counter("warden.jwks.fetch_success"),
-            jwks_fetch_failure: counter("warden.jwks.fetch_failure"),
-            cache_hit: counter("warden.cache.hit"),
-            cache_miss: counter("warden.cache.miss"),
+            verifier_failure: counter("verifier.failure"),
+            failure_mode_allowed: counter("verifier.failure_mode_allowed"),
+            jwks_fetch_success: counter("jwks.fetch_success"),
+            jwks_fetch_failure: counter("jwks.fetch_failure"),
+            cache_hit: counter("cache.hit"),
+            cache_miss: counter("cache.miss"),
+            cors_preflight_bypassed: counter("cors_preflight_bypassed"),
         }
     }
 
@@ -74,5 +84,6 @@ impl Metrics {
         add(self.failure_mode_allowed, c.failure_mode_allowed);
         add(self.jwks_fetch_success, c.jwks_fetch_ok);
         add(self.jwks_fetch_failure, c.jwks_fetch_failed);
+        add(self.cors_preflight_bypassed, c.cors_preflight_bypassed);
     }
 }

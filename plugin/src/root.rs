@@ -61,9 +61,11 @@ impl RootContext for WardenRoot {
             .get_or_insert_with(host_signatures::detect)
             .clone();
         filter.keys.set_signature_backends(signatures);
-        self.shared = Some(Shared::new(filter));
+        let shared = Shared::new(filter);
         self.fetches.clear();
         self.stream.clear();
+        self.fetches.start_at_configure(&shared, host::now());
+        self.shared = Some(shared);
         true
     }
 

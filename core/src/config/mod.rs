@@ -2,6 +2,7 @@
 //! validating compile step into the model the filter runs. Every error names its field path,
 //! e.g. `providers.main.local_jwks: no usable key`.
 
+mod claims_state;
 mod model;
 mod provider;
 mod raw;
@@ -9,9 +10,11 @@ mod requirement;
 mod rule;
 mod verifier;
 
+pub use claims_state::{ClaimsState, MAX_FILTER_STATE_KEY_BYTES, RESERVED_KEY_PREFIX};
 pub use model::{
     BearerToken, ClaimToHeader, Config, FailureMode, FilterStateRules, KeySource, NamedRequirement,
-    PathMatch, Provider, RemoteJwks, Rule, StreamConfig, TokenSource, VerifierConfig, VerifierMode,
+    PathMatch, Provider, RemoteJwks, RetryPolicy, Rule, StreamConfig, TokenSource, VerifierConfig,
+    VerifierMode,
     MIN_FEED_TOKEN_BYTES,
 };
 pub use requirement::{Allow, Requirement, MAX_REQUIREMENT_DEPTH, MAX_REQUIREMENT_NODES};
@@ -37,6 +40,10 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 100_000;
 /// One hour: a view older than that is no view.
 pub const MAX_STALENESS_LIMIT_MS: u64 = 3_600_000;
 pub const MAX_ENTRIES_LIMIT: u64 = 10_000_000;
+/// The verified-token cache's size unless `token_cache_size` says otherwise.
+pub const DEFAULT_TOKEN_CACHE_SIZE: u64 = 1024;
+pub const MAX_TOKEN_CACHE_SIZE: u64 = 65_536;
+pub const MAX_STAT_PREFIX_BYTES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -106,6 +113,11 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     for (name, p) in raw.providers {
         providers.push(compile_provider(name, p)?);
     }
+    let states: Vec<(&str, &ClaimsState)> = providers
+        .iter()
+        .map(|p| (p.name.as_str(), &p.claims_state))
+        .collect();
+    claims_state::check_across_providers(&states)?;
     let mut requirements = Vec::with_capacity(raw.requirements.len());
     for (name, value) in &raw.requirements {
         if name.is_empty() {
@@ -129,6 +141,11 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut claim_header_names: Vec<String> = providers
         .iter()
         .flat_map(|p| p.claim_to_headers.iter().map(|c| c.header_name.clone()))
+        .chain(
+            providers
+                .iter()
+                .filter_map(|p| p.forward_payload_header.clone()),
+        )
         .collect();
     claim_header_names.sort();
     claim_header_names.dedup();
@@ -139,6 +156,10 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         claim_header_names,
         requirements,
         filter_state_rules,
+        bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
+        strip_failure_response: raw.strip_failure_response.unwrap_or(false),
+        token_cache_size: token_cache_size(raw.token_cache_size)?,
+        stat_prefix: raw.stat_prefix.map(stat_prefix).transpose()?,
     })
 }
 
@@ -156,6 +177,33 @@ fn compile_filter_state_rules(
         name: raw.name,
         requires,
     })
+}
+
+fn token_cache_size(value: Option<u64>) -> Result<usize, ConfigError> {
+    let size = value.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
+    if size > MAX_TOKEN_CACHE_SIZE {
+        return Err(err(
+            "token_cache_size",
+            format!("must be between 0 (no cache) and {MAX_TOKEN_CACHE_SIZE}"),
+        ));
+    }
+    usize::try_from(size).map_err(|_| err("token_cache_size", "too large"))
+}
+
+/// Part of every counter name: letters, digits and `_` only, so it cannot add a `.` level.
+fn stat_prefix(prefix: String) -> Result<String, ConfigError> {
+    let valid = !prefix.is_empty()
+        && prefix.len() <= MAX_STAT_PREFIX_BYTES
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(err(
+            "stat_prefix",
+            format!("must be 1 to {MAX_STAT_PREFIX_BYTES} characters of A-Z, a-z, 0-9 and _"),
+        ));
+    }
+    Ok(prefix)
 }
 
 /// Cluster names, paths and authorities go into HTTP calls: no spaces or control characters.

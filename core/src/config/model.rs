@@ -1,7 +1,9 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
 use super::requirement::Requirement;
+use super::claims_state::ClaimsState;
 use crate::jwk::KeySet;
+use crate::subjects::StringMatcher;
 use crate::token::Requirements;
 use serde::Deserialize;
 use std::fmt;
@@ -75,13 +77,23 @@ pub struct Config {
     pub providers: Vec<Provider>,
     pub rules: Vec<Rule>,
     pub verifier: Option<VerifierConfig>,
-    /// Every header any provider sets from claims: stripped from every incoming request.
+    /// Every header any provider sets from claims (and each `forward_payload_header`): stripped
+    /// from every incoming request.
     pub claim_header_names: Vec<String>,
     /// Named requirements (`requirements`), selected by a rule's `requirement_name` (copied
     /// into the rule) or by a route's metadata.
     pub requirements: Vec<NamedRequirement>,
     /// Used when no path rule matched, as jwt_authn's `filter_state_rules`.
     pub filter_state_rules: Option<FilterStateRules>,
+    /// Forward CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+    /// whatever the rules, as jwt_authn's `bypass_cors_preflight`.
+    pub bypass_cors_preflight: bool,
+    /// Answer refusals with the status alone: no body, no `WWW-Authenticate`.
+    pub strip_failure_response: bool,
+    /// Entries of the verified-token cache (one per VM); 0 turns it off.
+    pub token_cache_size: usize,
+    /// Counters are named `warden.<stat_prefix>.<name>` when set.
+    pub stat_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +124,18 @@ pub struct Provider {
     pub require_jti: bool,
     /// `false`: a decision this provider's token failed is report-only (forwarded, recorded).
     pub enforce: bool,
+    /// Which `sub` the provider may assert (`subject_mismatch` otherwise).
+    pub subjects: Option<StringMatcher>,
+    /// Longest remaining lifetime (`exp` − now) accepted, in seconds (`lifetime_too_long`).
+    pub max_lifetime_seconds: Option<u64>,
+    /// Header (lower case) that carries the verified payload, base64url as in the token.
+    pub forward_payload_header: Option<String>,
+    /// Pad that header's base64url with `=` to a multiple of four characters.
+    pub pad_forward_payload_header: bool,
+    /// Have the proxy pick the route again after the filter edited the request headers.
+    pub clear_route_cache: bool,
+    /// Filter state keys for this provider's claims, header and failure status.
+    pub claims_state: ClaimsState,
 }
 
 #[derive(Debug)]
@@ -127,6 +151,18 @@ pub struct RemoteJwks {
     pub authority: String,
     pub timeout_ms: u64,
     pub cache_duration_seconds: u64,
+    /// Fetch when the configuration is applied rather than on the first tick or request.
+    pub fetch_at_start: bool,
+    /// Backoff for failed fetches; `None`: every `RETRY_MS` (see `keystore`).
+    pub retry: Option<RetryPolicy>,
+}
+
+/// `remote_jwks.retry`: jwt_authn's `retry_policy` (jittered exponential backoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub num_retries: u32,
+    pub base_interval_ms: u64,
+    pub max_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

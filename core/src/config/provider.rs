@@ -1,15 +1,17 @@
 //! `providers.<name>`: keys, token requirements, where tokens are found, claim headers.
 
-use super::raw::{RawHeaderSource, RawProvider, RawRemoteJwks};
+use super::claims_state::compile_claims_state;
+use super::raw::{RawHeaderSource, RawProvider, RawRemoteJwks, RawRetry, RawStringMatcher};
 use super::{err, no_whitespace, timeout, ConfigError};
-use super::{ClaimToHeader, KeySource, Provider, RemoteJwks, TokenSource};
+use super::{ClaimToHeader, KeySource, Provider, RemoteJwks, RetryPolicy, TokenSource};
 use super::{
     DEFAULT_JWKS_CACHE_SECONDS, DEFAULT_JWKS_TIMEOUT_MS, MAX_JWKS_CACHE_SECONDS,
     MAX_TOKEN_BYTES_LIMIT,
 };
 use crate::alg::Algorithm;
 use crate::jwk::KeySet;
-use crate::token::Requirements;
+use crate::subjects::{MatchKind, StringMatcher};
+use crate::token::{Requirements, MAX_NUMERIC_DATE};
 
 pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider, ConfigError> {
     let at = |field: &str| format!("providers.{name}.{field}");
@@ -93,7 +95,38 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
             claim_name: c.claim_name,
         });
     }
+    let subjects = p
+        .subjects
+        .map(|m| compile_subjects(&at("subjects"), m))
+        .transpose()?;
+    let max_lifetime_seconds = p
+        .max_lifetime_seconds
+        .map(|s| max_lifetime(&at("max_lifetime_seconds"), s))
+        .transpose()?;
+    let forward_payload_header = p
+        .forward_payload_header
+        .map(|h| {
+            payload_header(
+                &at("forward_payload_header"),
+                &h,
+                &sources,
+                &claim_to_headers,
+            )
+        })
+        .transpose()?;
+    let claims_state = compile_claims_state(
+        &name,
+        p.payload_in_filter_state,
+        p.header_in_filter_state,
+        p.failed_status_in_filter_state,
+        p.normalize_payload_in_filter_state,
+    )?;
     Ok(Provider {
+        subjects,
+        max_lifetime_seconds,
+        forward_payload_header,
+        pad_forward_payload_header: p.pad_forward_payload_header.unwrap_or(false),
+        clear_route_cache: p.clear_route_cache.unwrap_or(false),
         requirements: Requirements {
             issuer: p.issuer,
             audiences: p.audiences,
@@ -108,6 +141,7 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
         claim_to_headers,
         require_jti: p.require_jti.unwrap_or(true),
         enforce: p.enforce.unwrap_or(true),
+        claims_state,
         name,
     })
 }
@@ -204,11 +238,116 @@ pub(super) fn compile_remote(at: &str, r: RawRemoteJwks) -> Result<RemoteJwks, C
             format!("must be between 1 and {MAX_JWKS_CACHE_SECONDS}"),
         ));
     }
+    let retry = r
+        .retry
+        .map(|retry| compile_retry(&format!("{at}.retry"), retry))
+        .transpose()?;
     Ok(RemoteJwks {
+        fetch_at_start: r.fetch_at_start.unwrap_or(false),
+        retry,
         authority: r.authority.unwrap_or_else(|| r.cluster.clone()),
         cluster: r.cluster,
         path: r.path,
         timeout_ms,
         cache_duration_seconds,
+    })
+}
+
+/// `subjects`: exactly one of `exact`, `prefix`, `suffix`, `contains`, not empty.
+fn compile_subjects(at: &str, m: RawStringMatcher) -> Result<StringMatcher, ConfigError> {
+    let set: Vec<(MatchKind, String)> = [
+        (MatchKind::Exact, m.exact),
+        (MatchKind::Prefix, m.prefix),
+        (MatchKind::Suffix, m.suffix),
+        (MatchKind::Contains, m.contains),
+    ]
+    .into_iter()
+    .filter_map(|(kind, pattern)| Some((kind, pattern?)))
+    .collect();
+    let [(kind, pattern)] = <[(MatchKind, String); 1]>::try_from(set)
+        .map_err(|_| err(at, "set exactly one of exact, prefix, suffix or contains"))?;
+    if pattern.is_empty() {
+        return Err(err(format!("{at}.{}", kind.name()), "must not be empty"));
+    }
+    Ok(StringMatcher {
+        kind,
+        pattern,
+        ignore_case: m.ignore_case.unwrap_or(false),
+    })
+}
+
+fn max_lifetime(at: &str, seconds: u64) -> Result<u64, ConfigError> {
+    let most = u64::try_from(MAX_NUMERIC_DATE).unwrap_or(u64::MAX);
+    if seconds == 0 || seconds > most {
+        return Err(err(at, format!("must be between 1 and {most}")));
+    }
+    Ok(seconds)
+}
+
+/// The payload header is the filter's own, like a claim header: stripped from every request,
+/// so it may not be a header a token is read from nor one a claim is written to.
+fn payload_header(
+    at: &str,
+    name: &str,
+    sources: &[TokenSource],
+    claims: &[ClaimToHeader],
+) -> Result<String, ConfigError> {
+    let name = header_name(at, name)?;
+    if name.starts_with(':') || name == "cookie" {
+        return Err(err(at, format!("{name:?} may not be set by the filter")));
+    }
+    let is_source = sources
+        .iter()
+        .any(|s| matches!(s, TokenSource::Header { name: h, .. } if *h == name));
+    if is_source {
+        return Err(err(
+            at,
+            format!("{name:?} is a token source of this provider"),
+        ));
+    }
+    if claims.iter().any(|c| c.header_name == name) {
+        return Err(err(
+            at,
+            format!("{name:?} is also a claim_to_headers header"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Longest retry interval accepted: an hour (refreshes are at most yearly anyway).
+const MAX_RETRY_INTERVAL_MS: u64 = 3_600_000;
+const MAX_RETRIES: u32 = 1000;
+
+/// jwt_authn's defaults: one retry, 1 s base interval, at most ten times the base.
+fn compile_retry(at: &str, r: RawRetry) -> Result<RetryPolicy, ConfigError> {
+    let num_retries = r.num_retries.unwrap_or(1);
+    if num_retries > MAX_RETRIES {
+        return Err(err(
+            format!("{at}.num_retries"),
+            format!("must be at most {MAX_RETRIES}"),
+        ));
+    }
+    let base_interval_ms = r.base_interval_ms.unwrap_or(1000);
+    if base_interval_ms == 0 || base_interval_ms > MAX_RETRY_INTERVAL_MS {
+        return Err(err(
+            format!("{at}.base_interval_ms"),
+            format!("must be between 1 and {MAX_RETRY_INTERVAL_MS}"),
+        ));
+    }
+    let max_interval_ms = r.max_interval_ms.unwrap_or(
+        base_interval_ms
+            .saturating_mul(10)
+            .min(MAX_RETRY_INTERVAL_MS),
+    );
+    if max_interval_ms < base_interval_ms || max_interval_ms > MAX_RETRY_INTERVAL_MS {
+        return Err(err(
+            format!("{at}.max_interval_ms"),
+            format!("must be between base_interval_ms and {MAX_RETRY_INTERVAL_MS}"),
+        ));
+    }
+    Ok(RetryPolicy {
+        num_retries,
+        base_interval_ms,
+        max_interval_ms,
     })
 }

@@ -18,6 +18,10 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) requirements: BTreeMap<String, serde_json::Value>,
     pub(super) filter_state_rules: Option<RawFilterStateRules>,
+    pub(super) bypass_cors_preflight: Option<bool>,
+    pub(super) strip_failure_response: Option<bool>,
+    pub(super) token_cache_size: Option<u64>,
+    pub(super) stat_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +51,32 @@ pub(super) struct RawProvider {
     #[serde(default)]
     pub(super) claim_to_headers: Vec<RawClaimToHeader>,
     pub(super) enforce: Option<bool>,
+    pub(super) subjects: Option<RawStringMatcher>,
+    pub(super) max_lifetime_seconds: Option<u64>,
+    pub(super) forward_payload_header: Option<String>,
+    pub(super) pad_forward_payload_header: Option<bool>,
+    pub(super) clear_route_cache: Option<bool>,
+    pub(super) payload_in_filter_state: Option<String>,
+    pub(super) header_in_filter_state: Option<String>,
+    pub(super) failed_status_in_filter_state: Option<String>,
+    pub(super) normalize_payload_in_filter_state: Option<RawNormalizePayload>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStringMatcher {
+    pub(super) exact: Option<String>,
+    pub(super) prefix: Option<String>,
+    pub(super) suffix: Option<String>,
+    pub(super) contains: Option<String>,
+    pub(super) ignore_case: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNormalizePayload {
+    #[serde(default)]
+    pub(super) space_delimited_claims: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +93,16 @@ pub(super) struct RawRemoteJwks {
     pub(super) authority: Option<String>,
     pub(super) timeout_ms: Option<u64>,
     pub(super) cache_duration_seconds: Option<u64>,
+    pub(super) fetch_at_start: Option<bool>,
+    pub(super) retry: Option<RawRetry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetry {
+    pub(super) num_retries: Option<u32>,
+    pub(super) base_interval_ms: Option<u64>,
+    pub(super) max_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]

@@ -302,6 +302,7 @@ fn apply_replaces_and_removes() {
     let edits = Forwarding {
         remove: vec!["a".into()],
         set: vec![("b".into(), "x".into()), ("c".into(), "y".into())],
+        clear_route_cache: false,
     };
     assert_eq!(
         apply(&headers, &edits),

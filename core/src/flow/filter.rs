@@ -4,7 +4,7 @@
 use super::call::{Call, Reply, MAX_JWKS_BYTES};
 use super::report::{Note, Report};
 use super::Now;
-use crate::cache::{TokenCache, DEFAULT_CAPACITY};
+use crate::cache::TokenCache;
 use crate::config::{Config, KeySource, VerifierMode};
 use crate::keystore::{FetchError, FetchResult, KeyStore};
 use crate::revocation_view::{Applied, RevocationView, ViewError};
@@ -35,9 +35,9 @@ impl Filter {
             .map(|v| RevocationView::new(v.stream.max_staleness_ms, v.stream.max_entries));
         Filter {
             revocations,
+            cache: TokenCache::new(config.token_cache_size),
             config,
             keys,
-            cache: TokenCache::new(DEFAULT_CAPACITY),
             last_verifier_warning_ms: None,
         }
     }
@@ -78,6 +78,16 @@ impl Filter {
     /// to [`Filter::keys_fetched`].
     pub fn due_fetches(&mut self, now: Now) -> Vec<(usize, Call)> {
         let due = self.keys.take_due(now.unix_ms);
+        due.into_iter()
+            .filter_map(|idx| Some((idx, self.jwks_call(idx)?)))
+            .collect()
+    }
+
+    /// The fetches of providers with `remote_jwks.fetch_at_start`, marked as started: the
+    /// adapter sends them when the configuration is applied. Replies go to
+    /// [`Filter::keys_fetched`].
+    pub fn fetches_at_start(&mut self, now: Now) -> Vec<(usize, Call)> {
+        let due = self.keys.take_at_start(now.unix_ms);
         due.into_iter()
             .filter_map(|idx| Some((idx, self.jwks_call(idx)?)))
             .collect()

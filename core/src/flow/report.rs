@@ -21,6 +21,8 @@ pub struct Counts {
     /// The reason a report-only rule (or provider) would have refused the request, which was
     /// forwarded instead. Never set together with `denied`.
     pub report_only: Option<Reason>,
+    /// A CORS preflight forwarded by `bypass_cors_preflight`.
+    pub cors_preflight_bypassed: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,6 +75,12 @@ pub enum Note {
     RequirementUnknown(String),
     /// The route's metadata could not be read.
     RouteMetadataUnreadable(String),
+    /// Claims filter state left out for `provider` (values not fit to write, or over the
+    /// per-request budget): policies on those keys see them absent.
+    FilterStateSkipped {
+        provider: String,
+        entries: usize,
+    },
     /// Stream mode: a snapshot replaced the revocation view.
     FeedSynced {
         entries: usize,
@@ -96,7 +104,9 @@ impl Note {
             Note::FeedSynced { .. } => Level::Info,
             Note::VerifierUnavailable { warn: true, .. } => Level::Warn,
             Note::Configured { .. } | Note::KeysUpdated { .. } => Level::Info,
-            Note::VerifierUnavailable { warn: false, .. } | Note::Denied(_) => Level::Debug,
+            Note::VerifierUnavailable { warn: false, .. }
+            | Note::Denied(_)
+            | Note::FilterStateSkipped { .. } => Level::Debug,
         }
     }
 }
@@ -145,6 +155,10 @@ impl fmt::Display for Note {
                  request denied"
             ),
             Note::RouteMetadataUnreadable(why) => write!(f, "{why}; request denied"),
+            Note::FilterStateSkipped { provider, entries } => write!(
+                f,
+                "providers.{provider}: {entries} filter state entries left out (control characters, size, or over the per-request budget)"
+            ),
             Note::FeedSynced { entries } => {
                 write!(f, "revocation view synchronised ({entries} entries)")
             }
@@ -181,6 +195,7 @@ impl Report {
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
         c.report_only = c.report_only.or(o.report_only);
+        c.cors_preflight_bypassed += o.cors_preflight_bypassed;
         self.notes.extend(other.notes);
         self.filter_state.extend(other.filter_state);
     }
