@@ -60,6 +60,10 @@ pub struct Allowed {
     /// Every provider whose sources the requirement reads: any token in them that is not a used
     /// token of a forwarding provider is taken out before forwarding.
     pub rule_providers: Vec<usize>,
+    /// Providers whose token failed although the requirement did without it
+    /// (`allow_missing_or_failed`, `requires_any` met by another child), with the first failure
+    /// of each: jwt_authn records such a failure too (`failed_status_in_metadata`).
+    pub set_aside: Vec<(usize, Reason)>,
 }
 
 impl Allowed {
@@ -220,6 +224,7 @@ pub fn decide(ctx: &mut Authenticator<'_>, headers: &Headers, inputs: Inputs<'_>
         headers,
         refused: inputs.refused,
         used: CacheUse::default(),
+        failures: Vec::new(),
     };
     let status = eval.requirement(requirement);
     decision.used = eval.used;
@@ -234,9 +239,19 @@ pub fn decide(ctx: &mut Authenticator<'_>, headers: &Headers, inputs: Inputs<'_>
                     tokens.push(t);
                 }
             }
+            let mut set_aside: Vec<(usize, Reason)> = Vec::new();
+            for f in &eval.failures {
+                if let Some(p) = f.provider {
+                    let used = tokens.iter().any(|t| t.provider == p);
+                    if !used && !set_aside.iter().any(|(q, _)| *q == p) {
+                        set_aside.push((p, f.reason));
+                    }
+                }
+            }
             Outcome::Allowed(Allowed {
                 tokens,
                 rule_providers: requirement.providers(config.providers.len()),
+                set_aside,
             })
         }
         Status::Missing => Outcome::Denied(Reason::TokenMissing),
@@ -274,12 +289,18 @@ struct Evaluation<'c, 'a, 'h> {
     headers: &'h Headers,
     refused: &'h [Refused],
     used: CacheUse,
+    /// Every provider failure met on the way, also those the requirement then did without.
+    failures: Vec<Failure>,
 }
 
 impl Evaluation<'_, '_, '_> {
     fn requirement(&mut self, r: &Requirement) -> Status {
         match r {
-            Requirement::Provider(p) => self.provider(*p),
+            Requirement::Provider(p) => {
+                let status = self.provider(*p);
+                self.note(&status);
+                status
+            }
             Requirement::Any { of, allow } => self.any(of, *allow),
             Requirement::All(of) => self.all(of),
             Requirement::Allow(allow) => self.allow(*allow),
@@ -334,6 +355,12 @@ impl Evaluation<'_, '_, '_> {
         }
     }
 
+    fn note(&mut self, status: &Status) {
+        if let Status::Failed(f) = status {
+            self.failures.push(*f);
+        }
+    }
+
     fn refusal(&self, provider: usize, source: usize) -> Option<Reason> {
         self.refused
             .iter()
@@ -378,6 +405,7 @@ impl Evaluation<'_, '_, '_> {
                     [one] if !one.trim().is_empty() => self.by_issuer(source, one.trim()),
                     _ => failed(Reason::TokenMalformed, None),
                 };
+                self.note(&status);
                 match status {
                     Status::Pass(t) => tokens.extend(t),
                     Status::NeedKeys(p) => {

@@ -445,6 +445,11 @@ impl Flow {
             let entries = claims_state::for_tokens(&filter.config, &tokens, &self.headers);
             let primary = allowed.primary().map(|t| t.provider);
             record_claims_state(filter, primary, entries, report);
+            // A failed token the requirement did without still records its failure status.
+            for &(provider, reason) in &allowed.set_aside {
+                let entries = claims_state::for_failure(&filter.config, Some(provider), reason);
+                record_claims_state(filter, Some(provider), entries, report);
+            }
         }
         Action::Forward(forward::forwarding(&filter.config, allowed, &self.headers))
     }

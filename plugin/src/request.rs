@@ -70,7 +70,7 @@ impl RequestContext {
         };
         let filter = shared.filter.borrow();
         let config = &filter.config;
-        let route_metadata = (!config.requirements.is_empty()).then(host::route_metadata);
+        let route_metadata = config.reads_route_metadata.then(host::route_metadata);
         let filter_state = config
             .filter_state_rules
             .as_ref()

@@ -14,8 +14,7 @@ pub use claims_state::{ClaimsState, MAX_FILTER_STATE_KEY_BYTES, RESERVED_KEY_PRE
 pub use model::{
     BearerToken, ClaimToHeader, Config, FailureMode, FilterStateRules, KeySource, NamedRequirement,
     PathMatch, Provider, RemoteJwks, RetryPolicy, Rule, StreamConfig, TokenSource, VerifierConfig,
-    VerifierMode,
-    MIN_FEED_TOKEN_BYTES,
+    VerifierMode, MIN_FEED_TOKEN_BYTES,
 };
 pub use requirement::{Allow, Requirement, MAX_REQUIREMENT_DEPTH, MAX_REQUIREMENT_NODES};
 
@@ -118,8 +117,10 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         .map(|p| (p.name.as_str(), &p.claims_state))
         .collect();
     claims_state::check_across_providers(&states)?;
-    let mut requirements = Vec::with_capacity(raw.requirements.len());
-    for (name, value) in &raw.requirements {
+    let reads_route_metadata = raw.requirements.is_some();
+    let named = raw.requirements.unwrap_or_default();
+    let mut requirements = Vec::with_capacity(named.len());
+    for (name, value) in &named {
         if name.is_empty() {
             return Err(err("requirements", "requirement names must not be empty"));
         }
@@ -155,6 +156,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         verifier,
         claim_header_names,
         requirements,
+        reads_route_metadata,
         filter_state_rules,
         bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
         strip_failure_response: raw.strip_failure_response.unwrap_or(false),

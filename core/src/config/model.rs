@@ -1,7 +1,7 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
-use super::requirement::Requirement;
 use super::claims_state::ClaimsState;
+use super::requirement::Requirement;
 use crate::jwk::KeySet;
 use crate::subjects::StringMatcher;
 use crate::token::Requirements;
@@ -83,6 +83,9 @@ pub struct Config {
     /// Named requirements (`requirements`), selected by a rule's `requirement_name` (copied
     /// into the rule) or by a route's metadata.
     pub requirements: Vec<NamedRequirement>,
+    /// Whether the configuration has `requirements` (even none): only then is each request's
+    /// route metadata read (a host call).
+    pub reads_route_metadata: bool,
     /// Used when no path rule matched, as jwt_authn's `filter_state_rules`.
     pub filter_state_rules: Option<FilterStateRules>,
     /// Forward CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)

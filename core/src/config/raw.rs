@@ -15,8 +15,9 @@ pub(super) struct RawConfig {
     pub(super) verifier: Option<RawVerifier>,
     /// Named requirements (jwt_authn `requirement_map`); each value is read by
     /// `requirement::compile_requirement`.
-    #[serde(default)]
-    pub(super) requirements: BTreeMap<String, serde_json::Value>,
+    /// Present (even empty): route metadata is read, so `warden: {disabled: true}` works in a
+    /// configuration without named requirements.
+    pub(super) requirements: Option<BTreeMap<String, serde_json::Value>>,
     pub(super) filter_state_rules: Option<RawFilterStateRules>,
     pub(super) bypass_cors_preflight: Option<bool>,
     pub(super) strip_failure_response: Option<bool>,
