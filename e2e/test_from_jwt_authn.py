@@ -616,3 +616,86 @@ def test_istio_single_rule_allows_a_missing_token(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rules"] == [{"match": {"prefix": "/"}, "requires": {"requires_any": [
         "accounts-example-com", {"allow_missing": {}}]}}]
+
+
+# ---- inputs as real tools write them (found by the migration corpus, scripts/migration-corpus) ----
+
+def test_camel_case_field_names_read_as_snake_case(tmp_path):
+    """proto3 JSON lets xDS servers and config_dump write `remoteJwks`; map keys (provider and
+    requirement names) stay as written."""
+    src = {"@type": JWT_AUTHN_TYPE,
+           "providers": {"myProvider": {"issuer": "https://a.test", "requireExpiration": True,
+                                        "remoteJwks": {"httpUri": {"uri": "https://a.test/jwks", "cluster": "jwksCluster",
+                                                                   "timeout": "1s"}},
+                                        "payloadInMetadata": "jwtPayload",
+                                        "fromHeaders": [{"name": "x-jwt", "valuePrefix": "JWT "}]}},
+           "rules": [{"match": {"prefix": "/"}, "requirementName": "needsIt"}],
+           "requirementMap": {"needsIt": {"providerName": "myProvider"}}}
+    result = convert(tmp_path, json.dumps(src), "camel.json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["providers"]["myProvider"]["remote_jwks"]["cluster"] == "jwksCluster"
+    assert out["providers"]["myProvider"]["payload_in_filter_state"] == "jwtPayload"
+    assert out["providers"]["myProvider"]["from_headers"] == [{"name": "x-jwt", "value_prefix": "JWT "}]
+    assert out["requirements"] == {"needsIt": {"provider_name": "myProvider"}}
+    assert out["rules"] == [{"match": {"prefix": "/"}, "requirement_name": "needsIt"}]
+    assert "unknown to this converter" not in result.stderr
+
+
+def test_a_scalar_where_a_list_is_expected_is_a_one_item_list(tmp_path):
+    src = base_source()
+    src["providers"]["a"]["audiences"] = "orders"
+    src["providers"]["a"]["from_params"] = "tok"
+    result = convert(tmp_path, yaml.safe_dump(src), "scalar.yaml")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["providers"]["a"]["audiences"] == ["orders"]
+    assert json.loads(result.stdout)["providers"]["a"]["from_params"] == ["tok"]
+
+
+def test_bad_inputs_name_the_field(tmp_path):
+    cases = [
+        ("providers:\n  a: {issuer: x\n  b: 1\n", 1, "cannot read this configuration: not YAML or JSON"),
+        ("kind: RequestAuthentication\nspec:\n  jwtRules:\n  - \n", 1, "spec.jwtRules[0]: a rule needs an issuer"),
+        ("kind: RequestAuthentication\nspec:\n  jwtRules:\n  - issuer: x\n    jwks: '{}'\n    fromHeaders: [x-jwt]\n",
+         1, "spec.jwtRules[0].fromHeaders[0]: needs a name"),
+        ("kind: RequestAuthentication\nspec:\n  jwtRules:\n  - issuer: x\n    jwks: '{}'\n    outputClaimToHeaders: [~]\n",
+         1, "spec.jwtRules[0].outputClaimToHeaders[0]: needs header and claim"),
+        (json.dumps({"providers": {"a": {"remote_jwks": {"http_uri": {"uri": "https://a/jwks"}}}}}), 2,
+         "refused: providers.a.remote_jwks.http_uri.cluster is missing"),
+        (json.dumps({"providers": {"a": {"local_jwks": {"inline_string": JWKS}}},
+                     "rules": [{"match": {"prefix": "/"}, "requires": {"extract_only_without_validation": {}}}]}), 2,
+         "refused: rules[0].requires.extract_only_without_validation: Warden never passes on the claims"),
+    ]
+    for i, (text, status, message) in enumerate(cases):
+        result = convert(tmp_path, text, f"bad-{i}.yaml")
+        assert result.returncode == status and message in result.stderr, (text, result.returncode, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_istio_presence_and_space_delimited_claims(tmp_path):
+    text = f"""
+kind: RequestAuthentication
+metadata: {{name: p, namespace: ns}}
+spec:
+  jwtRules:
+  - issuer: https://a.test
+    jwks: '{JWKS}'
+    presence: REQUIRED
+    spaceDelimitedClaims: [scope]
+  - issuer: https://b.test
+    jwks: '{JWKS}'
+    fromHeaders: [{{name: x-b}}]
+---
+kind: RequestAuthentication
+metadata: {{name: empty, namespace: ns}}
+spec:
+  selector: {{matchLabels: {{app: x}}}}
+"""
+    result = convert(tmp_path, text, "presence.yaml")
+    assert result.returncode == 0, result.stderr
+    # The strictest reading: a's token must be there; b's, when present, must be valid.
+    assert json.loads(result.stdout)["rules"][0]["requires"] == {"requires_all": [
+        "a-test", {"requires_any": ["b-test", {"allow_missing": {}}]}]}
+    assert "different: RequestAuthentication ns/p: spec.jwtRules[0].presence: REQUIRED" in result.stderr
+    assert "not carried over: RequestAuthentication ns/p: spec.jwtRules[0].spaceDelimitedClaims" in result.stderr
+    assert "different: RequestAuthentication ns/empty: spec.jwtRules: none" in result.stderr

@@ -547,7 +547,7 @@ fn verify_with(
 }
 
 /// The provider's own demands past `check_claims`: `subjects` and `max_lifetime_seconds`.
-fn provider_claims(
+pub fn provider_claims(
     provider: &Provider,
     claims: &Claims,
     dates: &Dates,

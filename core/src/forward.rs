@@ -63,7 +63,7 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
             }
         }
         if let Some((name, value)) = payload_header(provider, used.source, headers) {
-            if !out.set.iter().any(|(n, _)| n == &name) {
+            if !out.set.iter().any(|(n, _)| *n == name) {
                 out.set.push((name, value));
             }
         }

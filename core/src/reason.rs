@@ -62,9 +62,9 @@ impl Reason {
         Reason::SessionRevoked,
         Reason::VerifierUnavailable,
         Reason::PathRejected,
-        Reason::RequirementUnknown,
         Reason::SubjectMismatch,
         Reason::LifetimeTooLong,
+        Reason::RequirementUnknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,9 +90,9 @@ impl Reason {
             Reason::SessionRevoked => "session_revoked",
             Reason::VerifierUnavailable => "verifier_unavailable",
             Reason::PathRejected => "path_rejected",
-            Reason::RequirementUnknown => "requirement_unknown",
             Reason::SubjectMismatch => "subject_mismatch",
             Reason::LifetimeTooLong => "lifetime_too_long",
+            Reason::RequirementUnknown => "requirement_unknown",
         }
     }
 

@@ -295,3 +295,40 @@ fn entries_left_out_are_noted() {
     }));
     assert_eq!(state(&step, "jwt.sub").as_deref(), Some("alice"));
 }
+
+#[test]
+fn a_failed_token_the_requirement_did_without_records_its_failure() {
+    // As jwt_authn: `allow_missing_or_failed` and a `requires_any` met by another provider still
+    // record the failed token's status (`failed_status_in_metadata`).
+    let mut c = config(all_fields(), false);
+    c["providers"]["other"] = json!({
+        "issuer": "https://other.example",
+        "local_jwks": {"inline_string": jwks_all()},
+        "from_headers": [{"name": "x-other"}],
+    });
+    c["rules"] = json!([
+        {"match": {"prefix": "/soft"}, "requires": {"allow_missing_or_failed": {}}},
+        {"match": {"prefix": "/any"}, "requires": {"requires_any": ["main", "other"]}},
+    ]);
+    let mut f = filter(c);
+    let good = token(Algorithm::ES256, &claims());
+    let bad = format!("{}x", &good[..good.len() - 1]);
+    let step = Flow::new().handle(&mut f, at(), request("/soft", Some(&bad)));
+    assert!(matches!(step.action, Action::Forward(_)));
+    assert_eq!(state(&step, "jwt_failure.code").as_deref(), Some("401"));
+    assert_eq!(state(&step, "jwt"), None);
+    let mut other_claims = claims();
+    other_claims["iss"] = json!("https://other.example");
+    let other = token(Algorithm::ES256, &other_claims);
+    let mut pairs = vec![(":method", "GET"), (":path", "/any")];
+    let bearer = format!("Bearer {bad}");
+    pairs.push(("authorization", &bearer));
+    pairs.push(("x-other", &other));
+    let step = Flow::new().handle(&mut f, at(), Event::RequestHeaders(headers(&pairs)));
+    assert!(matches!(step.action, Action::Forward(_)));
+    assert!(state(&step, "jwt_failure.message").is_some());
+    // A good token writes no failure.
+    let step = Flow::new().handle(&mut f, at(), request("/soft", Some(&good)));
+    assert_eq!(state(&step, "jwt_failure"), None);
+    assert!(state(&step, "jwt").is_some());
+}

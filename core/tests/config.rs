@@ -312,3 +312,25 @@ fn absurd_jwks_cache_duration_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn route_metadata_is_read_when_requirements_are_given_even_none() {
+    let base = json!({
+        "providers": {"a": {"issuer": "https://a.example", "local_jwks": {"inline_string": jwks()}}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]
+    });
+    let without = Config::parse(&base.to_string()).unwrap();
+    assert!(!without.reads_route_metadata);
+    let mut empty = base.clone();
+    empty["requirements"] = json!({});
+    assert!(
+        Config::parse(&empty.to_string())
+            .unwrap()
+            .reads_route_metadata
+    );
+    let mut named = base;
+    named["requirements"] = json!({"x": {"provider_name": "a"}});
+    let named = Config::parse(&named.to_string()).unwrap();
+    assert!(named.reads_route_metadata);
+    assert_eq!(named.requirements.len(), 1);
+}

@@ -196,6 +196,7 @@ impl Host {
             done_calls: 0,
             verify_signature: options.verify_signature,
             foreign_calls: 0,
+            route_cache_clears: 0,
             host_calls: BTreeMap::new(),
         };
         let mut store = Store::new(&plugin.engine, state);
@@ -780,6 +781,11 @@ impl Host {
     /// not counted). Take the difference of two readings for the calls of some requests.
     pub fn host_calls(&self) -> BTreeMap<&'static str, u64> {
         self.store.data().host_calls.clone()
+    }
+
+    /// Calls the guest made to the foreign function `clear_route_cache`.
+    pub fn route_cache_clears(&self) -> u64 {
+        self.store.data().route_cache_clears
     }
 
     /// Calls the guest made to the foreign function `verify_signature`.

@@ -578,8 +578,9 @@ fn increment_metric(caller: &mut Ctx<'_>, id: i32, offset: i64) -> Call {
     Ok(())
 }
 
-/// Envoy's `verify_signature` (see `warden_testkit::host_crypto`), when the options offer it;
-/// other foreign functions do not exist here.
+/// Envoy's `verify_signature` (see `warden_testkit::host_crypto`), when the options offer it,
+/// and `clear_route_cache` (counted: the route is picked again); other foreign functions do
+/// not exist here.
 fn call_foreign_function(
     caller: &mut Ctx<'_>,
     name: (i32, i32),
@@ -587,6 +588,10 @@ fn call_foreign_function(
     out: (i32, i32),
 ) -> Call {
     let name = read_string(caller, name.0, name.1)?;
+    if name == "clear_route_cache" {
+        caller.data_mut().route_cache_clears += 1;
+        return Ok(());
+    }
     if name != "verify_signature" || !caller.data().verify_signature {
         return unsupported(caller, "proxy_call_foreign_function", Status::NotFound);
     }

@@ -317,6 +317,8 @@ pub(crate) struct HostState {
     /// Whether the foreign function `verify_signature` exists, and how often it was called.
     pub(crate) verify_signature: bool,
     pub(crate) foreign_calls: u64,
+    /// Calls to the foreign function `clear_route_cache`.
+    pub(crate) route_cache_clears: u64,
     /// Calls the guest made to each `env::proxy_*` function (WASI calls are not counted).
     pub(crate) host_calls: BTreeMap<&'static str, u64>,
 }

@@ -102,6 +102,30 @@ fn wrong_audience_names_the_audience_check() {
 }
 
 #[test]
+fn subjects_and_lifetime_fail_at_claims() {
+    let mut p = provider();
+    p["subjects"] = json!({"exact": "bob"});
+    p["max_lifetime_seconds"] = json!(300);
+    let config = json!({"providers": {"main": p},
+                        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]})
+    .to_string();
+    let token = keys().sign(Alg::ES256, &claims());
+    let e = run(&config, &request("/api", Some(&token)));
+    assert_eq!(
+        (e.reason.as_str(), e.failed_at),
+        ("subject_mismatch", Some("claims"))
+    );
+    let token = keys().sign(Alg::ES256, &with(json!({"sub": "bob"})));
+    let e = run(&config, &request("/api", Some(&token)));
+    assert_eq!(
+        (e.reason.as_str(), e.failed_at),
+        ("lifetime_too_long", Some("claims"))
+    );
+    let token = keys().sign(Alg::ES256, &with(json!({"sub": "bob", "exp": NOW + 200})));
+    assert_eq!(run(&config, &request("/api", Some(&token))).status, 200);
+}
+
+#[test]
 fn unknown_kid_lists_the_keys_and_why_none_was_tried() {
     let header = json!({"alg": "ES256", "typ": "JWT", "kid": "nope"});
     let token = other_keys().sign_with_header(Alg::ES256, &header, &claims());

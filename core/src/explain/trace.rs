@@ -5,6 +5,7 @@
 use super::dates::iso8601;
 use super::source_label;
 use crate::alg::{Algorithm, KeyKind};
+use crate::auth;
 use crate::b64;
 use crate::config::{Config, PathMatch, Provider, Requirement};
 
@@ -353,7 +354,11 @@ fn token_trace(
     };
     t.signature = Some("ok".to_string());
     t.claim_checks = claim_checks(&claims, req, now);
-    match token::check_claims(&claims, req, now) {
+    let verdict = token::check_claims(&claims, req, now).and_then(|()| {
+        let dates = token::claim_dates(&claims)?;
+        auth::provider_claims(provider, &claims, &dates, now)
+    });
+    match verdict {
         Ok(()) => {
             t.claims_verdict = Some("ok".to_string());
             (t, Ok(()))

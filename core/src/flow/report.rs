@@ -18,11 +18,11 @@ pub struct Counts {
     pub failure_mode_allowed: u32,
     pub jwks_fetch_ok: u32,
     pub jwks_fetch_failed: u32,
+    /// A CORS preflight forwarded by `bypass_cors_preflight`.
+    pub cors_preflight_bypassed: u32,
     /// The reason a report-only rule (or provider) would have refused the request, which was
     /// forwarded instead. Never set together with `denied`.
     pub report_only: Option<Reason>,
-    /// A CORS preflight forwarded by `bypass_cors_preflight`.
-    pub cors_preflight_bypassed: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -194,8 +194,8 @@ impl Report {
         c.failure_mode_allowed += o.failure_mode_allowed;
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
-        c.report_only = c.report_only.or(o.report_only);
         c.cors_preflight_bypassed += o.cors_preflight_bypassed;
+        c.report_only = c.report_only.or(o.report_only);
         self.notes.extend(other.notes);
         self.filter_state.extend(other.filter_state);
     }

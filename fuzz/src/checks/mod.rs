@@ -14,6 +14,7 @@ pub mod input;
 pub mod jwks;
 pub mod keys;
 pub mod request;
+pub mod route;
 pub mod seeds;
 pub mod token;
 pub mod upstream;

@@ -19,6 +19,8 @@ mod hit_path;
 mod host_crypto;
 mod hostile_tokens;
 mod parity;
+mod provider_fields;
 mod remote_jwks;
+mod requirements;
 mod stream;
 mod verifier;
