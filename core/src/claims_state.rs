@@ -116,9 +116,10 @@ pub fn for_tokens(
 
 /// The entries for a request refused for `reason`. `provider`: the provider whose token's
 /// failure decided it; `None` (no token) names the only provider when the configuration has one,
-/// as jwt_authn does. Refusals that are not about a token (`path_rejected`) write nothing.
+/// as jwt_authn does. Refusals that are not about a token (`path_rejected`,
+/// `requirement_unknown`) write nothing.
 pub fn for_failure(config: &Config, provider: Option<usize>, reason: Reason) -> Entries {
-    if matches!(reason, Reason::PathRejected) {
+    if matches!(reason, Reason::PathRejected | Reason::RequirementUnknown) {
         return Entries::default();
     }
     let provider = match (provider, config.providers.as_slice()) {

@@ -410,6 +410,18 @@ impl Flow {
 
     /// Every used token passed: forward with their claims.
     fn allow(&mut self, filter: &Filter, allowed: &Allowed, report: &mut Report) -> Action {
+        let tokens: Vec<_> = allowed
+            .tokens
+            .iter()
+            .map(|t| (t.provider, &*t.claims, t.source))
+            .collect();
+        let entries = claims_state::for_tokens(&filter.config, &tokens, &self.headers);
+        record_claims_state(
+            filter,
+            allowed.primary().map(|t| t.provider),
+            entries,
+            report,
+        );
         if !self.failure_mode_allowed {
             report.counts.allowed += 1;
         }
@@ -464,7 +476,8 @@ impl Flow {
         provider: Option<usize>,
         report: &mut Report,
     ) -> Action {
-        let provider_index = provider;
+        let entries = claims_state::for_failure(&filter.config, provider, reason);
+        record_claims_state(filter, provider, entries, report);
         let provider = provider.and_then(|p| filter.config.providers.get(p));
         let provider_name = provider.map_or("-", |p| p.name.as_str()).to_string();
         if let Some(applied) = &self.applied {
@@ -510,20 +523,11 @@ impl Flow {
         {
             report.notes.push(Note::RequirementUnknown(name.clone()));
         }
-        self.deny(filter, provider_index, reason, report)
+        self.deny(reason, report)
     }
 
-    /// `provider`: the provider whose token's failure decided the answer, when known.
-    fn deny(
-        &mut self,
-        filter: &Filter,
-        provider: Option<usize>,
-        reason: Reason,
-        report: &mut Report,
-    ) -> Action {
+    fn deny(&mut self, reason: Reason, report: &mut Report) -> Action {
         self.stage = Stage::Decided;
-        let entries = claims_state::for_failure(&filter.config, provider, reason);
-        record_claims_state(filter, provider, entries, report);
         report.counts.denied = Some(reason);
         report.notes.push(Note::Denied(reason));
         Action::Respond(answer::deny(reason))
@@ -538,7 +542,7 @@ pub const PROVIDER_KEY: &str = "warden.provider";
 /// Filter state on a report-only request: `reason=… provider=… rule=… status=…`.
 pub const REPORT_ONLY_KEY: &str = "warden.report_only";
 
-/// Claims filter state for the step: written before its action, and a note when some of it was
+/// Claims filter state for the step (written before its action), and a note when some of it was
 /// left out.
 fn record_claims_state(
     filter: &Filter,

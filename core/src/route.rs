@@ -103,8 +103,11 @@ pub fn decode_route_metadata(bytes: &[u8]) -> Result<RouteChoice, MetadataError>
     }
 }
 
+/// A map entry's key and value bytes, each when present.
+type MapEntry<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// A map entry message: `key = 1` (string), `value = 2` (message); last occurrence wins.
-fn map_entry(entry: &[u8]) -> Result<(Option<&[u8]>, Option<&[u8]>), MetadataError> {
+fn map_entry(entry: &[u8]) -> Result<MapEntry<'_>, MetadataError> {
     let mut key = None;
     let mut value = None;
     for field in Fields::new(entry) {

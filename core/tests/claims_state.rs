@@ -12,7 +12,7 @@ use common::*;
 use serde_json::{json, Value};
 use warden_core::config::{ClaimsState, Config};
 use warden_core::flow::{Action, Event, Filter, Flow, Note, Now, Step};
-use warden_core::Algorithm;
+use warden_core::{Algorithm, Reason};
 
 fn config(fields: Value, verifier: bool) -> Value {
     let mut provider = json!({
@@ -210,6 +210,10 @@ fn a_refused_token_writes_its_status_and_no_claims() {
         state(&missing, "jwt_failure.message").as_deref(),
         Some("token_missing")
     );
+    // A path refused for its shape is not a token's failure.
+    let rejected = Flow::new().handle(&mut f, at(), request("/x/%2e%2e/open", None));
+    assert_eq!(rejected.report.counts.denied, Some(Reason::PathRejected));
+    assert_eq!(state(&rejected, "jwt_failure"), None);
 }
 
 #[test]
@@ -227,31 +231,19 @@ fn an_unprotected_path_writes_nothing_even_with_a_good_token() {
 
 #[test]
 fn without_the_fields_nothing_is_written() {
-    // Only the decision keys every protected request gets (`warden.decision`, `warden.provider`).
-    let claims_keys = |step: &warden_core::flow::Step| -> Vec<String> {
+    let mut f = filter(config(json!({}), false));
+    let token = token(Algorithm::ES256, &claims());
+    // Only the filter's own `warden.*` entries.
+    let own = |step: &Step| {
         step.report
             .filter_state
             .iter()
-            .map(|(k, _)| k.clone())
-            .filter(|k| {
-                k != warden_core::flow::DECISION_KEY && k != warden_core::flow::PROVIDER_KEY
-            })
-            .collect()
+            .all(|(k, _)| k.starts_with("warden."))
     };
-    let mut f = filter(config(json!({}), false));
-    let token = token(Algorithm::ES256, &claims());
     let step = Flow::new().handle(&mut f, at(), request("/api", Some(&token)));
-    assert!(
-        claims_keys(&step).is_empty(),
-        "{:?}",
-        step.report.filter_state
-    );
+    assert!(own(&step), "{:?}", step.report.filter_state);
     let step = Flow::new().handle(&mut f, at(), request("/api", None));
-    assert!(
-        claims_keys(&step).is_empty(),
-        "{:?}",
-        step.report.filter_state
-    );
+    assert!(own(&step), "{:?}", step.report.filter_state);
 }
 
 #[test]
@@ -331,4 +323,156 @@ fn a_failed_token_the_requirement_did_without_records_its_failure() {
     let step = Flow::new().handle(&mut f, at(), request("/soft", Some(&good)));
     assert_eq!(state(&step, "jwt_failure"), None);
     assert!(state(&step, "jwt").is_some());
+}
+
+/// Two providers, `main` (Authorization) and `other` (`x-other-token`), each with its own keys.
+fn two_providers(main_key: &str, other_key: &str, requires: Value) -> Value {
+    let provider = |key: &str, fields: Value| {
+        let mut p = json!({
+            "issuer": "https://issuer.example",
+            "audiences": ["api.example"],
+            "local_jwks": {"inline_string": jwks_all()},
+            "payload_in_filter_state": key,
+            "failed_status_in_filter_state": format!("{key}_failure"),
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    json!({
+        "providers": {
+            "main": provider(main_key, json!({})),
+            "other": provider(other_key, json!({"from_headers": [{"name": "x-other-token"}]})),
+        },
+        "rules": [{"match": {"prefix": "/"}, "requires": requires}]
+    })
+}
+
+fn two_tokens(main: Option<&str>, other: Option<&str>) -> Event {
+    let mut pairs = vec![(":method", "GET"), (":path", "/api")];
+    let bearer = main.map(|t| format!("Bearer {t}"));
+    if let Some(b) = &bearer {
+        pairs.push(("authorization", b));
+    }
+    if let Some(t) = other {
+        pairs.push(("x-other-token", t));
+    }
+    Event::RequestHeaders(headers(&pairs))
+}
+
+fn token_for(sub: &str, extra: Value) -> String {
+    let mut c = claims();
+    c["sub"] = json!(sub);
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    token(Algorithm::ES256, &c)
+}
+
+#[test]
+fn requires_all_writes_each_providers_claims_under_its_key() {
+    let mut f = filter(two_providers(
+        "user",
+        "svc",
+        json!({"requires_all": ["main", "other"]}),
+    ));
+    let user = token_for("alice", json!({}));
+    let svc = token_for("billing", json!({}));
+    let step = Flow::new().handle(&mut f, at(), two_tokens(Some(&user), Some(&svc)));
+    assert!(
+        matches!(step.action, Action::Forward(_)),
+        "{:?}",
+        step.action
+    );
+    assert_eq!(state(&step, "user.sub").as_deref(), Some("alice"));
+    assert_eq!(state(&step, "svc.sub").as_deref(), Some("billing"));
+}
+
+#[test]
+fn a_shared_key_holds_one_tokens_claims_never_a_mix() {
+    let mut f = filter(two_providers(
+        "jwt",
+        "jwt",
+        json!({"requires_all": ["main", "other"]}),
+    ));
+    let user = token_for("alice", json!({"groups": ["admins"]}));
+    let svc = token_for("billing", json!({}));
+    let step = Flow::new().handle(&mut f, at(), two_tokens(Some(&user), Some(&svc)));
+    assert!(
+        matches!(step.action, Action::Forward(_)),
+        "{:?}",
+        step.action
+    );
+    // The later token takes the key whole: `groups` of the first is not beside its `sub`.
+    assert_eq!(state(&step, "jwt.sub").as_deref(), Some("billing"));
+    assert_eq!(state(&step, "jwt.groups"), None);
+    let subs = step
+        .report
+        .filter_state
+        .iter()
+        .filter(|(k, _)| k == "jwt.sub")
+        .count();
+    assert_eq!(subs, 1);
+}
+
+#[test]
+fn the_status_goes_to_the_provider_whose_token_failed() {
+    let mut f = filter(two_providers(
+        "user",
+        "svc",
+        json!({"requires_all": ["main", "other"]}),
+    ));
+    let user = token_for("alice", json!({}));
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    let expired = token(Algorithm::ES256, &expired);
+    let step = Flow::new().handle(&mut f, at(), two_tokens(Some(&user), Some(&expired)));
+    assert!(
+        matches!(step.action, Action::Respond(_)),
+        "{:?}",
+        step.action
+    );
+    assert_eq!(
+        state(&step, "svc_failure.message").as_deref(),
+        Some("token_expired")
+    );
+    assert_eq!(state(&step, "user_failure"), None);
+    // No claims of a request that was refused, not even the token that verified.
+    assert_eq!(state(&step, "user.sub"), None);
+    // A missing token with two providers configured names no provider.
+    let step = Flow::new().handle(&mut f, at(), two_tokens(None, None));
+    assert!(step
+        .report
+        .filter_state
+        .iter()
+        .all(|(k, _)| k.starts_with("warden.")));
+}
+
+#[test]
+fn report_only_records_the_status_and_writes_no_claims() {
+    let mut config = config(all_fields(), false);
+    config["rules"][1]["enforce"] = json!(false);
+    let mut f = filter(config);
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    let step = Flow::new().handle(
+        &mut f,
+        at(),
+        request("/api", Some(&token(Algorithm::ES256, &expired))),
+    );
+    assert!(
+        matches!(step.action, Action::Forward(_)),
+        "{:?}",
+        step.action
+    );
+    assert_eq!(
+        state(&step, "jwt_failure.message").as_deref(),
+        Some("token_expired")
+    );
+    assert_eq!(
+        state(&step, "warden.decision").as_deref(),
+        Some("report_only")
+    );
+    assert_eq!(state(&step, "jwt.sub"), None);
 }

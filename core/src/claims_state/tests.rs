@@ -223,3 +223,102 @@ fn claim_text_shapes() {
     assert_eq!(claim_text(&json!(["a,b"])), None);
     assert_eq!(claim_text(&json!("a,b")).as_deref(), Some("a,b"));
 }
+
+/// Many claim sets built from awkward pieces (controls, separators, commas, long strings, nested
+/// values): the invariants hold for each.
+#[test]
+fn invariants_over_awkward_claims() {
+    let pieces = [
+        json!("plain"),
+        json!("a\u{0}b"),
+        json!("tab\there"),
+        json!("del\u{7f}"),
+        json!("nel\u{85}"),
+        json!("ls\u{2028}"),
+        json!("x,y"),
+        json!("é ü"),
+        json!(""),
+        json!(" "),
+        json!(-1.5e300),
+        json!(u64::MAX),
+        json!(true),
+        json!(null),
+        json!({"k": "v"}),
+        json!(["a", "b,c"]),
+        json!(["ok", 2, false]),
+        json!([["n"]]),
+        json!("w ".repeat(3000)),
+        json!("y".repeat(5000)),
+    ];
+    let names = [
+        "sub",
+        "scope",
+        "a b",
+        "x:y",
+        "é",
+        "",
+        "groups",
+        "https://x/roles",
+        "n\n",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % (n as u64)).unwrap()
+    };
+    for _ in 0..300 {
+        let mut map = Map::new();
+        for _ in 0..next(12) {
+            let name = names[next(names.len())];
+            map.insert(name.to_owned(), pieces[next(pieces.len())].clone());
+        }
+        let mut k = keys(Some("jwt"), Some("hdr"), None);
+        k.space_delimited_claims = vec!["scope".into(), "sub".into()];
+        let t = token();
+        let out = verified(&[VerifiedToken {
+            keys: &k,
+            claims: &map,
+            token: Some(&t),
+        }]);
+        let total: usize = out.written.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(total <= MAX_FILTER_STATE_BYTES);
+        for (key, value) in &out.written {
+            assert!(!key.chars().any(breaks_a_line), "{key:?}");
+            assert!(!value.chars().any(breaks_a_line), "{key:?} = {value:?}");
+            assert!(
+                key == "jwt" || key == "hdr" || key.starts_with("jwt."),
+                "{key}"
+            );
+        }
+        if let Some(payload) = get(&out, "jwt") {
+            let parsed: Value = serde_json::from_str(payload).unwrap();
+            assert_eq!(
+                parsed,
+                Value::Object(normalized(&map, &k.space_delimited_claims))
+            );
+        }
+    }
+}
+
+#[test]
+fn only_token_failures_write_a_status() {
+    let jwks =
+        r#"{"keys":[{"kty":"oct","kid":"k","k":"c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M"}]}"#;
+    let one = json!({"providers": {"p": {"local_jwks": {"inline_string": jwks},
+        "failed_status_in_filter_state": "f"}}});
+    let config = Config::parse(&one.to_string()).unwrap();
+    assert!(for_failure(&config, None, Reason::RequirementUnknown)
+        .written
+        .is_empty());
+    assert!(for_failure(&config, None, Reason::PathRejected)
+        .written
+        .is_empty());
+    let missing = for_failure(&config, None, Reason::TokenMissing);
+    assert_eq!(get(&missing, "f.message"), Some("token_missing"));
+    assert_eq!(
+        get(&for_failure(&config, Some(0), Reason::Revoked), "f.code"),
+        Some("401")
+    );
+}

@@ -45,7 +45,7 @@ pub(super) fn compile_rule(
         ),
         (Some(_), Some(_)) => {
             return Err(err(
-                format!("{at}"),
+                at.to_string(),
                 "set requires or requirement_name, not both",
             ))
         }

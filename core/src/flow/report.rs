@@ -63,6 +63,12 @@ pub enum Note {
         warn: bool,
     },
     Denied(Reason),
+    /// Claims filter state left out for `provider` (values not fit to write, or over the
+    /// per-request budget): policies on those keys see them absent.
+    FilterStateSkipped {
+        provider: String,
+        entries: usize,
+    },
     /// A request a report-only rule or provider would have refused, forwarded.
     ReportOnly {
         reason: Reason,
@@ -75,12 +81,6 @@ pub enum Note {
     RequirementUnknown(String),
     /// The route's metadata could not be read.
     RouteMetadataUnreadable(String),
-    /// Claims filter state left out for `provider` (values not fit to write, or over the
-    /// per-request budget): policies on those keys see them absent.
-    FilterStateSkipped {
-        provider: String,
-        entries: usize,
-    },
     /// Stream mode: a snapshot replaced the revocation view.
     FeedSynced {
         entries: usize,
@@ -141,6 +141,10 @@ impl fmt::Display for Note {
                 f.write_str("verifier unavailable; request denied (failure_mode deny)")
             }
             Note::Denied(reason) => write!(f, "denied: {reason}"),
+            Note::FilterStateSkipped { provider, entries } => write!(
+                f,
+                "providers.{provider}: {entries} filter state entries left out (control characters, size, or over the per-request budget)"
+            ),
             Note::ReportOnly {
                 reason,
                 provider,
@@ -155,10 +159,6 @@ impl fmt::Display for Note {
                  request denied"
             ),
             Note::RouteMetadataUnreadable(why) => write!(f, "{why}; request denied"),
-            Note::FilterStateSkipped { provider, entries } => write!(
-                f,
-                "providers.{provider}: {entries} filter state entries left out (control characters, size, or over the per-request budget)"
-            ),
             Note::FeedSynced { entries } => {
                 write!(f, "revocation view synchronised ({entries} entries)")
             }
