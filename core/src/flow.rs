@@ -11,8 +11,10 @@ mod filter;
 mod report;
 
 pub use call::{Call, Reply, MAX_JWKS_BYTES, MAX_VERIFIER_BODY};
-pub use filter::{Filter, STREAM_TICK_MS, TICK_MS, VERIFIER_WARNING_INTERVAL_MS};
-pub use report::{Counts, Level, Note, Report};
+pub use filter::{
+    Filter, Gauges, StreamGauges, STREAM_TICK_MS, TICK_MS, VERIFIER_WARNING_INTERVAL_MS,
+};
+pub use report::{stat_segment, Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Authenticator, Outcome};
@@ -173,6 +175,7 @@ impl Flow {
         allowed: Allowed,
         report: &mut Report,
     ) -> Action {
+        report.counts.provider = Some(allowed.provider);
         let Some(verifier) = &filter.config.verifier else {
             report.counts.allowed += 1;
             return self.forward(filter, Some(&allowed));
@@ -215,6 +218,7 @@ impl Flow {
         reply: Reply,
         report: &mut Report,
     ) -> Action {
+        report.counts.provider = Some(allowed.provider);
         let verdict = match reply {
             Reply::Answered { size, .. } if size > MAX_VERIFIER_BODY => Verdict::Failure,
             Reply::Answered { status, body, .. } => protocol::verifier_verdict(Some(status), &body),

@@ -28,6 +28,8 @@ struct Remote {
     /// Fetches requests added to the round in flight.
     joined: u32,
     timeout_ms: u64,
+    /// When the last fetch that brought a usable key set (new or unchanged) was answered (ms).
+    fetched_at_ms: Option<u64>,
 }
 
 impl Remote {
@@ -40,6 +42,7 @@ impl Remote {
             in_flight_until_ms: None,
             joined: 0,
             timeout_ms,
+            fetched_at_ms: None,
         }
     }
 
@@ -213,6 +216,15 @@ impl KeyStore {
         self.remotes.iter().flatten().any(|r| r.keys.is_none())
     }
 
+    /// Remote providers (index) and when each last fetched a usable key set (ms; `None`: never).
+    pub fn fetched_at_ms(&self) -> Vec<(usize, Option<u64>)> {
+        self.remotes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.as_ref()?.fetched_at_ms)))
+            .collect()
+    }
+
     pub fn in_flight(&self, idx: usize, now_ms: u64) -> bool {
         matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight(now_ms))
     }
@@ -242,12 +254,14 @@ impl KeyStore {
         });
         match parsed {
             Ok(None) => {
+                r.fetched_at_ms = Some(now_ms);
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
                 FetchResult::Unchanged
             }
             Ok(Some((set, digest))) => {
                 r.keys = Some(set);
                 r.body_digest = Some(digest);
+                r.fetched_at_ms = Some(now_ms);
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
                 self.generation += 1;
                 FetchResult::Updated

@@ -156,6 +156,7 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             cache_misses: 1,
             ..Counts::default()
         }
@@ -195,6 +196,7 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             ..Counts::default()
         }
@@ -274,6 +276,7 @@ fn verifier_failure_with_failure_mode_deny_is_a_503() {
         assert_eq!(
             step.report.counts,
             Counts {
+                provider: Some(MAIN),
                 verifier_failures: 1,
                 denied: Some(Reason::VerifierUnavailable),
                 ..Counts::default()
@@ -305,6 +308,7 @@ fn verifier_failure_with_failure_mode_allow_forwards_and_is_counted() {
         assert_eq!(
             step.report.counts,
             Counts {
+                provider: Some(MAIN),
                 verifier_failures: 1,
                 failure_mode_allowed: 1,
                 ..Counts::default()
@@ -368,6 +372,7 @@ fn no_verifier_configured_allows_a_good_token_at_once() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             cache_misses: 1,
             ..Counts::default()
@@ -378,6 +383,7 @@ fn no_verifier_configured_allows_a_good_token_at_once() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             cache_hits: 1,
             ..Counts::default()

@@ -1,8 +1,12 @@
-//! The filter's counters (Envoy shows them as `wasmcustom.<name>`).
+//! The filter's counters and gauges (Envoy shows them as `wasmcustom.<name>`; its
+//! `/stats/prometheus` as `<name>` with `.` turned into `_`, e.g. `warden_denied_token_missing`).
+//! Per-provider metrics are `warden.provider.<provider>.<what>`, the provider name made a single
+//! stat segment; deploy/prometheus/warden-scrape.yaml turns the reason and provider into labels.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use warden_core::flow::Counts;
+use warden_core::config::KeySource;
+use warden_core::flow::{stat_segment, Counts, Filter, Gauges};
 use warden_core::Reason;
 
 #[derive(Default)]
@@ -15,10 +19,33 @@ pub struct Metrics {
     jwks_fetch_failure: Option<u32>,
     cache_hit: Option<u32>,
     cache_miss: Option<u32>,
+    /// Per provider (configuration order).
+    providers: Vec<ProviderMetrics>,
+    stream: Option<StreamMetrics>,
+}
+
+#[derive(Default)]
+struct ProviderMetrics {
+    allowed: Option<u32>,
+    denied: Option<u32>,
+    /// Remote-JWKS providers only.
+    key_set_age_seconds: Option<u32>,
+}
+
+struct StreamMetrics {
+    snapshots: Option<u32>,
+    poll_failures: Option<u32>,
+    staleness_ms: Option<u32>,
+    max_staleness_ms: Option<u32>,
+    trusted: Option<u32>,
 }
 
 fn counter(name: &str) -> Option<u32> {
     hostcalls::define_metric(MetricType::Counter, name).ok()
+}
+
+fn gauge(name: &str) -> Option<u32> {
+    hostcalls::define_metric(MetricType::Gauge, name).ok()
 }
 
 fn add(id: Option<u32>, n: u32) {
@@ -27,8 +54,38 @@ fn add(id: Option<u32>, n: u32) {
     }
 }
 
+fn set(id: Option<u32>, value: u64) {
+    if let Some(id) = id {
+        let _ = hostcalls::record_metric(id, value);
+    }
+}
+
 impl Metrics {
-    pub fn define() -> Self {
+    /// Defines the metrics `filter`'s configuration uses (Envoy keeps a stat once defined, so a
+    /// new configuration only adds).
+    pub fn define(filter: &Filter) -> Self {
+        let providers = filter
+            .config
+            .providers
+            .iter()
+            .map(|p| {
+                let at = format!("warden.provider.{}", stat_segment(&p.name));
+                ProviderMetrics {
+                    allowed: counter(&format!("{at}.allowed")),
+                    denied: counter(&format!("{at}.denied")),
+                    key_set_age_seconds: matches!(p.keys, KeySource::Remote(_))
+                        .then(|| gauge(&format!("{at}.jwks_age_seconds")))
+                        .flatten(),
+                }
+            })
+            .collect();
+        let stream = filter.revocations.as_ref().map(|_| StreamMetrics {
+            snapshots: counter("warden.stream.snapshots"),
+            poll_failures: counter("warden.stream.poll_failures"),
+            staleness_ms: gauge("warden.stream.staleness_ms"),
+            max_staleness_ms: gauge("warden.stream.max_staleness_ms"),
+            trusted: gauge("warden.stream.trusted"),
+        });
         Metrics {
             allowed: counter("warden.allowed"),
             denied: Reason::ALL
@@ -41,6 +98,8 @@ impl Metrics {
             jwks_fetch_failure: counter("warden.jwks.fetch_failure"),
             cache_hit: counter("warden.cache.hit"),
             cache_miss: counter("warden.cache.miss"),
+            providers,
+            stream,
         }
     }
 
@@ -54,11 +113,32 @@ impl Metrics {
                 .map(|(_, id)| *id);
             add(id, 1);
         }
+        if let Some(p) = c.provider.and_then(|i| self.providers.get(i)) {
+            add(p.allowed, c.allowed);
+            add(p.denied, u32::from(c.denied.is_some()));
+        }
         add(self.cache_hit, c.cache_hits);
         add(self.cache_miss, c.cache_misses);
         add(self.verifier_failure, c.verifier_failures);
         add(self.failure_mode_allowed, c.failure_mode_allowed);
         add(self.jwks_fetch_success, c.jwks_fetch_ok);
         add(self.jwks_fetch_failure, c.jwks_fetch_failed);
+        if let Some(s) = &self.stream {
+            add(s.snapshots, c.feed_snapshots);
+            add(s.poll_failures, c.feed_failures);
+        }
+    }
+
+    pub fn set_gauges(&self, g: &Gauges) {
+        if let (Some(s), Some(v)) = (&self.stream, g.stream) {
+            set(s.staleness_ms, v.staleness_ms);
+            set(s.max_staleness_ms, v.max_staleness_ms);
+            set(s.trusted, u64::from(v.trusted));
+        }
+        for (idx, age) in &g.key_set_age_seconds {
+            if let Some(p) = self.providers.get(*idx) {
+                set(p.key_set_age_seconds, *age);
+            }
+        }
     }
 }

@@ -15,9 +15,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(filter: Filter) -> Rc<Shared> {
+        let metrics = Metrics::define(&filter);
         Rc::new(Shared {
             filter: RefCell::new(filter),
-            metrics: Metrics::define(),
+            metrics,
         })
     }
 

@@ -18,6 +18,32 @@ pub struct Counts {
     pub failure_mode_allowed: u32,
     pub jwks_fetch_ok: u32,
     pub jwks_fetch_failed: u32,
+    /// The provider (index in the configuration) whose token the request was decided on, once
+    /// that token verified: allowed, or refused after (revoked, verifier unavailable, ...).
+    pub provider: Option<usize>,
+    /// Stream mode: snapshots applied, i.e. the revocation view (re)synchronised.
+    pub feed_snapshots: u32,
+    /// Stream mode: poll answers not applied (no answer, malformed, out of sequence, overflow).
+    pub feed_failures: u32,
+}
+
+/// `name` as one segment of a stat name (`warden.provider.<segment>.allowed`): every byte
+/// outside `[A-Za-z0-9_]` becomes `_`, so a provider name with a `.` adds no level to Envoy's
+/// stat tree and reads the same in Prometheus (which allows only those characters); `_` when
+/// empty.
+pub fn stat_segment(name: &str) -> String {
+    if name.is_empty() {
+        return "_".into();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -149,6 +175,9 @@ impl Report {
         c.failure_mode_allowed += o.failure_mode_allowed;
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
+        c.provider = c.provider.or(o.provider);
+        c.feed_snapshots += o.feed_snapshots;
+        c.feed_failures += o.feed_failures;
         self.notes.extend(other.notes);
         self.filter_state.extend(other.filter_state);
     }
