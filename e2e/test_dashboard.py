@@ -3,7 +3,8 @@ scraping the real stack with the shipped scrape configuration (deploy/prometheus
 its targets replaced, one-second scrapes) and rules: Redis, the verifier issuing sessions, and two
 Envoys with the release .wasm, one in callout mode (failure_mode allow), one in stream mode.
 
-Traffic drives every panel: allowed and denied requests of several providers, a refresh, a refresh
+Traffic drives every panel: allowed and denied requests of several providers, a report-only rule's
+would-be refusals, a refresh, a refresh
 token replayed (reuse detection), the token endpoint past its rate limit, admin revocations, a
 malformed check, JWKS fetches that fail, Redis stopped then restarted empty (Redis errors, 503s,
 feed resyncs), then the verifier stopped (callout failures, failure_mode allows, a stale stream
@@ -97,6 +98,8 @@ def plugin_config(keys: KeySet, mode: str, failure_mode: str) -> dict:
         "rules": [
             {"match": {"path": "/v1/token"}},
             {"match": {"prefix": "/partner/"}, "requires": {"provider_name": "partner"}},
+            # Report-only: what it would refuse is forwarded and counted.
+            {"match": {"prefix": "/trial/"}, "requires": {"provider_name": "partner"}, "enforce": False},
             {"match": {"prefix": "/legacy/"}, "requires": {"provider_name": "legacy"}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "sessions"}},
         ],
@@ -251,6 +254,7 @@ def drive(o: Observed) -> None:
             assert envoy.request("/partner/x").status == 401
             assert envoy.request("/partner/x", keys.token("ES256", exp=int(time.time()) - 600)).status == 401
             assert envoy.request("/legacy/x", keys.token("ES256")).status == 401
+            assert envoy.request("/trial/x").status == 200
     revoked_token_sub, revoked_user = harness.fresh_user("tok"), harness.fresh_user("usr")
     jti = "dashboard-jti"
     token = keys.token("ES256", sub=revoked_token_sub, jti=jti)
@@ -344,6 +348,8 @@ def test_per_provider_and_reason_labels_come_from_the_shipped_relabelling(observ
     denied = prometheus.api("query", query="sum by (reason) (warden_denied) > 0", time=str(at))["result"]
     reasons = {s["metric"]["reason"] for s in denied}
     assert {"token_missing", "token_expired", "revoked", "user_revoked", "session_missing"} <= reasons, reasons
+    report_only = prometheus.api("query", query="sum by (reason) (warden_report_only) > 0", time=str(at))["result"]
+    assert {s["metric"]["reason"] for s in report_only} == {"token_missing"}, report_only
     allowed = prometheus.api("query", query="sum by (provider) (warden_provider_allowed) > 0", time=str(at))["result"]
     assert {s["metric"]["provider"] for s in allowed} == {"sessions", "partner"}, allowed
     ages = prometheus.api("query", query="warden_provider_jwks_age_seconds", time=str(at))["result"]

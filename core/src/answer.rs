@@ -28,6 +28,13 @@ pub fn deny(reason: Reason) -> LocalResponse {
             headers: vec![("content-type".into(), "application/json".into())],
             body: json("invalid_request"),
         },
+        // The route names a requirement the filter lacks: a configuration fault no token can
+        // mend, so no challenge.
+        Reason::RequirementUnknown => LocalResponse {
+            status: 403,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json("access_denied"),
+        },
         // RFC 6750 §3.1: a request without credentials gets no error code.
         Reason::TokenMissing => LocalResponse {
             status: 401,

@@ -17,7 +17,7 @@ pub use input::{Request, VerifierAnswer};
 pub use trace::{ClaimCheck, KeyTrace, ProviderTrace, RuleTrace, SourceTrace, TokenTrace};
 
 use crate::answer::LocalResponse;
-use crate::config::{Config, ConfigError, KeySource, PathMatch, TokenSource};
+use crate::config::{Allow, Config, ConfigError, KeySource, PathMatch, Requirement, TokenSource};
 use crate::flow::{Action, Call, Event, Filter, Flow, Now, Reply};
 use crate::forward::Forwarding;
 use crate::Reason;
@@ -453,11 +453,41 @@ fn rule_summary(config: &Config, rule: &crate::config::Rule) -> Value {
         PathMatch::Exact(p) => json!({"path": p}),
     };
     let requires: Vec<&str> = rule
-        .requires_any
+        .requires
+        .as_ref()
+        .map(|r| r.providers(config.providers.len()))
+        .unwrap_or_default()
         .iter()
         .filter_map(|&i| config.providers.get(i).map(|p| p.name.as_str()))
         .collect();
-    json!({"match": matcher, "requires_any": requires})
+    json!({
+        "match": matcher,
+        "requires_any": requires,
+        "requires": rule.requires.as_ref().map(|r| requirement_json(config, r)),
+        "enforce": rule.enforce,
+    })
+}
+
+/// A requirement as the configuration writes it.
+fn requirement_json(config: &Config, r: &Requirement) -> Value {
+    let allow_json = |a: &Allow| match a {
+        Allow::Missing => json!({"allow_missing": {}}),
+        Allow::MissingOrFailed => json!({"allow_missing_or_failed": {}}),
+    };
+    match r {
+        Requirement::Provider(i) => {
+            json!({"provider_name": config.providers.get(*i).map(|p| p.name.as_str())})
+        }
+        Requirement::All(of) => {
+            json!({"requires_all": of.iter().map(|c| requirement_json(config, c)).collect::<Vec<_>>()})
+        }
+        Requirement::Any { of, allow } => {
+            let mut items: Vec<Value> = of.iter().map(|c| requirement_json(config, c)).collect();
+            items.extend(allow.iter().map(allow_json));
+            json!({"requires_any": items})
+        }
+        Requirement::Allow(a) => allow_json(a),
+    }
 }
 
 /// A source as a person reads it: `header authorization (prefix "Bearer ")`.

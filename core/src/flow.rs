@@ -17,10 +17,11 @@ pub use filter::{
 pub use report::{stat_segment, Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
-use crate::auth::{self, Allowed, Authenticator, Outcome};
+use crate::auth::{self, Allowed, Applied, Authenticator, Inputs, Outcome, Refused};
 use crate::config::FailureMode;
 use crate::forward::{self, Forwarding};
 use crate::protocol::{self, Verdict};
+use crate::route::{self, RouteChoice};
 use crate::Reason;
 
 /// The proxy's clock.
@@ -41,12 +42,28 @@ impl Now {
 
 #[derive(Debug)]
 pub enum Event {
-    /// The request's headers, names in lower case.
+    /// The request's headers, names in lower case (the route's metadata and filter state not
+    /// read: path rules decide).
     RequestHeaders(Vec<(String, String)>),
+    /// The request's headers and what the host read for route selection.
+    Request(RequestInput),
     /// The reply to this request's [`Action::FetchKeys`] for `provider`.
     KeysFetched { provider: usize, reply: Reply },
     /// The reply to this request's [`Action::CallVerifier`].
     VerifierAnswered(Reply),
+}
+
+/// A request as the adapter hands it over.
+#[derive(Debug, Default)]
+pub struct RequestInput {
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// `xds.route_metadata` (a serialized `envoy.config.core.v3.Metadata`), read by the adapter
+    /// only when the configuration has `requirements`.
+    pub route_metadata: Option<Vec<u8>>,
+    /// The value of filter state `filter_state_rules.name`, read by the adapter only when the
+    /// configuration has `filter_state_rules`.
+    pub filter_state: Option<String>,
 }
 
 #[derive(Debug)]
@@ -73,7 +90,11 @@ pub struct Step {
 enum Stage {
     Start,
     AwaitingKeys(usize),
-    AwaitingVerifier(Allowed),
+    /// Waiting for the verifier's answer about `allowed.tokens[token]`.
+    AwaitingVerifier {
+        allowed: Allowed,
+        token: usize,
+    },
     Decided,
 }
 
@@ -83,6 +104,17 @@ pub struct Flow {
     stage: Stage,
     /// Whether this request already had its one JWKS fetch.
     fetched_keys: bool,
+    route: RouteChoice,
+    filter_state: Option<String>,
+    /// Tokens the verifier passed (provider, source): not asked again when the requirement is
+    /// evaluated again.
+    checked: Vec<(usize, usize)>,
+    /// Tokens the verifier refused (or could not vouch for): failing tokens on re-evaluation.
+    refused: Vec<Refused>,
+    /// The rule or requirement that applied, once decided.
+    applied: Option<Applied>,
+    /// A token was let through by `failure_mode allow`: the request counts there, not as allowed.
+    failure_mode_allowed: bool,
 }
 
 impl Default for Flow {
@@ -97,6 +129,12 @@ impl Flow {
             headers: Vec::new(),
             stage: Stage::Start,
             fetched_keys: false,
+            route: RouteChoice::PathRules,
+            filter_state: None,
+            checked: Vec::new(),
+            refused: Vec::new(),
+            applied: None,
+            failure_mode_allowed: false,
         }
     }
 
@@ -119,14 +157,37 @@ impl Flow {
                 self.headers = headers;
                 self.evaluate(filter, now, &mut report)
             }
+            (Stage::Start, Event::Request(input)) => {
+                self.headers = input.headers;
+                self.filter_state = input.filter_state;
+                match input
+                    .route_metadata
+                    .as_deref()
+                    .map(route::decode_route_metadata)
+                {
+                    None => self.evaluate(filter, now, &mut report),
+                    Some(Ok(choice)) => {
+                        self.route = choice;
+                        self.evaluate(filter, now, &mut report)
+                    }
+                    // Unreadable route metadata: the route meant something we cannot tell, so
+                    // fail closed as for an unknown name.
+                    Some(Err(why)) => {
+                        report
+                            .notes
+                            .push(Note::RouteMetadataUnreadable(why.to_string()));
+                        self.refuse(filter, Reason::RequirementUnknown, None, &mut report)
+                    }
+                }
+            }
             (Stage::AwaitingKeys(waiting), Event::KeysFetched { provider, reply })
                 if waiting == provider =>
             {
                 report.merge(filter.keys_fetched(provider, reply, now));
                 self.evaluate(filter, now, &mut report)
             }
-            (Stage::AwaitingVerifier(allowed), Event::VerifierAnswered(reply)) => {
-                self.verifier_answered(filter, now, allowed, reply, &mut report)
+            (Stage::AwaitingVerifier { allowed, token }, Event::VerifierAnswered(reply)) => {
+                self.verifier_answered(filter, now, allowed, token, reply, &mut report)
             }
             (stage, _) => {
                 self.stage = stage;
@@ -145,13 +206,24 @@ impl Flow {
                 now: now.unix_secs,
                 may_fetch_keys: !self.fetched_keys,
             };
-            let (outcome, used) = auth::authenticate(&mut ctx, &self.headers);
-            report.counts.cache_hits += used.hits;
-            report.counts.cache_misses += used.misses;
-            return match outcome {
+            let inputs = Inputs {
+                route: Some(&self.route),
+                filter_state: self.filter_state.as_deref(),
+                refused: &self.refused,
+            };
+            let decision = auth::decide(&mut ctx, &self.headers, inputs);
+            report.counts.cache_hits += decision.used.hits;
+            report.counts.cache_misses += decision.used.misses;
+            self.applied = decision.applied;
+            return match decision.outcome {
                 Outcome::Unprotected => self.forward(filter, None),
-                Outcome::Denied(reason) => self.deny(reason, report),
-                Outcome::Allowed(allowed) => self.check(filter, now, allowed, report),
+                Outcome::Denied(reason) => {
+                    self.refuse(filter, reason, decision.failed_provider, report)
+                }
+                Outcome::Allowed(allowed) => match self.check(filter, now, allowed, report) {
+                    Some(action) => action,
+                    None => continue,
+                },
                 Outcome::NeedKeys(provider) => {
                     self.fetched_keys = true;
                     match filter.start_on_demand_fetch(provider, now) {
@@ -167,47 +239,68 @@ impl Flow {
         }
     }
 
-    /// A token that verified locally: ask the verifier, if one is configured.
+    /// Tokens that verified locally: each one used must pass the verifier, if one is
+    /// configured (stream mode: the view when trusted; otherwise one call per token, one after
+    /// another). `None`: a token was refused, evaluate the requirement again without it.
     fn check(
         &mut self,
         filter: &mut Filter,
         now: Now,
         allowed: Allowed,
         report: &mut Report,
-    ) -> Action {
-        report.counts.provider = Some(allowed.provider);
+    ) -> Option<Action> {
         let Some(verifier) = &filter.config.verifier else {
-            report.counts.allowed += 1;
-            return self.forward(filter, Some(&allowed));
+            return Some(self.allow(filter, &allowed, report));
         };
-        let require_jti = filter
-            .config
-            .providers
-            .get(allowed.provider)
-            .is_none_or(|p| p.require_jti);
-        let request = match protocol::check_request_with(&allowed.claims, require_jti) {
-            Ok(r) => r,
-            Err(reason) => return self.deny(reason, report),
-        };
-        // Stream mode with a trusted view: decided here, no call.
-        let local = filter
-            .revocations
-            .as_ref()
-            .and_then(|view| view.decide(&request, now.unix_ms));
-        match local {
-            Some(Verdict::Allow) => {
-                report.counts.allowed += 1;
-                return self.forward(filter, Some(&allowed));
+        for (i, token) in allowed.tokens.iter().enumerate() {
+            let key = (token.provider, token.source);
+            if self.checked.contains(&key) {
+                continue;
             }
-            Some(Verdict::Deny(reason)) => return self.deny(reason, report),
-            Some(Verdict::Failure) | None => {}
+            let require_jti = filter
+                .config
+                .providers
+                .get(token.provider)
+                .is_none_or(|p| p.require_jti);
+            let request = match protocol::check_request_with(&token.claims, require_jti) {
+                Ok(r) => r,
+                Err(reason) => {
+                    self.refuse_token(key, reason);
+                    return None;
+                }
+            };
+            // Stream mode with a trusted view: decided here, no call.
+            let local = filter
+                .revocations
+                .as_ref()
+                .and_then(|view| view.decide(&request, now.unix_ms));
+            match local {
+                Some(Verdict::Allow) => {
+                    self.checked.push(key);
+                    continue;
+                }
+                Some(Verdict::Deny(reason)) => {
+                    self.refuse_token(key, reason);
+                    return None;
+                }
+                Some(Verdict::Failure) | None => {}
+            }
+            let Ok(body) = serde_json::to_vec(&request) else {
+                return self.verifier_failed(filter, now, allowed, i, report);
+            };
+            let call = Call::verifier(verifier, body);
+            self.stage = Stage::AwaitingVerifier { allowed, token: i };
+            return Some(Action::CallVerifier(call));
         }
-        let Ok(body) = serde_json::to_vec(&request) else {
-            return self.verifier_failed(filter, now, allowed, report);
-        };
-        let call = Call::verifier(verifier, body);
-        self.stage = Stage::AwaitingVerifier(allowed);
-        Action::CallVerifier(call)
+        Some(self.allow(filter, &allowed, report))
+    }
+
+    fn refuse_token(&mut self, (provider, source): (usize, usize), reason: Reason) {
+        self.refused.push(Refused {
+            provider,
+            source,
+            reason,
+        });
     }
 
     fn verifier_answered(
@@ -215,10 +308,10 @@ impl Flow {
         filter: &mut Filter,
         now: Now,
         allowed: Allowed,
+        token: usize,
         reply: Reply,
         report: &mut Report,
     ) -> Action {
-        report.counts.provider = Some(allowed.provider);
         let verdict = match reply {
             Reply::Answered { size, .. } if size > MAX_VERIFIER_BODY => Verdict::Failure,
             Reply::Answered { status, body, .. } => protocol::verifier_verdict(Some(status), &body),
@@ -234,24 +327,40 @@ impl Flow {
                 Verdict::Failure
             }
         };
-        match verdict {
+        let key = allowed
+            .tokens
+            .get(token)
+            .map(|t| (t.provider, t.source))
+            .unwrap_or_default();
+        let next = match verdict {
             Verdict::Allow => {
-                report.counts.allowed += 1;
-                self.forward(filter, Some(&allowed))
+                self.checked.push(key);
+                self.check(filter, now, allowed, report)
             }
-            Verdict::Deny(reason) => self.deny(reason, report),
-            Verdict::Failure => self.verifier_failed(filter, now, allowed, report),
+            Verdict::Deny(reason) => {
+                self.refuse_token(key, reason);
+                None
+            }
+            Verdict::Failure => self.verifier_failed(filter, now, allowed, token, report),
+        };
+        match next {
+            Some(action) => action,
+            None => self.evaluate(filter, now, report),
         }
     }
 
-    /// No usable verifier answer: `failure_mode` decides.
+    /// No usable verifier answer about `allowed.tokens[token]`: `failure_mode` decides. `allow`
+    /// takes the token as checked; `deny` refuses it with `verifier_unavailable`, which denies
+    /// the request unless the requirement can do without that token (`allow_missing_or_failed`:
+    /// the token is then taken out and its claims unused).
     fn verifier_failed(
         &mut self,
         filter: &mut Filter,
         now: Now,
         allowed: Allowed,
+        token: usize,
         report: &mut Report,
-    ) -> Action {
+    ) -> Option<Action> {
         report.counts.verifier_failures += 1;
         let allow =
             filter.config.verifier.as_ref().map(|v| v.failure_mode) == Some(FailureMode::Allow);
@@ -260,17 +369,106 @@ impl Flow {
             allowed: allow,
             warn,
         });
+        let key = allowed
+            .tokens
+            .get(token)
+            .map(|t| (t.provider, t.source))
+            .unwrap_or_default();
         if allow {
             report.counts.failure_mode_allowed += 1;
-            self.forward(filter, Some(&allowed))
+            self.failure_mode_allowed = true;
+            self.checked.push(key);
+            self.check(filter, now, allowed, report)
         } else {
-            self.deny(Reason::VerifierUnavailable, report)
+            self.refuse_token(key, Reason::VerifierUnavailable);
+            None
         }
+    }
+
+    /// Every used token passed: forward with their claims.
+    fn allow(&mut self, filter: &Filter, allowed: &Allowed, report: &mut Report) -> Action {
+        if !self.failure_mode_allowed {
+            report.counts.allowed += 1;
+        }
+        report.counts.provider = allowed.primary().map(|t| t.provider);
+        if self.applied.is_some() {
+            report
+                .filter_state
+                .push((DECISION_KEY.into(), "allowed".into()));
+            if let Some(p) = allowed
+                .primary()
+                .and_then(|t| filter.config.providers.get(t.provider))
+            {
+                report
+                    .filter_state
+                    .push((PROVIDER_KEY.into(), p.name.clone()));
+            }
+        }
+        self.forward(filter, Some(allowed))
     }
 
     fn forward(&mut self, filter: &Filter, allowed: Option<&Allowed>) -> Action {
         self.stage = Stage::Decided;
         Action::Forward(forward::forwarding(&filter.config, allowed, &self.headers))
+    }
+
+    /// The request fails its requirement with `reason` (decided by `provider`'s token, when
+    /// one): denied, or, when the rule or that provider is not enforced, forwarded as if no
+    /// rule applied and recorded as report-only.
+    fn refuse(
+        &mut self,
+        filter: &Filter,
+        reason: Reason,
+        provider: Option<usize>,
+        report: &mut Report,
+    ) -> Action {
+        report.counts.provider = provider;
+        let provider = provider.and_then(|p| filter.config.providers.get(p));
+        let provider_name = provider.map_or("-", |p| p.name.as_str()).to_string();
+        if let Some(applied) = &self.applied {
+            let report_only = !applied.enforce() || provider.is_some_and(|p| !p.enforce);
+            // An unknown requirement is a fault of the route table, not of a token: never
+            // report-only.
+            if report_only && reason != Reason::RequirementUnknown {
+                let status = answer::deny(reason).status;
+                report.counts.report_only = Some(reason);
+                report.notes.push(Note::ReportOnly {
+                    reason,
+                    provider: provider_name.clone(),
+                    rule: applied.to_string(),
+                });
+                report.filter_state.push((
+                    REPORT_ONLY_KEY.into(),
+                    format!(
+                        "reason={reason} provider={provider_name} rule={} status={status}",
+                        applied.label()
+                    ),
+                ));
+                report
+                    .filter_state
+                    .push((DECISION_KEY.into(), "report_only".into()));
+                if provider.is_some() {
+                    report
+                        .filter_state
+                        .push((PROVIDER_KEY.into(), provider_name));
+                }
+                return self.forward(filter, None);
+            }
+            report
+                .filter_state
+                .push((DECISION_KEY.into(), "denied".into()));
+            if provider.is_some() {
+                report
+                    .filter_state
+                    .push((PROVIDER_KEY.into(), provider_name));
+            }
+        }
+        if let (Reason::RequirementUnknown, Some(Applied::Requirement(name))) =
+            (reason, &self.applied)
+        {
+            report.notes.push(Note::RequirementUnknown(name.clone()));
+        }
+        self.deny(reason, report)
     }
 
     fn deny(&mut self, reason: Reason, report: &mut Report) -> Action {
@@ -280,3 +478,11 @@ impl Flow {
         Action::Respond(answer::deny(reason))
     }
 }
+
+/// Filter state written on every request a rule or requirement applied to: `allowed`,
+/// `denied` or `report_only`.
+pub const DECISION_KEY: &str = "warden.decision";
+/// Filter state: the provider whose token the decision used (or whose token failed).
+pub const PROVIDER_KEY: &str = "warden.provider";
+/// Filter state on a report-only request: `reason=… provider=… rule=… status=…`.
+pub const REPORT_ONLY_KEY: &str = "warden.report_only";

@@ -2,7 +2,7 @@
 //! set as headers, and every token the filter did not leave in place on purpose taken out.
 
 use crate::auth::Allowed;
-use crate::config::Config;
+use crate::config::{Config, TokenSource};
 use crate::extract::{same_header_name, Headers, Removal};
 use serde_json::Value;
 
@@ -17,9 +17,9 @@ pub struct Forwarding {
 /// The edits for one request. `headers` must be every header of the request (the proxy's whole
 /// map). Claim headers are removed in every spelling an upstream reads as the same name
 /// (`x_jwt_sub` is `HTTP_X_JWT_SUB` to CGI, like `x-jwt-sub`). On success the claims are set, and
-/// the token is taken out of every source of every provider the rule accepts, except the
-/// verified source when its provider forwards it: a second, unverified token in another source
-/// must not reach an upstream that reads that source.
+/// the token is taken out of every source of every provider the requirement reads, except the
+/// sources of used tokens whose provider forwards them: a second, unverified token in another
+/// source (or one `allow_missing_or_failed` set aside) must not reach an upstream that reads it.
 pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers) -> Forwarding {
     // Only the spellings the request holds are removed: `headers` is the whole header map the
     // proxy forwards, so a claim header absent from it cannot reach the upstream, and removing
@@ -37,31 +37,46 @@ pub fn forwarding(config: &Config, allowed: Option<&Allowed>, headers: &Headers)
         }
     }
     let Some(allowed) = allowed else { return out };
-    let Some(provider) = config.providers.get(allowed.provider) else {
-        return out;
-    };
-    for mapping in &provider.claim_to_headers {
-        if let Some(value) = allowed
-            .claims
-            .get(&mapping.claim_name)
-            .and_then(claim_header_value)
-        {
-            out.set.push((mapping.header_name.clone(), value));
+    // When several tokens verified (`requires_all`, `allow_missing*`), each sets its provider's
+    // claim headers; a header two of them map is set once, from the first token used, so the
+    // upstream never reads two identities in one header.
+    for used in &allowed.tokens {
+        let Some(provider) = config.providers.get(used.provider) else {
+            continue;
+        };
+        for mapping in &provider.claim_to_headers {
+            if out.set.iter().any(|(n, _)| n == &mapping.header_name) {
+                continue;
+            }
+            if let Some(value) = used
+                .claims
+                .get(&mapping.claim_name)
+                .and_then(claim_header_value)
+            {
+                out.set.push((mapping.header_name.clone(), value));
+            }
         }
     }
-    let kept = provider
-        .sources
-        .get(allowed.source)
-        .filter(|_| provider.forward);
+    let kept: Vec<&TokenSource> = allowed
+        .tokens
+        .iter()
+        .filter_map(|used| {
+            let provider = config.providers.get(used.provider)?;
+            provider
+                .sources
+                .get(used.source)
+                .filter(|_| provider.forward)
+        })
+        .collect();
     let mut removal = Removal::default();
     let rule_sources = allowed
         .rule_providers
         .iter()
-        .chain(std::iter::once(&allowed.provider))
+        .chain(allowed.tokens.iter().map(|t| &t.provider))
         .filter_map(|&i| config.providers.get(i))
         .flat_map(|p| p.sources.iter());
     for source in rule_sources {
-        if Some(source) != kept {
+        if !kept.contains(&source) {
             source.remove(headers, &mut removal);
         }
     }

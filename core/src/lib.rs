@@ -6,7 +6,7 @@
 //!
 //! explain → flow → forward → auth → rules / extract / keystore / revocation_view →
 //! config / cache / protocol / answer → token → host_crypto → jwk → crypto / pubkey →
-//! der / pem / alg / b64 / percent / reason
+//! der / pem / alg / b64 / percent / reason / route
 //!
 //! Read from the top: the playground's trace (`explain`) runs the per-request state machine
 //! (`flow`), which forwards what `auth` decided from the rules, the token found, the keys held and
@@ -35,6 +35,7 @@ pub mod protocol;
 pub mod pubkey;
 pub mod reason;
 pub mod revocation_view;
+pub mod route;
 pub mod rules;
 pub mod token;
 

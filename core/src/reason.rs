@@ -30,10 +30,13 @@ pub enum Reason {
     VerifierUnavailable,
     /// The request path reads differently to different upstreams (answered 400, not 401).
     PathRejected,
+    /// The route's metadata names a requirement the configuration does not have (answered 403:
+    /// a configuration error, no token could help).
+    RequirementUnknown,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -55,6 +58,7 @@ impl Reason {
         Reason::SessionRevoked,
         Reason::VerifierUnavailable,
         Reason::PathRejected,
+        Reason::RequirementUnknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +84,7 @@ impl Reason {
             Reason::SessionRevoked => "session_revoked",
             Reason::VerifierUnavailable => "verifier_unavailable",
             Reason::PathRejected => "path_rejected",
+            Reason::RequirementUnknown => "requirement_unknown",
         }
     }
 

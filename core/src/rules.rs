@@ -381,7 +381,8 @@ mod tests {
     fn rule(matcher: PathMatch, protected: bool) -> Rule {
         Rule {
             matcher,
-            requires_any: if protected { vec![0] } else { vec![] },
+            requires: protected.then_some(crate::config::Requirement::Provider(0)),
+            enforce: true,
         }
     }
 

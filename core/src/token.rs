@@ -242,6 +242,18 @@ pub fn numeric_date_value(n: &serde_json::Number) -> Result<i64, Reason> {
     }
 }
 
+/// The `iss` a token claims, read before its signature is checked: only to pick a provider or
+/// to refuse a token that is not the provider's own, never to accept one.
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    let payload_b64 = token.split('.').nth(1)?;
+    let payload = b64::decode(payload_b64)?;
+    let claims: Map<String, Value> = serde_json::from_slice(&payload).ok()?;
+    match claims.get("iss") {
+        Some(Value::String(iss)) => Some(iss.clone()),
+        _ => None,
+    }
+}
+
 /// Full local verification: decode, signature, claims.
 pub fn verify(token: &str, req: &Requirements, keys: &KeySet, now: i64) -> Result<Claims, Reason> {
     let decoded = decode(token, req)?;

@@ -184,7 +184,7 @@ fn forward_true_keeps_the_token() {
     else {
         panic!()
     };
-    assert_eq!(w.config.providers[allowed.provider].name, "other");
+    assert_eq!(w.config.providers[allowed.tokens[0].provider].name, "other");
     let fwd = forward::forwarding(&w.config, Some(&allowed), &headers);
     assert!(!fwd.remove.contains(&"x-other-token".to_string()));
 }
@@ -495,7 +495,7 @@ fn unverified_tokens_in_the_rules_other_sources_are_removed() {
     let Outcome::Allowed(allowed) = w.run(&pairs, NOW).0 else {
         panic!()
     };
-    assert_eq!(w.config.providers[allowed.provider].name, "other");
+    assert_eq!(w.config.providers[allowed.tokens[0].provider].name, "other");
     let fwd = forward::forwarding(&w.config, Some(&allowed), &h(&pairs));
     assert!(
         !fwd.remove.contains(&"x-other-token".to_string()),

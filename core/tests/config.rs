@@ -69,9 +69,15 @@ fn contract_example_compiles() {
     assert!(!main.require_jti);
     assert!(c.providers[c.provider_index("idp").unwrap()].require_jti);
     assert_eq!(c.rules.len(), 3);
-    assert_eq!(c.rules[0].requires_any, Vec::<usize>::new());
+    assert_eq!(c.rules[0].requires, None);
     assert_eq!(c.rules[1].matcher, PathMatch::Exact("/both".into()));
-    assert_eq!(c.rules[1].requires_any.len(), 2);
+    assert_eq!(
+        c.rules[1]
+            .requires
+            .as_ref()
+            .map(|r| r.providers(c.providers.len()).len()),
+        Some(2)
+    );
     let v = c.verifier.as_ref().unwrap();
     assert_eq!(
         (v.cluster.as_str(), v.timeout_ms, v.failure_mode),

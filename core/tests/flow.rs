@@ -156,7 +156,6 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
     assert_eq!(
         step.report.counts,
         Counts {
-            provider: Some(MAIN),
             cache_misses: 1,
             ..Counts::default()
         }

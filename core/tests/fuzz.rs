@@ -202,9 +202,10 @@ fn mutated_configs_compile_or_name_the_field() {
                 accepted += 1;
                 for rule in &compiled.rules {
                     assert!(rule
-                        .requires_any
+                        .requires
                         .iter()
-                        .all(|&i| i < compiled.providers.len()));
+                        .flat_map(|r| r.named_providers())
+                        .all(|i| i < compiled.providers.len()));
                 }
                 let mut names = compiled.claim_header_names.clone();
                 names.sort();

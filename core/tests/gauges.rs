@@ -73,12 +73,12 @@ fn es256() -> String {
 }
 
 #[test]
-fn the_provider_is_counted_once_its_token_verified_allowed_or_refused_after() {
+fn the_provider_whose_token_decided_is_counted_with_the_decision() {
     let mut f = filter("callout");
     let mut flow = Flow::new();
     let step = flow.handle(&mut f, at(0), request(Some(&es256())));
     assert!(matches!(step.action, Action::CallVerifier(_)), "{step:?}");
-    assert_eq!(step.report.counts.provider, Some(MAIN));
+    assert_eq!(step.report.counts.provider, None, "not decided yet");
     let step = flow.handle(
         &mut f,
         at(1),
@@ -99,6 +99,17 @@ fn the_provider_is_counted_once_its_token_verified_allowed_or_refused_after() {
         Event::VerifierAnswered(Reply::answered(200, answer)),
     );
     assert_eq!(step.report.counts.denied, Some(Reason::Revoked));
+    assert_eq!(step.report.counts.provider, Some(MAIN));
+
+    // Refused before any call (expired): that provider's token decided.
+    let mut expired = claims();
+    expired["exp"] = json!(T0 / 1000 - 3600);
+    let step = Flow::new().handle(
+        &mut f,
+        at(4),
+        request(Some(&token(Algorithm::ES256, &expired))),
+    );
+    assert_eq!(step.report.counts.denied, Some(Reason::TokenExpired));
     assert_eq!(step.report.counts.provider, Some(MAIN));
 
     // No token: no provider to name, counted by reason only.

@@ -99,3 +99,19 @@ pub fn resume_request() {
 pub fn set_filter_state(key: &str, value: &str) {
     let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
 }
+
+/// The route's metadata (`xds.route_metadata`: a serialized `envoy.config.core.v3.Metadata`).
+/// An absent property (no route, or no metadata) reads as empty: the path rules decide.
+pub fn route_metadata() -> Vec<u8> {
+    hostcalls::get_property(vec!["xds", "route_metadata"])
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// The value of request filter state `name` as the host serializes it (a string object set by
+/// another filter, e.g. Envoy's `set_filter_state`), if any.
+pub fn filter_state(name: &str) -> Option<String> {
+    let bytes = hostcalls::get_property(vec!["filter_state", name]).ok()??;
+    String::from_utf8(bytes).ok()
+}

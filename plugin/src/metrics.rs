@@ -1,7 +1,7 @@
 //! The filter's counters and gauges (Envoy shows them as `wasmcustom.<name>`; its
 //! `/stats/prometheus` as `<name>` with `.` turned into `_`, e.g. `warden_denied_token_missing`).
 //! Per-provider metrics are `warden.provider.<provider>.<what>`, the provider name made a single
-//! stat segment; deploy/prometheus/warden-scrape.yaml turns the reason and provider into labels.
+//! stat segment; deploy/prometheus/prometheus.yaml turns the reason and provider into labels.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -13,6 +13,8 @@ use warden_core::Reason;
 pub struct Metrics {
     allowed: Option<u32>,
     denied: Vec<(Reason, u32)>,
+    /// `warden.report_only.<reason>`: what report-only rules would have refused.
+    report_only: Vec<(Reason, u32)>,
     verifier_failure: Option<u32>,
     failure_mode_allowed: Option<u32>,
     jwks_fetch_success: Option<u32>,
@@ -92,6 +94,10 @@ impl Metrics {
                 .into_iter()
                 .filter_map(|r| Some((r, counter(&format!("warden.denied.{r}"))?)))
                 .collect(),
+            report_only: Reason::ALL
+                .into_iter()
+                .filter_map(|r| Some((r, counter(&format!("warden.report_only.{r}"))?)))
+                .collect(),
             verifier_failure: counter("warden.verifier.failure"),
             failure_mode_allowed: counter("warden.verifier.failure_mode_allowed"),
             jwks_fetch_success: counter("warden.jwks.fetch_success"),
@@ -116,6 +122,14 @@ impl Metrics {
         if let Some(p) = c.provider.and_then(|i| self.providers.get(i)) {
             add(p.allowed, c.allowed);
             add(p.denied, u32::from(c.denied.is_some()));
+        }
+        if let Some(reason) = c.report_only {
+            let id = self
+                .report_only
+                .iter()
+                .find(|(r, _)| *r == reason)
+                .map(|(_, id)| *id);
+            add(id, 1);
         }
         add(self.cache_hit, c.cache_hits);
         add(self.cache_miss, c.cache_misses);

@@ -7,7 +7,7 @@ use crate::shared::Shared;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action as Proceed;
 use std::rc::Rc;
-use warden_core::flow::{Action, Call, Event, Flow, Now, Reply};
+use warden_core::flow::{Action, Call, Event, Flow, Now, Reply, RequestInput};
 
 pub struct RequestContext {
     /// `None` while the filter has no valid configuration.
@@ -60,6 +60,26 @@ impl RequestContext {
                 decision => return decide(decision),
             };
         }
+    }
+
+    /// The request headers, with the route metadata and filter state only when the
+    /// configuration selects requirements by them (each read is a host call).
+    fn request_event(&self, headers: Vec<(String, String)>) -> Event {
+        let Some(shared) = &self.shared else {
+            return Event::RequestHeaders(headers);
+        };
+        let filter = shared.filter.borrow();
+        let config = &filter.config;
+        let route_metadata = (!config.requirements.is_empty()).then(host::route_metadata);
+        let filter_state = config
+            .filter_state_rules
+            .as_ref()
+            .and_then(|f| host::filter_state(&f.name));
+        Event::Request(RequestInput {
+            headers,
+            route_metadata,
+            filter_state,
+        })
     }
 
     fn start(&mut self, call: &Call, keys_of: Option<usize>) -> Result<(), String> {
@@ -119,7 +139,10 @@ impl HttpContext for RequestContext {
         logger::follow_level(now.unix_ms);
         // Without the header map neither the rule nor the spoofed claim headers are known.
         let forwarded = match host::request_headers() {
-            Some(headers) => self.run(now, Event::RequestHeaders(headers)),
+            Some(headers) => {
+                let event = self.request_event(headers);
+                self.run(now, event)
+            }
             None => fail_closed(),
         };
         if forwarded {

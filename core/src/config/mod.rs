@@ -5,16 +5,20 @@
 mod model;
 mod provider;
 mod raw;
+mod requirement;
 mod rule;
 mod verifier;
 
 pub use model::{
-    BearerToken, ClaimToHeader, Config, FailureMode, KeySource, PathMatch, Provider, RemoteJwks,
-    Rule, StreamConfig, TokenSource, VerifierConfig, VerifierMode, MIN_FEED_TOKEN_BYTES,
+    BearerToken, ClaimToHeader, Config, FailureMode, FilterStateRules, KeySource, NamedRequirement,
+    PathMatch, Provider, RemoteJwks, Rule, StreamConfig, TokenSource, VerifierConfig, VerifierMode,
+    MIN_FEED_TOKEN_BYTES,
 };
+pub use requirement::{Allow, Requirement, MAX_REQUIREMENT_DEPTH, MAX_REQUIREMENT_NODES};
 
 use provider::compile_provider;
 use raw::RawConfig;
+use requirement::compile_requirement;
 use rule::compile_rule;
 use std::fmt;
 use verifier::compile_verifier;
@@ -75,6 +79,13 @@ impl Config {
         self.providers.iter().position(|p| p.name == name)
     }
 
+    pub fn requirement(&self, name: &str) -> Option<&Requirement> {
+        self.requirements
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| &r.requires)
+    }
+
     pub fn has_remote_jwks(&self) -> bool {
         self.providers
             .iter()
@@ -95,10 +106,25 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     for (name, p) in raw.providers {
         providers.push(compile_provider(name, p)?);
     }
+    let mut requirements = Vec::with_capacity(raw.requirements.len());
+    for (name, value) in &raw.requirements {
+        if name.is_empty() {
+            return Err(err("requirements", "requirement names must not be empty"));
+        }
+        let requires = compile_requirement(&format!("requirements.{name}"), value, &providers)?;
+        requirements.push(NamedRequirement {
+            name: name.clone(),
+            requires,
+        });
+    }
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (i, r) in raw.rules.into_iter().enumerate() {
-        rules.push(compile_rule(i, r, &providers)?);
+        rules.push(compile_rule(i, r, &providers, &requirements)?);
     }
+    let filter_state_rules = raw
+        .filter_state_rules
+        .map(|f| compile_filter_state_rules(f, &providers))
+        .transpose()?;
     let verifier = raw.verifier.map(compile_verifier).transpose()?;
     let mut claim_header_names: Vec<String> = providers
         .iter()
@@ -111,6 +137,24 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         rules,
         verifier,
         claim_header_names,
+        requirements,
+        filter_state_rules,
+    })
+}
+
+fn compile_filter_state_rules(
+    raw: raw::RawFilterStateRules,
+    providers: &[Provider],
+) -> Result<FilterStateRules, ConfigError> {
+    no_whitespace("filter_state_rules.name", &raw.name)?;
+    let mut requires = Vec::with_capacity(raw.requires.len());
+    for (value, r) in &raw.requires {
+        let at = format!("filter_state_rules.requires.{value}");
+        requires.push((value.clone(), compile_requirement(&at, r, providers)?));
+    }
+    Ok(FilterStateRules {
+        name: raw.name,
+        requires,
     })
 }
 

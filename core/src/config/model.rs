@@ -1,5 +1,6 @@
 //! The configuration the filter runs: validated, with defaults filled in.
 
+use super::requirement::Requirement;
 use crate::jwk::KeySet;
 use crate::token::Requirements;
 use serde::Deserialize;
@@ -76,6 +77,25 @@ pub struct Config {
     pub verifier: Option<VerifierConfig>,
     /// Every header any provider sets from claims: stripped from every incoming request.
     pub claim_header_names: Vec<String>,
+    /// Named requirements (`requirements`), selected by a rule's `requirement_name` (copied
+    /// into the rule) or by a route's metadata.
+    pub requirements: Vec<NamedRequirement>,
+    /// Used when no path rule matched, as jwt_authn's `filter_state_rules`.
+    pub filter_state_rules: Option<FilterStateRules>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRequirement {
+    pub name: String,
+    pub requires: Requirement,
+}
+
+/// `filter_state_rules`: the value another filter stored under filter state `name` picks one of
+/// `requires`; a value not listed (or no value) leaves the request unprotected, as in jwt_authn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterStateRules {
+    pub name: String,
+    pub requires: Vec<(String, Requirement)>,
 }
 
 #[derive(Debug)]
@@ -90,6 +110,8 @@ pub struct Provider {
     /// identity providers whose access tokens carry none: such a token is checked without one
     /// and can be revoked only through its user, its session or a revoke-all.
     pub require_jti: bool,
+    /// `false`: a decision this provider's token failed is report-only (forwarded, recorded).
+    pub enforce: bool,
 }
 
 #[derive(Debug)]
@@ -133,8 +155,10 @@ pub enum PathMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub matcher: PathMatch,
-    /// Indexes into `Config::providers`; any one of them suffices. Empty: no token needed.
-    pub requires_any: Vec<usize>,
+    /// `None`: no token needed.
+    pub requires: Option<Requirement>,
+    /// `false`: report-only (the decision is recorded, the request forwarded).
+    pub enforce: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

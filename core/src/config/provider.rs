@@ -107,6 +107,7 @@ pub(super) fn compile_provider(name: String, p: RawProvider) -> Result<Provider,
         forward: p.forward.unwrap_or(false),
         claim_to_headers,
         require_jti: p.require_jti.unwrap_or(true),
+        enforce: p.enforce.unwrap_or(true),
         name,
     })
 }

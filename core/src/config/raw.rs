@@ -13,6 +13,18 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) rules: Vec<RawRule>,
     pub(super) verifier: Option<RawVerifier>,
+    /// Named requirements (jwt_authn `requirement_map`); each value is read by
+    /// `requirement::compile_requirement`.
+    #[serde(default)]
+    pub(super) requirements: BTreeMap<String, serde_json::Value>,
+    pub(super) filter_state_rules: Option<RawFilterStateRules>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFilterStateRules {
+    pub(super) name: String,
+    pub(super) requires: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +46,7 @@ pub(super) struct RawProvider {
     pub(super) require_jti: Option<bool>,
     #[serde(default)]
     pub(super) claim_to_headers: Vec<RawClaimToHeader>,
+    pub(super) enforce: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +84,9 @@ pub(super) struct RawClaimToHeader {
 pub(super) struct RawRule {
     #[serde(rename = "match")]
     pub(super) matcher: RawMatch,
-    pub(super) requires: Option<RawRequires>,
+    pub(super) requires: Option<serde_json::Value>,
+    pub(super) requirement_name: Option<String>,
+    pub(super) enforce: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -79,13 +94,6 @@ pub(super) struct RawRule {
 pub(super) struct RawMatch {
     pub(super) prefix: Option<String>,
     pub(super) path: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRequires {
-    pub(super) provider_name: Option<String>,
-    pub(super) requires_any: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,15 @@
-//! `rules[i]`: a path match and the providers any one of which it requires.
+//! `rules[i]`: a path match, the requirement it applies (inline `requires` or a named one) and
+//! whether it is enforced.
 
-use super::raw::{RawRequires, RawRule};
-use super::{err, ConfigError, PathMatch, Provider, Rule};
+use super::raw::RawRule;
+use super::requirement::compile_requirement;
+use super::{err, ConfigError, NamedRequirement, PathMatch, Provider, Rule};
 
 pub(super) fn compile_rule(
     i: usize,
     r: RawRule,
     providers: &[Provider],
+    requirements: &[NamedRequirement],
 ) -> Result<Rule, ConfigError> {
     let at = format!("rules[{i}]");
     let matcher = match (r.matcher.prefix, r.matcher.path) {
@@ -21,45 +24,35 @@ pub(super) fn compile_rule(
             ))
         }
     };
-    let find = |path: String, name: &str| {
-        providers
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| err(path, format!("unknown provider {name:?}")))
-    };
-    let requires_any = match r.requires {
-        None => Vec::new(),
-        Some(RawRequires {
-            provider_name: Some(name),
-            requires_any: None,
-        }) => {
-            vec![find(format!("{at}.requires.provider_name"), &name)?]
-        }
-        Some(RawRequires {
-            provider_name: None,
-            requires_any: Some(names),
-        }) => {
-            if names.is_empty() {
-                return Err(err(
-                    format!("{at}.requires.requires_any"),
-                    "must name at least one provider",
-                ));
-            }
-            let mut ids = Vec::with_capacity(names.len());
-            for (j, name) in names.iter().enumerate() {
-                ids.push(find(format!("{at}.requires.requires_any[{j}]"), name)?);
-            }
-            ids
-        }
-        Some(_) => {
+    let requires = match (r.requires, r.requirement_name) {
+        (None, None) => None,
+        (Some(value), None) => Some(compile_requirement(
+            &format!("{at}.requires"),
+            &value,
+            providers,
+        )?),
+        (None, Some(name)) => Some(
+            requirements
+                .iter()
+                .find(|n| n.name == name)
+                .map(|n| n.requires.clone())
+                .ok_or_else(|| {
+                    err(
+                        format!("{at}.requirement_name"),
+                        format!("unknown requirement {name:?} (not in requirements)"),
+                    )
+                })?,
+        ),
+        (Some(_), Some(_)) => {
             return Err(err(
-                format!("{at}.requires"),
-                "set exactly one of provider_name or requires_any",
+                format!("{at}"),
+                "set requires or requirement_name, not both",
             ))
         }
     };
     Ok(Rule {
         matcher,
-        requires_any,
+        requires,
+        enforce: r.enforce.unwrap_or(true),
     })
 }

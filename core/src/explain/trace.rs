@@ -6,7 +6,7 @@ use super::dates::iso8601;
 use super::source_label;
 use crate::alg::{Algorithm, KeyKind};
 use crate::b64;
-use crate::config::{Config, PathMatch, Provider};
+use crate::config::{Config, PathMatch, Provider, Requirement};
 
 use crate::extract::{self, Extracted};
 use crate::flow::Filter;
@@ -145,17 +145,27 @@ pub(super) fn trace(filter: &Filter, headers: &[(String, String)], now: i64) -> 
             protected: false,
         };
     };
-    if chosen.requires_any.is_empty() {
+    let Some(requirement) = &chosen.requires else {
         rule.note = Some("this rule needs no token".to_string());
         return Trace {
             rule,
             providers: Vec::new(),
             protected: false,
         };
+    };
+    if !matches!(requirement, Requirement::Provider(_))
+        && !matches!(requirement, Requirement::Any { of, allow: None }
+            if of.iter().all(|r| matches!(r, Requirement::Provider(_))))
+    {
+        rule.note = Some(
+            "the providers below are tried one by one; the decision follows the rule's whole \
+             requirement (requires_all, allow_missing...)"
+                .to_string(),
+        );
     }
     let mut providers = Vec::new();
     let mut done = false;
-    for &idx in &chosen.requires_any {
+    for idx in requirement.providers(config.providers.len()) {
         let Some(provider) = config.providers.get(idx) else {
             continue;
         };
@@ -198,8 +208,9 @@ fn rule_trace(
             PathMatch::Exact(p) => json!({"path": p}),
         }),
         requires_any: rule
+            .and_then(|r| r.requires.as_ref())
             .map(|r| {
-                r.requires_any
+                r.providers(config.providers.len())
                     .iter()
                     .filter_map(|&i| config.providers.get(i).map(|p| p.name.clone()))
                     .collect()

@@ -18,8 +18,12 @@ pub struct Counts {
     pub failure_mode_allowed: u32,
     pub jwks_fetch_ok: u32,
     pub jwks_fetch_failed: u32,
-    /// The provider (index in the configuration) whose token the request was decided on, once
-    /// that token verified: allowed, or refused after (revoked, verifier unavailable, ...).
+    /// The reason a report-only rule (or provider) would have refused the request, which was
+    /// forwarded instead. Never set together with `denied`.
+    pub report_only: Option<Reason>,
+    /// The provider (index in the configuration) whose token decided the request: the one
+    /// whose claims an allowed request carries, or the one whose token decided a refusal (when
+    /// a token did).
     pub provider: Option<usize>,
     /// Stream mode: snapshots applied, i.e. the revocation view (re)synchronised.
     pub feed_snapshots: u32,
@@ -84,6 +88,18 @@ pub enum Note {
         warn: bool,
     },
     Denied(Reason),
+    /// A request a report-only rule or provider would have refused, forwarded.
+    ReportOnly {
+        reason: Reason,
+        /// The provider whose token decided, or `-`.
+        provider: String,
+        /// `rule rules[i]`, `requirement NAME` or `filter_state_rules VALUE`.
+        rule: String,
+    },
+    /// The route's metadata names a requirement not in `requirements`.
+    RequirementUnknown(String),
+    /// The route's metadata could not be read.
+    RouteMetadataUnreadable(String),
     /// Stream mode: a snapshot replaced the revocation view.
     FeedSynced {
         entries: usize,
@@ -100,6 +116,8 @@ impl Note {
         match self {
             Note::ConfigRejected(_) | Note::VerifierNotStarted { .. } => Level::Error,
             Note::LocalKeySkipped { .. } | Note::KeysFetchFailed { .. } => Level::Warn,
+            Note::RequirementUnknown(_) | Note::RouteMetadataUnreadable(_) => Level::Warn,
+            Note::ReportOnly { .. } => Level::Debug,
             Note::FeedFailed { warn: true, .. } => Level::Warn,
             Note::FeedFailed { warn: false, .. } => Level::Debug,
             Note::FeedSynced { .. } => Level::Info,
@@ -140,6 +158,20 @@ impl fmt::Display for Note {
                 f.write_str("verifier unavailable; request denied (failure_mode deny)")
             }
             Note::Denied(reason) => write!(f, "denied: {reason}"),
+            Note::ReportOnly {
+                reason,
+                provider,
+                rule,
+            } => write!(
+                f,
+                "report-only: would deny {reason} (provider {provider}, {rule})"
+            ),
+            Note::RequirementUnknown(name) => write!(
+                f,
+                "route metadata names requirement {name:?}, which requirements does not have; \
+                 request denied"
+            ),
+            Note::RouteMetadataUnreadable(why) => write!(f, "{why}; request denied"),
             Note::FeedSynced { entries } => {
                 write!(f, "revocation view synchronised ({entries} entries)")
             }
@@ -175,6 +207,7 @@ impl Report {
         c.failure_mode_allowed += o.failure_mode_allowed;
         c.jwks_fetch_ok += o.jwks_fetch_ok;
         c.jwks_fetch_failed += o.jwks_fetch_failed;
+        c.report_only = c.report_only.or(o.report_only);
         c.provider = c.provider.or(o.provider);
         c.feed_snapshots += o.feed_snapshots;
         c.feed_failures += o.feed_failures;

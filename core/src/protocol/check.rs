@@ -160,7 +160,10 @@ pub fn verifier_verdict(status: Option<u32>, body: &[u8]) -> Verdict {
 /// not know or one that would change the kind of answer (no token, unavailable).
 fn deny_reason(reason: Option<Reason>) -> Reason {
     match reason {
-        None | Some(Reason::TokenMissing | Reason::VerifierUnavailable) => Reason::Revoked,
+        None
+        | Some(Reason::TokenMissing | Reason::VerifierUnavailable | Reason::RequirementUnknown) => {
+            Reason::Revoked
+        }
         Some(r) => r,
     }
 }

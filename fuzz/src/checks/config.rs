@@ -51,9 +51,9 @@ pub fn run(data: &[u8]) {
         assert!(req.issuer.as_deref() != Some(""));
     }
     for rule in &config.rules {
-        for idx in &rule.requires_any {
+        for idx in rule.requires.iter().flat_map(|r| r.named_providers()) {
             assert!(
-                *idx < config.providers.len(),
+                idx < config.providers.len(),
                 "a rule names a missing provider"
             );
         }

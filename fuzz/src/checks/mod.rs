@@ -14,6 +14,7 @@ pub mod input;
 pub mod jwks;
 pub mod keys;
 pub mod request;
+pub mod route;
 pub mod seeds;
 pub mod token;
 pub mod upstream;
@@ -28,4 +29,15 @@ pub fn rule_for<'r>(rules: &'r [Rule], path: &str) -> Option<&'r Rule> {
         RuleMatch::Rule(rule) => Some(rule),
         RuleMatch::NoRule | RuleMatch::Rejected => None,
     }
+}
+
+/// Every provider whose sources `rule`'s requirement reads.
+pub fn providers_of(
+    config: &warden_core::config::Config,
+    rule: &warden_core::config::Rule,
+) -> Vec<usize> {
+    rule.requires
+        .as_ref()
+        .map(|r| r.providers(config.providers.len()))
+        .unwrap_or_default()
 }

@@ -170,10 +170,13 @@ fn run_with(data: &[u8], strict: bool) {
     }
 
     match &outcome {
-        Outcome::Allowed(a) => {
+        Outcome::Allowed(allowed) => {
             let rule = rule.expect("an allowed request matched a rule");
+            let a = allowed
+                .primary()
+                .expect("these rules allow only with a token");
             assert!(
-                rule.requires_any.contains(&a.provider),
+                crate::checks::providers_of(config, rule).contains(&a.provider),
                 "allowed by a provider the rule does not name"
             );
             let provider = &config.providers[a.provider];
@@ -206,7 +209,7 @@ fn run_with(data: &[u8], strict: bool) {
         }
         Outcome::Unprotected => {
             assert!(
-                rule.is_none_or(|r| r.requires_any.is_empty()),
+                rule.is_none_or(|r| r.requires.is_none()),
                 "a protected rule matched, yet unprotected"
             );
         }

@@ -99,18 +99,18 @@ fn check_view(config: &Config, path: &str, view: &str, outcome: &Outcome) {
     }) else {
         return;
     };
-    if seen.requires_any.is_empty() {
+    if seen.requires.is_none() {
         return;
     }
+    let needs = crate::checks::providers_of(config, seen);
     match outcome {
         Outcome::Unprotected => panic!(
             "path {path:?} passed without a token; an upstream reads {view:?}, which a rule protects"
         ),
         Outcome::Allowed(a) => assert!(
-            seen.requires_any.contains(&a.provider),
-            "path {path:?} allowed by provider {}, but an upstream reads {view:?}, whose rule needs {:?}",
-            a.provider,
-            seen.requires_any
+            a.tokens.iter().all(|t| needs.contains(&t.provider)),
+            "path {path:?} allowed by {:?}, but an upstream reads {view:?}, whose rule needs {needs:?}",
+            a.tokens,
         ),
         _ => {}
     }
@@ -138,8 +138,8 @@ pub fn check_forwarded(
         }
     }
     let Some(rule) = rule else { return };
-    for idx in &rule.requires_any {
-        let provider = &config.providers[*idx];
+    for idx in crate::checks::providers_of(config, rule) {
+        let provider = &config.providers[idx];
         if provider.forward {
             continue;
         }

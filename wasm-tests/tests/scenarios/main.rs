@@ -20,5 +20,6 @@ mod host_crypto;
 mod hostile_tokens;
 mod parity;
 mod remote_jwks;
+mod requirements;
 mod stream;
 mod verifier;
