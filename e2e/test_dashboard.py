@@ -31,8 +31,6 @@ import yaml
 import harness
 from tokens import AUDIENCE, ISSUER, KeySet
 
-sys.path.insert(0, str(harness.ROOT / "scripts"))
-
 DASHBOARD = harness.ROOT / "deploy/grafana/warden.json"
 SCRAPE_CONFIG = harness.ROOT / "deploy/prometheus/prometheus.yaml"
 RULES = harness.ROOT / "deploy/prometheus/warden-rules.yaml"
