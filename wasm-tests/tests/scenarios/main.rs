@@ -14,6 +14,7 @@ mod algorithms;
 mod cache_and_metrics;
 mod cli;
 mod configuration;
+mod dashboard_metrics;
 mod forwarding;
 mod hit_path;
 mod host_crypto;
