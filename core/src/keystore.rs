@@ -33,6 +33,8 @@ struct Remote {
     failures: u32,
     retry: Option<RetryPolicy>,
     fetch_at_start: bool,
+    /// When the last fetch that brought a usable key set (new or unchanged) was answered (ms).
+    fetched_at_ms: Option<u64>,
 }
 
 impl Remote {
@@ -48,6 +50,7 @@ impl Remote {
             failures: 0,
             retry: remote.retry,
             fetch_at_start: remote.fetch_at_start,
+            fetched_at_ms: None,
         }
     }
 
@@ -273,6 +276,15 @@ impl KeyStore {
         self.remotes.iter().flatten().any(|r| r.keys.is_none())
     }
 
+    /// Remote providers (index) and when each last fetched a usable key set (ms; `None`: never).
+    pub fn fetched_at_ms(&self) -> Vec<(usize, Option<u64>)> {
+        self.remotes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.as_ref()?.fetched_at_ms)))
+            .collect()
+    }
+
     pub fn in_flight(&self, idx: usize, now_ms: u64) -> bool {
         matches!(self.remotes.get(idx), Some(Some(r)) if r.in_flight(now_ms))
     }
@@ -303,6 +315,7 @@ impl KeyStore {
         match parsed {
             Ok(None) => {
                 r.failures = 0;
+                r.fetched_at_ms = Some(now_ms);
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
                 FetchResult::Unchanged
             }
@@ -310,6 +323,7 @@ impl KeyStore {
                 r.failures = 0;
                 r.keys = Some(set);
                 r.body_digest = Some(digest);
+                r.fetched_at_ms = Some(now_ms);
                 r.next_refresh_ms = now_ms.saturating_add(refresh_after_ms);
                 self.generation += 1;
                 FetchResult::Updated

@@ -259,6 +259,17 @@ impl RevocationView {
         self.overflowed
     }
 
+    /// The staleness bound: past it the view stops answering.
+    pub fn max_staleness_ms(&self) -> u64 {
+        self.max_staleness_ms
+    }
+
+    /// When the poll whose answer last confirmed the view was sent (unix ms); `None` before the
+    /// first applied answer.
+    pub fn confirmed_at_ms(&self) -> Option<u64> {
+        self.confirmed_at_ms
+    }
+
     /// Whether the view may answer at `now_ms` (unix ms).
     pub fn trusted(&self, now_ms: u64) -> bool {
         !self.overflowed

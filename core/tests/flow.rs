@@ -195,6 +195,7 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             ..Counts::default()
         }
@@ -274,6 +275,7 @@ fn verifier_failure_with_failure_mode_deny_is_a_503() {
         assert_eq!(
             step.report.counts,
             Counts {
+                provider: Some(MAIN),
                 verifier_failures: 1,
                 denied: Some(Reason::VerifierUnavailable),
                 ..Counts::default()
@@ -305,6 +307,7 @@ fn verifier_failure_with_failure_mode_allow_forwards_and_is_counted() {
         assert_eq!(
             step.report.counts,
             Counts {
+                provider: Some(MAIN),
                 verifier_failures: 1,
                 failure_mode_allowed: 1,
                 ..Counts::default()
@@ -368,6 +371,7 @@ fn no_verifier_configured_allows_a_good_token_at_once() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             cache_misses: 1,
             ..Counts::default()
@@ -378,6 +382,7 @@ fn no_verifier_configured_allows_a_good_token_at_once() {
     assert_eq!(
         step.report.counts,
         Counts {
+            provider: Some(MAIN),
             allowed: 1,
             cache_hits: 1,
             ..Counts::default()

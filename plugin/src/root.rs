@@ -77,6 +77,8 @@ impl RootContext for WardenRoot {
         logger::follow_level(now.unix_ms);
         self.fetches.start_due(&shared, now);
         self.stream.start(&shared, now);
+        let gauges = shared.filter.borrow_mut().gauges(now);
+        shared.metrics.set_gauges(&gauges);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

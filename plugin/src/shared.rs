@@ -15,7 +15,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(filter: Filter) -> Rc<Shared> {
-        let metrics = Metrics::define(filter.config.stat_prefix.as_deref());
+        let metrics = Metrics::define(&filter);
         Rc::new(Shared {
             filter: RefCell::new(filter),
             metrics,

@@ -16,6 +16,29 @@ pub const VERIFIER_WARNING_INTERVAL_MS: u64 = 10_000;
 /// The tick in stream mode: a failed poll is retried on it.
 pub const STREAM_TICK_MS: u64 = 100;
 
+/// What the filter's gauges read at one moment; the proxy sets them on every tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gauges {
+    /// Stream mode only.
+    pub stream: Option<StreamGauges>,
+    /// Each remote-JWKS provider (index) and the age of the key set it holds, in seconds: since
+    /// its last fetch that brought a usable set (new or unchanged), or, before any did, since the
+    /// filter first reported its gauges.
+    pub key_set_age_seconds: Vec<(usize, u64)>,
+}
+
+/// Stream mode's revocation view, as an operator watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamGauges {
+    /// Since the view was last confirmed by the feed (as of its poll's send), or, before the
+    /// first confirmation, since the filter first reported its gauges.
+    pub staleness_ms: u64,
+    /// The bound past which the view stops answering and requests call the verifier.
+    pub max_staleness_ms: u64,
+    /// Whether the view answers now (confirmed within the bound, in sequence, not overflowed).
+    pub trusted: bool,
+}
+
 pub struct Filter {
     pub config: Config,
     pub keys: KeyStore,
@@ -23,6 +46,8 @@ pub struct Filter {
     /// Stream mode's revocation view (`None` in callout mode).
     pub revocations: Option<RevocationView>,
     last_verifier_warning_ms: Option<u64>,
+    /// When [`Filter::gauges`] first ran: the ages of what was never confirmed count from then.
+    gauges_since_ms: Option<u64>,
 }
 
 impl Filter {
@@ -39,6 +64,7 @@ impl Filter {
             config,
             keys,
             last_verifier_warning_ms: None,
+            gauges_since_ms: None,
         }
     }
 
@@ -192,9 +218,13 @@ impl Filter {
             Reply::NotStarted(why) => Err(ViewError::NoAnswer(why.clone())),
         };
         match applied {
-            Ok(Applied::Snapshot { entries }) => report.notes.push(Note::FeedSynced { entries }),
+            Ok(Applied::Snapshot { entries }) => {
+                report.counts.feed_snapshots += 1;
+                report.notes.push(Note::FeedSynced { entries });
+            }
             Ok(Applied::Changes { .. }) => {}
             Err(e) => {
+                report.counts.feed_failures += 1;
                 let warn = self.verifier_warning_due(now.unix_ms);
                 report.notes.push(Note::FeedFailed {
                     why: e.to_string(),
@@ -203,6 +233,27 @@ impl Filter {
             }
         }
         report
+    }
+
+    /// The gauges at `now`.
+    pub fn gauges(&mut self, now: Now) -> Gauges {
+        let since = *self.gauges_since_ms.get_or_insert(now.unix_ms);
+        let age_ms = |at: Option<u64>| now.unix_ms.saturating_sub(at.unwrap_or(since));
+        let stream = self.revocations.as_ref().map(|view| StreamGauges {
+            staleness_ms: age_ms(view.confirmed_at_ms()),
+            max_staleness_ms: view.max_staleness_ms(),
+            trusted: view.trusted(now.unix_ms),
+        });
+        let key_set_age_seconds = self
+            .keys
+            .fetched_at_ms()
+            .into_iter()
+            .map(|(idx, at)| (idx, age_ms(at) / 1000))
+            .collect();
+        Gauges {
+            stream,
+            key_set_age_seconds,
+        }
     }
 
     /// Whether a verifier failure now is the first of its warning interval.

@@ -23,6 +23,33 @@ pub struct Counts {
     /// The reason a report-only rule (or provider) would have refused the request, which was
     /// forwarded instead. Never set together with `denied`.
     pub report_only: Option<Reason>,
+    /// The provider (index in the configuration) whose token decided the request: the one
+    /// whose claims an allowed request carries, or the one whose token decided a refusal (when
+    /// a token did).
+    pub provider: Option<usize>,
+    /// Stream mode: snapshots applied, i.e. the revocation view (re)synchronised.
+    pub feed_snapshots: u32,
+    /// Stream mode: poll answers not applied (no answer, malformed, out of sequence, overflow).
+    pub feed_failures: u32,
+}
+
+/// `name` as one segment of a stat name (`warden.provider.<segment>.allowed`): every byte
+/// outside `[A-Za-z0-9_]` becomes `_`, so a provider name with a `.` adds no level to Envoy's
+/// stat tree and reads the same in Prometheus (which allows only those characters); `_` when
+/// empty.
+pub fn stat_segment(name: &str) -> String {
+    if name.is_empty() {
+        return "_".into();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -196,6 +223,9 @@ impl Report {
         c.jwks_fetch_failed += o.jwks_fetch_failed;
         c.cors_preflight_bypassed += o.cors_preflight_bypassed;
         c.report_only = c.report_only.or(o.report_only);
+        c.provider = c.provider.or(o.provider);
+        c.feed_snapshots += o.feed_snapshots;
+        c.feed_failures += o.feed_failures;
         self.notes.extend(other.notes);
         self.filter_state.extend(other.filter_state);
     }

@@ -15,6 +15,7 @@ mod cache_and_metrics;
 mod claims_state;
 mod cli;
 mod configuration;
+mod dashboard_metrics;
 mod forwarding;
 mod hit_path;
 mod host_crypto;
