@@ -223,12 +223,18 @@ fn the_verifier_call_carries_the_requests_trace_context() {
     let step = Flow::new().handle(
         &mut f,
         at(NOW),
-        with_context(&[("traceparent", parent), ("tracestate", "rojo=00f067aa0ba902b7")]),
+        with_context(&[
+            ("traceparent", parent),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ]),
     );
     let headers = verifier_call(&step).request_headers();
     assert_eq!(
         headers[4..],
-        [("traceparent", parent), ("tracestate", "rojo=00f067aa0ba902b7")]
+        [
+            ("traceparent", parent),
+            ("tracestate", "rojo=00f067aa0ba902b7")
+        ]
     );
     // A malformed traceparent is not sent, nor the tracestate that came with it.
     let step = Flow::new().handle(

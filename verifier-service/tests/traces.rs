@@ -48,8 +48,8 @@ fn request_spans_join_the_callers_trace_with_redis_round_trips_as_children() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(kept.clone())
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(warden_verifier::telemetry::traces::layer(&provider));
+    let subscriber =
+        tracing_subscriber::registry().with(warden_verifier::telemetry::traces::layer(&provider));
     tracing::subscriber::set_global_default(subscriber).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -101,7 +101,11 @@ fn request_spans_join_the_callers_trace_with_redis_round_trips_as_children() {
     let names: Vec<&str> = servers.iter().map(|s| s.name.as_ref()).collect();
     assert_eq!(
         names,
-        ["POST /v1/check", "POST /v1/admin/revoke/token", "POST /v1/check"],
+        [
+            "POST /v1/check",
+            "POST /v1/admin/revoke/token",
+            "POST /v1/check"
+        ],
         "{spans:#?}"
     );
     let (allowed, admin, denied) = (servers[0], servers[1], servers[2]);
@@ -126,8 +130,15 @@ fn request_spans_join_the_callers_trace_with_redis_round_trips_as_children() {
     assert_eq!(attribute(allowed, "warden.reason"), None);
     assert_eq!(allowed.status, Status::Unset);
 
-    assert_ne!(admin.span_context.trace_id().to_string(), TRACE_ID, "a trace of its own");
-    assert_eq!(attribute(admin, "warden.action"), Some("revoke_token".into()));
+    assert_ne!(
+        admin.span_context.trace_id().to_string(),
+        TRACE_ID,
+        "a trace of its own"
+    );
+    assert_eq!(
+        attribute(admin, "warden.action"),
+        Some("revoke_token".into())
+    );
     assert_eq!(attribute(denied, "warden.decision"), Some("deny".into()));
     assert_eq!(attribute(denied, "warden.reason"), Some("revoked".into()));
 
@@ -139,7 +150,10 @@ fn request_spans_join_the_callers_trace_with_redis_round_trips_as_children() {
         assert!(!children.is_empty(), "no Redis span under {}", server.name);
         for child in children {
             assert_eq!(child.span_kind, SpanKind::Client);
-            assert_eq!(child.span_context.trace_id(), server.span_context.trace_id());
+            assert_eq!(
+                child.span_context.trace_id(),
+                server.span_context.trace_id()
+            );
             assert_eq!(attribute(child, "db.system.name"), Some("redis".into()));
             let operation = attribute(child, "db.operation.name").unwrap().to_string();
             assert_eq!(child.name.as_ref(), operation);

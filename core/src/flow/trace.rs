@@ -106,7 +106,10 @@ mod tests {
             got,
             vec![
                 ("traceparent", PARENT.to_string()),
-                ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".to_string()),
+                (
+                    "tracestate",
+                    "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".to_string()
+                ),
             ]
         );
         assert_eq!(
@@ -119,12 +122,19 @@ mod tests {
     fn nothing_travels_without_one_valid_traceparent() {
         assert!(propagated(&headers(&[("tracestate", "congo=t61rcWkgMzE")])).is_empty());
         assert!(propagated(&headers(&[
-            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"
+            ),
             ("tracestate", "congo=t61rcWkgMzE"),
         ]))
         .is_empty());
         // Two traceparents: which one is meant is unknown, so neither.
-        assert!(propagated(&headers(&[("traceparent", PARENT), ("traceparent", PARENT)])).is_empty());
+        assert!(propagated(&headers(&[
+            ("traceparent", PARENT),
+            ("traceparent", PARENT)
+        ]))
+        .is_empty());
     }
 
     #[test]

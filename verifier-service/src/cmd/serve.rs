@@ -2,9 +2,9 @@
 //! until SIGTERM/SIGINT.
 
 use crate::config::{self, cli::ServeArgs};
-use crate::outbound::OtlpClient;
 use crate::http::state::AppState;
 use crate::issuer::{load_signing_key, Issuer};
+use crate::outbound::OtlpClient;
 use crate::server::{run, signals, Listeners};
 use crate::service::admin_token::AdminToken;
 use crate::store::open::open_target;

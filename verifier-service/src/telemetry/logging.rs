@@ -255,11 +255,24 @@ mod tests {
         assert_eq!(fields["action"], "revoke_token");
         assert_eq!(fields["result"], "ok");
         assert!(fields.get("status").is_none() && fields.get("sid").is_none());
-        assert_eq!((&fields["sub"], &fields["jti"]), (&"alice".into(), &"j1".into()));
+        assert_eq!(
+            (&fields["sub"], &fields["jti"]),
+            (&"alice".into(), &"j1".into())
+        );
         let failed = &lines[1]["fields"];
         assert_eq!(
-            (&failed["action"], &failed["result"], &failed["status"], &failed["error"]),
-            (&"revoke_all".into(), &"failed".into(), &503.into(), &"unavailable".into())
+            (
+                &failed["action"],
+                &failed["result"],
+                &failed["status"],
+                &failed["error"]
+            ),
+            (
+                &"revoke_all".into(),
+                &"failed".into(),
+                &503.into(),
+                &"unavailable".into()
+            )
         );
     }
 

@@ -16,9 +16,7 @@ use opentelemetry_http::HttpClient;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -98,7 +96,8 @@ pub fn tracer_provider(
 /// (no events, no dependency's spans: the exporter's own HTTP client stays untraced).
 pub fn exported(meta: &Metadata<'_>) -> bool {
     meta.is_span()
-        && (meta.target().starts_with("warden_verifier") || meta.target().starts_with("warden_store"))
+        && (meta.target().starts_with("warden_verifier")
+            || meta.target().starts_with("warden_store"))
 }
 
 /// The layer that turns those spans into OpenTelemetry spans of `provider`.
@@ -155,7 +154,8 @@ pub fn request_span(
 
 /// The answer's status on the request's span (5xx marks the span failed, as server spans do).
 pub fn record_status(span: &tracing::Span, status: u16) {
-    span.record("http.response.status_code", status);
+    // As i64: OpenTelemetry has no unsigned attribute (a u64 would arrive as a string).
+    span.record("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.record("otel.status_code", "ERROR");
     }
@@ -297,7 +297,13 @@ mod tests {
             traces_url("http://127.0.0.1:4318/v1/traces").unwrap(),
             "http://127.0.0.1:4318/v1/traces"
         );
-        for bad in ["collector:4318", "grpc://c:4317", "http://", "http:///x", "http://c?x=1"] {
+        for bad in [
+            "collector:4318",
+            "grpc://c:4317",
+            "http://",
+            "http:///x",
+            "http://c?x=1",
+        ] {
             let error = traces_url(bad).unwrap_err();
             assert!(error.starts_with("--otlp-endpoint"), "{bad}: {error}");
         }
@@ -411,7 +417,10 @@ mod tests {
                 kind,
             )
         };
-        assert!(exported(&meta("warden_verifier::telemetry::traces", Kind::SPAN)));
+        assert!(exported(&meta(
+            "warden_verifier::telemetry::traces",
+            Kind::SPAN
+        )));
         assert!(exported(&meta("warden_store::connection", Kind::SPAN)));
         assert!(!exported(&meta("warden_verifier::audit", Kind::EVENT)));
         assert!(!exported(&meta("hyper::client", Kind::SPAN)));

@@ -59,7 +59,11 @@ fn round_trip_span(commands: impl FnOnce() -> (String, usize)) -> tracing::Span 
         span.record("otel.name", name.as_str());
         span.record("db.operation.name", name.as_str());
         if count > 1 {
-            span.record("db.operation.batch.size", count);
+            // As i64: OpenTelemetry has no unsigned attribute.
+            span.record(
+                "db.operation.batch.size",
+                i64::try_from(count).unwrap_or(i64::MAX),
+            );
         }
     }
     span

@@ -1,7 +1,6 @@
 //! `POST /v1/admin/revoke/{token,user,session,all}`.
 
 use super::guard::counted;
-use crate::telemetry::logging::ActionFacts;
 use crate::clock::unix_now;
 use crate::http::error::ApiError;
 use crate::http::extract::{check_id, ValidJson, Validate};
@@ -9,6 +8,7 @@ use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{RevokedAll, RevokedIdpSession, RevokedToken, RevokedUser};
 use crate::service::revoke;
+use crate::telemetry::logging::ActionFacts;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;
 use axum::Json;
@@ -159,5 +159,10 @@ pub async fn revoke_all(State(state): State<AppState>) -> Result<Json<RevokedAll
         Ok(Json(RevokedAll { not_before }))
     }
     .await;
-    counted(&state, AdminAction::RevokeAll, ActionFacts::default(), result)
+    counted(
+        &state,
+        AdminAction::RevokeAll,
+        ActionFacts::default(),
+        result,
+    )
 }

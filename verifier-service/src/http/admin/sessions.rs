@@ -2,7 +2,6 @@
 //! `GET /v1/admin/users/{sub}/sessions`.
 
 use super::guard::{counted, recorded};
-use crate::telemetry::logging::ActionFacts;
 use crate::clock::{since_epoch, unix_now};
 use crate::http::cookie;
 use crate::http::error::ApiError;
@@ -12,6 +11,7 @@ use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{SessionCreated, SessionList, SessionView};
 use crate::service::sessions::{self, Created, NewSession};
+use crate::telemetry::logging::ActionFacts;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
