@@ -9,6 +9,7 @@
 mod call;
 mod filter;
 mod report;
+pub mod trace;
 
 pub use call::{Call, Reply, MAX_JWKS_BYTES, MAX_VERIFIER_BODY};
 pub use filter::{
@@ -317,7 +318,7 @@ impl Flow {
             let Ok(body) = serde_json::to_vec(&request) else {
                 return self.verifier_failed(filter, now, allowed, i, report);
             };
-            let call = Call::verifier(verifier, body);
+            let call = Call::verifier(verifier, body, trace::propagated(&self.headers));
             self.stage = Stage::AwaitingVerifier { allowed, token: i };
             return Some(Action::CallVerifier(call));
         }

@@ -211,6 +211,58 @@ fn good_token_is_checked_with_the_verifier_then_forwarded_with_edits() {
 }
 
 #[test]
+fn the_verifier_call_carries_the_requests_trace_context() {
+    let mut f = filter(config(Some(verifier("deny"))));
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let with_context = |extra: &[(&str, &str)]| {
+        let Event::RequestHeaders(mut headers) = request("/api", Some(&es256())) else {
+            unreachable!()
+        };
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        Event::RequestHeaders(headers)
+    };
+    let step = Flow::new().handle(
+        &mut f,
+        at(NOW),
+        with_context(&[
+            ("traceparent", parent),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ]),
+    );
+    let headers = verifier_call(&step).request_headers();
+    assert_eq!(
+        headers[4..],
+        [
+            ("traceparent", parent),
+            ("tracestate", "rojo=00f067aa0ba902b7")
+        ]
+    );
+    // A malformed traceparent is not sent, nor the tracestate that came with it.
+    let step = Flow::new().handle(
+        &mut f,
+        at(NOW),
+        with_context(&[("traceparent", "00-xyz-01"), ("tracestate", "rojo=1")]),
+    );
+    let headers = verifier_call(&step).request_headers();
+    assert!(
+        headers.iter().all(|(n, _)| !n.starts_with("trace")),
+        "{headers:?}"
+    );
+    // The keys fetch of the same request carries none.
+    let step = Flow::new().handle(
+        &mut f,
+        at(NOW),
+        Event::RequestHeaders(vec![
+            (":path".into(), "/idp".into()),
+            ("authorization".into(), format!("Bearer {}", es256())),
+            ("traceparent".into(), parent.into()),
+        ]),
+    );
+    let (_, call) = keys_fetch(&step);
+    assert!(call.trace_context.is_empty());
+}
+
+#[test]
 fn verifier_deny_is_a_401_with_its_reason() {
     let mut f = filter(config(Some(verifier("allow"))));
     let mut flow = Flow::new();

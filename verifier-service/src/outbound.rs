@@ -7,10 +7,12 @@
 //! body, any answer status returned as is, and an optional PEM CA file trusted instead of the
 //! webpki roots; plain `http://` goes to any host there (the operator chose the URL; the command
 //! warns when its admin token would cross the network in clear).
+//!
+//! [`OtlpClient`] sends the spans of `--otlp-endpoint` with [`call`].
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, ACCEPT, CACHE_CONTROL, HOST, USER_AGENT};
+use hyper::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, HOST, USER_AGENT};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use std::fmt;
@@ -215,6 +217,72 @@ async fn call_unbounded(call: Call<'_>) -> Result<Answered, FetchError> {
         exchange(tcp, request, max, false).await?
     };
     Ok(Answered { status, body })
+}
+
+/// The OTLP span exporter's HTTP client (`--otlp-endpoint`): each export is one [`call`] run on
+/// the service's runtime. The SDK exports from its own thread, outside the runtime, so the call
+/// is spawned there and only its answer awaited.
+#[derive(Debug, Clone)]
+pub struct OtlpClient {
+    runtime: tokio::runtime::Handle,
+    limits: Limits,
+}
+
+impl OtlpClient {
+    /// `timeout` bounds each export; an answer's body is read up to 64 KiB (a collector's is a
+    /// few bytes: the partial-success message).
+    pub fn new(runtime: tokio::runtime::Handle, timeout: Duration) -> OtlpClient {
+        OtlpClient {
+            runtime,
+            limits: Limits {
+                timeout,
+                max_body_bytes: 64 * 1024,
+            },
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpClient {
+    async fn send_bytes(
+        &self,
+        request: hyper::Request<Bytes>,
+    ) -> Result<hyper::Response<Bytes>, opentelemetry_http::HttpError> {
+        let (parts, body) = request.into_parts();
+        let url = parts.uri.to_string();
+        let method = parts.method.to_string();
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            // `call` writes these itself.
+            .filter(|(name, _)| ![HOST, USER_AGENT, ACCEPT, CONTENT_LENGTH].contains(name))
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect();
+        let limits = self.limits;
+        let task = self.runtime.spawn(async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            call(Call {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                body: &body,
+                ca_pem: None,
+                limits,
+            })
+            .await
+        });
+        let answered = task
+            .await
+            .map_err(|e| format!("export task: {e}"))?
+            .map_err(|e| e.to_string())?;
+        hyper::Response::builder()
+            .status(answered.status)
+            .body(answered.body)
+            .map_err(|e| e.to_string().into())
+    }
 }
 
 #[cfg(feature = "tls")]

@@ -314,6 +314,34 @@ fn serve_refuses_to_start_without_a_usable_admin_token() {
 }
 
 #[test]
+fn serve_refuses_an_unusable_otlp_endpoint() {
+    for endpoint in ["collector:4318", "http://c:4318?x=1"] {
+        let out = Command::new(BIN)
+            .args(["serve", "--otlp-endpoint", endpoint])
+            .env_remove("WARDEN_ADMIN_TOKEN_FILE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--otlp-endpoint") && stderr.contains("http://otel-collector:4318"),
+            "{stderr}"
+        );
+    }
+    let out = run(&["serve", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--otlp-endpoint",
+        "WARDEN_OTLP_ENDPOINT",
+        "--otlp-service-name",
+        "WARDEN_OTLP_SERVICE_NAME",
+        "--log-format",
+    ] {
+        assert!(help.contains(needle), "`{needle}` missing:\n{help}");
+    }
+}
+
+#[test]
 fn serve_help_documents_flags_and_environment() {
     let out = run(&["serve", "--help"]);
     assert!(out.status.success());

@@ -16,6 +16,9 @@ pub struct Call {
     pub authority: String,
     /// Request headers besides the pseudo-headers.
     pub headers: &'static [(&'static str, &'static str)],
+    /// The request's W3C trace context (`traceparent`, `tracestate`) when the call is made for
+    /// it; see [`super::trace::propagated`].
+    pub trace_context: Vec<(&'static str, String)>,
     /// An `authorization` header value to add (a secret: `Debug` hides it).
     pub authorization: Option<BearerToken>,
     pub body: Option<Vec<u8>>,
@@ -32,6 +35,7 @@ impl Call {
             path: remote.path.clone(),
             authority: remote.authority.clone(),
             headers: &[("accept", "application/json")],
+            trace_context: Vec::new(),
             authorization: None,
             body: None,
             timeout_ms: remote.timeout_ms,
@@ -39,13 +43,20 @@ impl Call {
         }
     }
 
-    pub fn verifier(verifier: &VerifierConfig, body: Vec<u8>) -> Call {
+    /// The check of one request; `trace_context` is that request's (so the verifier's span joins
+    /// its trace).
+    pub fn verifier(
+        verifier: &VerifierConfig,
+        body: Vec<u8>,
+        trace_context: Vec<(&'static str, String)>,
+    ) -> Call {
         Call {
             cluster: verifier.cluster.clone(),
             method: "POST",
             path: verifier.path.clone(),
             authority: verifier.authority.clone(),
             headers: &[("content-type", "application/json")],
+            trace_context,
             authorization: None,
             body: Some(body),
             timeout_ms: verifier.timeout_ms,
@@ -61,6 +72,7 @@ impl Call {
             (":authority", self.authority.as_str()),
         ];
         out.extend_from_slice(self.headers);
+        out.extend(self.trace_context.iter().map(|(n, v)| (*n, v.as_str())));
         if let Some(token) = &self.authorization {
             out.push(("authorization", token.header_value()));
         }

@@ -188,6 +188,7 @@ impl Filter {
             path: view.poll_path(&verifier.stream.path),
             authority: verifier.authority.clone(),
             headers: &[("accept", "application/json")],
+            trace_context: Vec::new(),
             authorization: verifier.stream.feed_token.clone(),
             body: None,
             timeout_ms: view.wait_ms().saturating_add(verifier.timeout_ms),

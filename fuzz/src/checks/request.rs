@@ -5,7 +5,8 @@
 //! the rest is header lines `name: value` separated by `\n` (names are lower-cased, as the
 //! proxy hands them over; `:path: /x` is the path).
 //!
-//! Oracles, always on: an allowed request matched a protected rule naming the provider, the
+//! Oracles, always on: the trace context carried to the verifier is a single well-formed
+//! `traceparent` and a bounded printable `tracestate`, or nothing; an allowed request matched a protected rule naming the provider, the
 //! extracted token verifies on its own, the forwarding edits remove the token that was used and
 //! every spoofed claim header, and the check request for the claims is one the verifier accepts;
 //! an unprotected request matched no rule or an open one.
@@ -23,6 +24,7 @@ use warden_core::auth::{self, Authenticator, Outcome};
 use warden_core::cache::TokenCache;
 use warden_core::config::Config;
 use warden_core::extract::{self, Extracted};
+use warden_core::flow::trace;
 use warden_core::forward;
 use warden_core::keystore::KeyStore;
 use warden_core::protocol::{self, CheckRequest, MAX_ID_BYTES};
@@ -118,6 +120,33 @@ fn strict() -> bool {
     *STRICT.get_or_init(|| std::env::var_os("WARDEN_FUZZ_STRICT").is_none_or(|v| v != "0"))
 }
 
+/// The trace context carried onto the verifier call: the one `traceparent` only when it is
+/// well-formed, `tracestate` only with it, bounded and printable.
+fn trace_context(headers: &[(String, String)]) {
+    let carried = trace::propagated(headers);
+    let parents: Vec<&String> = headers
+        .iter()
+        .filter(|(n, _)| n == "traceparent")
+        .map(|(_, v)| v)
+        .collect();
+    match carried.as_slice() {
+        [] => {}
+        [("traceparent", parent), rest @ ..] => {
+            assert_eq!(parents, [parent], "only a single traceparent is carried");
+            assert!(trace::valid_traceparent(parent) && parent.len() >= 55);
+            match rest {
+                [] => {}
+                [("tracestate", state)] => assert!(
+                    state.len() <= trace::MAX_TRACESTATE_BYTES
+                        && state.bytes().all(|b| (0x20..=0x7e).contains(&b))
+                ),
+                other => panic!("unexpected trace headers {other:?}"),
+            }
+        }
+        other => panic!("unexpected trace headers {other:?}"),
+    }
+}
+
 pub fn run(data: &[u8]) {
     run_with(data, strict());
 }
@@ -138,6 +167,7 @@ fn run_with(data: &[u8], strict: bool) {
     // Up to about a day later, so that some tokens expire on the way.
     let now = NOW + i64::from(choice >> 1) * 700;
     let headers = parse_headers(input.rest());
+    trace_context(&headers);
     let keys = KeyStore::new(config);
     let mut cache = TokenCache::new(8);
     let mut ctx = Authenticator {

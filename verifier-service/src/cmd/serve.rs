@@ -4,11 +4,15 @@
 use crate::config::{self, cli::ServeArgs};
 use crate::http::state::AppState;
 use crate::issuer::{load_signing_key, Issuer};
+use crate::outbound::OtlpClient;
 use crate::server::{run, signals, Listeners};
 use crate::service::admin_token::AdminToken;
 use crate::store::open::open_target;
 use crate::store::target::redacted_url;
 use crate::store::{Store, StoreOptions};
+use crate::telemetry::traces;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -54,8 +58,41 @@ fn read_token_file(what: &str, path: &std::path::Path) -> Result<AdminToken, Str
         .map_err(|e| format!("{what} file {}: {e}", path.display()))
 }
 
+/// The tracer provider of `--otlp-endpoint` (`None` without it), exporting through `runtime`.
+fn tracer_provider(
+    args: &ServeArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<SdkTracerProvider>, String> {
+    let Some(endpoint) = &args.otlp_endpoint else {
+        return Ok(None);
+    };
+    let url = traces::traces_url(endpoint)?;
+    let client = OtlpClient::new(runtime.handle().clone(), traces::EXPORT_TIMEOUT);
+    traces::tracer_provider(&url, &args.otlp_service_name, Arc::new(client)).map(Some)
+}
+
 pub fn main(args: ServeArgs) -> Result<(), String> {
-    crate::telemetry::logging::init(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let tracer_provider = tracer_provider(&args, &runtime)?;
+    crate::telemetry::logging::init(args.log_format, tracer_provider.as_ref());
+    if let Some(endpoint) = &args.otlp_endpoint {
+        tracing::info!(endpoint = %endpoint, service = %args.otlp_service_name, "exporting traces (OTLP/HTTP)");
+    }
+    let served = serve(args, &runtime);
+    if let Some(provider) = tracer_provider {
+        // The last spans go out before the exit (bounded by the export timeout); the runtime
+        // the export runs on is still up.
+        if let Err(error) = provider.shutdown() {
+            tracing::warn!(%error, "the last spans were not exported");
+        }
+    }
+    served
+}
+
+fn serve(args: ServeArgs, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     let tls = config::wants_tls(&args)?;
     config::check_admin_exposure(&args, tls)?;
     #[cfg(not(feature = "tls"))]
@@ -113,10 +150,6 @@ pub fn main(args: ServeArgs) -> Result<(), String> {
         min_replicas_ack: args.min_replicas_ack,
         replica_ack_timeout: Duration::from_millis(args.replica_ack_timeout_ms),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
         let store = Store::connect(target, options)
             .map_err(|e| format!("redis: {e}"))?

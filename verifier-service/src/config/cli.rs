@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use crate::telemetry::logging::LogFormat;
+use crate::telemetry::traces::DEFAULT_SERVICE_NAME;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -284,8 +285,23 @@ pub struct ServeArgs {
     #[arg(long, env = "WARDEN_PLAYGROUND_DIR", value_name = "PATH")]
     pub playground_dir: Option<PathBuf>,
     /// Log format; the level comes from `WARDEN_LOG` (e.g. `info`, `warden_verifier=debug`).
+    /// `json`: one JSON object per line. At debug each check decision is a line (target
+    /// `warden_verifier::decision`), at info each admin action (`warden_verifier::admin`).
     #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector base URL (spans are POSTed to
+    /// `URL/v1/traces`), e.g. `http://otel-collector:4318`. A request's W3C `traceparent` becomes
+    /// its span's parent; Redis round trips are child spans. Off when not given.
+    #[arg(long, env = "WARDEN_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    #[arg(
+        long,
+        env = "WARDEN_OTLP_SERVICE_NAME",
+        value_name = "NAME",
+        default_value = DEFAULT_SERVICE_NAME
+    )]
+    pub otlp_service_name: String,
 }
 
 #[derive(Debug, Args)]

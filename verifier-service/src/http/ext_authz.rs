@@ -14,6 +14,7 @@ use super::state::AppState;
 use crate::clock::unix_now;
 use crate::service::check;
 use crate::service::ServiceError;
+use crate::telemetry::logging::{check_decided, Subject};
 use crate::telemetry::metrics::CheckOutcome;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -38,14 +39,15 @@ pub fn endpoints() -> Vec<Endpoint> {
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let header = &state.0.settings.ext_authz_payload_header;
-    let decided = match request_from(&headers, header) {
+    let request = request_from(&headers, header);
+    let decided = match &request {
         Ok(request) => match unix_now() {
-            Ok(now) => check::decide(&state.0, &request, now)
+            Ok(now) => check::decide(&state.0, request, now)
                 .await
                 .map(|response| response.reason),
             Err(_) => Err(ServiceError::Internal),
         },
-        Err(reason) => Ok(Some(reason)),
+        Err(reason) => Ok(Some(*reason)),
     };
     let outcome = match &decided {
         Ok(None) => CheckOutcome::Allow,
@@ -53,6 +55,8 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Respon
         Err(_) => CheckOutcome::Unavailable,
     };
     state.0.metrics.record_check(outcome, started.elapsed());
+    let subject = request.as_ref().map(Subject::of).unwrap_or_default();
+    check_decided("/v1/ext_authz", outcome, subject);
     match decided {
         Ok(None) => StatusCode::OK.into_response(),
         Ok(Some(reason)) => refusal(reason),

@@ -18,6 +18,7 @@ pub mod playground;
 pub mod routes;
 pub mod state;
 pub mod token;
+pub mod trace;
 pub mod views;
 
 pub use routes::{Endpoint, Listener, Route, MAX_BODY_BYTES};
@@ -85,15 +86,19 @@ fn with_common_routes(router: Router<AppState>, state: AppState) -> Router {
 /// The check listener: `POST /v1/check`, `/v1/ext_authz`, the public token routes, the feed and
 /// the operational routes.
 pub fn check_router(state: AppState) -> Router {
-    with_common_routes(router_of(check_endpoints()), state)
+    let api = router_of(check_endpoints()).route_layer(axum::middleware::from_fn(trace::traced));
+    with_common_routes(api, state)
 }
 
 /// The admin listener: the admin API behind the bearer token, and the operational routes (open).
 pub fn admin_router(state: AppState) -> Router {
     let playground = state.0.settings.playground_dir.clone();
-    let admin_api = router_of(admin::endpoints()).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), admin::require_admin_token),
-    );
+    let admin_api = router_of(admin::endpoints())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin_token,
+        ))
+        .route_layer(axum::middleware::from_fn(trace::traced));
     let router = with_common_routes(admin_api, state);
     match playground {
         Some(dir) => router.merge(playground::router(dir)),

@@ -48,7 +48,7 @@ impl AdminAction {
         AdminAction::Introspect,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             AdminAction::RevokeToken => "revoke_token",
             AdminAction::RevokeUser => "revoke_user",

@@ -2,6 +2,7 @@
 
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::telemetry::logging::{admin_action, ActionFacts};
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -26,12 +27,26 @@ pub async fn require_admin_token(
     }
 }
 
-/// Counts the action's outcome and passes its result on.
+/// Counts and logs the action's outcome (`facts`: what it was about) and passes its result on.
 pub fn counted<T>(
     state: &AppState,
     action: AdminAction,
+    facts: ActionFacts<'_>,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    state.0.metrics.record_admin(action, result.is_ok());
+    recorded(state, action, result.is_ok(), result.as_ref().err(), facts);
     result
+}
+
+/// Counts and logs an action whose success is not simply an `Ok` (a delete answered 404).
+pub fn recorded(
+    state: &AppState,
+    action: AdminAction,
+    ok: bool,
+    error: Option<&ApiError>,
+    facts: ActionFacts<'_>,
+) {
+    state.0.metrics.record_admin(action, ok);
+    let answered = error.map(|e| (e.status().as_u16(), e.code()));
+    admin_action(action, ok, answered, facts);
 }

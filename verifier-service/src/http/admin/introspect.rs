@@ -10,6 +10,7 @@ use crate::http::views::{to_value, Inactive, RefreshIntrospection};
 use crate::issuer::RefreshToken;
 use crate::service::check;
 use crate::service::sessions;
+use crate::telemetry::logging::{admin_action, ActionFacts};
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,13 @@ pub async fn handle(
         .0
         .metrics
         .record_admin(AdminAction::Introspect, result.is_ok());
+    // The token introspected is never logged.
+    admin_action(
+        AdminAction::Introspect,
+        result.is_ok(),
+        None,
+        ActionFacts::default(),
+    );
     match result {
         Ok(body) => {
             let mut response = axum::Json(body).into_response();

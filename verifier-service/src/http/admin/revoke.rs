@@ -8,6 +8,7 @@ use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{RevokedAll, RevokedIdpSession, RevokedToken, RevokedUser};
 use crate::service::revoke;
+use crate::telemetry::logging::ActionFacts;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::State;
 use axum::Json;
@@ -44,13 +45,16 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     body: Result<ValidJson<RevokeTokenRequest>, ApiError>,
 ) -> Result<Json<RevokedToken>, ApiError> {
+    let about = body
+        .as_ref()
+        .ok()
+        .map(|ValidJson(r)| (r.sub.clone(), r.jti.clone()));
     let result = async {
         let ValidJson(request) = body?;
         let now = unix_now().map_err(|_| ApiError::Internal)?;
         let skew = state.0.settings.revocation_skew_seconds;
         let expires_at = revoke::revocation_until(request.exp, now, skew)?;
         revoke::revoke_token(&state.0, &request.sub, &request.jti, expires_at, now).await?;
-        tracing::info!(sub = %request.sub, jti = %request.jti, ?expires_at, "token revoked");
         Ok(Json(RevokedToken {
             expires_at,
             jti: request.jti,
@@ -58,7 +62,12 @@ pub async fn revoke_token(
         }))
     }
     .await;
-    counted(&state, AdminAction::RevokeToken, result)
+    let facts = ActionFacts {
+        sub: about.as_ref().map(|(sub, _)| sub.as_str()),
+        jti: about.as_ref().map(|(_, jti)| jti.as_str()),
+        ..ActionFacts::default()
+    };
+    counted(&state, AdminAction::RevokeToken, facts, result)
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +86,7 @@ pub async fn revoke_user(
     State(state): State<AppState>,
     body: Result<ValidJson<RevokeUserRequest>, ApiError>,
 ) -> Result<Json<RevokedUser>, ApiError> {
+    let sub = body.as_ref().ok().map(|ValidJson(r)| r.sub.clone());
     let result = async {
         let ValidJson(request) = body?;
         let now = unix_now().map_err(|_| ApiError::Internal)?;
@@ -84,7 +94,11 @@ pub async fn revoke_user(
         Ok(Json(RevokedUser { version }))
     }
     .await;
-    counted(&state, AdminAction::RevokeUser, result)
+    let facts = ActionFacts {
+        sub: sub.as_deref(),
+        ..ActionFacts::default()
+    };
+    counted(&state, AdminAction::RevokeUser, facts, result)
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +127,10 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     body: Result<ValidJson<RevokeSessionRequest>, ApiError>,
 ) -> Result<Json<RevokedIdpSession>, ApiError> {
+    let about = body
+        .as_ref()
+        .ok()
+        .map(|ValidJson(r)| (r.iss.clone(), r.sid.clone()));
     let result = async {
         let ValidJson(request) = body?;
         let now = unix_now().map_err(|_| ApiError::Internal)?;
@@ -126,7 +144,12 @@ pub async fn revoke_session(
         }))
     }
     .await;
-    counted(&state, AdminAction::RevokeSession, result)
+    let facts = ActionFacts {
+        iss: about.as_ref().map(|(iss, _)| iss.as_str()),
+        sid: about.as_ref().map(|(_, sid)| sid.as_str()),
+        ..ActionFacts::default()
+    };
+    counted(&state, AdminAction::RevokeSession, facts, result)
 }
 
 pub async fn revoke_all(State(state): State<AppState>) -> Result<Json<RevokedAll>, ApiError> {
@@ -136,5 +159,10 @@ pub async fn revoke_all(State(state): State<AppState>) -> Result<Json<RevokedAll
         Ok(Json(RevokedAll { not_before }))
     }
     .await;
-    counted(&state, AdminAction::RevokeAll, result)
+    counted(
+        &state,
+        AdminAction::RevokeAll,
+        ActionFacts::default(),
+        result,
+    )
 }

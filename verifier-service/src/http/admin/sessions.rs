@@ -1,7 +1,7 @@
 //! `POST /v1/admin/sessions`, `DELETE /v1/admin/sessions/{sid}`,
 //! `GET /v1/admin/users/{sub}/sessions`.
 
-use super::guard::counted;
+use super::guard::{counted, recorded};
 use crate::clock::{since_epoch, unix_now};
 use crate::http::cookie;
 use crate::http::error::ApiError;
@@ -11,6 +11,7 @@ use crate::http::routes::Endpoint;
 use crate::http::state::AppState;
 use crate::http::views::{SessionCreated, SessionList, SessionView};
 use crate::service::sessions::{self, Created, NewSession};
+use crate::telemetry::logging::ActionFacts;
 use crate::telemetry::metrics::AdminAction;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -51,6 +52,7 @@ pub async fn create_session(
     State(state): State<AppState>,
     body: Result<ValidJson<CreateSessionRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let sub = body.as_ref().ok().map(|ValidJson(r)| r.sub.clone());
     let result = async {
         let ValidJson(request) = body?;
         let started = since_epoch().map_err(|_| ApiError::Internal)?;
@@ -99,15 +101,21 @@ pub async fn create_session(
         })
     }
     .await;
-    counted(&state, AdminAction::CreateSession, result)
+    let facts = ActionFacts {
+        sub: sub.as_deref(),
+        ..ActionFacts::default()
+    };
+    counted(&state, AdminAction::CreateSession, facts, result)
 }
 
 pub async fn list_sessions(
     State(state): State<AppState>,
     sub: Result<Path<String>, PathRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
+    let sub = path_param(sub);
+    let named = sub.as_ref().ok().cloned();
     let result = async {
-        let sub = path_param(sub)?;
+        let sub = sub?;
         check_id("sub", &sub)?;
         let now = unix_now().map_err(|_| ApiError::Internal)?;
         let sessions = sessions::list(&state.0, &sub, now)
@@ -124,15 +132,21 @@ pub async fn list_sessions(
         Ok(Json(SessionList { sessions, sub }))
     }
     .await;
-    counted(&state, AdminAction::ListSessions, result)
+    let facts = ActionFacts {
+        sub: named.as_deref(),
+        ..ActionFacts::default()
+    };
+    counted(&state, AdminAction::ListSessions, facts, result)
 }
 
 pub async fn delete_session(
     State(state): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let sid = path_param(sid);
+    let named = sid.as_ref().ok().cloned();
     let result = async {
-        let sid = path_param(sid)?;
+        let sid = sid?;
         check_id("sid", &sid)?;
         let now = unix_now().map_err(|_| ApiError::Internal)?;
         sessions::delete(&state.0, &sid, now).await?;
@@ -141,6 +155,16 @@ pub async fn delete_session(
     .await;
     // A 404 is an answer, not a failed action.
     let ok = matches!(result, Ok(_) | Err(ApiError::NotFound(_)));
-    state.0.metrics.record_admin(AdminAction::DeleteSession, ok);
+    let facts = ActionFacts {
+        sid: named.as_deref(),
+        ..ActionFacts::default()
+    };
+    recorded(
+        &state,
+        AdminAction::DeleteSession,
+        ok,
+        result.as_ref().err(),
+        facts,
+    );
     result
 }
