@@ -642,6 +642,22 @@ def test_camel_case_field_names_read_as_snake_case(tmp_path):
     assert "unknown to this converter" not in result.stderr
 
 
+def test_a_metadata_key_the_access_log_cannot_name_becomes_a_legal_filter_state_key(tmp_path):
+    """Envoy Gateway names the payload's metadata key after the issuer URL; `:` and `/` would end
+    `%FILTER_STATE(wasm.KEY:PLAIN)%`, so the plugin refuses such a key: the converter writes a legal
+    one, says which, and the plugin accepts the result."""
+    src = base_source()
+    src["providers"]["a"]["payload_in_metadata"] = "https://www.example.com"
+    src["providers"]["b"]["payload_in_metadata"] = "warden.claims"
+    result = convert(tmp_path, json.dumps(src), "issuer-key.json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["providers"]["a"]["payload_in_filter_state"] == "https___www.example.com"
+    assert out["providers"]["b"]["payload_in_filter_state"] == "jwt_warden.claims"
+    assert "written as 'https___www.example.com'" in result.stderr
+    plugin_accepts(tmp_path, out)
+
+
 def test_a_scalar_where_a_list_is_expected_is_a_one_item_list(tmp_path):
     src = base_source()
     src["providers"]["a"]["audiences"] = "orders"
