@@ -87,8 +87,6 @@ pub fn edit_request_headers(edits: &Forwarding) {
 
 #[link(wasm_import_module = "env")]
 extern "C" {
-    // The SDK's `call_foreign_function` panics on a status it does not expect; here every
-    // status other than success means "not done".
     fn proxy_call_foreign_function(
         function_name_data: *const u8,
         function_name_size: usize,
@@ -99,29 +97,43 @@ extern "C" {
     ) -> u32;
 }
 
-/// Envoy's foreign function that makes the proxy pick the request's route again (the ABI's own
-/// `proxy_clear_route_cache` left it in v0.2); whether the proxy did.
-fn clear_route_cache() -> bool {
-    const NAME: &str = "clear_route_cache";
+/// Calls the proxy's foreign function `name`: `Ok(result)` on success (empty when the function
+/// returns nothing), `Err(status)` otherwise. Declared here rather than called through the SDK's
+/// `call_foreign_function`, which panics on a status it does not expect: every status other than
+/// success is an answer of "not done".
+pub fn call_foreign(name: &str, arguments: &[u8]) -> Result<Vec<u8>, u32> {
     let mut data: *mut u8 = null_mut();
     let mut size: usize = 0;
-    // SAFETY: the name is a live slice and there are no arguments; a result the host writes is
-    // a buffer it allocated with this module's allocator, taken back and dropped.
+    // SAFETY: the name and arguments are live slices; a result the host writes is a buffer it
+    // allocated with this module's `proxy_on_memory_allocate` (a `Vec<u8>` of exactly `size`
+    // bytes, as the SDK's allocator makes it), which we take ownership of.
     let status = unsafe {
         proxy_call_foreign_function(
-            NAME.as_ptr(),
-            NAME.len(),
-            null_mut::<u8>().cast_const(),
-            0,
+            name.as_ptr(),
+            name.len(),
+            arguments.as_ptr(),
+            arguments.len(),
             &mut data,
             &mut size,
         )
     };
-    if !data.is_null() {
+    let result = if data.is_null() {
+        Vec::new()
+    } else {
         // SAFETY: see above.
-        drop(unsafe { Vec::from_raw_parts(data, size, size) });
+        unsafe { Vec::from_raw_parts(data, size, size) }
+    };
+    if status == 0 {
+        Ok(result)
+    } else {
+        Err(status)
     }
-    status == 0
+}
+
+/// Envoy's foreign function that makes the proxy pick the request's route again (the ABI's own
+/// `proxy_clear_route_cache` left it in v0.2); whether the proxy did.
+fn clear_route_cache() -> bool {
+    call_foreign("clear_route_cache", &[]).is_ok()
 }
 
 pub fn respond(answer: &LocalResponse) {

@@ -5,23 +5,8 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use std::ptr::null_mut;
 use std::rc::Rc;
 use warden_core::host_crypto::{Backend, HostCrypto, SignatureBackends, VERIFY_SIGNATURE};
-
-#[link(wasm_import_module = "env")]
-extern "C" {
-    // Declared here rather than called through the SDK's `call_foreign_function`, which panics
-    // on a status it does not expect: every status here is an answer of "no".
-    fn proxy_call_foreign_function(
-        function_name_data: *const u8,
-        function_name_size: usize,
-        arguments_data: *const u8,
-        arguments_size: usize,
-        results_data: *mut *mut u8,
-        results_size: *mut usize,
-    ) -> u32;
-}
 
 struct ProxyCrypto {
     calls: Option<u32>,
@@ -32,26 +17,10 @@ impl HostCrypto for ProxyCrypto {
         if let Some(id) = self.calls {
             let _ = hostcalls::increment_metric(id, 1);
         }
-        let mut data: *mut u8 = null_mut();
-        let mut size: usize = 0;
-        // SAFETY: the name and arguments are live slices; on success the host has written a
-        // buffer it allocated with this module's `proxy_on_memory_allocate` (a `Vec<u8>` of
-        // exactly `size` bytes, as the SDK's allocator makes it), which we take ownership of.
-        let status = unsafe {
-            proxy_call_foreign_function(
-                VERIFY_SIGNATURE.as_ptr(),
-                VERIFY_SIGNATURE.len(),
-                arguments.as_ptr(),
-                arguments.len(),
-                &mut data,
-                &mut size,
-            )
-        };
-        if status != 0 || data.is_null() {
-            return None;
+        match crate::host::call_foreign(VERIFY_SIGNATURE, arguments) {
+            Ok(result) if !result.is_empty() => Some(result),
+            _ => None,
         }
-        // SAFETY: see above.
-        Some(unsafe { Vec::from_raw_parts(data, size, size) })
     }
 }
 
