@@ -47,6 +47,8 @@ from tokens import KeySet, ISSUER, AUDIENCE  # noqa: E402
 
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 # WARDEN_WASM: another build of the filter (e.g. an older one, for a before/after comparison).
+NATIVE_DIR = ROOT / "target" / "native"
+NATIVE = NATIVE_DIR / "libwarden_native.so"
 WASM = Path(os.environ.get("WARDEN_WASM", ROOT / "target" / "wasm32-wasip1" / "release" / "warden_plugin.wasm"))
 POOL = 4096
 CONNECTIONS = 8
@@ -87,6 +89,20 @@ def warden_filter(jwks: dict, verifier: bool, open_route: bool = False) -> str:
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: {json.dumps(json.dumps(config))}"""
+
+
+def native_filter(filter_name: str, config: dict | None = None) -> str:
+    """The native build (`make native`) as a dynamic-module filter: `filter_name: passthrough` is
+    the module doing nothing (the ABI's floor), `warden` the filter with `config`."""
+    return f"""
+          - name: envoy.filters.http.dynamic_modules
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config: {{name: warden_native}}
+              filter_name: {filter_name}
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: {json.dumps(json.dumps(config or {}))}"""
 
 
 def jwt_authn_filter(jwks: dict, cache: bool, forward_payload: bool = False) -> str:
@@ -264,7 +280,8 @@ class EnvoyProc:
         self.log = open(workdir / f"{name}-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [str(ENVOY), "-c", str(cfg), "--concurrency", str(concurrency), "--base-id", str(self.port),
-             "-l", "error"], stdout=self.log, stderr=subprocess.STDOUT)
+             "-l", "error"], stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(NATIVE_DIR)})
         harness.wait_until(lambda: harness.http_request(self.admin, "GET", "/ready", timeout=2).status == 200,
                            f"envoy {name} ready", timeout=60)
 
@@ -531,13 +548,19 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=DEFAULT_RATE,
                     help="requests/s of the fixed-rate latency runs (0: none)")
     ap.add_argument("--smoke", action="store_true", help="1 s per scenario, one algorithm, temporary output")
+    ap.add_argument("--floors", action="store_true",
+                    help="only the floors: passthrough, the wasm floor, the native module doing nothing, "
+                         "jwt_authn + cache (HS256), several rounds, printed")
     ap.add_argument("--out", type=Path, help="folder for RESULTS.md and results/plot.svg (default bench/)")
     args = ap.parse_args()
     if args.smoke:
         args.seconds, args.algs, args.rounds = 1, "ES256", 1
-    for need in (ENVOY, WASM):
+    for need in (ENVOY, WASM, NATIVE):
         if not need.exists():
-            raise SystemExit(f"{need} is missing: run `make setup build` first")
+            raise SystemExit(f"{need} is missing: run `make setup build native` first")
+    if args.floors:
+        floors(args)
+        return
     out_dir = args.out or (Path(tempfile.mkdtemp(prefix="warden-bench-")) if args.smoke else ROOT / "bench")
     keys = KeySet()
     jwks = keys.jwks()
@@ -553,6 +576,31 @@ def main() -> None:
             redis.stop()
     write_report(results, args, out_dir)
     print(f"wrote {out_dir / 'RESULTS.md'} and {out_dir / 'results' / 'plot.svg'}")
+
+
+def floors(args) -> None:
+    """The floor of each way to run a filter, measured interleaved (round after round, each
+    scenario in its own Envoy) so that the machine's noise falls on all of them alike."""
+    keys = KeySet()
+    jwks = keys.jwks()
+    token = keys.token("HS256", exp=int(time.time()) + 3600)
+    scenarios = [
+        ("passthrough", "", {}),
+        ("native floor (module doing nothing)", native_filter("passthrough"), {}),
+        ("wasm floor (open route)", warden_filter(jwks, verifier=False, open_route=True), {"path": "/open"}),
+        ("jwt_authn cache HS256", jwt_authn_filter(jwks, cache=True), {"token": token}),
+    ]
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for _ in range(args.rounds):
+            for name, filters, load in scenarios:
+                run, _ = measure("floor", filters, args.seconds, workdir, **load)
+                best[name] = max(best.get(name, 0.0), run.rps)
+    base = best["passthrough"]
+    print("| scenario | req/s | added µs |\n| --- | ---: | ---: |")
+    for name, _, _ in scenarios:
+        print(f"| {name} | {best[name]:.0f} | {1e6 / best[name] - 1e6 / base:.1f} |")
 
 
 def run_all(args, keys: KeySet, jwks: dict, workdir: Path, redis, verifier, results: Results) -> None:
