@@ -40,22 +40,13 @@ pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const u8 {
 /// Envoy passes live buffers for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
-    config_envoy: ConfigEnvoyPtr,
+    _config_envoy: ConfigEnvoyPtr,
     name: EnvoyBuffer,
     _config: EnvoyBuffer,
 ) -> *const c_void {
     guard(std::ptr::null(), || {
         // SAFETY: Envoy's buffer, valid for this call.
         let name = unsafe { crate::envoy::bytes(name) };
-        let mut id: usize = 0;
-        let mut id2: usize = 0;
-        let mut labels = [abi::ModuleBuffer::of(b"reason")];
-        unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_define_counter(config_envoy, abi::ModuleBuffer::of(b"warden.probe"), std::ptr::null_mut(), 0, &mut id);
-            abi::envoy_dynamic_module_callback_http_filter_config_define_counter(config_envoy, abi::ModuleBuffer::of(b"warden.labelled"), labels.as_mut_ptr(), 1, &mut id2);
-        }
-        PROBE_ID.store(id, std::sync::atomic::Ordering::Relaxed);
-        PROBE_ID2.store(id2, std::sync::atomic::Ordering::Relaxed);
         let config = match name {
             b"passthrough" => Config::Passthrough,
             _ => return std::ptr::null(),
@@ -109,21 +100,10 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: *co
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
-    filter_envoy: FilterEnvoyPtr,
+    _filter_envoy: FilterEnvoyPtr,
     _filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    unsafe {
-        abi::envoy_dynamic_module_callback_http_filter_increment_counter(filter_envoy, PROBE_ID.load(std::sync::atomic::Ordering::Relaxed), std::ptr::null_mut(), 0, 1);
-        let mut vals = [abi::ModuleBuffer::of(b"expired")];
-        abi::envoy_dynamic_module_callback_http_filter_increment_counter(filter_envoy, PROBE_ID2.load(std::sync::atomic::Ordering::Relaxed), vals.as_mut_ptr(), 1, 1);
-        let ok = abi::envoy_dynamic_module_callback_http_set_filter_state_bytes(filter_envoy, abi::ModuleBuffer::of(b"probe_key"), abi::ModuleBuffer::of(b"hello"));
-        let ok2 = abi::envoy_dynamic_module_callback_http_set_filter_state_bytes(filter_envoy, abi::ModuleBuffer::of(b"jwt.sub"), abi::ModuleBuffer::of(b"alice"));
-        let mut out = abi::EnvoyBuffer::EMPTY;
-        let got = abi::envoy_dynamic_module_callback_http_get_filter_state_bytes(filter_envoy, abi::ModuleBuffer::of(b"preset"), &mut out);
-        let msg = format!("probe: set={ok} set2={ok2} get_preset={got} value={:?}", crate::envoy::bytes(out));
-        abi::envoy_dynamic_module_callback_log(abi::log_level::INFO, abi::ModuleBuffer::of(msg.as_bytes()));
-    }
     guard(abi::HEADERS_STOP_ITERATION, || abi::HEADERS_CONTINUE)
 }
 
@@ -358,6 +338,3 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_stream_reset(
     _reason: u32,
 ) {
 }
-
-static PROBE_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-static PROBE_ID2: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
