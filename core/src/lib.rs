@@ -30,6 +30,7 @@ pub mod forward;
 pub mod host_crypto;
 pub mod jwk;
 pub mod keystore;
+pub mod metrics;
 pub mod pem;
 pub mod percent;
 pub mod protocol;
