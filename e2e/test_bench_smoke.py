@@ -4,10 +4,15 @@ here looks at the numbers: tests never assert times."""
 
 from __future__ import annotations
 
+import pytest
 import subprocess
 import sys
 
 import harness
+
+pytestmark = pytest.mark.build_independent(
+    "bench/envoy_bench.py writes its own Envoy configs (V8, jwt_authn, the native "
+    "floor)")
 
 SCENARIOS = ["passthrough", "warden floor (open route)", "jwt_authn no cache", "jwt_authn cache",
              "jwt_authn + ext_authz", "warden local hit", "warden local miss", "warden + verifier hit",

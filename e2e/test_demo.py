@@ -14,6 +14,10 @@ import pytest
 
 import harness
 
+pytestmark = pytest.mark.wasm_only(
+    "make demo runs the wasm build (envoy/envoy.yaml); test_configs validates "
+    "envoy/envoy-native.yaml")
+
 DEMO_PORTS = [10000, 9901, 8080, 8081, 8082, 6380]
 
 

@@ -15,6 +15,10 @@ import harness
 from harness import fresh_user
 from tokens import AUDIENCE, ISSUER, b64url, tamper_payload
 
+pytestmark = pytest.mark.build_independent(
+    "the wasm-free deployment (jwt_authn + ext_authz): no Warden filter in "
+    "Envoy")
+
 TEMPLATE = harness.ROOT / "envoy/ext-authz.yaml.tmpl"
 
 

@@ -41,7 +41,7 @@ def test_verifier_down_fails_closed(without_verifier, keys):
     # Routes without a requirement do not need the verifier.
     assert envoy.request("/healthz").status == 200
     stats = envoy.stats()
-    assert stats.get("wasmcustom.warden.verifier.failure", 0) >= 1, stats
+    assert stats.get(harness.stat_name("warden.verifier.failure"), 0) >= 1, stats
 
 
 def test_verifier_down_with_failure_mode_allow_lets_valid_tokens_through(without_verifier, keys):
@@ -52,7 +52,7 @@ def test_verifier_down_with_failure_mode_allow_lets_valid_tokens_through(without
     # Fail open concerns the verifier only: local checks still refuse bad tokens.
     assert_denied(envoy.request("/", keys.token("ES256", iss="https://evil.example")), "issuer_mismatch")
     stats = envoy.stats()
-    assert stats.get("wasmcustom.warden.verifier.failure_mode_allowed", 0) >= 1, stats
+    assert stats.get(harness.stat_name("warden.verifier.failure_mode_allowed"), 0) >= 1, stats
 
 
 def test_verifier_that_never_answers_times_out_into_a_503(tmp_path, keys):
@@ -67,7 +67,7 @@ def test_verifier_that_never_answers_times_out_into_a_503(tmp_path, keys):
         upstream.start()
         envoy.start()
         assert_unavailable(envoy.request("/", keys.token("ES256")))
-        assert envoy.stats().get("wasmcustom.warden.verifier.failure", 0) >= 1
+        assert envoy.stats().get(harness.stat_name("warden.verifier.failure"), 0) >= 1
     finally:
         envoy.stop()
         upstream.stop()

@@ -94,7 +94,7 @@ def test_redis_killed_and_restarted_under_load(healed_stack, keys):
 def test_verifier_killed_or_frozen_gives_503_within_the_timeout(healed_stack, keys, how):
     token = keys.token("ES256", sub=f"verifier-{how.lower()}")
     assert healed_stack.envoy.request("/", token).status == 200
-    failures_before = healed_stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0)
+    failures_before = healed_stack.envoy.stats().get(harness.stat_name("warden.verifier.failure"), 0)
 
     if how == "SIGKILL":
         healed_stack.verifier.proc.stop(signal.SIGKILL)
@@ -114,7 +114,7 @@ def test_verifier_killed_or_frozen_gives_503_within_the_timeout(healed_stack, ke
         harness.signal_process(healed_stack.verifier.proc, signal.SIGCONT)
     harness.wait_until(lambda: healed_stack.envoy.request("/", token).status == 200,
                        f"the verifier to serve again after {how}", timeout=30)
-    failures = healed_stack.envoy.stats().get("wasmcustom.warden.verifier.failure", 0) - failures_before
+    failures = healed_stack.envoy.stats().get(harness.stat_name("warden.verifier.failure"), 0) - failures_before
     assert failures >= 3, failures
 
 

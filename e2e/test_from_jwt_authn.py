@@ -120,12 +120,12 @@ def bootstrap(jwt_authn: dict, routes: list | None = None, port: int = 10000, na
 
 
 def listener(name: str, port: int, http_filter_config: dict, routes: list | None = None, wasm: bool = False) -> dict:
-    http_filter = ({"name": "envoy.filters.http.wasm", "typed_config": {
+    http_filter = (harness.to_build({"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"root_id": "warden", "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {
             "local": {"filename": str(harness.WASM_FILE)}}},
             "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                              "value": json.dumps(http_filter_config)}}}}
+                              "value": json.dumps(http_filter_config)}}}})
                    if wasm else {"name": "envoy.filters.http.jwt_authn", "typed_config": http_filter_config})
     return {
         "name": name,
@@ -523,8 +523,11 @@ def test_bootstrap_out_rewrites_a_bootstrap_envoy_runs(tmp_path):
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
     assert routes[1]["metadata"] == {"filter_metadata": {"warden": {"requirement": "both"}}}
     assert "typed_per_filter_config" not in routes[1]
-    # The real Envoy loads it, with the real plugin accepting its configuration.
-    result = harness.envoy_validate(out)
+    # The real Envoy loads it, with the real plugin accepting its configuration (under
+    # WARDEN_BUILD=native the converter's wasm filter swapped for the module with the same JSON).
+    loaded = tmp_path / "loaded.json"
+    loaded.write_text(json.dumps(harness.to_build(rewritten)))
+    result = harness.envoy_validate(loaded)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

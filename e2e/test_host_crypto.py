@@ -10,6 +10,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+import harness
 from tokens import ALGORITHMS, b64url
 
 HOSTED = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
@@ -32,13 +33,13 @@ def with_signature(token: str, signature: bytes) -> str:
 
 
 def host_calls(stack) -> int:
-    return stack.envoy.stats().get("wasmcustom.warden.signature.host_calls", 0)
+    return stack.envoy.stats().get(harness.stat_name("warden.signature.host_calls"), 0)
 
 
 def test_envoy_verifies_pkcs1_and_ecdsa_and_the_filter_the_rest(stack):
     stats = stack.envoy.stats()
     for alg in ALGORITHMS:
-        assert stats.get(f"wasmcustom.warden.signature.host.{alg}") == (1 if alg in HOSTED else 0), (alg, stats)
+        assert stats.get(harness.stat_name(f"warden.signature.host.{alg}")) == (1 if alg in HOSTED else 0), (alg, stats)
     assert "signature backends: HS256=wasm" in stack.envoy.proc.log_text()
     assert "RS256=host" in stack.envoy.proc.log_text()
 

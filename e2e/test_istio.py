@@ -30,6 +30,7 @@ def wasm_plugin() -> dict:
     return plugin
 
 
+@pytest.mark.build_independent("reads the istio/ manifests: no Envoy")
 def test_wasm_plugin_resource_shape():
     plugin = wasm_plugin()
     assert plugin["apiVersion"] == "extensions.istio.io/v1alpha1"
@@ -45,6 +46,7 @@ def test_wasm_plugin_resource_shape():
     assert verifier["failure_mode"] == "deny"
 
 
+@pytest.mark.build_independent("reads the istio/ manifests: no Envoy")
 def test_verifier_and_redis_manifests():
     docs = {(d["kind"], d["metadata"]["name"]): d for d in load_all("verifier.yaml") + load_all("redis.yaml")}
     deployment = docs[("Deployment", "warden-verifier")]
@@ -135,6 +137,7 @@ def package(tmp_path, variant: str):
     return descriptor, manifest, config, layers
 
 
+@pytest.mark.wasm_only("the .wasm packaged as an OCI image for Istio")
 @pytest.mark.parametrize("variant", ["compat", "oci"])
 def test_oci_layout_is_valid_and_deterministic(tmp_path, variant):
     wasm = harness.require_file(harness.WASM_FILE, "build it with `make wasm`").read_bytes()
@@ -162,6 +165,7 @@ def test_oci_layout_is_valid_and_deterministic(tmp_path, variant):
     assert again["digest"] == descriptor["digest"]
 
 
+@pytest.mark.wasm_only("the .wasm packaged as an OCI image for Istio")
 @pytest.mark.parametrize("variant", ["compat", "oci"])
 def test_skopeo_reads_and_copies_the_oci_layout(tmp_path, variant):
     """An independent OCI implementation verifies the digests while copying the image out."""
@@ -184,6 +188,7 @@ def test_skopeo_reads_and_copies_the_oci_layout(tmp_path, variant):
             assert tar.extractfile("plugin.wasm").read() == wasm
 
 
+@pytest.mark.wasm_only("the .wasm packaged as an OCI image for Istio")
 def test_package_oci_refuses_a_non_wasm_file(tmp_path):
     bogus = tmp_path / "bogus.wasm"
     bogus.write_bytes(b"not wasm")
@@ -193,6 +198,7 @@ def test_package_oci_refuses_a_non_wasm_file(tmp_path):
     assert "not a WebAssembly module" in result.stderr
 
 
+@pytest.mark.build_independent("reads the istio/ manifests: no Envoy")
 def test_underscore_headers_are_refused_at_the_protected_workloads():
     (patch,) = load_all("headers-with-underscores.yaml")
     assert patch["kind"] == "EnvoyFilter"
@@ -246,6 +252,7 @@ def istio_rbac(policy: dict) -> dict:
         "rules": {"action": "ALLOW", "policies": policies}}}
 
 
+@pytest.mark.build_independent("reads the istio/ manifests: no Envoy")
 def test_authorization_policy_conditions_name_headers_the_filter_owns():
     (policy,) = load_all("authorizationpolicy-claims.yaml")
     plugin = wasm_plugin()
@@ -298,6 +305,7 @@ def idp_token(keys, **claims) -> str:
     return keys.token("ES256", iss=provider["issuer"], aud=provider["audiences"][0], **claims)
 
 
+@pytest.mark.wasm_only("a recipe for Istio, which runs Warden as the WasmPlugin")
 def test_authorization_policy_recipe_on_real_envoy(envoy_after_warden, keys):
     """The AuthorizationPolicy as Istio's RBAC filter, after Warden: alice passes, bob does not,
     and bob cannot pass as alice by sending her claim header."""
@@ -316,6 +324,7 @@ def test_authorization_policy_recipe_on_real_envoy(envoy_after_warden, keys):
     assert get(port, "/healthz").status == 200
 
 
+@pytest.mark.wasm_only("a recipe for Istio, which runs Warden as the WasmPlugin")
 def test_envoyfilter_rbac_recipe_on_real_envoy(envoy_after_warden, keys):
     """The EnvoyFilter's RBAC filter after Warden, on the filter state the WasmPlugin's provider
     writes: a subject, a group in an array claim, a scope word."""

@@ -121,7 +121,7 @@ def bootstrap(jwt_authn: dict, warden: dict, ports: dict) -> str:
         "static_resources": {"listeners": [
             listener("jwt_authn", ports["jwt_authn"], {"name": "envoy.filters.http.jwt_authn",
                                                         "typed_config": jwt_authn}),
-            listener("warden", ports["warden"], wasm),
+            listener("warden", ports["warden"], harness.to_build(wasm)),
         ]},
     }
     return json.dumps(config)
@@ -468,7 +468,7 @@ def metadata_format() -> str:
 
 
 def filter_state_format() -> str:
-    fields = "\t".join(f"%FILTER_STATE(wasm.{k}:PLAIN)%" for k in META_FIELDS)
+    fields = "\t".join(f"%FILTER_STATE({harness.filter_state_key(k)}:PLAIN)%" for k in META_FIELDS)
     return f"%REQ(x-case)%\t{fields}\n"
 
 
@@ -523,17 +523,17 @@ def rows(tmp_path_factory):
                                   timeout=60)
             assert done.returncode == 0, done.stderr
             warden, notes[pair] = json.loads(done.stdout), done.stderr
-            ours = pair_listener(f"{pair}_warden", ports[f"{pair}-warden"], [{
+            ours = pair_listener(f"{pair}_warden", ports[f"{pair}-warden"], [harness.to_build({
                 "name": "envoy.filters.http.wasm", "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
                     "config": {"root_id": "warden", "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {
                         "local": {"filename": str(harness.WASM_FILE)}}},
                         "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                          "value": json.dumps(warden)}}}}],
+                                          "value": json.dumps(warden)}}}})],
                 routes, logs[f"{pair}-warden"], filter_state_format())
         else:
             rewritten, warden, notes[pair] = convert_listener(work, pair, theirs, clusters)
-            ours = set_port_name_log(rewritten, f"{pair}_warden", ports[f"{pair}-warden"], logs[f"{pair}-warden"],
+            ours = set_port_name_log(harness.to_build(rewritten), f"{pair}_warden", ports[f"{pair}-warden"], logs[f"{pair}-warden"],
                                      filter_state_format())
         wardens[pair] = warden
         listeners += [theirs, ours]

@@ -1,4 +1,5 @@
-"""The filter's metrics show up in Envoy's admin /stats as wasmcustom.warden.*; the verifier's
+"""The filter's metrics show up in Envoy's admin /stats as wasmcustom.warden.* (the native build:
+dynamicmodulescustom.warden.*); the verifier's
 /metrics parse with the Prometheus project's own parsers, in both exposition formats."""
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ def test_filter_metrics_count_allowed_and_denied_requests(stack):
     def grew(name: str, by: int) -> bool:
         return after.get(name, 0) - before.get(name, 0) >= by
 
-    assert grew("wasmcustom.warden.allowed", 3), after
-    assert grew("wasmcustom.warden.denied.audience_mismatch", 1), after
-    assert grew("wasmcustom.warden.denied.token_missing", 1), after
+    assert grew(harness.stat_name("warden.allowed"), 3), after
+    assert grew(harness.stat_name("warden.denied.audience_mismatch"), 1), after
+    assert grew(harness.stat_name("warden.denied.token_missing"), 1), after
     # The same token three times: at least two verified-token cache hits, one miss.
-    assert grew("wasmcustom.warden.cache.hit", 2), after
-    assert grew("wasmcustom.warden.cache.miss", 1), after
+    assert grew(harness.stat_name("warden.cache.hit"), 2), after
+    assert grew(harness.stat_name("warden.cache.miss"), 1), after
 
 
 # What Prometheus sends when it scrapes: OpenMetrics first, the 0.0.4 text format as a fallback.

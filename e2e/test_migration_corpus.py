@@ -19,6 +19,10 @@ import pytest
 
 import harness
 
+pytestmark = pytest.mark.wasm_only(
+    "scripts/run-migration-corpus loads the converted configs into the .wasm "
+    "(WARDEN_WASM)")
+
 RUNNER_PATH = harness.ROOT / "scripts" / "run-migration-corpus"
 
 

@@ -23,6 +23,8 @@ import yaml
 
 import harness
 
+pytestmark = pytest.mark.build_independent("the verifier's HTTP API: no Envoy")
+
 DOC = harness.ROOT / "docs/openapi.yaml"
 # The methods a route answers when the route table says `ANY`, as the document lists them.
 ANY_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")

@@ -17,6 +17,10 @@ import harness
 from configs import provider
 from tokens import AUDIENCE, ISSUER, KeySet, unsigned_token
 
+pytestmark = pytest.mark.build_independent(
+    "the explain tool's own wasm builds and the verifier's admin listener: no "
+    "Envoy")
+
 ROOT = harness.ROOT
 WEB = ROOT / "target/playground/web"
 NODE_PKG = ROOT / "target/playground/node/warden_playground.js"

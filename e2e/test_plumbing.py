@@ -9,6 +9,8 @@ import pytest
 
 import harness
 
+pytestmark = pytest.mark.build_independent("the harness's processes: no Envoy")
+
 
 def test_echo_upstream_returns_what_it_received(tmp_path):
     echo = harness.EchoUpstream(tmp_path).start()

@@ -24,7 +24,7 @@ CORP = "@corp.example"
 
 
 def stat_name(name: str) -> str:
-    return f"wasmcustom.warden.{PREFIX}.{name}"
+    return harness.stat_name(f"warden.{PREFIX}.{name}")
 
 
 def provider(jwks: dict, **fields) -> dict:
@@ -96,7 +96,7 @@ def bootstrap(admin_port: int, port: int, clusters: dict[str, int], config: dict
         "http_filters": [{"name": "envoy.filters.http.wasm", "typed_config": {"@type": WASM, "config": wasm}},
                          {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}],
     }
-    return {
+    return harness.to_build({
         "node": {"id": "warden-e2e", "cluster": "warden-e2e"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {
@@ -108,7 +108,7 @@ def bootstrap(admin_port: int, port: int, clusters: dict[str, int], config: dict
                                                 "typed_config": hcm}]}],
             }],
         },
-    }
+    })
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +243,9 @@ def test_token_cache_off_and_stat_prefix(envoy, keys):
     assert stat(envoy, "cache.hit") == 0
     assert stat(envoy, "allowed") >= 3
     # Every counter carries the prefix; none is left under the bare name.
-    plain = harness.http_request(envoy.admin_port, "GET", "/stats?filter=^wasmcustom.warden.allowed$")
-    assert b"wasmcustom.warden.allowed" not in plain.body
+    bare = harness.stat_name("warden.allowed")
+    plain = harness.http_request(envoy.admin_port, "GET", f"/stats?filter=^{bare}$")
+    assert bare.encode() not in plain.body
 
 
 def test_fetch_at_start_fetches_when_configured(envoy, keys):

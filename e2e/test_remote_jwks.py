@@ -47,7 +47,7 @@ def test_remote_jwks_is_fetched_and_a_new_kid_is_picked_up(tmp_path, keys):
         # A kid the IdP does not have is still refused.
         stranger = KeySet()
         assert_denied(envoy.request("/", stranger.token("ES256", headers={"kid": "unknown-kid"})), "key_not_found")
-        assert envoy.stats().get("wasmcustom.warden.jwks.fetch_success", 0) >= 2
+        assert envoy.stats().get(harness.stat_name("warden.jwks.fetch_success"), 0) >= 2
     finally:
         if envoy is not None:
             envoy.stop()

@@ -112,7 +112,7 @@ def test_a_report_only_rule_forwards_what_an_enforcing_rule_refuses_and_counts_i
     after = proxy.stats()
 
     def grew(name: str) -> int:
-        return after.get(f"wasmcustom.warden.{name}", 0) - before.get(f"wasmcustom.warden.{name}", 0)
+        return after.get(harness.stat_name(f"warden.{name}"), 0) - before.get(harness.stat_name(f"warden.{name}"), 0)
 
     assert grew("denied.token_expired") == 1, after
     assert grew("report_only.token_expired") == 1, after
@@ -143,8 +143,8 @@ def test_route_metadata_selects_a_named_requirement_or_disables_the_check(envoy,
     ghost = proxy.request("/ghost/x", keys.token("ES256"))
     assert ghost.status == 403, ghost
     assert ghost.json() == {"error": "access_denied", "error_description": "requirement_unknown"}
-    assert proxy.stats().get("wasmcustom.warden.denied.requirement_unknown", 0) \
-        - before.get("wasmcustom.warden.denied.requirement_unknown", 0) == 1
+    assert proxy.stats().get(harness.stat_name("warden.denied.requirement_unknown"), 0) \
+        - before.get(harness.stat_name("warden.denied.requirement_unknown"), 0) == 1
 
 
 def test_filter_state_rules_read_what_set_filter_state_stored(envoy, keys):

@@ -16,6 +16,8 @@ import yaml
 
 import harness
 
+pytestmark = pytest.mark.build_independent("the Redis Cluster manifests and the verifier: no Envoy")
+
 ISTIO = harness.ROOT / "istio"
 SEED = re.compile(r"(warden-redis-cluster-(\d))\.warden-redis-cluster\.warden\.svc\.cluster\.local:6379")
 

@@ -137,5 +137,5 @@ def test_wrong_client_certificate_is_refused_and_the_filter_fails_closed(mtls_st
                        and "invalid peer certificate" in verifier.proc.log_text(),
                        "the verifier to log the refused handshake", timeout=10, proc=verifier.proc)
     stats = envoy.stats()
-    assert stats.get("wasmcustom.warden.verifier.failure", 0) >= 1, stats
-    assert stats.get("wasmcustom.warden.allowed", 0) == 0, stats
+    assert stats.get(harness.stat_name("warden.verifier.failure"), 0) >= 1, stats
+    assert stats.get(harness.stat_name("warden.allowed"), 0) == 0, stats

@@ -21,6 +21,10 @@ import yaml
 import harness
 from wasm_listener import CustomEnvoy, bootstrap, listener, wasm_filter
 
+pytestmark = pytest.mark.wasm_only(
+    "a trapping proxy-wasm module in V8, the wasm filter's fail_open / "
+    "failure_policy and the VM reload")
+
 PROBE_MANIFEST = harness.ROOT / "wasm-tests/fixtures/probe-filter/Cargo.toml"
 PROBE_WASM = harness.ROOT / "target/wasm32-wasip1/release/probe_filter.wasm"
 FAILURE_FIELDS = ("fail_open", "failure_policy")

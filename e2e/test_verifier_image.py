@@ -18,6 +18,8 @@ import yaml
 
 import harness
 
+pytestmark = pytest.mark.build_independent("the verifier's container image: no Envoy")
+
 SCRIPT = harness.ROOT / "scripts" / "package-verifier-image.sh"
 TAG = "0.1.0"
 UID = 65532

@@ -1,5 +1,6 @@
 """Envoy configuration pieces for tests that build their own Envoy (a file-based dynamic listener, a
-filter that traps): one listener with the wasm filter in front of the `upstream` cluster."""
+filter that traps): one listener with the Warden filter (the wasm one, or under WARDEN_BUILD=native
+the dynamic module) in front of the `upstream` cluster."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 def wasm_filter(plugin_config: dict | str, *, wasm_file: Path | None = None, name: str = "warden",
                 failure: dict | None = None) -> dict:
     """The wasm HTTP filter. `failure` holds the PluginConfig failure fields (`fail_open`,
-    `failure_policy`); the shipped configs set them explicitly."""
+    `failure_policy`); the shipped configs set them explicitly. For Warden's own .wasm (no
+    `wasm_file`) under WARDEN_BUILD=native: the dynamic-module filter with the same configuration
+    (`harness.to_build`); another module (`wasm_file`, e.g. the trap test's probe) stays wasm."""
     config_text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     config = {
         "name": name,
@@ -27,7 +30,8 @@ def wasm_filter(plugin_config: dict | str, *, wasm_file: Path | None = None, nam
                       "code": {"local": {"filename": str(wasm_file or harness.WASM_FILE)}}},
     }
     config.update(failure if failure is not None else {"fail_open": False})
-    return {"name": "envoy.filters.http.wasm", "typed_config": {"@type": WASM, "config": config}}
+    http_filter = {"name": "envoy.filters.http.wasm", "typed_config": {"@type": WASM, "config": config}}
+    return harness.to_build(http_filter) if wasm_file is None else http_filter
 
 
 def listener(name: str, port: int, http_filter: dict) -> dict:
