@@ -1,5 +1,6 @@
-"""Every Envoy config we ship or generate passes `envoy --mode validate`; a bad plugin configuration
-is refused by the real plugin with the field named in the log."""
+"""Every Envoy config we ship or generate passes `envoy --mode validate` (for both builds of the
+filter: the wasm plugin and the native module); a bad plugin configuration is refused by the real
+filter with the field named in the log."""
 
 from __future__ import annotations
 
@@ -8,32 +9,60 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 import harness
 from configs import plugin_config
 
 
-def test_demo_envoy_yaml_validates(tmp_path, keys):
+DEMO_CONFIGS = {"wasm": "envoy/envoy.yaml", "native": "envoy/envoy-native.yaml"}
+
+
+def render_demo(tmp_path, keys, build: str):
     jwks_file = tmp_path / "jwks.json"
     jwks_file.write_text(json.dumps(keys.jwks()))
-    rendered = tmp_path / "envoy.yaml"
+    rendered = tmp_path / f"envoy-{build}.yaml"
     subprocess.run(
-        [sys.executable, str(harness.ROOT / "scripts/render_config.py"), str(harness.ROOT / "envoy/envoy.yaml"),
+        [sys.executable, str(harness.ROOT / "scripts/render_config.py"), str(harness.ROOT / DEMO_CONFIGS[build]),
          str(rendered), "--set-json-string", f"DEMO_JWKS={jwks_file}"],
         check=True,
     )
+    return rendered
+
+
+def http_filters(config: dict) -> list[dict]:
+    return config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
+        "http_filters"]
+
+
+# Validates the shipped demo config of each build, so it runs once (in the wasm pass).
+@pytest.mark.build_independent("validates the demo config of each build")
+@pytest.mark.parametrize("build", harness.BUILDS)
+def test_demo_envoy_yaml_validates(tmp_path, keys, build):
+    rendered = render_demo(tmp_path, keys, build)
     result = harness.envoy_validate(rendered)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "configuration '" in result.stdout + result.stderr and "OK" in result.stdout + result.stderr
     # The plugin configuration inside is valid JSON with the JWKS embedded as a string.
-    import yaml
     config = yaml.safe_load(rendered.read_text())
-    wasm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    value = wasm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
+    typed = http_filters(config)[0]["typed_config"]
+    value = typed["config"]["configuration"]["value"] if build == "wasm" else typed["filter_config"]["value"]
     parsed = json.loads(value)
     assert json.loads(parsed["providers"]["demo"]["local_jwks"]["inline_string"]) == keys.jwks()
 
 
+@pytest.mark.build_independent("compares the two shipped demo configs")
+def test_native_demo_config_is_the_wasm_one_with_the_module(tmp_path, keys):
+    """envoy/envoy-native.yaml is envoy/envoy.yaml with the wasm filter replaced by the dynamic-module
+    filter holding the very same configuration string: nothing else may drift."""
+    wasm = yaml.safe_load(render_demo(tmp_path, keys, "wasm").read_text())
+    native = yaml.safe_load(render_demo(tmp_path, keys, "native").read_text())
+    assert http_filters(native)[0] == harness.native_filter(
+        http_filters(wasm)[0]["typed_config"]["config"]["configuration"]["value"])
+    assert native == harness.to_build(wasm, wasm_file=harness.WASM_FILE, build="native")
+
+
+@pytest.mark.build_independent("the renderer of the demo config")
 def test_render_refuses_a_missing_placeholder(tmp_path):
     result = subprocess.run(
         [sys.executable, str(harness.ROOT / "scripts/render_config.py"), str(harness.ROOT / "envoy/envoy.yaml"),
@@ -44,24 +73,36 @@ def test_render_refuses_a_missing_placeholder(tmp_path):
     assert "DEMO_JWKS" in result.stderr
 
 
-def test_e2e_template_validates(tmp_path, keys):
+@pytest.mark.build_independent("validates the template rendered for each build")
+@pytest.mark.parametrize("build", harness.BUILDS)
+def test_e2e_template_validates(tmp_path, keys, build):
     path = harness.render_envoy_config(
         tmp_path / "e2e.yaml", plugin_config(keys.jwks()),
         listen_port=harness.free_port(), admin_port=harness.free_port(),
-        upstream_port=harness.free_port(), verifier_port=harness.free_port(),
+        upstream_port=harness.free_port(), verifier_port=harness.free_port(), build=build,
     )
+    filters = [f["name"] for f in http_filters(yaml.safe_load(path.read_text()))]
+    assert filters == [{"wasm": harness.WASM_FILTER, "native": harness.NATIVE_FILTER}[build],
+                       "envoy.filters.http.router"], filters
     result = harness.envoy_validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_validate_catches_a_broken_envoy_config(tmp_path, keys):
-    """The validation above can fail: a config referring to a missing .wasm is refused."""
+@pytest.mark.build_independent("breaks the config of each build")
+@pytest.mark.parametrize("build", harness.BUILDS)
+def test_validate_catches_a_broken_envoy_config(tmp_path, keys, build):
+    """The validation above can fail: a config referring to a missing .wasm, or to a dynamic module
+    Envoy cannot find, is refused."""
     path = harness.render_envoy_config(
         tmp_path / "broken.yaml", plugin_config(keys.jwks()),
         listen_port=harness.free_port(), admin_port=harness.free_port(),
         upstream_port=harness.free_port(), verifier_port=harness.free_port(),
-        wasm_file=tmp_path / "missing.wasm",
+        wasm_file=tmp_path / "missing.wasm", build=build,
     )
+    if build == "native":
+        text = path.read_text().replace(f'"name": "{harness.NATIVE_MODULE}"', '"name": "warden_missing"')
+        assert "warden_missing" in text
+        path.write_text(text)
     result = harness.envoy_validate(path)
     assert result.returncode != 0
 
@@ -121,7 +162,7 @@ def test_bad_plugin_config_is_refused_and_the_field_named(tmp_path, keys, case):
         with pytest.raises(RuntimeError, match="exited"):
             envoy.start()
         log = envoy.proc.log_text()
-        assert "Unable to create Wasm plugin warden" in log, envoy.proc.log_tail()
+        assert harness.REFUSED_CONFIG_LOG[harness.BUILD] in log, envoy.proc.log_tail()
         lines = invalid_configuration_lines(log)
         assert lines and any(field in line for line in lines), envoy.proc.log_tail()
     finally:
@@ -143,6 +184,7 @@ def run_validator(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.build_independent("scripts/validate-plugin-config.py loads the .wasm")
 def test_validate_plugin_config_script(tmp_path, keys):
     good = tmp_path / "good.json"
     good.write_text(json.dumps(plugin_config(keys.jwks())))
@@ -158,6 +200,7 @@ def test_validate_plugin_config_script(tmp_path, keys):
     assert result.stdout.startswith("warden: invalid configuration: providers.main.local_jwks"), result.stdout
 
 
+@pytest.mark.build_independent("scripts/validate-plugin-config.py loads the .wasm")
 def test_validate_plugin_config_script_reads_the_istio_wasm_plugin():
     result = run_validator(str(harness.ROOT / "istio/wasmplugin.yaml"))
     assert result.returncode == 0 and result.stdout.strip() == "OK", result.stdout + result.stderr
