@@ -45,7 +45,8 @@ def envoy(tmp_path_factory, keys):
     workdir = tmp_path_factory.mktemp("report_only")
     upstream = harness.EchoUpstream(workdir).start()
     log_path = workdir / "access.log"
-    access_log = yaml.safe_load(ACCESS_LOG_SNIPPET.read_text())["access_log"]
+    # As shipped (the wasm build's `wasm.KEY` names), renamed for the build under test.
+    access_log = harness.filter_state_for_build(yaml.safe_load(ACCESS_LOG_SNIPPET.read_text())["access_log"])
     access_log[0]["typed_config"]["path"] = str(log_path)
     routes = {
         "name": "report_only",
