@@ -1,6 +1,7 @@
-//! The hooks Envoy calls (`envoy_dynamic_module_on_*`, ABI v0.2.0). Each runs its body under
-//! [`guard`]: a panic never unwinds into Envoy; it is logged and counted, and the request it
-//! belongs to is answered 503.
+//! The hooks Envoy calls (`envoy_dynamic_module_on_*`, ABI v0.2.0). Each runs its body under a
+//! panic guard: a panic never unwinds into Envoy (the module is built with `panic = "unwind"`
+//! for this); the panic hook logs it, and the request it belongs to is answered 503 and counted
+//! in `warden.native.panics`.
 
 use crate::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr};
 use crate::config::WardenConfig;
@@ -12,15 +13,9 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// Runs `body`; a panic becomes `fallback` (counted).
+/// Runs `body`; a panic becomes `fallback`.
 pub fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(_) => {
-            crate::panics::caught();
-            fallback
-        }
-    }
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
 /// The filter configuration Envoy holds for us: what `filter_name` chose.
@@ -161,7 +156,6 @@ unsafe fn with_request<T>(
         Ok(Some(value)) => value,
         Ok(None) => idle,
         Err(_) => {
-            crate::panics::caught();
             if let Ok(mut request) = cell.try_borrow_mut() {
                 let _ = catch_unwind(AssertUnwindSafe(|| request.panicked(stream)));
             }

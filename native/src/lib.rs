@@ -7,7 +7,7 @@
 //! configuration, shared by all threads) → `request` (one request, on its worker) / `root` (the
 //! main thread's fetches and feed poll) → `worker` (each worker thread's own core `Filter`) →
 //! `broadcast` (the main thread's replies, replayed by the workers) → `envoy` (safe wrappers
-//! over the callbacks) → `abi` (the C declarations); `logger`, `panics`.
+//! over the callbacks) → `abi` (the C declarations); `logger`.
 
 pub mod abi;
 mod broadcast;
@@ -15,7 +15,6 @@ mod config;
 mod envoy;
 pub mod hooks;
 mod logger;
-mod panics;
 mod request;
 mod root;
 mod worker;
