@@ -73,7 +73,8 @@ REFUSED_CONFIG_LOG = {"wasm": "Unable to create Wasm plugin warden", "native": "
 # Every Envoy the suite starts (harness.Envoy, wasm_listener.CustomEnvoy, the tests' own
 # harness.Process Envoys, `envoy --mode validate`, scripts and bench/ run as subprocesses) inherits
 # this: it finds `dynamic_module_config: {name: warden_native}` as target/native/libwarden_native.so.
-# A value set by the caller wins.
+# A value set by the caller wins; a test loading another build of the module points its Envoy
+# elsewhere (harness.Process's `env`).
 os.environ.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", str(NATIVE_DIR))
 
 
@@ -302,6 +303,8 @@ class Process:
     argv: list[str]
     log_path: Path
     cwd: Path = ROOT
+    # Variables set for this process on top of the suite's environment.
+    env: dict[str, str] | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> Process:
@@ -310,6 +313,7 @@ class Process:
         self.popen = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
+            env={**os.environ, **self.env} if self.env else None,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

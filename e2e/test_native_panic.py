@@ -14,10 +14,13 @@ import pytest
 import harness
 from tokens import AUDIENCE, ISSUER
 
+pytestmark = pytest.mark.build_independent("starts its own build of the module, in the wasm pass")
+
 
 def build_fault_module(into) -> None:
     """The debug build with the feature (only warden-native recompiles: its dependencies are the
-    unit tests' build), copied where Envoy looks first: its working directory."""
+    unit tests' build), copied into `into`, the Envoy's ENVOY_DYNAMIC_MODULES_SEARCH_PATH (the
+    harness points every other Envoy at target/native)."""
     subprocess.run(["cargo", "build", "--quiet", "-p", "warden-native", "--features", "fault-injection"],
                    cwd=harness.ROOT, check=True, timeout=900)
     shutil.copy(harness.ROOT / "target/debug/libwarden_native.so", into / "libwarden_native.so")
@@ -62,7 +65,8 @@ def native_envoy(workdir, config: dict, upstream_port: int) -> tuple[harness.Pro
     path.write_text(json.dumps(bootstrap))
     proc = harness.Process(f"envoy:{port}", [str(harness.ENVOY_BIN), "-c", str(path), "--concurrency", "1",
                                               "--disable-hot-restart", "--log-level", "info"],
-                           workdir / f"envoy-{port}.log", cwd=workdir)
+                           workdir / f"envoy-{port}.log", cwd=workdir,
+                           env={"ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(workdir)})
     proc.start()
     harness.wait_until(lambda: harness.http_request(admin, "GET", "/ready", timeout=2).status == 200,
                        f"envoy ready on admin {admin}", proc=proc)
