@@ -9,9 +9,10 @@ import sys
 
 import harness
 
-SCENARIOS = ["passthrough", "warden floor (open route)", "jwt_authn no cache", "jwt_authn cache",
-             "jwt_authn + ext_authz", "warden local hit", "warden local miss", "warden + verifier hit",
-             "warden + verifier miss"]
+SCENARIOS = ["passthrough", "warden floor (open route)", "native floor (module doing nothing)",
+             "native floor (open route)", "jwt_authn no cache", "jwt_authn cache", "jwt_authn + ext_authz",
+             "warden local hit", "warden local miss", "native local hit", "native local miss",
+             "warden + verifier hit", "warden + verifier miss"]
 
 
 def test_bench_smoke_writes_the_report_and_the_plot(tmp_path):
@@ -21,6 +22,7 @@ def test_bench_smoke_writes_the_report_and_the_plot(tmp_path):
     report = (tmp_path / "RESULTS.md").read_text()
     for scenario in SCENARIOS:
         assert f"| {scenario} |" in report, (scenario, report)
+    assert "## Targets (issue 25, native build)" in report
     assert "## Verifier against redis-benchmark" in report
     assert "## Envoy memory" in report
     # The host path is what this Envoy uses for ES256 (the smoke run's algorithm).
