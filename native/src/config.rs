@@ -11,7 +11,7 @@
 use crate::broadcast::Log;
 use crate::envoy::{ConfigHandle, Scheduler};
 use crate::root::Root;
-use crate::{logger, signatures};
+use crate::{logger, signature_backends};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,8 @@ pub struct WardenConfig {
     pub log: Log,
     main: MainThread<Root>,
     ticker: Mutex<Option<Ticker>>,
+    /// Posts the start and the ticks to the main thread; lives as long as the configuration.
+    scheduler: Option<Arc<Scheduler>>,
 }
 
 impl WardenConfig {
@@ -53,7 +55,12 @@ impl WardenConfig {
         for note in &notes {
             logger::note(note);
         }
-        filter.keys.set_signature_backends(signatures());
+        // Its own backends, not the main thread's thread-local ones: the last reference to this
+        // configuration may be dropped on a worker thread, and an `Rc` shared with a
+        // thread-local must never be released there.
+        filter
+            .keys
+            .set_signature_backends(std::rc::Rc::new(signature_backends()));
         let metrics = Metrics::define(&filter, |kind, name| match kind {
             MetricKind::Counter => envoy.define_counter(name),
             MetricKind::Gauge => envoy.define_gauge(name),
@@ -63,6 +70,7 @@ impl WardenConfig {
             "native.panics",
         ));
         let tick_ms = filter.tick_ms();
+        let scheduler = envoy.new_scheduler().map(Arc::new);
         let config = Arc::new(WardenConfig {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             raw: raw.to_vec(),
@@ -72,14 +80,14 @@ impl WardenConfig {
             log: Log::default(),
             main: MainThread::new(Root::new(filter)),
             ticker: Mutex::new(None),
+            scheduler,
         });
         // The first fetches wait for the scheduled start: clusters are not ready inside
         // config_new.
-        if let Some(scheduler) = envoy.new_scheduler() {
-            let scheduler = Arc::new(scheduler);
+        if let Some(scheduler) = &config.scheduler {
             scheduler.commit(EVENT_START);
             if let Some(ms) = tick_ms {
-                let ticker = Ticker::start(scheduler, Duration::from_millis(ms));
+                let ticker = Ticker::start(scheduler.clone(), Duration::from_millis(ms));
                 *config.ticker.lock().unwrap_or_else(|e| e.into_inner()) = ticker;
             }
         }

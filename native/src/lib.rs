@@ -22,11 +22,16 @@ mod worker;
 use std::rc::Rc;
 use warden_core::host_crypto::SignatureBackends;
 
-thread_local! {
-    static SIGNATURES: Rc<SignatureBackends> = Rc::new(SignatureBackends::in_wasm());
+/// Signature backends, probed.
+fn signature_backends() -> SignatureBackends {
+    SignatureBackends::in_wasm()
 }
 
-/// This thread's signature backends (probed once per thread).
+thread_local! {
+    static SIGNATURES: Rc<SignatureBackends> = Rc::new(signature_backends());
+}
+
+/// This worker thread's signature backends (probed once per thread).
 fn signatures() -> Rc<SignatureBackends> {
     SIGNATURES.with(Rc::clone)
 }

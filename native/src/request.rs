@@ -60,6 +60,8 @@ impl Request {
         let Some(headers) = stream.request_headers() else {
             return self.fail_closed(stream);
         };
+        #[cfg(feature = "fault-injection")]
+        fault_injection(&headers);
         let event = {
             let filter = worker.filter.borrow();
             let config = &filter.config;
@@ -174,6 +176,18 @@ impl Request {
         }
         let step = Flow::unconfigured();
         decide(stream, step.action);
+    }
+}
+
+/// Test builds only: `x-warden-fault: panic` panics here.
+#[cfg(feature = "fault-injection")]
+#[allow(clippy::panic)] // the point of this test hook
+fn fault_injection(headers: &[(String, String)]) {
+    if headers
+        .iter()
+        .any(|(name, value)| name == "x-warden-fault" && value == "panic")
+    {
+        panic!("fault injection: x-warden-fault: panic");
     }
 }
 
