@@ -61,9 +61,9 @@ pub enum Event {
 pub struct RequestInput {
     /// Names in lower case.
     pub headers: Vec<(String, String)>,
-    /// `xds.route_metadata` (a serialized `envoy.config.core.v3.Metadata`), read by the adapter
-    /// only when the configuration has `requirements`.
-    pub route_metadata: Option<Vec<u8>>,
+    /// The route's `warden` metadata, read by the adapter only when the configuration has
+    /// `requirements`.
+    pub route_metadata: Option<route::RouteMetadata>,
     /// The value of filter state `filter_state_rules.name`, read by the adapter only when the
     /// configuration has `filter_state_rules`.
     pub filter_state: Option<String>,
@@ -175,8 +175,8 @@ impl Flow {
                 }
                 match input
                     .route_metadata
-                    .as_deref()
-                    .map(route::decode_route_metadata)
+                    .as_ref()
+                    .map(route::RouteMetadata::choice)
                 {
                     None => self.evaluate(filter, now, &mut report),
                     Some(Ok(choice)) => {

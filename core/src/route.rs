@@ -52,6 +52,30 @@ impl fmt::Display for MetadataError {
     }
 }
 
+/// The route's `warden` metadata as an adapter read it: the serialized `Metadata` a wasm host
+/// hands over, or the two values a host that reads metadata by key (Envoy's dynamic modules)
+/// found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteMetadata {
+    Protobuf(Vec<u8>),
+    Values {
+        requirement: MetadataValue,
+        disabled: MetadataValue,
+    },
+}
+
+impl RouteMetadata {
+    pub fn choice(&self) -> Result<RouteChoice, MetadataError> {
+        match self {
+            RouteMetadata::Protobuf(bytes) => decode_route_metadata(bytes),
+            RouteMetadata::Values {
+                requirement,
+                disabled,
+            } => choose(requirement.clone(), disabled.clone()),
+        }
+    }
+}
+
 /// Decodes `xds.route_metadata`. Empty input (a route without metadata) selects the path rules.
 pub fn decode_route_metadata(bytes: &[u8]) -> Result<RouteChoice, MetadataError> {
     // Metadata { map<string, Struct> filter_metadata = 1; ... }: the last `warden` entry wins,
@@ -70,8 +94,8 @@ pub fn decode_route_metadata(bytes: &[u8]) -> Result<RouteChoice, MetadataError>
         return Ok(RouteChoice::PathRules);
     };
     // Struct { map<string, Value> fields = 1; }
-    let mut requirement: Option<Kind> = None;
-    let mut disabled: Option<Kind> = None;
+    let mut requirement = MetadataValue::Null;
+    let mut disabled = MetadataValue::Null;
     for field in Fields::new(warden) {
         let (number, value) = field?;
         let (1, Wire::Len(entry)) = (number, value) else {
@@ -83,17 +107,25 @@ pub fn decode_route_metadata(bytes: &[u8]) -> Result<RouteChoice, MetadataError>
             Some(b"disabled") => &mut disabled,
             _ => continue,
         };
-        *slot = Some(value_kind(value.unwrap_or(&[]))?);
+        *slot = value_kind(value.unwrap_or(&[]))?;
     }
+    choose(requirement, disabled)
+}
+
+/// The choice `warden.requirement` and `warden.disabled` make (absent reads as null).
+fn choose(
+    requirement: MetadataValue,
+    disabled: MetadataValue,
+) -> Result<RouteChoice, MetadataError> {
     let disabled = match disabled {
-        None | Some(Kind::Null) => false,
-        Some(Kind::Bool(b)) => b,
-        Some(_) => return Err(MetadataError::WrongType("disabled")),
+        MetadataValue::Null => false,
+        MetadataValue::Bool(b) => b,
+        _ => return Err(MetadataError::WrongType("disabled")),
     };
     let requirement = match requirement {
-        None | Some(Kind::Null) => None,
-        Some(Kind::String(s)) => Some(s),
-        Some(_) => return Err(MetadataError::WrongType("requirement")),
+        MetadataValue::Null => None,
+        MetadataValue::String(s) => Some(s),
+        _ => return Err(MetadataError::WrongType("requirement")),
     };
     match (disabled, requirement) {
         (true, Some(_)) => Err(MetadataError::Conflict),
@@ -124,9 +156,9 @@ fn map_entry(entry: &[u8]) -> Result<Entry<'_>, MetadataError> {
     Ok((key, value))
 }
 
-/// The kinds of `google.protobuf.Value` Warden tells apart.
-#[derive(Debug, PartialEq)]
-enum Kind {
+/// The kinds of `google.protobuf.Value` Warden tells apart (an absent value is `Null`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataValue {
     Null,
     Bool(bool),
     String(String),
@@ -136,19 +168,19 @@ enum Kind {
 /// `Value { oneof kind { NullValue null_value = 1; double number_value = 2; string string_value
 /// = 3; bool bool_value = 4; Struct struct_value = 5; ListValue list_value = 6; } }`; the last
 /// member present wins, as for any oneof. An empty Value has no kind: read as null.
-fn value_kind(value: &[u8]) -> Result<Kind, MetadataError> {
-    let mut kind = Kind::Null;
+fn value_kind(value: &[u8]) -> Result<MetadataValue, MetadataError> {
+    let mut kind = MetadataValue::Null;
     for field in Fields::new(value) {
         kind = match field? {
-            (1, Wire::Varint(_)) => Kind::Null,
-            (2, Wire::Fixed64) => Kind::Other,
-            (3, Wire::Len(s)) => Kind::String(
+            (1, Wire::Varint(_)) => MetadataValue::Null,
+            (2, Wire::Fixed64) => MetadataValue::Other,
+            (3, Wire::Len(s)) => MetadataValue::String(
                 std::str::from_utf8(s)
                     .map_err(|_| MetadataError::Malformed)?
                     .to_string(),
             ),
-            (4, Wire::Varint(b)) => Kind::Bool(b != 0),
-            (5 | 6, Wire::Len(_)) => Kind::Other,
+            (4, Wire::Varint(b)) => MetadataValue::Bool(b != 0),
+            (5 | 6, Wire::Len(_)) => MetadataValue::Other,
             (1..=6, _) => return Err(MetadataError::Malformed),
             _ => continue,
         };

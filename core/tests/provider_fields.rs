@@ -18,6 +18,7 @@ use warden_core::config::{Config, KeySource, RetryPolicy};
 use warden_core::flow::{Action, Event, Filter, Flow, Now, Reply, RequestInput, Step};
 use warden_core::forward::Forwarding;
 use warden_core::keystore::{retry_delay, RETRY_MS};
+use warden_core::route::RouteMetadata;
 use warden_core::subjects::MatchKind;
 use warden_core::{Algorithm, Reason};
 
@@ -550,7 +551,7 @@ fn cors_preflight_is_let_through_before_the_route_is_read() {
         at(NOW),
         Event::Request(RequestInput {
             headers,
-            route_metadata: Some(vec![0xff, 0xff]),
+            route_metadata: Some(RouteMetadata::Protobuf(vec![0xff, 0xff])),
             filter_state: None,
         }),
     );

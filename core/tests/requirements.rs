@@ -14,6 +14,7 @@ use common::*;
 use serde_json::{json, Value};
 use warden_core::config::{Config, MAX_REQUIREMENT_DEPTH, MAX_REQUIREMENT_NODES};
 use warden_core::flow::{Action, Event, Filter, Flow, Note, Now, Reply, RequestInput, Step};
+use warden_core::route::RouteMetadata;
 use warden_core::{Algorithm, Reason};
 
 /// `a` and `a2` read `x-a-token`, `b` reads `x-b-token` (and forwards it), `c` reads the bearer
@@ -473,7 +474,7 @@ fn bool_value(b: bool) -> Vec<u8> {
 fn routed(f: &mut Filter, path: &str, metadata: Vec<u8>, pairs: &[(&str, &str)]) -> Step {
     let input = RequestInput {
         headers: headers(path, pairs),
-        route_metadata: Some(metadata),
+        route_metadata: Some(RouteMetadata::Protobuf(metadata)),
         filter_state: None,
     };
     Flow::new().handle(f, now(), Event::Request(input))

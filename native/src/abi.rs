@@ -120,8 +120,10 @@ pub const HEADERS_CONTINUE: u32 = 0;
 pub const HEADERS_STOP_ITERATION: u32 = 1;
 /// `..._request_body_status` / `..._response_body_status`.
 pub const BODY_CONTINUE: u32 = 0;
+pub const BODY_STOP_AND_BUFFER: u32 = 1;
 /// `..._trailers_status`.
 pub const TRAILERS_CONTINUE: u32 = 0;
+pub const TRAILERS_STOP: u32 = 1;
 /// `..._local_reply_status`.
 pub const LOCAL_REPLY_CONTINUE: u32 = 0;
 

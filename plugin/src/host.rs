@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use warden_core::answer::LocalResponse;
 use warden_core::flow::{Call, Now, Reply};
 use warden_core::forward::Forwarding;
+use warden_core::route::RouteMetadata;
 
 pub fn now() -> Now {
     let ms = hostcalls::get_current_time()
@@ -160,11 +161,13 @@ pub fn set_filter_state(key: &str, value: &str) {
 
 /// The route's metadata (`xds.route_metadata`: a serialized `envoy.config.core.v3.Metadata`).
 /// An absent property (no route, or no metadata) reads as empty: the path rules decide.
-pub fn route_metadata() -> Vec<u8> {
-    hostcalls::get_property(vec!["xds", "route_metadata"])
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+pub fn route_metadata() -> RouteMetadata {
+    RouteMetadata::Protobuf(
+        hostcalls::get_property(vec!["xds", "route_metadata"])
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    )
 }
 
 /// The value of request filter state `name` as the host serializes it (a string object set by

@@ -8,12 +8,7 @@
 
 use crate::host;
 use crate::shared::Shared;
-use warden_core::flow::{Note, Now, Reply};
-
-/// Pause after a failed poll before the next, so a verifier that is down is not hammered.
-const RETRY_MS: u64 = 250;
-/// Pause before asking again for a snapshot that did not fit `max_entries`.
-const OVERFLOW_RETRY_MS: u64 = 5_000;
+use warden_core::flow::{Now, Reply};
 
 #[derive(Default)]
 pub struct Poller {
@@ -60,21 +55,7 @@ impl Poller {
             .borrow_mut()
             .revocations_answered(reply, sent, now);
         shared.report(&report);
-        let failed = report
-            .notes
-            .iter()
-            .any(|n| matches!(n, Note::FeedFailed { .. }));
-        let overflowed = shared
-            .filter
-            .borrow()
-            .revocations
-            .as_ref()
-            .is_some_and(|view| view.overflowed());
-        let pause = match (overflowed, failed) {
-            (true, _) => OVERFLOW_RETRY_MS,
-            (false, true) => RETRY_MS,
-            (false, false) => 0,
-        };
+        let pause = shared.filter.borrow().feed_pause_ms(&report);
         self.next_at_ms = now.unix_ms.saturating_add(pause);
     }
 }

@@ -15,6 +15,10 @@ pub const TICK_MS: u64 = 1000;
 pub const VERIFIER_WARNING_INTERVAL_MS: u64 = 10_000;
 /// The tick in stream mode: a failed poll is retried on it.
 pub const STREAM_TICK_MS: u64 = 100;
+/// Pause after a failed feed poll before the next.
+pub const FEED_RETRY_MS: u64 = 250;
+/// Pause before asking again for a snapshot that did not fit `max_entries`.
+pub const FEED_OVERFLOW_RETRY_MS: u64 = 5_000;
 
 /// What the filter's gauges read at one moment; the proxy sets them on every tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +54,19 @@ pub struct Filter {
     gauges_since_ms: Option<u64>,
 }
 
+/// Stream mode's empty revocation view (`None` in callout mode).
+fn fresh_view(config: &Config) -> Option<RevocationView> {
+    config
+        .verifier
+        .as_ref()
+        .filter(|v| v.mode == VerifierMode::Stream)
+        .map(|v| RevocationView::new(v.stream.max_staleness_ms, v.stream.max_entries))
+}
+
 impl Filter {
     pub fn new(config: Config) -> Filter {
         let keys = KeyStore::new(&config);
-        let revocations = config
-            .verifier
-            .as_ref()
-            .filter(|v| v.mode == VerifierMode::Stream)
-            .map(|v| RevocationView::new(v.stream.max_staleness_ms, v.stream.max_entries));
+        let revocations = fresh_view(&config);
         Filter {
             revocations,
             cache: TokenCache::new(config.token_cache_size),
@@ -66,6 +75,13 @@ impl Filter {
             last_verifier_warning_ms: None,
             gauges_since_ms: None,
         }
+    }
+
+    /// Stream mode: starts the revocation view afresh, so its next poll asks for a snapshot
+    /// (an adapter whose copies of the view may have missed answers uses it to resynchronise
+    /// them all).
+    pub fn restart_revocation_view(&mut self) {
+        self.revocations = fresh_view(&self.config);
     }
 
     /// Reads the plugin configuration; on success also the notes worth logging (keys left out
@@ -234,6 +250,25 @@ impl Filter {
             }
         }
         report
+    }
+
+    /// Stream mode: how long to wait before the next poll after the one whose answer gave
+    /// `report` (0: poll again at once, as a long poll does). A failed poll pauses so that a
+    /// verifier that is down is not hammered; a snapshot over `max_entries` pauses longer.
+    pub fn feed_pause_ms(&self, report: &Report) -> u64 {
+        let failed = report
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::FeedFailed { .. }));
+        let overflowed = self
+            .revocations
+            .as_ref()
+            .is_some_and(|view| view.overflowed());
+        match (overflowed, failed) {
+            (true, _) => FEED_OVERFLOW_RETRY_MS,
+            (false, true) => FEED_RETRY_MS,
+            (false, false) => 0,
+        }
     }
 
     /// The gauges at `now`.

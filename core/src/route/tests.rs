@@ -146,3 +146,30 @@ fn wrong_types_conflicts_and_broken_bytes_are_errors() {
         );
     }
 }
+
+#[test]
+fn values_read_by_key_choose_as_the_protobuf_does() {
+    let values = |requirement, disabled| RouteMetadata::Values {
+        requirement,
+        disabled,
+    };
+    use MetadataValue::{Bool, Null, Other, String as Text};
+    assert_eq!(values(Null, Null).choice(), Ok(RouteChoice::PathRules));
+    assert_eq!(values(Null, Bool(true)).choice(), Ok(RouteChoice::Disabled));
+    assert_eq!(
+        values(Text("admin".into()), Bool(false)).choice(),
+        Ok(RouteChoice::Requirement("admin".into()))
+    );
+    assert_eq!(
+        values(Other, Null).choice(),
+        Err(MetadataError::WrongType("requirement"))
+    );
+    assert_eq!(
+        values(Null, Text("yes".into())).choice(),
+        Err(MetadataError::WrongType("disabled"))
+    );
+    assert_eq!(
+        values(Text("a".into()), Bool(true)).choice(),
+        Err(MetadataError::Conflict)
+    );
+}
