@@ -322,6 +322,68 @@ pub fn encode_arguments(hash: &str, public_key: &[u8], signature: &[u8], text: &
     out
 }
 
+/// A `VerifySignatureArguments` read back ([`decode_arguments`]), borrowing from its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignatureArguments<'a> {
+    pub hash_function: &'a str,
+    pub public_key: &'a [u8],
+    pub signature: &'a [u8],
+    pub text: &'a [u8],
+}
+
+/// The inverse of [`encode_arguments`], for a host that implements the function itself (the
+/// native module): fields 1–4 length-delimited, an absent one empty, a repeated one the last
+/// (as protobuf reads it), any other field skipped by its wire type. `None` for anything that is
+/// not such a message: a truncated field, a field 1–4 of another wire type, field number 0, a
+/// group, a `hash_function` that is not UTF-8.
+pub fn decode_arguments(bytes: &[u8]) -> Option<SignatureArguments<'_>> {
+    let mut arguments = SignatureArguments::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let key = read_varint(bytes, &mut at).ok()?;
+        let (field, wire_type) = (key >> 3, key & 7);
+        // Field numbers are 1 to 2²⁹ − 1: the key is a 32-bit varint.
+        if field == 0 || key > u64::from(u32::MAX) {
+            return None;
+        }
+        match (field, wire_type) {
+            (_, 2) => {
+                let len = usize::try_from(read_varint(bytes, &mut at).ok()?).ok()?;
+                let end = at.checked_add(len)?;
+                let value = bytes.get(at..end)?;
+                at = end;
+                match field {
+                    1 => arguments.hash_function = std::str::from_utf8(value).ok()?,
+                    2 => arguments.public_key = value,
+                    3 => arguments.signature = value,
+                    4 => arguments.text = value,
+                    _ => {}
+                }
+            }
+            (1..=4, _) => return None,
+            (_, 0) => {
+                read_varint(bytes, &mut at).ok()?;
+            }
+            (_, 1) | (_, 5) => {
+                let width = if wire_type == 1 { 8 } else { 4 };
+                at = at.checked_add(width).filter(|&end| end <= bytes.len())?;
+            }
+            _ => return None,
+        }
+    }
+    Some(arguments)
+}
+
+/// `VerifySignatureResult` as protobuf writes it (proto3 leaves a false `result` out), the
+/// inverse of [`decode_result`]; no `error` is ever written.
+pub fn encode_result(ok: bool) -> Vec<u8> {
+    if ok {
+        vec![0x08, 0x01]
+    } else {
+        Vec::new()
+    }
+}
+
 /// Why a host's answer is not a `VerifySignatureResult` we trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerError {
@@ -378,5 +440,109 @@ pub fn decode_result(bytes: &[u8]) -> Result<bool, AnswerError> {
         (Some(true), Some(true)) => Err(AnswerError::Unexpected),
         (Some(true), _) => Ok(true),
         _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        encode_arguments("sha256", &[0x30; 300], &[7; 256], b"header.payload")
+    }
+
+    #[test]
+    fn arguments_round_trip() {
+        let bytes = sample();
+        let decoded = decode_arguments(&bytes).unwrap();
+        assert_eq!(
+            decoded,
+            SignatureArguments {
+                hash_function: "sha256",
+                public_key: &[0x30; 300],
+                signature: &[7; 256],
+                text: b"header.payload",
+            }
+        );
+        let empty = encode_arguments("", &[], &[], &[]);
+        assert_eq!(
+            decode_arguments(&empty).unwrap(),
+            SignatureArguments::default()
+        );
+        // proto3 may leave empty fields out altogether.
+        assert_eq!(
+            decode_arguments(&[]).unwrap(),
+            SignatureArguments::default()
+        );
+    }
+
+    #[test]
+    fn truncated_arguments_are_refused_at_every_length() {
+        let bytes = sample();
+        for len in 0..bytes.len() {
+            let prefix = &bytes[..len];
+            // A prefix that ends exactly between two fields is a well-formed shorter message.
+            let ends_between_fields = [0, 8, 8 + 3 + 300, 8 + 3 + 300 + 3 + 256].contains(&len);
+            assert_eq!(
+                decode_arguments(prefix).is_some(),
+                ends_between_fields,
+                "prefix of {len} bytes"
+            );
+        }
+        // A length running past the end, and one that overflows.
+        assert!(decode_arguments(&[0x12, 0x05, 1, 2]).is_none());
+        assert!(decode_arguments(&[
+            0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+        ])
+        .is_none());
+        // A varint that never ends.
+        assert!(decode_arguments(&[0x80; 11]).is_none());
+    }
+
+    #[test]
+    fn wrong_wire_types_are_refused() {
+        for field in 1u8..=4 {
+            for wire_type in [0u8, 1, 3, 4, 5] {
+                let mut bytes = vec![field << 3 | wire_type];
+                bytes.extend_from_slice(&[1; 8]);
+                assert!(
+                    decode_arguments(&bytes).is_none(),
+                    "field {field}, wire type {wire_type}"
+                );
+            }
+        }
+        // Field number 0, groups and the unused wire types 6 and 7, on any field.
+        for key in [0x02u8, 0x2b, 0x2c, 0x2e, 0x2f] {
+            assert!(decode_arguments(&[key, 0]).is_none(), "key {key:#x}");
+        }
+        // A key beyond 32 bits.
+        assert!(decode_arguments(&[0x82, 0x80, 0x80, 0x80, 0x80, 0x01, 0]).is_none());
+        // hash_function is a protobuf string: UTF-8 only.
+        assert!(decode_arguments(&[0x0a, 0x01, 0xff]).is_none());
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_and_the_last_value_wins() {
+        let mut bytes = vec![
+            0x28, 0x96, 0x01, // field 5, varint 150
+            0x31, 1, 2, 3, 4, 5, 6, 7, 8, // field 6, 64-bit
+            0x3d, 1, 2, 3, 4, // field 7, 32-bit
+            0x2a, 0x02, b'p', b'k', // field 5, bytes (public_key_pem in newer Envoys)
+            0x0a, 0x04, b's', b'h', b'a', b'1', // hash_function, replaced below
+        ];
+        bytes.extend(sample());
+        let decoded = decode_arguments(&bytes).unwrap();
+        assert_eq!(decoded.hash_function, "sha256");
+        assert_eq!(decoded.text, b"header.payload");
+        // A skipped fixed-width field that runs past the end.
+        assert!(decode_arguments(&[0x31, 1, 2, 3]).is_none());
+        assert!(decode_arguments(&[0x3d, 1, 2, 3]).is_none());
+    }
+
+    #[test]
+    fn results_round_trip() {
+        assert_eq!(decode_result(&encode_result(true)), Ok(true));
+        assert_eq!(decode_result(&encode_result(false)), Ok(false));
     }
 }

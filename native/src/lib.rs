@@ -12,6 +12,7 @@
 pub mod abi;
 mod broadcast;
 mod config;
+pub mod crypto;
 mod envoy;
 pub mod hooks;
 mod logger;
