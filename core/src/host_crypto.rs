@@ -54,7 +54,7 @@ pub struct Probe {
 #[derive(Debug)]
 pub struct HostAlgorithm {
     pub alg: Algorithm,
-    /// The host's name of the digest (`EVP_MD`).
+    /// The host's name of the digest (`EVP_MD`), with `-pss` for RSASSA-PSS.
     pub hash: &'static str,
     pub form: SignatureForm,
     pub probe: Probe,
@@ -83,9 +83,11 @@ const P521_ORDER: &[u8] = &[
 ];
 
 /// Every algorithm a host may verify, with the hash it is asked for and a known-good probe.
-/// PS* and EdDSA are probed too:
-/// Envoy's function cannot do them (no PSS padding; an Ed25519 key takes no digest), so the
-/// probe fails and they stay in wasm, but a host that does them right is used.
+/// PS* and EdDSA are probed too. PS* name their padding in the hash (`sha256-pss`, …): an RSA key
+/// with a bare `shaN` means PKCS#1 v1.5 and nothing else, so a host can never take a v1.5
+/// signature for a PS256 token. Envoy's function does neither (it knows no such digest name, and
+/// an Ed25519 key takes no digest), so the probe fails and they stay in wasm; a host that does
+/// them right (the native module) is used.
 pub const HOST_ALGORITHMS: &[HostAlgorithm] = &[
     HostAlgorithm {
         alg: Algorithm::RS256,
@@ -107,19 +109,19 @@ pub const HOST_ALGORITHMS: &[HostAlgorithm] = &[
     },
     HostAlgorithm {
         alg: Algorithm::PS256,
-        hash: "sha256",
+        hash: "sha256-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzI1NiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "57V5Lh4jAvHhWdtSX1SxKC-HV8UrPuaD5WQREGE8n3MnSKSzbnK178IfEuVcELfFp0-Jn9nFC7wh-IY5MoOyMyx1ZwSszEEjF6jWYo0kb-AqC7WCw4agud-hefI9dLb6JtUW3RmpGd3yvkDmQPFN0luuqmxkh_Ibu-7X42hfOea44DXNRc8lfPtjCfc-vppke5AfUUEpDWWeKJ61c-vQdJz5R3TUw5LfafbYLpzjiCbI82IJaSqpz-nNpsAiwbmCyRfnWWuak2GD6ZdAV56_gZ4Kaxlv_DRWzBBOvwxyFyfibImisqRmLKnjmCF-_PmKuYp_07F9aLdfMQekPr-tXA" },
     },
     HostAlgorithm {
         alg: Algorithm::PS384,
-        hash: "sha384",
+        hash: "sha384-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzM4NCIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "3I-ae1jALas_fkhU6oRheo9UABpuKiQzgT3PSCBFJylnO9BReGCq8hH9tUwichy-nm6Ik0f8h7j088BIEs5bFtQvDdCiaIV_lZk3ekddewCUNonPmX3j3tOqF7dIdEwaP5j9T0yuPanq5w0XmHtc6of_G5GQ1slAPxbp4h3QLyGfVIuH0Vz3mcdNG3jV0cJ8lc849Qc_I0gL87VUP7N8BpCnHk6Du54a2h3x3znhDxlUEMS3Gq-ldCylXyrGDFxz8WwefHGGpPv6wJ46YwM3tSj1txVpFsyEu-nRUU4tjLrdKk4qMW3K_86IrPZzUdnLCHKzGSWLkLwHpu2eV3I29g" },
     },
     HostAlgorithm {
         alg: Algorithm::PS512,
-        hash: "sha512",
+        hash: "sha512-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzUxMiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "TxTvIhoO2fU6bDKpqBgwT2DtBPQSOi1lEZNgCn1RLAV0rL3ic8yHKQlc5cKFkMsXGB4_cp03zpSktGGom34bGk-AU80BCUwh7MdWSEYv7IC5C_H457cQBZgHsHu8fHGPdjzYgCy0-KWWWzR2aYfsjEW_i2juV970m6BvlKQNQINxGwi3XE90cpPr1NF2OhTOMW2YmOsfCueoi2C3all8AfX7tzo4csIuW998Jy8Qh9YQWqvhbdtm3ceIm290oVDLcG5ocpk6WyiQpoLSTHPDmCJoSJIbFil0Hwb0nXadSyyoxw_0S7veaq67ywUcTT0F6ppvkMJU6p-9MhMWX7X20Q" },
     },

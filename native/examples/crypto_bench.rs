@@ -7,13 +7,12 @@
 //! What one signature check costs the native module, per algorithm, through core's
 //! `SignatureBackends::verify` as the filter calls it:
 //! (a) core's own verifiers (`SignatureBackends::in_wasm`, compiled natively here);
-//! (b) `crypto::signature_backends()`: `ring` for the algorithms detection gives it (RS*, ES256),
-//!     core for the rest (the table says which);
-//! (c) with `--features bench-aws-lc`: the same `HostCrypto` seam answered by aws-lc-rs instead.
-//! Plus `ring` and aws-lc-rs called directly (no core, no protobuf, no DER), for the algorithms the
-//! seam cannot hand them (PSS: the arguments name no padding).
+//! (b) `crypto::signature_backends()`: aws-lc-rs through the `HostCrypto` seam for the algorithms
+//!     detection gives it, core for the rest (the table says which).
+//! Plus `ring` and aws-lc-rs called directly (no core, no protobuf, no DER): the libraries' own
+//! cost, and `ring` as the alternative that was measured.
 //!
-//!     cargo run --profile native -p warden-native --example crypto_bench [--features bench-aws-lc]
+//!     cargo run --profile native -p warden-native --example crypto_bench
 //!
 //! Writes bench/results/native-crypto.md (and prints it). Each cell is the median of 7 batches of
 //! about 40 ms after a warm-up, in µs per verification, one thread.
@@ -93,64 +92,24 @@ fn spki_key(spki: &[u8]) -> Vec<u8> {
     info.bit_string_bytes().unwrap().to_vec()
 }
 
-#[cfg(feature = "bench-aws-lc")]
-mod aws {
-    //! The `HostCrypto` seam answered by aws-lc-rs, mirroring `crypto::NativeCrypto` (PKCS#1
-    //! v1.5 for RSA, ECDSA over DER, Ed25519), with P-521 as well.
+/// aws-lc-rs's verifier of `alg` on a raw key.
+fn aws_lc_alone(
+    alg: Algorithm,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
     use aws_lc_rs::signature::*;
-    use warden_core::der::{oid, Reader};
-    use warden_core::host_crypto::{decode_arguments, encode_result, HostCrypto};
-    use warden_core::Algorithm;
-
-    pub struct AwsLcCrypto;
-
-    impl HostCrypto for AwsLcCrypto {
-        fn verify_signature(&self, arguments: &[u8]) -> Option<Vec<u8>> {
-            let a = decode_arguments(arguments)?;
-            let mut outer = Reader::new(a.public_key);
-            let mut info = outer.sequence().ok()?;
-            let mut algorithm = info.sequence().ok()?;
-            let kind = algorithm.oid().ok()?;
-            let key = info.bit_string_bytes().ok()?;
-            let curve = if kind == oid::EC_PUBLIC_KEY {
-                algorithm.oid().ok()
-            } else {
-                None
-            };
-            let verifier: &'static dyn VerificationAlgorithm = match (kind, curve, a.hash_function)
-            {
-                (oid::RSA_ENCRYPTION, _, "sha256") => &RSA_PKCS1_2048_8192_SHA256,
-                (oid::RSA_ENCRYPTION, _, "sha384") => &RSA_PKCS1_2048_8192_SHA384,
-                (oid::RSA_ENCRYPTION, _, "sha512") => &RSA_PKCS1_2048_8192_SHA512,
-                (oid::EC_PUBLIC_KEY, Some(oid::P256), "sha256") => &ECDSA_P256_SHA256_ASN1,
-                (oid::EC_PUBLIC_KEY, Some(oid::P384), "sha384") => &ECDSA_P384_SHA384_ASN1,
-                (oid::EC_PUBLIC_KEY, Some(oid::P521), "sha512") => &ECDSA_P521_SHA512_ASN1,
-                (oid::ED25519, _, "sha512") => &ED25519,
-                _ => return None,
-            };
-            Some(encode_result(
-                UnparsedPublicKey::new(verifier, key)
-                    .verify(a.text, a.signature)
-                    .is_ok(),
-            ))
-        }
-    }
-
-    pub fn alone(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
-        Some(match alg {
-            Algorithm::RS256 => &RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
-            Algorithm::ES512 => &ECDSA_P521_SHA512_FIXED,
-            Algorithm::EdDSA => &ED25519,
-            _ => return None,
-        })
-    }
+    Some(match alg {
+        Algorithm::RS256 => &RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => &ECDSA_P521_SHA512_FIXED,
+        Algorithm::EdDSA => &ED25519,
+        _ => return None,
+    })
 }
 
 fn command(program: &str, args: &[&str]) -> String {
@@ -172,8 +131,6 @@ fn main() {
     let keys = keys();
     let core = SignatureBackends::in_wasm();
     let native = signature_backends();
-    #[cfg(feature = "bench-aws-lc")]
-    let aws_lc = SignatureBackends::detect(Box::new(aws::AwsLcCrypto));
     // A typical access token's signing input: the usual header and ~10 claims (~330 bytes).
     let claims = serde_json::json!({
         "iss": "https://issuer.example.com/", "sub": "user-1234567890", "aud": ["api://orders"],
@@ -201,29 +158,17 @@ fn main() {
             let unparsed = ring::signature::UnparsedPublicKey::new(v, &raw_key);
             time(|| unparsed.verify(input, &signature).is_ok())
         });
-        #[cfg(feature = "bench-aws-lc")]
-        let (c, c_backend, aws_alone) = (
-            Some(time(|| aws_lc.verify(&key, alg, input, &signature))),
-            aws_lc.backend(alg),
-            aws::alone(alg).map(|v| {
-                let unparsed = aws_lc_rs::signature::UnparsedPublicKey::new(v, &raw_key);
-                time(|| unparsed.verify(input, &signature).is_ok())
-            }),
-        );
-        #[cfg(not(feature = "bench-aws-lc"))]
-        let (c, c_backend, aws_alone): (Option<f64>, Backend, Option<f64>) =
-            (None, Backend::Wasm, None);
+        let aws_alone = aws_lc_alone(alg).map(|v| {
+            let unparsed = aws_lc_rs::signature::UnparsedPublicKey::new(v, &raw_key);
+            time(|| unparsed.verify(input, &signature).is_ok())
+        });
         let by = |backend: Backend, lib: &str| match backend {
             Backend::Host => lib.to_owned(),
             Backend::Wasm => "core".to_owned(),
         };
         let line = format!(
-            "| {alg} | {a:.1} | {b:.1} ({}) | {} | {} | {} |",
-            by(native.backend(alg), "ring"),
-            c.map_or_else(
-                || "—".to_owned(),
-                |c| format!("{c:.1} ({})", by(c_backend, "aws-lc"))
-            ),
+            "| {alg} | {a:.1} | {b:.1} ({}) | {} | {} |",
+            by(native.backend(alg), "aws-lc"),
             cell(ring),
             cell(aws_alone),
         );
@@ -243,7 +188,7 @@ fn main() {
     let report = format!(
         "# Signature checks in the native module: core's verifiers, ring, aws-lc-rs\n\
          \n\
-         `cargo run --profile native -p warden-native --example crypto_bench{features}`\n\
+         `cargo run --profile native -p warden-native --example crypto_bench`\n\
          (native/examples/crypto_bench.rs), run once on {date}.\n\
          Machine: {cpu}, {cores} cores (shared), {rustc}; 1-minute load {load_before} before, {load_after} after.\n\
          \n\
@@ -252,22 +197,15 @@ fn main() {
          \n\
          - **core**: `SignatureBackends::in_wasm()`, core's own verifiers compiled natively (what\n\
            \x20\x20the native module runs without a host backend).\n\
-         - **native**: `crypto::signature_backends()`, as the adapter uses it: `ring` through the\n\
+         - **native**: `crypto::signature_backends()`, as the adapter uses it: aws-lc-rs through the\n\
            \x20\x20`HostCrypto` seam (protobuf arguments, SPKI DER) for the algorithms detection hands it,\n\
            \x20\x20core for the others (in brackets: which ran).\n\
-         - **aws-lc seam**: the same seam answered by aws-lc-rs (`--features bench-aws-lc`).\n\
-         - **… alone**: the library called directly on the raw key, without core, protobuf or DER;\n\
-           \x20\x20PS* there shows what PSS would cost if the seam could name the padding (it cannot:\n\
-           \x20\x20`sha256` is all core's arguments say for RS256 and PS256 alike).\n\
+         - **… alone**: the library called directly on the raw key, without core, protobuf or DER\n\
+           \x20\x20(`ring`: the alternative measured; it has no P-521).\n\
          \n\
-         | alg | core | native | aws-lc seam | ring alone | aws-lc alone |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: |\n\
+         | alg | core | native | ring alone | aws-lc alone |\n\
+         | --- | ---: | ---: | ---: | ---: |\n\
          {rows}",
-        features = if cfg!(feature = "bench-aws-lc") {
-            " --features bench-aws-lc"
-        } else {
-            ""
-        },
         date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
         rustc = command("rustc", &["-V"]),

@@ -4,12 +4,12 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The native module's signature backend (`crypto::NativeCrypto`, `ring`) through core, as the
-//! adapter uses it: which algorithms detection hands to it, that every test-kit signature
+//! The native module's signature backend (`crypto::NativeCrypto`, aws-lc-rs) through core, as
+//! the adapter uses it: which algorithms detection hands to it, that every test-kit signature
 //! verifies and every tampered one fails, and that its decisions are core's own on every
 //! Wycheproof vector (valid, invalid and acceptable alike) — the wasm build's decisions.
-//! (ES384 and EdDSA stay with core, so their vectors run through core on both sides; they are
-//! kept so that handing either to ring later is checked the same way.)
+//! (EdDSA stays with core, so its vectors run through core on both sides; they are kept so
+//! that handing it over later is checked the same way.)
 
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::BigUint;
@@ -37,7 +37,7 @@ fn jwk(value: &Value) -> Jwk {
 }
 
 #[test]
-fn detection_hands_pkcs1_and_p256_to_ring() {
+fn detection_hands_rsa_and_ecdsa_to_aws_lc() {
     use Algorithm::*;
     let table = backends().table();
     let on_host: Vec<Algorithm> = table
@@ -45,10 +45,12 @@ fn detection_hands_pkcs1_and_p256_to_ring() {
         .filter(|(_, b)| *b == Backend::Host)
         .map(|(a, _)| *a)
         .collect();
-    assert_eq!(on_host, [RS256, RS384, RS512, ES256], "{table:?}");
-    for alg in [
-        HS256, HS384, HS512, PS256, PS384, PS512, ES384, ES512, EdDSA,
-    ] {
+    assert_eq!(
+        on_host,
+        [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512],
+        "{table:?}"
+    );
+    for alg in [HS256, HS384, HS512, EdDSA] {
         assert_eq!(backends().backend(alg), Backend::Wasm, "{alg}");
     }
 }
@@ -89,44 +91,37 @@ fn every_test_kit_signature_verifies_and_tampering_fails() {
 }
 
 #[test]
-fn pss_signatures_never_pass_as_pkcs1_on_ring() {
-    // The arguments carry no padding: RSA is PKCS#1 v1.5 only, as on Envoy.
+fn each_hash_name_means_one_padding() {
+    // `sha256` is PKCS#1 v1.5 only (as on Envoy), `sha256-pss` PSS only: a signature of one
+    // padding never passes for the other.
     let key = jwk(&keys().jwk(Algorithm::PS256));
     let input = b"a.b";
     let pss = keys().signature(Algorithm::PS256, input);
-    let arguments = encode_arguments("sha256", &key.spki, &pss, input);
-    assert_eq!(
-        NativeCrypto.verify_signature(&arguments),
-        Some(Vec::new()),
-        "false, as protobuf writes it"
-    );
     let pkcs1 = keys().signature(Algorithm::RS256, input);
-    let arguments = encode_arguments("sha256", &key.spki, &pkcs1, input);
-    assert_eq!(NativeCrypto.verify_signature(&arguments), Some(vec![8, 1]));
+    let answer = |hash: &str, signature: &[u8]| {
+        NativeCrypto.verify_signature(&encode_arguments(hash, &key.spki, signature, input))
+    };
+    let (yes, no) = (Some(vec![8, 1]), Some(Vec::new())); // true / false, as protobuf writes them
+    assert_eq!(answer("sha256", &pss), no);
+    assert_eq!(answer("sha256", &pkcs1), yes);
+    assert_eq!(answer("sha256-pss", &pss), yes);
+    assert_eq!(answer("sha256-pss", &pkcs1), no);
 }
 
 #[test]
-fn what_ring_does_not_do_gets_no_answer() {
+fn what_aws_lc_does_not_do_here_gets_no_answer() {
     let input = b"a.b";
-    // P-521 (ES512): ring has no such curve; P-384 (ES384) and Ed25519 (EdDSA): core is faster.
-    for alg in [Algorithm::ES384, Algorithm::ES512, Algorithm::EdDSA] {
-        let key = jwk(&keys().jwk(alg));
-        let hash = if alg == Algorithm::ES384 {
-            "sha384"
-        } else {
-            "sha512"
-        };
-        // Whatever the signature, the key and hash decide: no answer.
-        let signature = keys().signature(alg, input);
-        assert_eq!(
-            NativeCrypto.verify_signature(&encode_arguments(hash, &key.spki, &signature, input)),
-            None,
-            "{alg}"
-        );
-    }
+    // Ed25519 (EdDSA): core's is as fast and stricter (see the small-order test below).
+    let key = jwk(&keys().jwk(Algorithm::EdDSA));
+    // Whatever the signature, the key and hash decide: no answer.
+    let signature = keys().signature(Algorithm::EdDSA, input);
+    assert_eq!(
+        NativeCrypto.verify_signature(&encode_arguments("sha512", &key.spki, &signature, input)),
+        None
+    );
     // A hash that does not go with the key, an unknown hash, garbage arguments, a garbage key.
     let p256 = jwk(&keys().jwk(Algorithm::ES256));
-    for hash in ["sha384", "sha1", "SHA-256", ""] {
+    for hash in ["sha384", "sha1", "SHA-256", "sha256-pss", ""] {
         assert_eq!(
             NativeCrypto.verify_signature(&encode_arguments(hash, &p256.spki, &[1; 70], input)),
             None,
@@ -158,8 +153,8 @@ fn mod_inverse(a: &BigUint, m: &BigUint) -> BigUint {
 }
 
 #[test]
-fn rsa_exponents_beyond_ring_are_verified_by_core() {
-    // The test kit's primes with e = 2³³ + 17: core accepts such a key (e up to 64 bits), ring
+fn rsa_exponents_beyond_aws_lc_are_verified_by_core() {
+    // The test kit's primes with e = 2³³ + 17: core accepts such a key (e up to 64 bits), AWS-LC
     // refuses it (e ≤ 2³³ − 1). Signed by hand: s = EM^d mod n, EM per RFC 8017 §9.2.
     let private = &keys().rsa;
     let (p, q) = (&private.primes()[0], &private.primes()[1]);
@@ -190,14 +185,14 @@ fn rsa_exponents_beyond_ring_are_verified_by_core() {
         "e": b64(&e.to_bytes_be()),
     }));
     assert!(key.material.verify(Algorithm::RS256, input, &signature));
-    // ring alone refuses the key…
-    let components = ring::signature::RsaPublicKeyComponents {
+    // AWS-LC alone refuses the key…
+    let components = aws_lc_rs::signature::RsaPublicKeyComponents {
         n: n.to_bytes_be(),
         e: e.to_bytes_be(),
     };
     assert!(components
         .verify(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
             input,
             &signature
         )
@@ -233,12 +228,12 @@ fn group_key(group: &Value) -> Option<Jwk> {
             .pop();
     }
     let key = &group["publicKey"];
-    let len = match key["curve"].as_str()? {
-        "secp256r1" => 32,
-        "secp384r1" => 48,
+    let (len, crv) = match key["curve"].as_str()? {
+        "secp256r1" => (32, "P-256"),
+        "secp384r1" => (48, "P-384"),
+        "secp521r1" => (66, "P-521"),
         _ => return None,
     };
-    let crv = if len == 32 { "P-256" } else { "P-384" };
     let coordinate = |name: &str| {
         let mut bytes = hex(key[name].as_str().unwrap());
         while bytes.len() > len && bytes[0] == 0 {
@@ -270,7 +265,7 @@ fn same_decisions(file: &str, alg: Algorithm) -> usize {
             let core = key.material.verify(alg, &msg, &sig);
             assert_eq!(
                 native, core,
-                "{file} tc {} ({}, {}): ring and core disagree",
+                "{file} tc {} ({}, {}): the native backend and core disagree",
                 t["tcId"], t["result"], t["comment"]
             );
             if t["result"] == "valid" {
@@ -293,15 +288,19 @@ fn wycheproof_decisions_are_cores() {
         ("rsa_signature_2048_sha512_test.json", Algorithm::RS512),
         ("ecdsa_secp256r1_sha256_p1363_test.json", Algorithm::ES256),
         ("ecdsa_secp384r1_sha384_p1363_test.json", Algorithm::ES384),
+        ("ecdsa_secp521r1_sha512_p1363_test.json", Algorithm::ES512),
+        ("rsa_pss_2048_sha256_mgf1_32_test.json", Algorithm::PS256),
+        ("rsa_pss_2048_sha384_mgf1_48_test.json", Algorithm::PS384),
         ("ed25519_test.json", Algorithm::EdDSA),
     ] {
         assert!(same_decisions(file, alg) > 100, "{file}");
     }
 }
 
-/// Why Ed25519 must not go to ring as it is (besides ring being slower there): the key holder
-/// signs with r = 0, so R is the identity and s = h·a, valid for the cofactorless equation ring
-/// checks, refused by core's `verify_strict`. The native backends refuse it (core decides).
+/// Why Ed25519 stays with core (besides the libraries being no faster there): the key holder
+/// signs with r = 0, so R is the identity and s = h·a, valid for the cofactorless equation
+/// `ring` checks, refused by core's `verify_strict`. The native backends refuse it (core
+/// decides).
 #[test]
 fn ed25519_small_order_r_is_refused_as_core_refuses_it() {
     use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
