@@ -38,7 +38,7 @@ help:
 	@echo "make e2e        build, then only the end-to-end suite (E2E_WORKERS=3 in parallel); PYTEST_ARGS='-k revoke -x' to filter"
 	@echo "make e2e-native build, then the end-to-end suite against the native module (WARDEN_BUILD=native)"
 	@echo "make demo       run Redis + verifier + echo upstream + Envoy on 127.0.0.1:10000; Ctrl-C stops all"
-	@echo "make bench      Envoy benchmark: Warden vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
+	@echo "make bench      Envoy benchmark: Warden (wasm and native module) vs jwt_authn and jwt_authn + ext_authz → bench/RESULTS.md + plot (installs oha once for fixed-rate latency); stream vs callout mode → bench/results/stream.md"
 	@echo "make profile-hit-path  callgrind: instructions and host calls per request, floor and cache hit (bench/PROFILE.md)"
 	@echo "make soak       minutes of load with revocations and Redis kills (SOAK_SECONDS=300) → bench/results/soak.md"
 	@echo "make fuzz       run each cargo-fuzz target FUZZ_SECONDS (default 60) on nightly; see fuzz/README.md"
@@ -137,7 +137,7 @@ test-stages: setup
 demo: wasm verifier-release
 	@scripts/demo.sh
 
-bench: setup wasm verifier-release oha
+bench: setup wasm native verifier-release oha
 	@$(VENV)/bin/python bench/envoy_bench.py
 	@$(VENV)/bin/python bench/stream_bench.py
 

@@ -17,6 +17,9 @@ pytestmark = pytest.mark.build_independent(
 SCENARIOS = ["passthrough", "warden floor (open route)", "jwt_authn no cache", "jwt_authn cache",
              "jwt_authn + ext_authz", "warden local hit", "warden local miss", "warden + verifier hit",
              "warden + verifier miss"]
+# The native build's rows (issue 25).
+SCENARIOS += ["native floor (module doing nothing)", "native floor (open route)", "native local hit",
+              "native local miss"]
 
 
 def test_bench_smoke_writes_the_report_and_the_plot(tmp_path):
@@ -26,6 +29,7 @@ def test_bench_smoke_writes_the_report_and_the_plot(tmp_path):
     report = (tmp_path / "RESULTS.md").read_text()
     for scenario in SCENARIOS:
         assert f"| {scenario} |" in report, (scenario, report)
+    assert "## Targets (issue 25, native build)" in report
     assert "## Verifier against redis-benchmark" in report
     assert "## Envoy memory" in report
     # The host path is what this Envoy uses for ES256 (the smoke run's algorithm).

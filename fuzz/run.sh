@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
-targets="${FUZZ_TARGETS:-token_verify jwks_parse der_keys config_compile request_auth route_metadata verifier_bodies diff_rsa diff_ecdsa feed_view}"
+targets="${FUZZ_TARGETS:-token_verify jwks_parse der_keys config_compile request_auth route_metadata verifier_bodies diff_rsa diff_ecdsa feed_view host_crypto_args}"
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)" >&2

@@ -54,7 +54,7 @@ pub struct Probe {
 #[derive(Debug)]
 pub struct HostAlgorithm {
     pub alg: Algorithm,
-    /// The host's name of the digest (`EVP_MD`).
+    /// The host's name of the digest (`EVP_MD`), with `-pss` for RSASSA-PSS.
     pub hash: &'static str,
     pub form: SignatureForm,
     pub probe: Probe,
@@ -83,9 +83,11 @@ const P521_ORDER: &[u8] = &[
 ];
 
 /// Every algorithm a host may verify, with the hash it is asked for and a known-good probe.
-/// PS* and EdDSA are probed too:
-/// Envoy's function cannot do them (no PSS padding; an Ed25519 key takes no digest), so the
-/// probe fails and they stay in wasm, but a host that does them right is used.
+/// PS* and EdDSA are probed too. PS* name their padding in the hash (`sha256-pss`, …): an RSA key
+/// with a bare `shaN` means PKCS#1 v1.5 and nothing else, so a host can never take a v1.5
+/// signature for a PS256 token. Envoy's function does neither (it knows no such digest name, and
+/// an Ed25519 key takes no digest), so the probe fails and they stay in wasm; a host that does
+/// them right (the native module) is used.
 pub const HOST_ALGORITHMS: &[HostAlgorithm] = &[
     HostAlgorithm {
         alg: Algorithm::RS256,
@@ -107,19 +109,19 @@ pub const HOST_ALGORITHMS: &[HostAlgorithm] = &[
     },
     HostAlgorithm {
         alg: Algorithm::PS256,
-        hash: "sha256",
+        hash: "sha256-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzI1NiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "57V5Lh4jAvHhWdtSX1SxKC-HV8UrPuaD5WQREGE8n3MnSKSzbnK178IfEuVcELfFp0-Jn9nFC7wh-IY5MoOyMyx1ZwSszEEjF6jWYo0kb-AqC7WCw4agud-hefI9dLb6JtUW3RmpGd3yvkDmQPFN0luuqmxkh_Ibu-7X42hfOea44DXNRc8lfPtjCfc-vppke5AfUUEpDWWeKJ61c-vQdJz5R3TUw5LfafbYLpzjiCbI82IJaSqpz-nNpsAiwbmCyRfnWWuak2GD6ZdAV56_gZ4Kaxlv_DRWzBBOvwxyFyfibImisqRmLKnjmCF-_PmKuYp_07F9aLdfMQekPr-tXA" },
     },
     HostAlgorithm {
         alg: Algorithm::PS384,
-        hash: "sha384",
+        hash: "sha384-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzM4NCIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "3I-ae1jALas_fkhU6oRheo9UABpuKiQzgT3PSCBFJylnO9BReGCq8hH9tUwichy-nm6Ik0f8h7j088BIEs5bFtQvDdCiaIV_lZk3ekddewCUNonPmX3j3tOqF7dIdEwaP5j9T0yuPanq5w0XmHtc6of_G5GQ1slAPxbp4h3QLyGfVIuH0Vz3mcdNG3jV0cJ8lc849Qc_I0gL87VUP7N8BpCnHk6Du54a2h3x3znhDxlUEMS3Gq-ldCylXyrGDFxz8WwefHGGpPv6wJ46YwM3tSj1txVpFsyEu-nRUU4tjLrdKk4qMW3K_86IrPZzUdnLCHKzGSWLkLwHpu2eV3I29g" },
     },
     HostAlgorithm {
         alg: Algorithm::PS512,
-        hash: "sha512",
+        hash: "sha512-pss",
         form: SignatureForm::Plain,
         probe: Probe { jwk: RSA_JWK, input: "eyJhbGciOiJQUzUxMiIsImtpZCI6InJzYSIsInR5cCI6IkpXVCJ9.eyJwcm9iZSI6IndhcmRlbiJ9", signature: "TxTvIhoO2fU6bDKpqBgwT2DtBPQSOi1lEZNgCn1RLAV0rL3ic8yHKQlc5cKFkMsXGB4_cp03zpSktGGom34bGk-AU80BCUwh7MdWSEYv7IC5C_H457cQBZgHsHu8fHGPdjzYgCy0-KWWWzR2aYfsjEW_i2juV970m6BvlKQNQINxGwi3XE90cpPr1NF2OhTOMW2YmOsfCueoi2C3all8AfX7tzo4csIuW998Jy8Qh9YQWqvhbdtm3ceIm290oVDLcG5ocpk6WyiQpoLSTHPDmCJoSJIbFil0Hwb0nXadSyyoxw_0S7veaq67ywUcTT0F6ppvkMJU6p-9MhMWX7X20Q" },
     },
@@ -322,6 +324,68 @@ pub fn encode_arguments(hash: &str, public_key: &[u8], signature: &[u8], text: &
     out
 }
 
+/// A `VerifySignatureArguments` read back ([`decode_arguments`]), borrowing from its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignatureArguments<'a> {
+    pub hash_function: &'a str,
+    pub public_key: &'a [u8],
+    pub signature: &'a [u8],
+    pub text: &'a [u8],
+}
+
+/// The inverse of [`encode_arguments`], for a host that implements the function itself (the
+/// native module): fields 1–4 length-delimited, an absent one empty, a repeated one the last
+/// (as protobuf reads it), any other field skipped by its wire type. `None` for anything that is
+/// not such a message: a truncated field, a field 1–4 of another wire type, field number 0, a
+/// group, a `hash_function` that is not UTF-8.
+pub fn decode_arguments(bytes: &[u8]) -> Option<SignatureArguments<'_>> {
+    let mut arguments = SignatureArguments::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let key = read_varint(bytes, &mut at).ok()?;
+        let (field, wire_type) = (key >> 3, key & 7);
+        // Field numbers are 1 to 2²⁹ − 1: the key is a 32-bit varint.
+        if field == 0 || key > u64::from(u32::MAX) {
+            return None;
+        }
+        match (field, wire_type) {
+            (_, 2) => {
+                let len = usize::try_from(read_varint(bytes, &mut at).ok()?).ok()?;
+                let end = at.checked_add(len)?;
+                let value = bytes.get(at..end)?;
+                at = end;
+                match field {
+                    1 => arguments.hash_function = std::str::from_utf8(value).ok()?,
+                    2 => arguments.public_key = value,
+                    3 => arguments.signature = value,
+                    4 => arguments.text = value,
+                    _ => {}
+                }
+            }
+            (1..=4, _) => return None,
+            (_, 0) => {
+                read_varint(bytes, &mut at).ok()?;
+            }
+            (_, 1) | (_, 5) => {
+                let width = if wire_type == 1 { 8 } else { 4 };
+                at = at.checked_add(width).filter(|&end| end <= bytes.len())?;
+            }
+            _ => return None,
+        }
+    }
+    Some(arguments)
+}
+
+/// `VerifySignatureResult` as protobuf writes it (proto3 leaves a false `result` out), the
+/// inverse of [`decode_result`]; no `error` is ever written.
+pub fn encode_result(ok: bool) -> Vec<u8> {
+    if ok {
+        vec![0x08, 0x01]
+    } else {
+        Vec::new()
+    }
+}
+
 /// Why a host's answer is not a `VerifySignatureResult` we trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerError {
@@ -378,5 +442,109 @@ pub fn decode_result(bytes: &[u8]) -> Result<bool, AnswerError> {
         (Some(true), Some(true)) => Err(AnswerError::Unexpected),
         (Some(true), _) => Ok(true),
         _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        encode_arguments("sha256", &[0x30; 300], &[7; 256], b"header.payload")
+    }
+
+    #[test]
+    fn arguments_round_trip() {
+        let bytes = sample();
+        let decoded = decode_arguments(&bytes).unwrap();
+        assert_eq!(
+            decoded,
+            SignatureArguments {
+                hash_function: "sha256",
+                public_key: &[0x30; 300],
+                signature: &[7; 256],
+                text: b"header.payload",
+            }
+        );
+        let empty = encode_arguments("", &[], &[], &[]);
+        assert_eq!(
+            decode_arguments(&empty).unwrap(),
+            SignatureArguments::default()
+        );
+        // proto3 may leave empty fields out altogether.
+        assert_eq!(
+            decode_arguments(&[]).unwrap(),
+            SignatureArguments::default()
+        );
+    }
+
+    #[test]
+    fn truncated_arguments_are_refused_at_every_length() {
+        let bytes = sample();
+        for len in 0..bytes.len() {
+            let prefix = &bytes[..len];
+            // A prefix that ends exactly between two fields is a well-formed shorter message.
+            let ends_between_fields = [0, 8, 8 + 3 + 300, 8 + 3 + 300 + 3 + 256].contains(&len);
+            assert_eq!(
+                decode_arguments(prefix).is_some(),
+                ends_between_fields,
+                "prefix of {len} bytes"
+            );
+        }
+        // A length running past the end, and one that overflows.
+        assert!(decode_arguments(&[0x12, 0x05, 1, 2]).is_none());
+        assert!(decode_arguments(&[
+            0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+        ])
+        .is_none());
+        // A varint that never ends.
+        assert!(decode_arguments(&[0x80; 11]).is_none());
+    }
+
+    #[test]
+    fn wrong_wire_types_are_refused() {
+        for field in 1u8..=4 {
+            for wire_type in [0u8, 1, 3, 4, 5] {
+                let mut bytes = vec![field << 3 | wire_type];
+                bytes.extend_from_slice(&[1; 8]);
+                assert!(
+                    decode_arguments(&bytes).is_none(),
+                    "field {field}, wire type {wire_type}"
+                );
+            }
+        }
+        // Field number 0, groups and the unused wire types 6 and 7, on any field.
+        for key in [0x02u8, 0x2b, 0x2c, 0x2e, 0x2f] {
+            assert!(decode_arguments(&[key, 0]).is_none(), "key {key:#x}");
+        }
+        // A key beyond 32 bits.
+        assert!(decode_arguments(&[0x82, 0x80, 0x80, 0x80, 0x80, 0x01, 0]).is_none());
+        // hash_function is a protobuf string: UTF-8 only.
+        assert!(decode_arguments(&[0x0a, 0x01, 0xff]).is_none());
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_and_the_last_value_wins() {
+        let mut bytes = vec![
+            0x28, 0x96, 0x01, // field 5, varint 150
+            0x31, 1, 2, 3, 4, 5, 6, 7, 8, // field 6, 64-bit
+            0x3d, 1, 2, 3, 4, // field 7, 32-bit
+            0x2a, 0x02, b'p', b'k', // field 5, bytes (public_key_pem in newer Envoys)
+            0x0a, 0x04, b's', b'h', b'a', b'1', // hash_function, replaced below
+        ];
+        bytes.extend(sample());
+        let decoded = decode_arguments(&bytes).unwrap();
+        assert_eq!(decoded.hash_function, "sha256");
+        assert_eq!(decoded.text, b"header.payload");
+        // A skipped fixed-width field that runs past the end.
+        assert!(decode_arguments(&[0x31, 1, 2, 3]).is_none());
+        assert!(decode_arguments(&[0x3d, 1, 2, 3]).is_none());
+    }
+
+    #[test]
+    fn results_round_trip() {
+        assert_eq!(decode_result(&encode_result(true)), Ok(true));
+        assert_eq!(decode_result(&encode_result(false)), Ok(false));
     }
 }

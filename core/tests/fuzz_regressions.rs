@@ -105,6 +105,11 @@ fn diff_ecdsa() {
     replay("diff_ecdsa", checks::diff_ecdsa::run);
 }
 
+#[test]
+fn host_crypto_args() {
+    replay("host_crypto_args", checks::host_crypto::run);
+}
+
 /// Stream mode's view fed by a model feed with rollbacks (reused numbers, new ids), trims, total
 /// loss, late and corrupted answers: a trusted view never allows what the feed has long held as
 /// revoked.

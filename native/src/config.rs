@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 use warden_core::flow::Filter;
+use warden_core::host_crypto::{Backend, SignatureBackends};
 use warden_core::metrics::{MetricKind, Metrics};
 
 /// Event ids of the configuration's scheduler.
@@ -58,9 +59,11 @@ impl WardenConfig {
         // Its own backends, not the main thread's thread-local ones: the last reference to this
         // configuration may be dropped on a worker thread, and an `Rc` shared with a
         // thread-local must never be released there.
+        let backends = signature_backends();
+        publish_backends(envoy, &backends);
         filter
             .keys
-            .set_signature_backends(std::rc::Rc::new(signature_backends()));
+            .set_signature_backends(std::rc::Rc::new(backends));
         let metrics = Metrics::define(&filter, |kind, name| match kind {
             MetricKind::Counter => envoy.define_counter(name),
             MetricKind::Gauge => envoy.define_gauge(name),
@@ -106,6 +109,23 @@ impl WardenConfig {
             ticker.stop();
         }
     }
+}
+
+/// Each algorithm's backend as the gauge `warden.signature.host.<alg>` (1: aws-lc-rs, 0: core's
+/// own verifier; the wasm build's names, where 1 is Envoy's `verify_signature`) and an info line.
+fn publish_backends(envoy: ConfigHandle, backends: &SignatureBackends) {
+    let mut summary = Vec::new();
+    for (alg, backend) in backends.table() {
+        if let Some(id) = envoy.define_gauge(&format!("warden.signature.host.{alg}")) {
+            envoy.set_gauge(id, u64::from(backend == Backend::Host));
+        }
+        let name = match backend {
+            Backend::Host => "aws-lc",
+            Backend::Wasm => "core",
+        };
+        summary.push(format!("{alg}={name}"));
+    }
+    log::info!(target: logger::TARGET, "signature backends: {}", summary.join(" "));
 }
 
 /// State only the main thread touches (the thread that made it).

@@ -7,11 +7,13 @@
 //! configuration, shared by all threads) → `request` (one request, on its worker) / `root` (the
 //! main thread's fetches and feed poll) → `worker` (each worker thread's own core `Filter`) →
 //! `broadcast` (the main thread's replies, replayed by the workers) → `envoy` (safe wrappers
-//! over the callbacks) → `abi` (the C declarations); `logger`.
+//! over the callbacks) → `abi` (the C declarations); `crypto` (signature checks with aws-lc-rs
+//! behind core's `HostCrypto` seam), `logger`.
 
 pub mod abi;
 mod broadcast;
 mod config;
+pub mod crypto;
 mod envoy;
 pub mod hooks;
 mod logger;
@@ -22,10 +24,7 @@ mod worker;
 use std::rc::Rc;
 use warden_core::host_crypto::SignatureBackends;
 
-/// Signature backends, probed.
-fn signature_backends() -> SignatureBackends {
-    SignatureBackends::in_wasm()
-}
+use crypto::signature_backends;
 
 thread_local! {
     static SIGNATURES: Rc<SignatureBackends> = Rc::new(signature_backends());

@@ -10,6 +10,7 @@ pub mod der;
 pub mod diff_ecdsa;
 pub mod diff_rsa;
 pub mod feed_view;
+pub mod host_crypto;
 pub mod input;
 pub mod jwks;
 pub mod keys;

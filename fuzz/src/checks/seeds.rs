@@ -787,5 +787,6 @@ pub fn all() -> Vec<(&'static str, Seeds)> {
         ("diff_ecdsa", diff_ecdsa()),
         ("feed_view", super::feed_view::seeds()),
         ("route_metadata", super::route::seeds()),
+        ("host_crypto_args", super::host_crypto::seeds()),
     ]
 }
