@@ -4,6 +4,7 @@
 
 use crate::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr, ModuleBuffer};
 use crate::abi::{ModuleHeader, SchedulerPtr};
+use std::ffi::c_void;
 use warden_core::answer::LocalResponse;
 use warden_core::flow::{Call, Reply};
 use warden_core::route::{MetadataValue, RouteMetadata, METADATA_KEY};
@@ -145,23 +146,14 @@ impl Stream {
 
     /// Starts `call` for this request; its reply arrives in `on_http_filter_http_callout_done`.
     pub fn callout(self, call: &Call) -> Result<u64, String> {
-        with_call_headers(call, |headers| {
-            let mut id = 0u64;
-            let body = call.body.as_deref().unwrap_or_default();
-            // SAFETY: live filter; the buffers outlive the call and Envoy copies them.
-            let status = unsafe {
-                abi::envoy_dynamic_module_callback_http_filter_http_callout(
-                    self.0,
-                    &mut id,
-                    ModuleBuffer::of(call.cluster.as_bytes()),
-                    headers.as_mut_ptr(),
-                    headers.len(),
-                    ModuleBuffer::of(body),
-                    call.timeout_ms,
-                )
-            };
-            callout_started(status, id)
-        })
+        // SAFETY: the filter is live during the hook.
+        unsafe {
+            start_callout(
+                abi::envoy_dynamic_module_callback_http_filter_http_callout,
+                self.0,
+                call,
+            )
+        }
     }
 
     /// Writes request filter state `key` (bytes; Envoy stores it under `key` as written).
@@ -257,12 +249,45 @@ impl Stream {
     }
 }
 
-/// The call's headers as the ABI wants them, alive while `f` runs.
-fn with_call_headers<T>(call: &Call, f: impl FnOnce(&mut Vec<ModuleHeader>) -> T) -> T {
+/// The request's and the configuration's callout callbacks, which take the same arguments.
+type CalloutStart = unsafe extern "C" fn(
+    *mut c_void,
+    *mut u64,
+    ModuleBuffer,
+    *mut ModuleHeader,
+    usize,
+    ModuleBuffer,
+    u64,
+) -> u32;
+
+/// Starts `call` with `start` on `owner` (a filter or a configuration); the callout's id.
+///
+/// # Safety
+/// `owner` must be the live Envoy object `start` expects.
+unsafe fn start_callout(
+    start: CalloutStart,
+    owner: *mut c_void,
+    call: &Call,
+) -> Result<u64, String> {
     let pairs = call.request_headers();
     let mut headers: Vec<ModuleHeader> =
         pairs.iter().map(|(k, v)| ModuleHeader::of(k, v)).collect();
-    f(&mut headers)
+    let body = call.body.as_deref().unwrap_or_default();
+    let mut id = 0u64;
+    // SAFETY: the caller's promise for `owner`; the buffers outlive the call and Envoy copies
+    // them.
+    let status = unsafe {
+        start(
+            owner,
+            &mut id,
+            ModuleBuffer::of(call.cluster.as_bytes()),
+            headers.as_mut_ptr(),
+            headers.len(),
+            ModuleBuffer::of(body),
+            call.timeout_ms,
+        )
+    };
+    callout_started(status, id)
 }
 
 fn callout_started(status: u32, id: u64) -> Result<u64, String> {
@@ -392,23 +417,14 @@ impl ConfigHandle {
     /// Starts `call` for the configuration (main thread); its reply arrives in
     /// `on_http_filter_config_http_callout_done`.
     pub fn callout(self, call: &Call) -> Result<u64, String> {
-        with_call_headers(call, |headers| {
-            let mut id = 0u64;
-            let body = call.body.as_deref().unwrap_or_default();
-            // SAFETY: live configuration; the buffers outlive the call and Envoy copies them.
-            let status = unsafe {
-                abi::envoy_dynamic_module_callback_http_filter_config_http_callout(
-                    self.0,
-                    &mut id,
-                    ModuleBuffer::of(call.cluster.as_bytes()),
-                    headers.as_mut_ptr(),
-                    headers.len(),
-                    ModuleBuffer::of(body),
-                    call.timeout_ms,
-                )
-            };
-            callout_started(status, id)
-        })
+        // SAFETY: the configuration is live until config_destroy.
+        unsafe {
+            start_callout(
+                abi::envoy_dynamic_module_callback_http_filter_config_http_callout,
+                self.0,
+                call,
+            )
+        }
     }
 
     pub fn new_scheduler(self) -> Option<Scheduler> {

@@ -190,6 +190,28 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     }
 }
 
+/// `hold` while the request's decision is out, else `go` (a panic holds too).
+///
+/// # Safety
+/// Envoy's pointers for this request.
+unsafe fn hold_while_waiting(
+    filter_envoy: FilterEnvoyPtr,
+    filter: *const c_void,
+    go: u32,
+    hold: u32,
+) -> u32 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_request(filter_envoy, filter, go, hold, |request, _| {
+            if request.waiting() {
+                hold
+            } else {
+                go
+            }
+        })
+    }
+}
+
 /// While the decision is out, the body waits in Envoy's buffer: nothing reaches the upstream
 /// before the headers are let through.
 ///
@@ -203,18 +225,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
 ) -> u32 {
     // SAFETY: Envoy's pointers for this request.
     unsafe {
-        with_request(
+        hold_while_waiting(
             filter_envoy,
             filter,
             abi::BODY_CONTINUE,
             abi::BODY_STOP_AND_BUFFER,
-            |request, _| {
-                if request.waiting() {
-                    abi::BODY_STOP_AND_BUFFER
-                } else {
-                    abi::BODY_CONTINUE
-                }
-            },
         )
     }
 }
@@ -228,18 +243,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
 ) -> u32 {
     // SAFETY: Envoy's pointers for this request.
     unsafe {
-        with_request(
+        hold_while_waiting(
             filter_envoy,
             filter,
             abi::TRAILERS_CONTINUE,
             abi::TRAILERS_STOP,
-            |request, _| {
-                if request.waiting() {
-                    abi::TRAILERS_STOP
-                } else {
-                    abi::TRAILERS_CONTINUE
-                }
-            },
         )
     }
 }
