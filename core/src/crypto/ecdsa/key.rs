@@ -2,7 +2,7 @@
 //! verification (FIPS 186-5 §6.4.2) of JWS r ‖ s signatures (RFC 7518 §3.4).
 
 use super::field::{limbs_from_be_exact, Limbs};
-use super::point::{on_curve, Affine};
+use super::point::{fe_outlined, on_curve, Affine};
 use super::table::{double_mul, FixedBase, Table};
 use crate::crypto::limbs::{self, is_zero, less_than};
 use sha2::Digest;
@@ -68,8 +68,8 @@ impl<C: FixedBase<L>, const L: usize> EcdsaPublicKey<C, L> {
             return Err(EcKeyError::NotReduced { curve: C::NAME });
         }
         let point = Affine {
-            x: C::fe(&x),
-            y: C::fe(&y),
+            x: fe_outlined::<C, L>(&x),
+            y: fe_outlined::<C, L>(&y),
         };
         if !on_curve::<C, L>(&point) {
             return Err(EcKeyError::NotOnCurve { curve: C::NAME });
