@@ -22,19 +22,20 @@ impl<const L: usize> Affine<L> {
     };
 }
 
-/// The field operations for the code that runs when a key is parsed or G's table is built, not
-/// per signature (the curve check, the affine forms of the tables): the same functions as
-/// `C::fe` and `C::fmul`, but called rather than inlined. Each inlined product is the whole
-/// unrolled limb loop (several KiB for P-521), and those functions would carry dozens of them;
-/// the per-signature path (`Jacobian::double`, `add_affine`, the verification) still inlines.
-#[inline(never)]
+/// The field operations for the code that runs when a key is parsed or G's table is built (the
+/// curve check, the affine forms of the tables) and for the few products of a signature check
+/// outside its loops: the same values as `C::fe` and `C::fmul`, but called rather than inlined
+/// (`Curve::fe_outlined`, `Curve::fmul_outlined`; for a Montgomery curve, the one copy of
+/// `Modulus::mul_outlined` per limb count, which p and n share). Each inlined product is the
+/// whole unrolled limb loop (1–2 KiB of code), and those functions would carry dozens of them;
+/// the loops of a signature check (`Jacobian::double`, `add_affine`, `Modulus::invert`), where
+/// the products are, still inline them.
 pub(crate) fn fe_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>) -> Limbs<L> {
-    C::fe(a)
+    C::fe_outlined(a)
 }
 
-#[inline(never)]
-fn fmul_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
-    C::fmul(a, b)
+pub(crate) fn fmul_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+    C::fmul_outlined(a, b)
 }
 
 /// The base point G.
@@ -45,12 +46,17 @@ pub(crate) fn generator<C: Curve<L>, const L: usize>() -> Affine<L> {
     }
 }
 
-/// y² = x³ − 3x + b (at key parsing: out-of-line field products).
+#[inline(never)]
+fn fadd_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+    C::fadd(a, b)
+}
+
+/// y² = x³ − 3x + b (at key parsing: out-of-line field operations).
 pub(crate) fn on_curve<C: Curve<L>, const L: usize>(p: &Affine<L>) -> bool {
     let b = fe_outlined::<C, L>(&C::B);
     let x3 = fmul_outlined::<C, L>(&fmul_outlined::<C, L>(&p.x, &p.x), &p.x);
-    let three_x = C::fadd(&C::fadd(&p.x, &p.x), &p.x);
-    let rhs = C::fadd(&C::fsub(&x3, &three_x), &b);
+    let three_x = fadd_outlined::<C, L>(&fadd_outlined::<C, L>(&p.x, &p.x), &p.x);
+    let rhs = fadd_outlined::<C, L>(&C::fsub(&x3, &three_x), &b);
     fmul_outlined::<C, L>(&p.y, &p.y) == rhs
 }
 
