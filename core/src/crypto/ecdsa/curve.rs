@@ -31,6 +31,14 @@ pub trait Curve<const L: usize>: 'static {
     fn fe(a: &Limbs<L>) -> Limbs<L> {
         Self::P.to_mont(a)
     }
+    /// `fe` and `fmul`, called rather than inlined (see `point::fmul_outlined`); for a
+    /// Montgomery curve, the one copy of the product per limb count that p and n share.
+    fn fe_outlined(a: &Limbs<L>) -> Limbs<L> {
+        Self::P.to_mont_outlined(a)
+    }
+    fn fmul_outlined(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+        Self::P.mul_outlined(a, b)
+    }
     /// 1 in the working form.
     #[inline(always)]
     fn fone() -> Limbs<L> {
@@ -142,17 +150,29 @@ impl Curve<17> for P521 {
     fn fmul(a: &Limbs<17>, b: &Limbs<17>) -> Limbs<17> {
         mersenne521::mul(a, b)
     }
+    fn fe_outlined(a: &Limbs<17>) -> Limbs<17> {
+        *a
+    }
+    #[inline(never)]
+    fn fmul_outlined(a: &Limbs<17>, b: &Limbs<17>) -> Limbs<17> {
+        mersenne521::mul(a, b)
+    }
+    /// A call to the one copy of the product (`fmul_outlined`), not an inlined one: 8 inlined
+    /// P-521 squarings (in `double` and `add_affine`) were ~12 KiB of the wasm filter, which
+    /// must stay under 1 MiB. The cost, a call per squaring, falls on ES512 checks only
+    /// (~1,100 of their ~4,300 products: an estimated ~0.5% of a check, not measured).
     #[inline(always)]
     fn fsqr(a: &Limbs<17>) -> Limbs<17> {
-        mersenne521::mul(a, a)
+        Self::fmul_outlined(a, a)
     }
     fn finv(a: &Limbs<17>) -> Limbs<17> {
         // a^(p − 2), p − 2 = 2⁵²¹ − 3: every bit set except bit 1, squares and multiplies.
+        // Only when a table is built (a signature check inverts mod n): called products.
         let mut acc = a.to_owned();
         for bit in (0..520).rev() {
-            acc = mersenne521::mul(&acc, &acc);
+            acc = Self::fmul_outlined(&acc, &acc);
             if bit != 1 {
-                acc = mersenne521::mul(&acc, a);
+                acc = Self::fmul_outlined(&acc, a);
             }
         }
         acc

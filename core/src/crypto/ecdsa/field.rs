@@ -63,6 +63,21 @@ impl<const L: usize> Modulus<L> {
         self.mul(a, &self.rr)
     }
 
+    /// `mul`, called rather than inlined (one copy per limb count, shared by p and n): for the
+    /// few products a signature check makes outside its loops, and for key parsing (through
+    /// `Curve::fmul_outlined` and `Curve::fe_outlined`). The inlined product is the whole
+    /// unrolled limb loop, 1–2 KiB of code per use; a call costs a few instructions against the
+    /// hundreds of the product itself.
+    #[inline(never)]
+    pub(crate) fn mul_outlined(&self, a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+        self.mul(a, b)
+    }
+
+    /// `to_mont` through [`Modulus::mul_outlined`].
+    pub(crate) fn to_mont_outlined(&self, a: &Limbs<L>) -> Limbs<L> {
+        self.mul_outlined(a, &self.rr)
+    }
+
     /// a·R⁻¹ mod m (out of Montgomery form).
     #[cfg(test)]
     pub(crate) fn to_plain(&self, a: &Limbs<L>) -> Limbs<L> {

@@ -22,21 +22,42 @@ impl<const L: usize> Affine<L> {
     };
 }
 
+/// The field operations for the code that runs when a key is parsed or G's table is built (the
+/// curve check, the affine forms of the tables) and for the few products of a signature check
+/// outside its loops: the same values as `C::fe` and `C::fmul`, but called rather than inlined
+/// (`Curve::fe_outlined`, `Curve::fmul_outlined`; for a Montgomery curve, the one copy of
+/// `Modulus::mul_outlined` per limb count, which p and n share). Each inlined product is the
+/// whole unrolled limb loop (1–2 KiB of code), and those functions would carry dozens of them;
+/// the loops of a signature check (`Jacobian::double`, `add_affine`, `Modulus::invert`), where
+/// the products are, still inline them.
+pub(crate) fn fe_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>) -> Limbs<L> {
+    C::fe_outlined(a)
+}
+
+pub(crate) fn fmul_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+    C::fmul_outlined(a, b)
+}
+
 /// The base point G.
 pub(crate) fn generator<C: Curve<L>, const L: usize>() -> Affine<L> {
     Affine {
-        x: C::fe(&C::GX),
-        y: C::fe(&C::GY),
+        x: fe_outlined::<C, L>(&C::GX),
+        y: fe_outlined::<C, L>(&C::GY),
     }
 }
 
-/// y² = x³ − 3x + b.
+#[inline(never)]
+fn fadd_outlined<C: Curve<L>, const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
+    C::fadd(a, b)
+}
+
+/// y² = x³ − 3x + b (at key parsing: out-of-line field operations).
 pub(crate) fn on_curve<C: Curve<L>, const L: usize>(p: &Affine<L>) -> bool {
-    let b = C::fe(&C::B);
-    let x3 = C::fmul(&C::fsqr(&p.x), &p.x);
-    let three_x = C::fadd(&C::fadd(&p.x, &p.x), &p.x);
-    let rhs = C::fadd(&C::fsub(&x3, &three_x), &b);
-    C::fsqr(&p.y) == rhs
+    let b = fe_outlined::<C, L>(&C::B);
+    let x3 = fmul_outlined::<C, L>(&fmul_outlined::<C, L>(&p.x, &p.x), &p.x);
+    let three_x = fadd_outlined::<C, L>(&fadd_outlined::<C, L>(&p.x, &p.x), &p.x);
+    let rhs = fadd_outlined::<C, L>(&C::fsub(&x3, &three_x), &b);
+    fmul_outlined::<C, L>(&p.y, &p.y) == rhs
 }
 
 /// (X, Y, Z) stands for (X/Z², Y/Z³); Z = 0 is the point at infinity.
@@ -127,7 +148,8 @@ impl<const L: usize> Jacobian<L> {
 }
 
 /// Affine forms of `points` with one inversion (Montgomery's trick: invert the product of
-/// all Z, then peel off one factor per point); `None` if any is infinity.
+/// all Z, then peel off one factor per point); `None` if any is infinity. Only when tables are built:
+/// out-of-line field products.
 pub(crate) fn batch_to_affine<C: Curve<L>, const L: usize>(
     points: &[Jacobian<L>],
 ) -> Option<Vec<Affine<L>>> {
@@ -138,7 +160,7 @@ pub(crate) fn batch_to_affine<C: Curve<L>, const L: usize>(
     let mut prefix = Vec::with_capacity(points.len());
     let mut acc = C::fone();
     for p in points {
-        acc = C::fmul(&acc, &p.z);
+        acc = fmul_outlined::<C, L>(&acc, &p.z);
         prefix.push(acc);
     }
     let mut inv = C::finv(&acc); // (z₀·…·z_last)⁻¹
@@ -150,13 +172,13 @@ pub(crate) fn batch_to_affine<C: Curve<L>, const L: usize>(
         } else {
             *prefix.get(i - 1)?
         };
-        let z_inv = C::fmul(&inv, &before);
-        inv = C::fmul(&inv, &point.z);
-        let z_inv2 = C::fsqr(&z_inv);
-        let z_inv3 = C::fmul(&z_inv2, &z_inv);
+        let z_inv = fmul_outlined::<C, L>(&inv, &before);
+        inv = fmul_outlined::<C, L>(&inv, &point.z);
+        let z_inv2 = fmul_outlined::<C, L>(&z_inv, &z_inv);
+        let z_inv3 = fmul_outlined::<C, L>(&z_inv2, &z_inv);
         *out.get_mut(i)? = Affine {
-            x: C::fmul(&point.x, &z_inv2),
-            y: C::fmul(&point.y, &z_inv3),
+            x: fmul_outlined::<C, L>(&point.x, &z_inv2),
+            y: fmul_outlined::<C, L>(&point.y, &z_inv3),
         };
     }
     Some(out)
