@@ -358,26 +358,25 @@ unsafe impl Sync for ConfigHandle {}
 impl ConfigHandle {
     /// Defines a counter (only while `config_new` runs).
     pub fn define_counter(self, name: &str) -> Option<usize> {
-        let mut id = 0usize;
-        // SAFETY: live configuration; Envoy copies the name.
-        let status = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_define_counter(
-                self.0,
-                ModuleBuffer::of(name.as_bytes()),
-                std::ptr::null_mut(),
-                0,
-                &mut id,
-            )
-        };
-        (status == abi::METRICS_SUCCESS).then_some(id)
+        self.define(
+            abi::envoy_dynamic_module_callback_http_filter_config_define_counter,
+            name,
+        )
     }
 
     /// Defines a gauge (only while `config_new` runs).
     pub fn define_gauge(self, name: &str) -> Option<usize> {
+        self.define(
+            abi::envoy_dynamic_module_callback_http_filter_config_define_gauge,
+            name,
+        )
+    }
+
+    fn define(self, define: MetricDefine, name: &str) -> Option<usize> {
         let mut id = 0usize;
-        // SAFETY: as above.
+        // SAFETY: live configuration; no labels; Envoy copies the name.
         let status = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_define_gauge(
+            define(
                 self.0,
                 ModuleBuffer::of(name.as_bytes()),
                 std::ptr::null_mut(),
@@ -389,28 +388,25 @@ impl ConfigHandle {
     }
 
     pub fn increment_counter(self, id: usize, n: u64) {
-        // SAFETY: live configuration; no labels.
-        unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_increment_counter(
-                self.0,
-                id,
-                std::ptr::null_mut(),
-                0,
-                n,
-            );
-        }
+        self.update(
+            abi::envoy_dynamic_module_callback_http_filter_config_increment_counter,
+            id,
+            n,
+        );
     }
 
     pub fn set_gauge(self, id: usize, value: u64) {
+        self.update(
+            abi::envoy_dynamic_module_callback_http_filter_config_set_gauge,
+            id,
+            value,
+        );
+    }
+
+    fn update(self, update: MetricUpdate, id: usize, value: u64) {
         // SAFETY: live configuration; no labels.
         unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_set_gauge(
-                self.0,
-                id,
-                std::ptr::null_mut(),
-                0,
-                value,
-            );
+            update(self.0, id, std::ptr::null_mut(), 0, value);
         }
     }
 
@@ -434,6 +430,12 @@ impl ConfigHandle {
         (!ptr.is_null()).then_some(Scheduler(ptr))
     }
 }
+
+/// The configuration's `define_counter` / `define_gauge`, which take the same arguments.
+type MetricDefine =
+    unsafe extern "C" fn(*mut c_void, ModuleBuffer, *mut ModuleBuffer, usize, *mut usize) -> u32;
+/// The configuration's `increment_counter` / `set_gauge`, likewise.
+type MetricUpdate = unsafe extern "C" fn(*mut c_void, usize, *mut ModuleBuffer, usize, u64) -> u32;
 
 /// Posts events to the main thread (`on_http_filter_config_scheduled`) from any thread.
 pub struct Scheduler(SchedulerPtr);
